@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from endpoints.models import Endpoint, EventType, Tenant
+from webhooks_platform.ids import new_event_id
+
+
+class Event(models.Model):
+    """One published event. ``body`` holds the exact bytes that are signed and sent."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
+    event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="events")
+    body = models.TextField()
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001  (NULL: no key; unique only when set)
+    # A test event goes to this endpoint only.
+    only_endpoint = models.ForeignKey(
+        Endpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    fanned_out_at = models.DateTimeField(null=True, blank=True)
+    # While set and in the future, a fan-out message for this event is believed queued.
+    fanout_dispatched_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="event_tenant_idempotency_uniq",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="event_tenant_log_idx"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(fanned_out_at__isnull=True),
+                name="event_fanout_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.body)["data"]
+
+
+class Delivery(models.Model):
+    """One event to one endpoint: the unit that is retried, replayed and reported."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # Copied from the event so that the delivery log filters without a join.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    # Tries taken from the automatic schedule; manual replays do not consume it.
+    scheduled_attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    manual_requested = models.BooleanField(default=False)
+    # A message for this delivery is believed to be in the broker until then.
+    dispatched_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "endpoint"], name="delivery_event_endpoint_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sending", "succeeded", "failed", "cancelled"]),
+                name="delivery_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(lease_expires_at__isnull=False),
+                name="delivery_sending_has_lease",
+            ),
+        ]
+        indexes = [
+            # The sweeper: pending deliveries whose time has come.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_due_idx",
+            ),
+            # The sweeper: leases of workers that died mid-attempt.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="sending"),
+                name="delivery_lease_idx",
+            ),
+            # The delivery log, per tenant and per endpoint, newest first (keyset on id).
+            models.Index(fields=["tenant", "-id"], name="delivery_tenant_log_idx"),
+            models.Index(fields=["tenant", "status", "-id"], name="delivery_tenant_status_idx"),
+            models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_log_idx"),
+            models.Index(fields=["endpoint", "status", "-id"], name="delivery_endpoint_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} of {self.event_id} to {self.endpoint_id}: {self.status}"
+
+
+class Attempt(models.Model):
+    """One try, automatic or manual, with what was sent and what came back."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        MANUAL = "manual", "Manual"
+
+    class BodyEncoding(models.TextChoices):
+        UTF8 = "utf-8", "UTF-8"
+        BASE64 = "base64", "Base64"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_url = models.CharField(max_length=2048)
+    request_headers = models.JSONField(default=dict)
+    response_status = models.PositiveIntegerField(default=0)
+    response_headers = models.JSONField(default=dict)
+    response_body = models.TextField(blank=True)
+    response_body_encoding = models.CharField(
+        max_length=8, choices=BodyEncoding.choices, default=BodyEncoding.UTF8
+    )
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+        indexes = [
+            models.Index(fields=["delivery", "number"], name="attempt_delivery_idx"),
+            models.Index(fields=["endpoint", "-id"], name="attempt_endpoint_log_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}: {self.response_status}"
+
+    @property
+    def succeeded(self) -> bool:
+        return 200 <= self.response_status < 300

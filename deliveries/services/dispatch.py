@@ -1,0 +1,87 @@
+"""Handing work to the broker. The database stays the source of truth: every message sent here
+is also recorded as ``dispatched_until``, and the sweeper re-sends what is not done by then."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from deliveries.models import Delivery, Event
+from webhooks_platform.celery import QUEUE_DELIVER, QUEUE_RETRY
+from webhooks_platform.conf import webhooks_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def deliveries_enqueue(*, delivery_ids: Sequence[int], retry: bool = False) -> int:
+    """Send delivery ids to the workers in batches; returns the number of messages."""
+    from deliveries.tasks import deliver
+
+    size = webhooks_settings().delivery_batch_size
+    queue = QUEUE_RETRY if retry else QUEUE_DELIVER
+    messages = 0
+    for chunk in _chunks(sorted(delivery_ids), size):
+        try:
+            deliver.apply_async(args=[chunk], queue=queue)
+        except Exception:  # noqa: BLE001  the rows are the truth; the sweeper re-sends
+            logger.warning(
+                "broker unavailable; the sweeper will dispatch %d deliveries", len(chunk)
+            )
+            continue
+        messages += 1
+    return messages
+
+
+def deliveries_dispatch(*, delivery_ids: Sequence[int]) -> int:
+    """Mark pending deliveries as handed to the broker; enqueue them once the transaction commits.
+
+    Deliveries already believed queued are skipped. First tries and manual replays go to the
+    deliver queue, automatic retries to the retry queue. Returns how many were dispatched.
+    """
+    now = timezone.now()
+    until = now + timedelta(seconds=webhooks_settings().dispatch_timeout)
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.filter(id__in=list(delivery_ids), status=Delivery.Status.PENDING)
+            .filter(Q(dispatched_until__isnull=True) | Q(dispatched_until__lt=now))
+            .values_list("id", "attempt_count", "manual_requested")
+        )
+        if not rows:
+            return 0
+        Delivery.objects.filter(id__in=[r[0] for r in rows]).update(dispatched_until=until)
+        first = [r[0] for r in rows if r[1] == 0 or r[2]]
+        retries = [r[0] for r in rows if not (r[1] == 0 or r[2])]
+
+        def enqueue() -> None:
+            deliveries_enqueue(delivery_ids=first)
+            deliveries_enqueue(delivery_ids=retries, retry=True)
+
+        transaction.on_commit(enqueue)
+    return len(rows)
+
+
+def fan_out_enqueue(*, event_ids: Sequence[str]) -> None:
+    """Mark events as queued for fan-out; enqueue them once the transaction commits."""
+    until = timezone.now() + timedelta(seconds=webhooks_settings().dispatch_timeout)
+    Event.objects.filter(id__in=list(event_ids)).update(fanout_dispatched_until=until)
+    transaction.on_commit(lambda: fan_out_send(list(event_ids)))
+
+
+def fan_out_send(event_ids: list[str]) -> None:
+    from deliveries.tasks import fan_out
+
+    for event_id in event_ids:
+        try:
+            fan_out.apply_async(args=[event_id], queue=QUEUE_DELIVER)
+        except Exception:  # noqa: BLE001  the event row is the truth; the sweeper re-sends
+            logger.warning("broker unavailable; the sweeper will fan out event %s", event_id)

@@ -1,0 +1,158 @@
+"""The sweeper: the database is the truth, the broker only distributes work.
+
+Every few seconds (Celery beat) it re-dispatches what the broker may have lost:
+- deliveries due for a try that no queued message is believed to carry;
+- deliveries whose worker died mid-attempt (``sending`` past the lease), recording the lost try;
+- events whose fan-out never ran.
+On PostgreSQL it claims rows with ``SELECT ... FOR UPDATE SKIP LOCKED``, so several sweepers
+never fight over the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from deliveries import policy
+from deliveries.models import Attempt, Delivery, Event
+from webhooks_platform.conf import webhooks_settings
+
+from .dispatch import deliveries_dispatch, fan_out_enqueue
+
+logger = logging.getLogger(__name__)
+
+SWEEP_LIMIT = 5000
+LEASE_LOST_ERROR = "worker lost: no result before the lease expired"
+
+
+@dataclass
+class SweepReport:
+    leases_recovered: int = 0
+    dispatched: int = 0
+    fan_outs: int = 0
+    cancelled: int = 0
+
+
+def _locked(queryset):  # type: ignore[no-untyped-def]
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset
+
+
+def _recover_leases(now: datetime) -> int:
+    ws = webhooks_settings()
+    with transaction.atomic():
+        expired = list(
+            _locked(
+                Delivery.objects.filter(status=Delivery.Status.SENDING, lease_expires_at__lt=now)
+                .order_by("lease_expires_at")
+                .select_related("endpoint")
+            )[:SWEEP_LIMIT]
+        )
+        attempts = []
+        for delivery in expired:
+            manual = delivery.manual_requested
+            scheduled = delivery.scheduled_attempts + (0 if manual else 1)
+            decision = policy.decide(
+                status=0,
+                tries_so_far=max(scheduled, 1),
+                schedule=ws.retry_schedule,
+                jitter=ws.retry_jitter,
+            )
+            started = (delivery.lease_expires_at or now) - timedelta(seconds=ws.lease_seconds)
+            attempts.append(
+                Attempt(
+                    delivery_id=delivery.pk,
+                    endpoint_id=delivery.endpoint_id,
+                    number=delivery.attempt_count + 1,
+                    trigger=Attempt.Trigger.MANUAL if manual else Attempt.Trigger.SCHEDULED,
+                    started_at=started,
+                    duration_ms=int((now - started).total_seconds() * 1000),
+                    request_url=delivery.endpoint.url,
+                    error=LEASE_LOST_ERROR,
+                )
+            )
+            fields: dict[str, object] = {
+                "attempt_count": delivery.attempt_count + 1,
+                "scheduled_attempts": scheduled,
+                "manual_requested": False,
+                "claim_token": None,
+                "lease_expires_at": None,
+                "last_attempt_at": started,
+                "last_status_code": 0,
+                "last_error": LEASE_LOST_ERROR,
+            }
+            if decision.outcome is policy.Outcome.RETRY:
+                fields.update(
+                    status=Delivery.Status.PENDING,
+                    next_attempt_at=now + timedelta(seconds=decision.delay or 0),
+                )
+            else:
+                fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
+            Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
+                **fields
+            )
+        Attempt.objects.bulk_create(attempts)
+    if expired:
+        logger.warning("recovered %d deliveries from expired leases", len(expired))
+    return len(expired)
+
+
+def _cancel_orphans(now: datetime) -> int:
+    """Due deliveries of endpoints disabled or deleted meanwhile never go out; cancel them."""
+    return Delivery.objects.filter(
+        Q(endpoint__enabled=False) | Q(endpoint__deleted_at__isnull=False),
+        status=Delivery.Status.PENDING,
+        next_attempt_at__lte=now,
+    ).update(status=Delivery.Status.CANCELLED, cancel_reason="endpoint disabled", finished_at=now)
+
+
+def _dispatch_due(now: datetime) -> int:
+    with transaction.atomic():
+        ids = list(
+            _locked(
+                Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+                .filter(Q(dispatched_until__isnull=True) | Q(dispatched_until__lt=now))
+                .order_by("next_attempt_at")
+                .values_list("id", flat=True)
+            )[:SWEEP_LIMIT]
+        )
+        if ids:
+            deliveries_dispatch(delivery_ids=ids)
+    return len(ids)
+
+
+def _fan_out_stragglers(now: datetime) -> int:
+    ws = webhooks_settings()
+    with transaction.atomic():
+        ids = list(
+            _locked(
+                Event.objects.filter(
+                    fanned_out_at__isnull=True,
+                    created_at__lt=now - timedelta(seconds=ws.fanout_grace),
+                )
+                .filter(
+                    Q(fanout_dispatched_until__isnull=True) | Q(fanout_dispatched_until__lt=now)
+                )
+                .order_by("created_at")
+                .values_list("id", flat=True)
+            )[:SWEEP_LIMIT]
+        )
+        if ids:
+            fan_out_enqueue(event_ids=ids)
+    return len(ids)
+
+
+def sweep(*, now: datetime | None = None) -> SweepReport:
+    now = now or timezone.now()
+    report = SweepReport()
+    report.leases_recovered = _recover_leases(now)
+    report.cancelled = _cancel_orphans(now)
+    report.dispatched = _dispatch_due(now)
+    report.fan_outs = _fan_out_stragglers(now)
+    return report

@@ -1,0 +1,95 @@
+"""Standard Webhooks signatures (https://www.standardwebhooks.com/).
+
+Pure functions, no Django: ``webhook-signature`` is a space-separated list of
+``v1,<base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))>``, one per live secret, where the key
+is the base64-decoded part of a ``whsec_`` secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+
+SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
+SECRET_MIN_BYTES = 24
+SECRET_MAX_BYTES = 64
+SECRET_DEFAULT_BYTES = 32
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
+class InvalidSecret(ValueError):
+    """A string that is not a ``whsec_`` secret of 24 to 64 bytes."""
+
+
+class SignatureMismatch(ValueError):
+    """A request whose signature or timestamp does not verify."""
+
+
+def secret_generate(num_bytes: int = SECRET_DEFAULT_BYTES) -> str:
+    if not SECRET_MIN_BYTES <= num_bytes <= SECRET_MAX_BYTES:
+        raise InvalidSecret(f"a secret has {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} bytes")
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(num_bytes)).decode("ascii")
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_`` secret."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise InvalidSecret(f"a signing secret starts with {SECRET_PREFIX!r}")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except ValueError as exc:
+        raise InvalidSecret("a signing secret is whsec_ followed by base64") from exc
+    if not SECRET_MIN_BYTES <= len(key) <= SECRET_MAX_BYTES:
+        raise InvalidSecret(
+            f"a signing secret decodes to {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} bytes"
+        )
+    return key
+
+
+def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """One ``v1,<base64>`` signature of ``{msg_id}.{timestamp}.{body}``."""
+    signed = b"%s.%d.%s" % (msg_id.encode("utf-8"), timestamp, body)
+    digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def signature_header(*, secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: one signature per live secret, space separated."""
+    return " ".join(sign(secret=s, msg_id=msg_id, timestamp=timestamp, body=body) for s in secrets)
+
+
+def headers(*, secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(
+            secrets=secrets, msg_id=msg_id, timestamp=timestamp, body=body
+        ),
+    }
+
+
+def verify(
+    *,
+    secret: str,
+    msg_id: str,
+    timestamp: str,
+    signature: str,
+    body: bytes,
+    now: float,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+) -> None:
+    """Raise ``SignatureMismatch`` unless one of the ``v1`` signatures matches and is recent."""
+    try:
+        ts = int(timestamp)
+    except ValueError as exc:
+        raise SignatureMismatch("webhook-timestamp is not an integer") from exc
+    if abs(now - ts) > tolerance:
+        raise SignatureMismatch("webhook-timestamp is outside the tolerance")
+    expected = sign(secret=secret, msg_id=msg_id, timestamp=ts, body=body)
+    for candidate in signature.split():
+        if candidate.startswith("v1,") and hmac.compare_digest(candidate, expected):
+            return
+    raise SignatureMismatch("no v1 signature matches")

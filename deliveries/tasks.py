@@ -1,0 +1,36 @@
+"""Celery tasks: thin. They take ids, call a service, and leave retries to the services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services.fanout import event_fan_out
+from .services.sending import deliveries_send
+from .services.sweep import sweep as sweep_service
+
+
+@shared_task(name="deliveries.fan_out", ignore_result=True)
+def fan_out(event_id: str) -> int:
+    return event_fan_out(event_id=event_id)
+
+
+@shared_task(name="deliveries.deliver", ignore_result=True)
+def deliver(delivery_ids: list[int]) -> dict[str, int]:
+    summary = deliveries_send(delivery_ids=delivery_ids)
+    return {
+        "claimed": summary.claimed,
+        "succeeded": summary.succeeded,
+        "retrying": summary.retrying,
+        "failed": summary.failed,
+    }
+
+
+@shared_task(name="deliveries.sweep", ignore_result=True)
+def sweep() -> dict[str, int]:
+    report = sweep_service()
+    return {
+        "leases_recovered": report.leases_recovered,
+        "dispatched": report.dispatched,
+        "fan_outs": report.fan_outs,
+        "cancelled": report.cancelled,
+    }

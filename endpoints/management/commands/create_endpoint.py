@@ -1,0 +1,73 @@
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from endpoints.models import Tenant
+from endpoints.services import endpoint_create
+
+from ._output import add_json_flag, emit, fail
+
+
+class Command(BaseCommand):
+    help = "Register an endpoint for a tenant; prints its id and signing secret."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("tenant", help="tenant slug or id")
+        parser.add_argument("url")
+        parser.add_argument(
+            "--event-type",
+            action="append",
+            default=[],
+            dest="event_types",
+            help="subscribe to this type (repeatable; none means every type)",
+        )
+        parser.add_argument("--description", default="")
+        parser.add_argument("--header", action="append", default=[], help="NAME=VALUE")
+        parser.add_argument("--secret", help="use this whsec_ secret instead of a new one")
+        add_json_flag(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = tenant_lookup(options["tenant"])
+        headers = {}
+        for item in options["header"]:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise CommandError(f"--header {item!r}: use NAME=VALUE")
+            headers[name] = value
+        try:
+            endpoint, secret = endpoint_create(
+                tenant=tenant,
+                url=options["url"],
+                description=options["description"],
+                event_types=options["event_types"],
+                headers=headers,
+                secret=options["secret"],
+            )
+        except ValidationError as exc:
+            raise fail(exc) from exc
+        types = sorted(options["event_types"])
+        emit(
+            self,
+            options,
+            {
+                "id": endpoint.pk,
+                "tenant": tenant.slug,
+                "url": endpoint.url,
+                "event_types": types,
+                "secret": secret,
+            },
+            f"Created endpoint {endpoint.pk} for {tenant.slug}\n"
+            f"  url:         {endpoint.url}\n"
+            f"  event types: {', '.join(types) or 'all'}\n"
+            f"  secret:      {secret}",
+        )
+
+
+def tenant_lookup(value: str) -> Tenant:
+    tenant = Tenant.objects.filter(slug=value).first()
+    if tenant is None and value.isdigit():
+        tenant = Tenant.objects.filter(pk=int(value)).first()
+    if tenant is None:
+        raise CommandError(f"no tenant {value!r}; create it with create_tenant")
+    return tenant

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from webhooks_platform.ids import new_endpoint_id
+
+EVENT_TYPE_NAME_RE = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+
+
+class Tenant(models.Model):
+    """A customer of the product; owns endpoints and receives events."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ADMIN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="membership_user_tenant_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.tenant_id}"
+
+
+class EventType(models.Model):
+    """The global catalogue of event types, such as ``invoice.paid``."""
+
+    name = models.CharField(
+        max_length=128,
+        unique=True,
+        validators=[RegexValidator(EVENT_TYPE_NAME_RE, "Use dotted names such as invoice.paid.")],
+    )
+    description = models.TextField(blank=True)
+    schema = models.JSONField(null=True, blank=True, help_text="JSON Schema for payloads")
+    example = models.JSONField(null=True, blank=True, help_text="An example payload")
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Endpoint(models.Model):
+    """A URL of a tenant's that receives the event types it subscribes to (none means all)."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_endpoint_id, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")
+    url = models.CharField(max_length=2048)
+    description = models.CharField(max_length=500, blank=True)
+    event_types = models.ManyToManyField(EventType, blank=True, related_name="endpoints")
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    # First failure of the current run of failures; cleared by a success.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "enabled"],
+                name="endpoint_fanout_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(fields=["tenant", "-created_at"], name="endpoint_tenant_list_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.url}"
+
+
+class EndpointSecret(models.Model):
+    """A signing secret, encrypted at rest. The current one has no expiry; rotated ones expire."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="secrets")
+    encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["endpoint", "expires_at"], name="secret_live_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"secret of {self.endpoint_id} (expires {self.expires_at or 'never'})"

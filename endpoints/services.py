@@ -1,0 +1,390 @@
+"""Writes to tenants, event types and endpoints. Every rule about them lives here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import jsonschema
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from deliveries import signing
+from webhooks_platform.conf import webhooks_settings
+
+from . import crypto, url_safety
+from .models import EVENT_TYPE_NAME_RE, Endpoint, EndpointSecret, EventType, Tenant
+
+MAX_ROTATION_GRACE_SECONDS = 7 * 86400
+MAX_CUSTOM_HEADERS = 20
+MAX_CUSTOM_HEADERS_BYTES = 8 * 1024
+# Headers the platform sets itself, or that would change how the request is framed or routed.
+RESERVED_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "host",
+        "user-agent",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+        "proxy-authorization",
+        "proxy-connection",
+    }
+)
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+# --- Tenants ---------------------------------------------------------------------------------
+
+
+def tenant_create(*, slug: str, name: str = "") -> Tenant:
+    slug = (slug or "").strip().lower()
+    if not _SLUG_RE.match(slug):
+        raise ValidationError(
+            {
+                "slug": "Use 1-64 lowercase letters, digits and hyphens, not starting or ending "
+                "with a hyphen."
+            }
+        )
+    if slug.isdigit():
+        raise ValidationError({"slug": "A slug may not be only digits (it would read as an id)."})
+    try:
+        with transaction.atomic():
+            return Tenant.objects.create(slug=slug, name=(name or slug).strip()[:200])
+    except IntegrityError as exc:
+        raise ValidationError({"slug": f"A tenant with slug {slug!r} already exists."}) from exc
+
+
+def tenant_update(*, tenant: Tenant, name: str) -> Tenant:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A name may not be empty."})
+    tenant.name = name[:200]
+    tenant.save(update_fields=["name"])
+    return tenant
+
+
+# --- Event types -----------------------------------------------------------------------------
+
+
+def _validate_schema(schema: Any) -> None:
+    if schema is None:
+        return
+    if not isinstance(schema, dict):
+        raise ValidationError({"schema": "A JSON Schema is a JSON object."})
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ValidationError({"schema": f"Not a valid JSON Schema: {exc.message}"}) from exc
+
+
+def _validate_example(schema: Any, example: Any) -> None:
+    if schema is None or example is None:
+        return
+    try:
+        jsonschema.validate(example, schema)
+    except jsonschema.ValidationError as exc:
+        raise ValidationError(
+            {"example": f"The example does not match the schema: {exc.message}"}
+        ) from exc
+
+
+def event_type_create(
+    *, name: str, description: str = "", schema: Any = None, example: Any = None
+) -> EventType:
+    name = (name or "").strip()
+    if not re.match(EVENT_TYPE_NAME_RE, name) or len(name) > 128:
+        raise ValidationError(
+            {
+                "name": "Use a dotted name of letters, digits, '_' and '-', such as invoice.paid "
+                "(at most 128 characters)."
+            }
+        )
+    _validate_schema(schema)
+    _validate_example(schema, example)
+    try:
+        with transaction.atomic():
+            return EventType.objects.create(
+                name=name, description=description or "", schema=schema, example=example
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"name": f"Event type {name!r} already exists."}) from exc
+
+
+_UNSET: Any = object()
+
+
+def event_type_update(
+    *,
+    event_type: EventType,
+    description: str | None = None,
+    schema: Any = _UNSET,
+    example: Any = _UNSET,
+    archived: bool | None = None,
+) -> EventType:
+    new_schema = event_type.schema if schema is _UNSET else schema
+    new_example = event_type.example if example is _UNSET else example
+    _validate_schema(new_schema)
+    _validate_example(new_schema, new_example)
+    if description is not None:
+        event_type.description = description
+    event_type.schema = new_schema
+    event_type.example = new_example
+    if archived is not None:
+        event_type.archived = archived
+    event_type.save()
+    return event_type
+
+
+def event_type_archive(*, event_type: EventType) -> EventType:
+    """Archiving stops new events of the type; history and subscriptions stay."""
+    return event_type_update(event_type=event_type, archived=True)
+
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+def endpoint_url_validate(url: str) -> str:
+    ws = webhooks_settings()
+    url = (url or "").strip()
+    try:
+        url_safety.check_url(url, allowed=ws.allowed_subnets, require_https=ws.require_https)
+    except url_safety.UnsafeURL as exc:
+        raise ValidationError({"url": str(exc)}) from exc
+    return url
+
+
+def endpoint_headers_validate(headers: Any) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ValidationError({"headers": "Headers are an object of header name to value."})
+    if len(headers) > MAX_CUSTOM_HEADERS:
+        raise ValidationError({"headers": f"At most {MAX_CUSTOM_HEADERS} custom headers."})
+    clean: dict[str, str] = {}
+    size = 0
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME_RE.match(name):
+            raise ValidationError({"headers": f"{name!r} is not a valid header name."})
+        lower = name.lower()
+        if lower in RESERVED_HEADERS or lower.startswith("webhook-"):
+            raise ValidationError(
+                {"headers": f"{name!r} is set by the platform and cannot be overridden."}
+            )
+        if lower in {n.lower() for n in clean}:
+            raise ValidationError({"headers": f"{name!r} is given twice."})
+        if not isinstance(value, str):
+            raise ValidationError({"headers": f"The value of {name!r} must be a string."})
+        if any(c in value for c in "\r\n\x00"):
+            raise ValidationError({"headers": f"The value of {name!r} has a line break."})
+        size += len(name) + len(value)
+        clean[name] = value
+    if size > MAX_CUSTOM_HEADERS_BYTES:
+        raise ValidationError(
+            {
+                "headers": f"Custom headers total {size} bytes; "
+                f"the limit is {MAX_CUSTOM_HEADERS_BYTES}."
+            }
+        )
+    return clean
+
+
+def _event_types_resolve(names: Iterable[str | EventType]) -> list[EventType]:
+    wanted = {n.name if isinstance(n, EventType) else str(n) for n in names}
+    found = {et.name: et for et in EventType.objects.filter(name__in=wanted)}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise ValidationError({"event_types": f"Unknown event types: {', '.join(missing)}."})
+    archived = sorted(n for n, et in found.items() if et.archived)
+    if archived:
+        raise ValidationError({"event_types": f"Archived event types: {', '.join(archived)}."})
+    return list(found.values())
+
+
+def _secret_store(*, endpoint: Endpoint, secret: str) -> EndpointSecret:
+    return EndpointSecret.objects.create(endpoint=endpoint, encrypted=crypto.encrypt(secret))
+
+
+@transaction.atomic
+def endpoint_create(
+    *,
+    tenant: Tenant,
+    url: str,
+    description: str = "",
+    event_types: Iterable[str | EventType] = (),
+    headers: Mapping[str, str] | None = None,
+    enabled: bool = True,
+    secret: str | None = None,
+) -> tuple[Endpoint, str]:
+    """Create an endpoint and its first signing secret; returns both (the secret in clear once)."""
+    url = endpoint_url_validate(url)
+    clean_headers = endpoint_headers_validate(headers)
+    types = _event_types_resolve(event_types)
+    if secret is not None:
+        try:
+            signing.secret_key(secret)
+        except signing.InvalidSecret as exc:
+            raise ValidationError({"secret": str(exc)}) from exc
+    else:
+        secret = signing.secret_generate()
+    endpoint = Endpoint.objects.create(
+        tenant=tenant,
+        url=url,
+        description=(description or "")[:500],
+        headers=clean_headers,
+        enabled=enabled,
+        disabled_reason="" if enabled else "disabled when created",
+        disabled_at=None if enabled else timezone.now(),
+    )
+    endpoint.event_types.set(types)
+    _secret_store(endpoint=endpoint, secret=secret)
+    return endpoint, secret
+
+
+@transaction.atomic
+def endpoint_update(
+    *,
+    endpoint: Endpoint,
+    url: str | None = None,
+    description: str | None = None,
+    event_types: Iterable[str | EventType] | None = None,
+    headers: Mapping[str, str] | None = None,
+    enabled: bool | None = None,
+) -> Endpoint:
+    if url is not None:
+        endpoint.url = endpoint_url_validate(url)
+    if description is not None:
+        endpoint.description = description[:500]
+    if headers is not None:
+        endpoint.headers = endpoint_headers_validate(headers)
+    if event_types is not None:
+        endpoint.event_types.set(_event_types_resolve(event_types))
+    endpoint.save()
+    if enabled is True and not endpoint.enabled:
+        endpoint_enable(endpoint=endpoint)
+    elif enabled is False and endpoint.enabled:
+        endpoint_disable(endpoint=endpoint, reason="disabled by user")
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_disable(*, endpoint: Endpoint, reason: str) -> Endpoint:
+    """Stop delivering to ``endpoint``; what was waiting is cancelled (and revived on enable)."""
+    from deliveries.services.lifecycle import deliveries_cancel_for_endpoint
+
+    now = timezone.now()
+    updated = Endpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+        enabled=False, disabled_reason=reason[:500], disabled_at=now, updated_at=now
+    )
+    endpoint.refresh_from_db()
+    if updated:
+        deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint disabled")
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
+    """Deliver again, resuming the deliveries cancelled by the disable still in the retry window."""
+    from deliveries.services.lifecycle import deliveries_resume_for_endpoint
+
+    now = timezone.now()
+    updated = Endpoint.objects.filter(
+        pk=endpoint.pk, enabled=False, deleted_at__isnull=True
+    ).update(enabled=True, disabled_reason="", disabled_at=None, failing_since=None, updated_at=now)
+    endpoint.refresh_from_db()
+    if updated:
+        deliveries_resume_for_endpoint(endpoint_id=endpoint.pk)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: Endpoint) -> None:
+    """Soft delete: the endpoint stops receiving, its history stays readable by support."""
+    from deliveries.services.lifecycle import deliveries_cancel_for_endpoint
+
+    now = timezone.now()
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, deleted_at=now, disabled_at=now, disabled_reason="deleted", updated_at=now
+    )
+    deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint deleted")
+
+
+def endpoint_secrets_live(*, endpoint_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Decrypted live secrets per endpoint, newest first."""
+    from django.db.models import Q
+
+    now = timezone.now()
+    rows = (
+        EndpointSecret.objects.filter(endpoint_id__in=list(endpoint_ids))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("endpoint_id", "-created_at", "-id")
+        .values_list("endpoint_id", "encrypted")
+    )
+    out: dict[str, list[str]] = {}
+    for endpoint_id, encrypted in rows:
+        out.setdefault(endpoint_id, []).append(crypto.decrypt(encrypted))
+    return out
+
+
+def endpoint_secret_current(*, endpoint: Endpoint) -> str:
+    return endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [""])[0]
+
+
+@transaction.atomic
+def endpoint_secret_rotate(
+    *, endpoint: Endpoint, grace_period_seconds: int | None = None, secret: str | None = None
+) -> str:
+    """Make a new current secret; the old ones keep signing for the grace period."""
+    grace = (
+        webhooks_settings().secret_rotation_grace
+        if grace_period_seconds is None
+        else grace_period_seconds
+    )
+    if (
+        not isinstance(grace, int)
+        or isinstance(grace, bool)
+        or not 0 <= grace <= MAX_ROTATION_GRACE_SECONDS
+    ):
+        raise ValidationError(
+            {"grace_period_seconds": f"Give 0 to {MAX_ROTATION_GRACE_SECONDS} seconds."}
+        )
+    if secret is not None:
+        try:
+            signing.secret_key(secret)
+        except signing.InvalidSecret as exc:
+            raise ValidationError({"secret": str(exc)}) from exc
+    else:
+        secret = signing.secret_generate()
+    # Lock the endpoint so two rotations at once cannot both leave a "current" secret.
+    Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
+    now = timezone.now()
+    expires = now + timedelta(seconds=grace)
+    EndpointSecret.objects.filter(endpoint=endpoint, expires_at__isnull=True).update(
+        expires_at=expires
+    )
+    EndpointSecret.objects.filter(endpoint=endpoint, expires_at__gt=expires).update(
+        expires_at=expires
+    )
+    _secret_store(endpoint=endpoint, secret=secret)
+    return secret
+
+
+def secrets_reencrypt() -> int:
+    """Rewrite every stored secret under the newest encryption key; returns how many."""
+    count = 0
+    for row in EndpointSecret.objects.only("id", "encrypted").iterator(chunk_size=500):
+        rotated = crypto.rotate(row.encrypted)
+        if rotated != row.encrypted:
+            EndpointSecret.objects.filter(pk=row.pk).update(encrypted=rotated)
+            count += 1
+    return count

@@ -1,0 +1,45 @@
+"""System checks for the platform's settings: a bad value fails at start-up, not mid-delivery."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register(deploy=True)
+def check_production_settings(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    if settings.SECRET_KEY == settings.INSECURE_DEFAULT_SECRET_KEY:
+        return [
+            Warning(
+                "SECRET_KEY is the embedded default; set SECRET_KEY in production.",
+                id="webhooks.W001",
+            )
+        ]
+    return []
+
+
+@register()
+def check_webhooks_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
+    problems: list[Error] = []
+    schedule = settings.WEBHOOKS_RETRY_SCHEDULE
+    if any(float(s) < 0 for s in schedule):
+        problems.append(Error("WEBHOOKS_RETRY_SCHEDULE has a negative delay.", id="webhooks.E001"))
+    if not 0 <= float(settings.WEBHOOKS_RETRY_JITTER) < 1:
+        problems.append(Error("WEBHOOKS_RETRY_JITTER must be in [0, 1).", id="webhooks.E002"))
+    if float(settings.WEBHOOKS_ATTEMPT_TIMEOUT) <= 0:
+        problems.append(Error("WEBHOOKS_ATTEMPT_TIMEOUT must be positive.", id="webhooks.E003"))
+    if int(settings.WEBHOOKS_MAX_PAYLOAD_BYTES) <= 0:
+        problems.append(Error("WEBHOOKS_MAX_PAYLOAD_BYTES must be positive.", id="webhooks.E004"))
+    for cidr in settings.WEBHOOKS_ALLOWED_SUBNETS:
+        try:
+            ipaddress.ip_network(str(cidr).strip(), strict=False)
+        except ValueError:
+            problems.append(
+                Error(f"WEBHOOKS_ALLOWED_SUBNETS: {cidr!r} is not a CIDR.", id="webhooks.E005")
+            )
+    if int(settings.WEBHOOKS_DELIVERY_BATCH_SIZE) < 1:
+        problems.append(Error("WEBHOOKS_DELIVERY_BATCH_SIZE must be >= 1.", id="webhooks.E006"))
+    return problems

@@ -1,0 +1,66 @@
+"""One accessor for the platform's own settings, with their defaults applied.
+
+Everything in the platform reads ``webhooks_settings()`` rather than ``django.conf.settings``
+directly, so a setting has one name, one type and one default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from django.conf import settings
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class WebhooksSettings:
+    retry_schedule: tuple[float, ...]
+    retry_jitter: float
+    retry_after_max: float
+    attempt_timeout: float
+    max_payload_bytes: int
+    response_body_limit: int
+    allowed_subnets: tuple[Network, ...]
+    require_https: bool
+    disable_after_failing_seconds: float
+    secret_rotation_grace: int
+    sweep_interval: float
+    delivery_batch_size: int
+    dispatch_timeout: float
+    fanout_grace: float
+    encryption_keys: tuple[str, ...]
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed delivery stays ``sending`` before the sweeper takes it back.
+
+        Long enough for the attempt to time out and be recorded, short enough that a killed
+        worker's deliveries go out again within a minute or two.
+        """
+        return self.attempt_timeout * 2 + 30
+
+
+def webhooks_settings() -> WebhooksSettings:
+    return WebhooksSettings(
+        retry_schedule=tuple(float(s) for s in settings.WEBHOOKS_RETRY_SCHEDULE),
+        retry_jitter=float(settings.WEBHOOKS_RETRY_JITTER),
+        retry_after_max=float(settings.WEBHOOKS_RETRY_AFTER_MAX),
+        attempt_timeout=float(settings.WEBHOOKS_ATTEMPT_TIMEOUT),
+        max_payload_bytes=int(settings.WEBHOOKS_MAX_PAYLOAD_BYTES),
+        response_body_limit=int(settings.WEBHOOKS_RESPONSE_BODY_LIMIT),
+        allowed_subnets=tuple(
+            ipaddress.ip_network(str(cidr).strip(), strict=False)
+            for cidr in settings.WEBHOOKS_ALLOWED_SUBNETS
+            if str(cidr).strip()
+        ),
+        require_https=bool(settings.WEBHOOKS_REQUIRE_HTTPS),
+        disable_after_failing_seconds=float(settings.WEBHOOKS_DISABLE_AFTER_FAILING_DAYS) * 86400,
+        secret_rotation_grace=int(settings.WEBHOOKS_SECRET_ROTATION_GRACE),
+        sweep_interval=float(settings.WEBHOOKS_SWEEP_INTERVAL),
+        delivery_batch_size=int(settings.WEBHOOKS_DELIVERY_BATCH_SIZE),
+        dispatch_timeout=float(settings.WEBHOOKS_DISPATCH_TIMEOUT),
+        fanout_grace=float(settings.WEBHOOKS_FANOUT_GRACE),
+        encryption_keys=tuple(k for k in settings.WEBHOOKS_ENCRYPTION_KEYS if k),
+    )
