@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -164,3 +165,48 @@ class Attempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return 200 <= self.response_status < 300
+
+
+class Job(models.Model):
+    """A background bulk action (recover an endpoint, bulk replay) whose progress can be read."""
+
+    class Kind(models.TextChoices):
+        RECOVER = "recover", "Recover failed deliveries of an endpoint"
+        BULK_REPLAY = "bulk_replay", "Replay deliveries matching a filter"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # None for a support-staff job that spans tenants.
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["tenant", "-id"], name="job_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.kind} {self.status} {self.done}/{self.total}"
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.total == 0 else min(1.0, self.done / self.total)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from .services.fanout import event_fan_out
+from .services.jobs import job_run
 from .services.sending import deliveries_send
 from .services.sweep import sweep as sweep_service
 
@@ -34,3 +35,8 @@ def sweep() -> dict[str, int]:
         "fan_outs": report.fan_outs,
         "cancelled": report.cancelled,
     }
+
+
+@shared_task(name="deliveries.run_job", ignore_result=True)
+def run_job(job_id: int) -> None:
+    job_run(job_id=job_id)

@@ -81,6 +81,13 @@ class Endpoint(models.Model):
     headers = models.JSONField(default=dict, blank=True)
     # First failure of the current run of failures; cleared by a success.
     failing_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Circuit breaker: "closed" sends normally; "open" holds new deliveries back and lets one
+    # probe through at a time until a success closes it again.
+    circuit_state = models.CharField(max_length=8, default="closed")
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    # Optional cap, in deliveries per second, enforced across workers.
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -116,3 +123,60 @@ class EndpointSecret(models.Model):
 
     def __str__(self) -> str:
         return f"secret of {self.endpoint_id} (expires {self.expires_at or 'never'})"
+
+
+class ApiKey(models.Model):
+    """A bearer key for the REST API, stored hashed.
+
+    Platform keys (no tenant) act on every tenant and manage the event catalogue; tenant keys act
+    on one tenant. Keys carry 256 random bits, so a plain SHA-256 is a safe hash (no password
+    stretching needed); ``prefix`` identifies a key in lists and logs without revealing it.
+    """
+
+    name = models.CharField(max_length=200, blank=True)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    prefix = models.CharField(max_length=32, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        scope = self.tenant_id and f"tenant {self.tenant_id}" or "platform"
+        return f"{self.prefix}… ({scope})"
+
+    @property
+    def is_platform(self) -> bool:
+        return self.tenant_id is None
+
+
+class AuditEntry(models.Model):
+    """Who did what by hand: replays, rotations, enables and disables, bulk jobs."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["tenant", "-id"], name="audit_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_type} {self.target_id}"

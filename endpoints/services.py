@@ -388,3 +388,29 @@ def secrets_reencrypt() -> int:
             EndpointSecret.objects.filter(pk=row.pk).update(encrypted=rotated)
             count += 1
     return count
+
+
+# --- Audit -----------------------------------------------------------------------------------
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    api_key: Any = None,
+    tenant: Tenant | None = None,
+    target: Any = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One line in the audit log for a manual action (who, what, on what, when)."""
+    from .models import AuditEntry
+
+    AuditEntry.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        api_key=api_key,
+        tenant=tenant,
+        action=action,
+        target_type=target.__class__.__name__.lower() if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        details=details or {},
+    )

@@ -6,6 +6,7 @@ laptop only by environment variables: ``DATABASE_URL=postgres://...`` and
 ``CELERY_BROKER_URL=redis://...``.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -15,7 +16,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-VAR_DIR = Path(env.str("WEBHOOKS_VAR_DIR", default=str(BASE_DIR / "var")))
+# pytest (8.2+) sets PYTEST_VERSION; tests and the workers they start keep their database file
+# and broker folder apart from a running `make run`.
+TESTING = "PYTEST_VERSION" in os.environ
+VAR_DIR = Path(
+    env.str("WEBHOOKS_VAR_DIR", default=str(BASE_DIR / "var" / ("test" if TESTING else "")))
+)
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)

@@ -1,0 +1,134 @@
+"""Reads shared by the API, the dashboard and tasks. Every one is scoped by tenant when given."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from endpoints.models import Endpoint, Tenant
+
+from .models import Attempt, Delivery, Event, Job
+
+
+def deliveries_filter(
+    *,
+    tenant: Tenant | None = None,
+    endpoint: Endpoint | str | None = None,
+    status: str | None = None,
+    event_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Delivery]:
+    """Deliveries matching the log's filters. ``tenant=None`` spans every tenant (support)."""
+    qs = Delivery.objects.all()
+    if tenant is not None:
+        qs = qs.filter(tenant=tenant)
+    if endpoint is not None:
+        qs = qs.filter(endpoint_id=endpoint.pk if isinstance(endpoint, Endpoint) else endpoint)
+    if status:
+        qs = qs.filter(status=status)
+    if event_type:
+        qs = qs.filter(event_type__name=event_type)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    return qs.select_related("endpoint", "event_type", "tenant")
+
+
+def delivery_get(*, tenant: Tenant | None, delivery_id: int | str) -> Delivery | None:
+    try:
+        pk = int(delivery_id)
+    except (TypeError, ValueError):
+        return None
+    qs = Delivery.objects.select_related("endpoint", "event", "event_type", "tenant")
+    if tenant is not None:
+        qs = qs.filter(tenant=tenant)
+    return qs.filter(pk=pk).first()
+
+
+def delivery_attempts(*, delivery: Delivery) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(delivery=delivery).order_by("number", "id")
+
+
+def attempt_get(*, tenant: Tenant | None, attempt_id: int | str) -> Attempt | None:
+    try:
+        pk = int(attempt_id)
+    except (TypeError, ValueError):
+        return None
+    qs = Attempt.objects.select_related("delivery", "delivery__event", "endpoint")
+    if tenant is not None:
+        qs = qs.filter(endpoint__tenant=tenant)
+    return qs.filter(pk=pk).first()
+
+
+def endpoint_attempts(*, endpoint: Endpoint) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(endpoint=endpoint)
+
+
+def events_filter(
+    *,
+    tenant: Tenant,
+    event_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Event]:
+    qs = Event.objects.filter(tenant=tenant).select_related("event_type")
+    if event_type:
+        qs = qs.filter(event_type__name=event_type)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    return qs
+
+
+def event_get(*, tenant: Tenant, event_id: str) -> Event | None:
+    return Event.objects.filter(tenant=tenant, pk=event_id).select_related("event_type").first()
+
+
+def endpoint_stats(
+    *, endpoint: Endpoint, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """Counts of deliveries by status and of attempts by outcome, in ``[since, until)``."""
+    deliveries = Delivery.objects.filter(endpoint=endpoint)
+    attempts = Attempt.objects.filter(endpoint=endpoint)
+    if since is not None:
+        deliveries = deliveries.filter(created_at__gte=since)
+        attempts = attempts.filter(started_at__gte=since)
+    if until is not None:
+        deliveries = deliveries.filter(created_at__lt=until)
+        attempts = attempts.filter(started_at__lt=until)
+    by_status = {s: 0 for s in Delivery.Status.values}
+    for row in deliveries.values("status").annotate(n=Count("id")):
+        by_status[row["status"]] = row["n"]
+    outcome = attempts.aggregate(
+        succeeded=Count("id", filter=Q(response_status__gte=200, response_status__lt=300)),
+        failed_http=Count(
+            "id",
+            filter=Q(response_status__gt=0) & ~Q(response_status__gte=200, response_status__lt=300),
+        ),
+        no_response=Count("id", filter=Q(response_status=0)),
+        total=Count("id"),
+    )
+    return {"deliveries": by_status, "attempts": {k: v or 0 for k, v in outcome.items()}}
+
+
+def endpoint_success_rate(*, endpoint: Endpoint, hours: int = 24) -> float | None:
+    """Share of attempts in the last ``hours`` that got a 2xx; None when there were none."""
+    stats = endpoint_stats(endpoint=endpoint, since=timezone.now() - timedelta(hours=hours))
+    total = stats["attempts"]["total"]
+    return None if total == 0 else stats["attempts"]["succeeded"] / total
+
+
+def job_get(*, tenant: Tenant | None, job_id: int | str) -> Job | None:
+    try:
+        pk = int(job_id)
+    except (TypeError, ValueError):
+        return None
+    qs = Job.objects.all()
+    if tenant is not None:
+        qs = qs.filter(tenant=tenant)
+    return qs.filter(pk=pk).first()

@@ -1,0 +1,146 @@
+"""Bulk actions as background jobs: recover an endpoint, replay everything matching a filter."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from deliveries.models import Delivery, Job
+from deliveries.selectors import deliveries_filter
+from endpoints.models import Endpoint, Tenant
+
+from .dispatch import deliveries_dispatch
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 500
+
+
+def _enqueue(job: Job) -> None:
+    from deliveries.tasks import run_job
+
+    transaction.on_commit(lambda: run_job.delay(job.pk))
+
+
+def _window_check(since: datetime, until: datetime | None) -> None:
+    if since.tzinfo is None or (until is not None and until.tzinfo is None):
+        raise ValidationError({"since": "Give times with a timezone (for example ...Z)."})
+    if until is not None and until <= since:
+        raise ValidationError({"until": "until must be after since."})
+    if since > timezone.now():
+        raise ValidationError({"since": "since is in the future."})
+
+
+def job_recover_create(
+    *, endpoint: Endpoint, since: datetime, until: datetime | None = None, user: Any = None
+) -> Job:
+    """Re-send every delivery to ``endpoint`` that ended failed within ``[since, until)``."""
+    _window_check(since, until)
+    if not endpoint.enabled:
+        raise ValidationError({"endpoint": "The endpoint is disabled; enable it first."})
+    job = Job.objects.create(
+        kind=Job.Kind.RECOVER,
+        tenant_id=endpoint.tenant_id,
+        endpoint=endpoint,
+        params={
+            "status": Delivery.Status.FAILED,
+            "since": since.isoformat(),
+            "until": until.isoformat() if until else None,
+        },
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    _enqueue(job)
+    return job
+
+
+BULK_FILTERS = ("status", "endpoint", "event_type", "since", "until")
+
+
+def job_bulk_replay_create(
+    *,
+    tenant: Tenant | None,
+    filters: dict[str, Any] | None = None,
+    delivery_ids: list[int] | None = None,
+    user: Any = None,
+) -> Job:
+    """Replay the chosen deliveries, or every one matching ``filters`` ("all that match")."""
+    filters = {
+        k: v for k, v in (filters or {}).items() if k in BULK_FILTERS and v not in (None, "")
+    }
+    if not delivery_ids and not filters:
+        raise ValidationError({"filters": "Choose deliveries or give at least one filter."})
+    params: dict[str, Any] = {"filters": filters}
+    if delivery_ids:
+        params["delivery_ids"] = sorted({int(i) for i in delivery_ids})
+    job = Job.objects.create(
+        kind=Job.Kind.BULK_REPLAY,
+        tenant=tenant,
+        params=params,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    _enqueue(job)
+    return job
+
+
+def _job_queryset(job: Job):  # type: ignore[no-untyped-def]
+    params = job.params
+    if job.kind == Job.Kind.RECOVER:
+        qs = deliveries_filter(tenant=job.tenant, endpoint=job.endpoint_id, status="failed")
+        qs = qs.filter(finished_at__gte=parse_datetime(params["since"]))
+        if params.get("until"):
+            qs = qs.filter(finished_at__lt=parse_datetime(params["until"]))
+        return qs
+    filters = dict(params.get("filters") or {})
+    for key in ("since", "until"):
+        if isinstance(filters.get(key), str):
+            filters[key] = parse_datetime(filters[key])
+    qs = deliveries_filter(tenant=job.tenant, **filters)
+    if params.get("delivery_ids"):
+        qs = qs.filter(id__in=params["delivery_ids"])
+    return qs
+
+
+def job_run(*, job_id: int) -> Job | None:
+    """Run (or resume) a job: replays in chunks, recording progress after each."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+        return job
+    qs = _job_queryset(job).exclude(status=Delivery.Status.SENDING)
+    ids = list(qs.order_by("id").values_list("id", flat=True))
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING, total=len(ids), done=0, started_at=job.started_at or now
+    )
+    done = 0
+    try:
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            with transaction.atomic():
+                Delivery.objects.filter(id__in=chunk, endpoint__enabled=True).exclude(
+                    status=Delivery.Status.SENDING
+                ).update(
+                    status=Delivery.Status.PENDING,
+                    next_attempt_at=timezone.now(),
+                    manual_requested=True,
+                    dispatched_until=None,
+                    finished_at=None,
+                    cancel_reason="",
+                )
+                deliveries_dispatch(delivery_ids=chunk)
+                done += len(chunk)
+                Job.objects.filter(pk=job.pk).update(done=done)
+    except Exception as exc:
+        logger.exception("job failed", extra={"job_id": job.pk})
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FAILED, error=str(exc)[:500], finished_at=timezone.now()
+        )
+        raise
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job

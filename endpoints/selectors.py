@@ -1,0 +1,42 @@
+"""Reads of tenants, endpoints and the catalogue, shared by the API, the dashboard and tasks."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import Endpoint, EventType, Tenant
+
+
+def tenant_get(*, key: str | int) -> Tenant | None:
+    """A tenant by slug or numeric id (as URLs take either)."""
+    value = str(key)
+    tenant = Tenant.objects.filter(slug=value).first()
+    if tenant is None and value.isdigit():
+        tenant = Tenant.objects.filter(pk=int(value)).first()
+    return tenant
+
+
+def tenants_for_user(*, user) -> QuerySet[Tenant]:  # type: ignore[no-untyped-def]
+    if not user.is_authenticated:
+        return Tenant.objects.none()
+    return Tenant.objects.filter(memberships__user=user).distinct()
+
+
+def endpoints_for_tenant(*, tenant: Tenant) -> QuerySet[Endpoint]:
+    return (
+        Endpoint.objects.filter(tenant=tenant, deleted_at__isnull=True)
+        .prefetch_related("event_types")
+        .order_by("-created_at")
+    )
+
+
+def endpoint_get(*, tenant: Tenant | None, endpoint_id: str) -> Endpoint | None:
+    qs = Endpoint.objects.filter(pk=endpoint_id, deleted_at__isnull=True)
+    if tenant is not None:
+        qs = qs.filter(tenant=tenant)
+    return qs.select_related("tenant").prefetch_related("event_types").first()
+
+
+def event_types_list(*, include_archived: bool = False) -> QuerySet[EventType]:
+    qs = EventType.objects.all().order_by("name")
+    return qs if include_archived else qs.filter(archived=False)

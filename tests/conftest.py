@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+from endpoints import url_safety
+from endpoints.models import EventType, Tenant
+from endpoints.services import event_type_create, tenant_create
+
+from .receiver import Receiver, start_receiver
+
+
+@pytest.fixture(autouse=True)
+def _platform_settings(settings):  # type: ignore[no-untyped-def]
+    """Tests talk only to loopback; short timeouts keep failure tests quick."""
+    settings.WEBHOOKS_ALLOWED_SUBNETS = ["127.0.0.0/8"]
+    settings.WEBHOOKS_ATTEMPT_TIMEOUT = 2
+    settings.WEBHOOKS_RETRY_JITTER = 0.2
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def _no_real_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Name resolution answers from this table only: no test may query a real DNS server."""
+    import ipaddress
+
+    table: dict[str, list[str]] = {"localhost": ["127.0.0.1"]}
+
+    def fake_resolve(host: str, port: int) -> list[url_safety.IPAddress]:
+        if host not in table:
+            raise OSError(f"test resolver: unknown host {host}")
+        return [ipaddress.ip_address(a) for a in table[host]]
+
+    monkeypatch.setattr(url_safety, "resolve", fake_resolve)
+    return table
+
+
+@pytest.fixture
+def dns(_no_real_dns: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Add names to the test resolver: ``dns["evil.test"] = ["10.0.0.1"]``."""
+    return _no_real_dns
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = start_receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:  # type: ignore[no-untyped-def]
+    return tenant_create(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_tenant(db) -> Tenant:  # type: ignore[no-untyped-def]
+    return tenant_create(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def invoice_paid(db) -> EventType:  # type: ignore[no-untyped-def]
+    return event_type_create(name="invoice.paid", description="An invoice was paid.")
+
+
+@pytest.fixture
+def user_created(db) -> EventType:  # type: ignore[no-untyped-def]
+    return event_type_create(name="user.created", description="A user signed up.")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"database: {settings.DATABASES['default']['ENGINE']}",
+        f"broker: {settings.CELERY_BROKER_URL.split('@')[-1]}",
+    ]

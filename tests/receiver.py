@@ -1,0 +1,124 @@
+"""A real HTTP receiver on 127.0.0.1 for tests: each path picks a behaviour.
+
+``/ok`` 200, ``/status/<code>`` any status (``?retry_after=N`` adds Retry-After), ``/hang/<s>``
+answers 200 after ``s`` seconds, ``/redirect`` 302, ``/close`` drops the connection without a
+response, ``/binary`` 200 with a non-UTF-8 body, ``/big`` 200 with a 50 kB body. Every request
+is recorded with its headers and body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    server: ThreadingHTTPServer
+    requests: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set to release /hold requests (used by the worker-death tests).
+    release: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def received(self, path_prefix: str = "") -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+    def wait_for(self, count: int, path_prefix: str = "", timeout: float = 30) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.received(path_prefix)
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        return self.received(path_prefix)
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length)
+            parts = urlsplit(self.path)
+            with receiver.lock:
+                receiver.requests.append(
+                    Received(
+                        path=parts.path,
+                        headers={k.lower(): v for k, v in self.headers.items()},
+                        body=body,
+                        at=time.time(),
+                    )
+                )
+            query = parse_qs(parts.query)
+            segments = parts.path.strip("/").split("/")
+            kind = segments[0]
+            if kind == "close":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if kind == "hang":
+                time.sleep(float(segments[1]) if len(segments) > 1 else 30)
+            if kind == "hold":
+                receiver.release.wait(timeout=120)
+            status, headers, payload = 200, {}, b"ok"
+            if kind == "status":
+                status = int(segments[1])
+                payload = f"status {status}".encode()
+                if "retry_after" in query:
+                    headers["Retry-After"] = query["retry_after"][0]
+            elif kind == "redirect":
+                status, headers = 302, {"Location": "http://127.0.0.1:1/elsewhere"}
+            elif kind == "binary":
+                payload = b"\xff\xfe\x00binary"
+            elif kind == "big":
+                payload = b"x" * 50_000
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("X-Receiver", "tests")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    return Handler
+
+
+def start_receiver() -> Receiver:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.daemon_threads = True
+    receiver = Receiver(server=server)
+    server.RequestHandlerClass = _handler(receiver)
+    threading.Thread(target=server.serve_forever, name="test-receiver", daemon=True).start()
+    return receiver
