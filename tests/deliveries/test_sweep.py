@@ -1,0 +1,88 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from deliveries import publish_event
+from deliveries.models import Attempt, Delivery, Event
+from deliveries.services.fanout import event_fan_out
+from deliveries.services.sending import deliveries_claim, deliveries_send
+from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
+from endpoints.services import endpoint_create, endpoint_disable, endpoint_enable
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def delivery(tenant, invoice_paid, receiver):
+    endpoint_create(tenant=tenant, url=receiver.url("/ok"))
+    event = publish_event(tenant, "invoice.paid", {"n": 1})
+    event_fan_out(event_id=event.pk)
+    return Delivery.objects.get(event=event)
+
+
+def test_expired_lease_is_recorded_and_sent_again(delivery, receiver, settings):
+    settings.WEBHOOKS_RETRY_SCHEDULE = [0, 0]
+    (claimed,) = deliveries_claim(delivery_ids=[delivery.pk])  # a worker took it, then died
+    Delivery.objects.filter(pk=delivery.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    report = sweep()
+    deliveries_send(delivery_ids=[delivery.pk])
+
+    delivery.refresh_from_db()
+    lost, sent = Attempt.objects.filter(delivery=delivery).order_by("number")
+    assert report.leases_recovered == 1
+    assert (lost.number, lost.error, lost.response_status) == (1, LEASE_LOST_ERROR, 0)
+    assert (sent.number, sent.response_status) == (2, 200)
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert len(receiver.received()) == 1
+
+
+def test_live_lease_is_left_alone(delivery):
+    deliveries_claim(delivery_ids=[delivery.pk])
+    assert sweep().leases_recovered == 0
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENDING
+
+
+def test_due_delivery_without_a_queued_message_is_dispatched(delivery):
+    Delivery.objects.filter(pk=delivery.pk).update(dispatched_until=None)
+    first = sweep()
+    second = sweep()  # it is now believed queued: not sent twice
+    later = sweep(now=timezone.now() + timedelta(minutes=5))  # the message was lost
+
+    delivery.refresh_from_db()
+    assert (first.dispatched, second.dispatched, later.dispatched) == (1, 0, 1)
+    assert delivery.dispatched_until > timezone.now()
+
+
+def test_event_whose_fan_out_never_ran_is_fanned_out_again(tenant, invoice_paid):
+    event = publish_event(tenant, "invoice.paid", {})
+    assert sweep().fan_outs == 0  # its fan-out message is presumably on its way
+    later = sweep(now=timezone.now() + timedelta(minutes=5))
+    assert later.fan_outs == 1
+    assert Event.objects.get(pk=event.pk).fanout_dispatched_until > timezone.now()
+
+
+def test_disable_cancels_and_enable_resumes(delivery):
+    endpoint = delivery.endpoint
+    endpoint_disable(endpoint=endpoint, reason="maintenance")
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.CANCELLED
+
+    endpoint_enable(endpoint=endpoint)
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.next_attempt_at <= timezone.now()
+
+
+def test_enable_does_not_resume_what_left_the_retry_window(delivery, settings):
+    settings.WEBHOOKS_RETRY_SCHEDULE = [60]
+    endpoint = delivery.endpoint
+    endpoint_disable(endpoint=endpoint, reason="maintenance")
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    endpoint_enable(endpoint=endpoint)
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.CANCELLED

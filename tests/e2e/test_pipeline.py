@@ -1,0 +1,134 @@
+"""Real worker processes, the configured broker and database, and a real receiver."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from deliveries import publish_event
+from deliveries.models import Attempt, Delivery
+from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
+from endpoints.services import endpoint_create
+from tests.workers import start_worker
+from webhooks_platform.celery import app as celery_app
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _wait(predicate, timeout=30.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def test_every_subscribed_endpoint_gets_each_event_once(
+    worker, receiver, tenant, invoice_paid, user_created
+):
+    invoices, invoices_secret = endpoint_create(
+        tenant=tenant, url=receiver.url("/invoices"), event_types=["invoice.paid"]
+    )
+    users, users_secret = endpoint_create(
+        tenant=tenant, url=receiver.url("/users"), event_types=["user.created"]
+    )
+    everything, everything_secret = endpoint_create(tenant=tenant, url=receiver.url("/all"))
+    invoice_events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(5)]
+    user_events = [publish_event(tenant, "user.created", {"n": i}) for i in range(3)]
+
+    receiver.wait_for(5 + 3 + 8, timeout=60)
+    time.sleep(1)  # anything extra would arrive now
+
+    def ids(prefix, secret):
+        got = receiver.received(prefix)
+        for request in got:
+            Webhook(secret).verify(request.body, request.headers)
+        return sorted(r.headers["webhook-id"] for r in got)
+
+    assert ids("/invoices", invoices_secret) == sorted(e.pk for e in invoice_events)
+    assert ids("/users", users_secret) == sorted(e.pk for e in user_events)
+    assert ids("/all", everything_secret) == sorted(e.pk for e in invoice_events + user_events)
+    assert _wait(lambda: Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 16)
+    assert Attempt.objects.count() == 16
+
+
+def test_failures_are_retried_by_the_worker_until_they_give_up(
+    worker, receiver, tenant, invoice_paid
+):
+    endpoint_create(tenant=tenant, url=receiver.url("/status/500"))
+    event = publish_event(tenant, "invoice.paid", {})
+
+    def finished():
+        sweep()  # what beat does every few seconds
+        return Delivery.objects.filter(event=event, status=Delivery.Status.FAILED).exists()
+
+    assert _wait(finished, timeout=60, interval=0.3)
+    numbers = list(Attempt.objects.filter(delivery__event=event).values_list("number", flat=True))
+    assert sorted(numbers) == [1, 2, 3, 4]
+    assert len(receiver.received()) == 4
+
+
+def test_broker_loss_is_recovered_by_the_sweeper(
+    tmp_path, e2e_settings, clean_broker, receiver, tenant, invoice_paid
+):
+    endpoint_create(tenant=tenant, url=receiver.url("/a"))
+    endpoint_create(tenant=tenant, url=receiver.url("/b"))
+    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(10)]
+
+    celery_app.control.purge()  # the broker loses every queued message
+    proc = start_worker(tmp_path)
+    try:
+        time.sleep(1)
+        assert receiver.received() == []
+        sweep(now=timezone.now() + timedelta(minutes=2))  # fan-outs are overdue now
+        _wait(lambda: Delivery.objects.count() == 20)
+        # The fan-outs queued their deliveries; lose those too, then sweep again.
+        celery_app.control.purge()
+        sweep(now=timezone.now() + timedelta(minutes=2))
+        got = receiver.wait_for(20, timeout=60)
+    finally:
+        proc.stop()
+
+    expected = sorted(e.pk for e in events) * 1
+    assert sorted(r.headers["webhook-id"] for r in got if r.path == "/a") == expected
+    assert sorted(r.headers["webhook-id"] for r in got if r.path == "/b") == expected
+
+
+def test_worker_killed_mid_request_is_sent_again(
+    tmp_path, e2e_settings, clean_broker, receiver, tenant, invoice_paid
+):
+    endpoint_create(tenant=tenant, url=receiver.url("/hold"))
+    event = publish_event(tenant, "invoice.paid", {})
+    first = start_worker(tmp_path, name="doomed")
+    assert receiver.wait_for(1, timeout=30), first.output()
+    first.kill()  # SIGKILL while the receiver holds the request
+
+    delivery = Delivery.objects.get(event=event)
+    assert delivery.status == Delivery.Status.SENDING
+    # Let the lease run out (as it would after attempt_timeout * 2 + 30 s), then sweep.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    receiver.release.set()
+    second = start_worker(tmp_path, name="survivor")
+    try:
+        report = sweep()
+        assert report.leases_recovered == 1
+
+        def delivered():
+            sweep()
+            return Delivery.objects.filter(pk=delivery.pk, status="succeeded").exists()
+
+        assert _wait(delivered, timeout=30, interval=0.3), second.output()
+    finally:
+        second.stop()
+
+    attempts = list(Attempt.objects.filter(delivery=delivery).order_by("number"))
+    assert [(a.number, a.error) for a in attempts] == [(1, LEASE_LOST_ERROR), (2, "")]
+    assert attempts[1].response_status == 200
+    assert [r.headers["webhook-id"] for r in receiver.received()] == [event.pk, event.pk]
