@@ -10,5 +10,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/", include("webhooks_platform.api.urls")),
     path("", include("webhooks_platform.dashboard_urls")),
 ]

@@ -1,0 +1,146 @@
+"""Input and output serializers for events, deliveries, attempts, jobs and endpoint stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from deliveries.models import Delivery, Event, Job
+from webhooks_platform.api.pagination import PageQuerySerializer
+from webhooks_platform.api.serializers import StrictCharField
+
+
+class _WindowSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(
+        required=False, help_text="ISO 8601, inclusive; without an offset, UTC."
+    )
+    until = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        since, until = attrs.get("since"), attrs.get("until")
+        if since is not None and until is not None and until <= since:
+            raise serializers.ValidationError({"until": "until must be after since."})
+        return attrs
+
+
+# --- Deliveries and attempts -----------------------------------------------------------------
+
+
+class DeliveryOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    event_id = serializers.CharField()
+    endpoint_id = serializers.CharField()
+    event_type = serializers.CharField(source="event_type.name")
+    status = serializers.ChoiceField(choices=Delivery.Status.choices)
+    attempt_count = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField()
+    cancel_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class AttemptOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    trigger = serializers.CharField(help_text="scheduled or manual")
+    started_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField()
+    request_url = serializers.CharField()
+    request_headers = serializers.DictField(child=serializers.CharField())
+    response_status = serializers.IntegerField(help_text="0 when no response came back.")
+    response_headers = serializers.DictField(child=serializers.CharField())
+    response_body = serializers.CharField(help_text="The first bytes of the response body.")
+    response_body_encoding = serializers.CharField(help_text="utf-8, or base64 for binary bodies.")
+    error = serializers.CharField()
+
+
+class DeliveryDetailOutSerializer(DeliveryOutSerializer):
+    attempts = serializers.SerializerMethodField()
+
+    @extend_schema_field(AttemptOutSerializer(many=True))
+    def get_attempts(self, delivery: Delivery) -> list[dict[str, Any]]:
+        return AttemptOutSerializer(self.context["attempts"], many=True).data
+
+
+class DeliveryListQuerySerializer(PageQuerySerializer, _WindowSerializer):
+    status = serializers.ChoiceField(choices=Delivery.Status.values, required=False)
+    endpoint = StrictCharField(required=False, max_length=40, help_text="An endpoint id.")
+    event_type = StrictCharField(required=False, max_length=128)
+
+
+# --- Events ----------------------------------------------------------------------------------
+
+
+class EventOutSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="Also the webhook-id header receivers deduplicate on.")
+    event_type = serializers.CharField(source="event_type.name")
+    payload = serializers.JSONField()
+    idempotency_key = serializers.CharField(allow_null=True)
+    only_endpoint_id = serializers.CharField(
+        allow_null=True, help_text="Set for a test event, which goes to this endpoint only."
+    )
+    created_at = serializers.DateTimeField()
+
+
+class EventDetailOutSerializer(EventOutSerializer):
+    deliveries = serializers.SerializerMethodField()
+
+    @extend_schema_field(DeliveryOutSerializer(many=True))
+    def get_deliveries(self, event: Event) -> list[dict[str, Any]]:
+        return DeliveryOutSerializer(self.context["deliveries"], many=True).data
+
+
+class EventCreateInSerializer(serializers.Serializer):
+    event_type = StrictCharField(max_length=128, help_text="A name from the catalogue.")
+    payload = serializers.JSONField(help_text="Any JSON; sent as the body's `data`.")
+
+
+class EventListQuerySerializer(PageQuerySerializer, _WindowSerializer):
+    event_type = StrictCharField(required=False, max_length=128)
+
+
+# --- Endpoint actions ------------------------------------------------------------------------
+
+
+class TestEventInSerializer(serializers.Serializer):
+    event_type = StrictCharField(
+        max_length=128, help_text='Its example payload is sent (or {"test": true}).'
+    )
+
+
+class RecoverInSerializer(_WindowSerializer):
+    since = serializers.DateTimeField(help_text="Re-send deliveries that failed from then on.")
+
+
+class StatsQuerySerializer(_WindowSerializer):
+    pass
+
+
+class StatsOutSerializer(serializers.Serializer):
+    deliveries = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Deliveries by status."
+    )
+    attempts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Attempts: succeeded, failed_http, no_response, total.",
+    )
+
+
+class JobOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Job.Kind.choices)
+    status = serializers.ChoiceField(choices=Job.Status.choices)
+    endpoint_id = serializers.CharField(allow_null=True)
+    params = serializers.DictField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    progress = serializers.FloatField(help_text="0.0 to 1.0")
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)

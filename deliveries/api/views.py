@@ -1,0 +1,250 @@
+"""Events, deliveries, jobs and the delivery actions on an endpoint (test, recover, stats)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from deliveries import selectors
+from deliveries.models import Delivery, Event
+from deliveries.services.jobs import job_recover_create
+from deliveries.services.lifecycle import delivery_replay
+from deliveries.services.publishing import event_body, event_publish, event_send_test
+from endpoints.api.views import TENANT_PARAM, EndpointView
+from endpoints.services import audit_record
+from webhooks_platform.api.exceptions import PayloadTooLarge
+from webhooks_platform.api.pagination import page_response, paginated
+from webhooks_platform.api.permissions import HasApiKey
+from webhooks_platform.api.views import TenantView, responses
+from webhooks_platform.conf import webhooks_settings
+
+from .serializers import (
+    DeliveryDetailOutSerializer,
+    DeliveryListQuerySerializer,
+    DeliveryOutSerializer,
+    EventCreateInSerializer,
+    EventDetailOutSerializer,
+    EventListQuerySerializer,
+    EventOutSerializer,
+    JobOutSerializer,
+    RecoverInSerializer,
+    StatsOutSerializer,
+    StatsQuerySerializer,
+    TestEventInSerializer,
+)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="The same key again returns the first event and sends nothing new.",
+)
+
+# --- Endpoint actions ------------------------------------------------------------------------
+
+
+class EndpointTestView(EndpointView):
+    @extend_schema(
+        tags=["endpoints"],
+        summary="Send a test event",
+        description="The event type's example goes to this endpoint only, through the normal "
+        "pipeline, and is logged like any delivery.",
+        parameters=[TENANT_PARAM],
+        request=TestEventInSerializer,
+        responses=responses({202: EventOutSerializer}, 400, 404),
+    )
+    def post(self, request: Request, tenant: str, endpoint: str) -> Response:
+        target = self.get_endpoint()
+        data = self.parse(TestEventInSerializer, request.data)
+        event = event_send_test(endpoint=target, event_type=data["event_type"])
+        return Response(EventOutSerializer(event).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EndpointRecoverView(EndpointView):
+    @extend_schema(
+        tags=["endpoints"],
+        summary="Recover failed deliveries",
+        description="Re-sends every delivery to this endpoint that ended failed in "
+        "[since, until), as a background job; read its progress at /jobs/{id}/.",
+        parameters=[TENANT_PARAM],
+        request=RecoverInSerializer,
+        responses=responses({202: JobOutSerializer}, 400, 404),
+    )
+    def post(self, request: Request, tenant: str, endpoint: str) -> Response:
+        target = self.get_endpoint()
+        data = self.parse(RecoverInSerializer, request.data)
+        with transaction.atomic():
+            job = job_recover_create(endpoint=target, since=data["since"], until=data.get("until"))
+            audit_record(
+                action="endpoint.recover",
+                api_key=self.api_key,
+                tenant=self.tenant,
+                target=target,
+                details={"job_id": job.pk, **job.params},
+            )
+        return Response(JobOutSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EndpointStatsView(EndpointView):
+    @extend_schema(
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM, StatsQuerySerializer],
+        responses=responses({200: StatsOutSerializer}, 400, 404),
+    )
+    def get(self, request: Request, tenant: str, endpoint: str) -> Response:
+        target = self.get_endpoint()
+        query = self.parse_query(StatsQuerySerializer)
+        stats = selectors.endpoint_stats(
+            endpoint=target, since=query.get("since"), until=query.get("until")
+        )
+        return Response(StatsOutSerializer(stats).data)
+
+
+class JobDetailView(TenantView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        tags=["jobs"], parameters=[TENANT_PARAM], responses=responses({200: JobOutSerializer}, 404)
+    )
+    def get(self, request: Request, tenant: str, job: str) -> Response:
+        found = selectors.job_get(tenant=self.tenant, job_id=job)
+        if found is None:
+            raise exceptions.NotFound(f"No job {job!r}.")
+        return Response(JobOutSerializer(found).data)
+
+
+# --- Events ----------------------------------------------------------------------------------
+
+
+def _payload_size_check(*, event_type: str, payload: object) -> None:
+    """413 for a payload over the limit. ``event_publish`` enforces the same limit (as a 400);
+    checking first here lets the API answer with the status HTTP has for it."""
+    body = event_body(event_type=event_type, created_at=timezone.now(), payload=payload)
+    size, limit = len(body.encode("utf-8")), webhooks_settings().max_payload_bytes
+    if size > limit:
+        raise PayloadTooLarge(f"payload is {size} bytes once encoded; the limit is {limit} bytes.")
+
+
+class EventListView(TenantView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        operation_id="events_list",
+        tags=["events"],
+        parameters=[TENANT_PARAM, EventListQuerySerializer],
+        responses=responses({200: paginated(EventOutSerializer)}, 400, 404),
+    )
+    def get(self, request: Request, tenant: str) -> Response:
+        query = self.parse_query(EventListQuerySerializer)
+        qs = selectors.events_filter(
+            tenant=self.tenant,
+            event_type=query.get("event_type"),
+            since=query.get("since"),
+            until=query.get("until"),
+        )
+        return page_response(qs, query, EventOutSerializer)
+
+    @extend_schema(
+        tags=["events"],
+        summary="Publish an event",
+        parameters=[TENANT_PARAM, IDEMPOTENCY_KEY],
+        request=EventCreateInSerializer,
+        responses=responses({202: EventOutSerializer}, 400, 404),
+    )
+    def post(self, request: Request, tenant: str) -> Response:
+        data = self.parse(EventCreateInSerializer, request.data)
+        _payload_size_check(event_type=data["event_type"], payload=data["payload"])
+        event = event_publish(
+            tenant=self.tenant,
+            event_type=data["event_type"],
+            payload=data["payload"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return Response(EventOutSerializer(event).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EventDetailView(TenantView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        tags=["events"],
+        parameters=[TENANT_PARAM],
+        responses=responses({200: EventDetailOutSerializer}, 404),
+    )
+    def get(self, request: Request, tenant: str, event: str) -> Response:
+        found: Event | None = selectors.event_get(tenant=self.tenant, event_id=event)
+        if found is None:
+            raise exceptions.NotFound(f"No event {event!r}.")
+        deliveries = selectors.deliveries_filter(tenant=self.tenant).filter(event=found)
+        deliveries = deliveries.order_by("id")
+        return Response(EventDetailOutSerializer(found, context={"deliveries": deliveries}).data)
+
+
+# --- Deliveries ------------------------------------------------------------------------------
+
+
+class DeliveryListView(TenantView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        operation_id="deliveries_list",
+        tags=["deliveries"],
+        parameters=[TENANT_PARAM, DeliveryListQuerySerializer],
+        responses=responses({200: paginated(DeliveryOutSerializer)}, 400, 404),
+    )
+    def get(self, request: Request, tenant: str) -> Response:
+        query = self.parse_query(DeliveryListQuerySerializer)
+        qs = selectors.deliveries_filter(
+            tenant=self.tenant,
+            endpoint=query.get("endpoint"),
+            status=query.get("status"),
+            event_type=query.get("event_type"),
+            since=query.get("since"),
+            until=query.get("until"),
+        )
+        return page_response(qs, query, DeliveryOutSerializer)
+
+
+class DeliveryView(TenantView):
+    permission_classes = [HasApiKey]
+
+    def get_delivery(self) -> Delivery:
+        found = selectors.delivery_get(tenant=self.tenant, delivery_id=self.kwargs["delivery"])
+        if found is None:
+            raise exceptions.NotFound(f"No delivery {self.kwargs['delivery']!r}.")
+        return found
+
+
+class DeliveryDetailView(DeliveryView):
+    @extend_schema(
+        tags=["deliveries"],
+        parameters=[TENANT_PARAM],
+        responses=responses({200: DeliveryDetailOutSerializer}, 404),
+    )
+    def get(self, request: Request, tenant: str, delivery: str) -> Response:
+        found = self.get_delivery()
+        attempts = selectors.delivery_attempts(delivery=found)
+        return Response(DeliveryDetailOutSerializer(found, context={"attempts": attempts}).data)
+
+
+class DeliveryReplayView(DeliveryView):
+    @extend_schema(
+        tags=["deliveries"],
+        summary="Replay a delivery",
+        description="Sends it again now, whatever its state, as an attempt with trigger manual.",
+        parameters=[TENANT_PARAM],
+        request=None,
+        responses=responses({202: DeliveryOutSerializer}, 400, 404),
+    )
+    def post(self, request: Request, tenant: str, delivery: str) -> Response:
+        found = self.get_delivery()
+        with transaction.atomic():
+            replayed = delivery_replay(delivery=found)
+            audit_record(
+                action="delivery.replay", api_key=self.api_key, tenant=self.tenant, target=found
+            )
+        return Response(DeliveryOutSerializer(replayed).data, status=status.HTTP_202_ACCEPTED)

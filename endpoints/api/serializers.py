@@ -1,0 +1,158 @@
+"""Input and output serializers, kept apart: inputs only check shapes and types, services check
+the rules; outputs decide what leaves the building (a secret only where the route says so)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from endpoints.models import Endpoint
+from endpoints.portal import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN
+from endpoints.services import MAX_CUSTOM_HEADERS, MAX_ROTATION_GRACE_SECONDS
+from webhooks_platform.api.pagination import PageQuerySerializer
+from webhooks_platform.api.serializers import StrictCharField
+
+# --- Event types -----------------------------------------------------------------------------
+
+
+class EventTypeOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    schema = serializers.JSONField(allow_null=True)
+    example = serializers.JSONField(allow_null=True)
+    archived = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class EventTypeListQuerySerializer(PageQuerySerializer):
+    include_archived = serializers.BooleanField(required=False, default=False)
+
+
+class EventTypeCreateInSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=128, help_text="Dotted, such as invoice.paid.")
+    description = StrictCharField(required=False, allow_blank=True, default="")
+    schema = serializers.JSONField(
+        required=False, allow_null=True, help_text="A JSON Schema that payloads must match."
+    )
+    example = serializers.JSONField(
+        required=False, allow_null=True, help_text="An example payload (used by test events)."
+    )
+
+
+class EventTypeUpdateInSerializer(serializers.Serializer):
+    description = StrictCharField(required=False, allow_blank=True)
+    schema = serializers.JSONField(required=False, allow_null=True)
+    example = serializers.JSONField(required=False, allow_null=True)
+    archived = serializers.BooleanField(required=False)
+
+
+# --- Tenants ---------------------------------------------------------------------------------
+
+
+class TenantOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class TenantCreateInSerializer(serializers.Serializer):
+    slug = StrictCharField(max_length=64)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class TenantUpdateInSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+
+
+class PortalLinkInSerializer(serializers.Serializer):
+    expires_in = serializers.IntegerField(
+        required=False, min_value=60, max_value=MAX_EXPIRES_IN, default=DEFAULT_EXPIRES_IN
+    )
+
+
+class PortalLinkOutSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+class EndpointOutSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    url = serializers.CharField()
+    description = serializers.CharField()
+    event_types = serializers.SerializerMethodField(
+        help_text="Subscribed event types; empty means every type."
+    )
+    headers = serializers.DictField(child=serializers.CharField())
+    enabled = serializers.BooleanField()
+    disabled_reason = serializers.CharField()
+    disabled_at = serializers.DateTimeField(allow_null=True)
+    failing_since = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_event_types(self, endpoint: Endpoint) -> list[str]:
+        # Sorted in Python: the names come from prefetch_related, which a DB ordering would undo.
+        return sorted(et.name for et in endpoint.event_types.all())
+
+
+class EndpointCreatedOutSerializer(EndpointOutSerializer):
+    secret = serializers.CharField(help_text="The signing secret. Shown here and on /secret/.")
+
+
+_HEADERS_HELP = (
+    f"Extra request headers (at most {MAX_CUSTOM_HEADERS}); webhook-* and framing headers "
+    "are reserved."
+)
+
+
+class EndpointCreateInSerializer(serializers.Serializer):
+    url = StrictCharField(max_length=2048, help_text="http(s) URL that receives the events.")
+    description = StrictCharField(max_length=500, allow_blank=True, required=False, default="")
+    event_types = serializers.ListField(
+        child=StrictCharField(max_length=128),
+        max_length=1000,
+        required=False,
+        default=list,
+        help_text="Event types to receive; empty means every type.",
+    )
+    headers = serializers.DictField(
+        child=StrictCharField(allow_blank=True),
+        required=False,
+        default=dict,
+        help_text=_HEADERS_HELP,
+    )
+    enabled = serializers.BooleanField(required=False, default=True)
+    secret = StrictCharField(
+        required=False, help_text="A whsec_ secret to use; omitted, one is generated."
+    )
+
+
+class EndpointUpdateInSerializer(serializers.Serializer):
+    url = StrictCharField(max_length=2048, required=False)
+    description = StrictCharField(max_length=500, allow_blank=True, required=False)
+    event_types = serializers.ListField(
+        child=StrictCharField(max_length=128), max_length=1000, required=False
+    )
+    headers = serializers.DictField(
+        child=StrictCharField(allow_blank=True), required=False, help_text=_HEADERS_HELP
+    )
+    enabled = serializers.BooleanField(
+        required=False, help_text="false disables (pending deliveries are cancelled)."
+    )
+
+
+class SecretOutSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The current signing secret (whsec_...).")
+
+
+class SecretRotateInSerializer(serializers.Serializer):
+    grace_period_seconds = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_ROTATION_GRACE_SECONDS,
+        help_text="How long the previous secrets keep signing beside the new one (default 86400).",
+    )

@@ -1,0 +1,308 @@
+"""Tenants, event types and endpoints. Each view: parse, call a service or selector, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from endpoints import portal, selectors, services
+from endpoints.models import Endpoint, EventType, Tenant
+from webhooks_platform.api.pagination import PageQuerySerializer, page_response, paginated
+from webhooks_platform.api.permissions import HasApiKey, IsPlatformKey, PlatformKeyForWrites
+from webhooks_platform.api.views import ApiView, TenantView, responses
+
+from .serializers import (
+    EndpointCreatedOutSerializer,
+    EndpointCreateInSerializer,
+    EndpointOutSerializer,
+    EndpointUpdateInSerializer,
+    EventTypeCreateInSerializer,
+    EventTypeListQuerySerializer,
+    EventTypeOutSerializer,
+    EventTypeUpdateInSerializer,
+    PortalLinkInSerializer,
+    PortalLinkOutSerializer,
+    SecretOutSerializer,
+    SecretRotateInSerializer,
+    TenantCreateInSerializer,
+    TenantOutSerializer,
+    TenantUpdateInSerializer,
+)
+
+NO_CONTENT = {204: OpenApiResponse(description="Done.")}
+
+# --- Event types -----------------------------------------------------------------------------
+
+
+class EventTypeListView(ApiView):
+    permission_classes = [PlatformKeyForWrites]
+
+    @extend_schema(
+        operation_id="event_types_list",
+        tags=["event types"],
+        parameters=[EventTypeListQuerySerializer],
+        responses=responses({200: paginated(EventTypeOutSerializer)}, 400),
+    )
+    def get(self, request: Request) -> Response:
+        query = self.parse_query(EventTypeListQuerySerializer)
+        qs = selectors.event_types_list(include_archived=query["include_archived"])
+        return page_response(qs, query, EventTypeOutSerializer)
+
+    @extend_schema(
+        tags=["event types"],
+        request=EventTypeCreateInSerializer,
+        responses=responses({201: EventTypeOutSerializer}, 400, 403),
+    )
+    def post(self, request: Request) -> Response:
+        data = self.parse(EventTypeCreateInSerializer, request.data)
+        event_type = services.event_type_create(**data)
+        return Response(EventTypeOutSerializer(event_type).data, status=status.HTTP_201_CREATED)
+
+
+class EventTypeDetailView(ApiView):
+    permission_classes = [PlatformKeyForWrites]
+
+    def get_event_type(self, name: str) -> EventType:
+        event_type = EventType.objects.filter(name=name).first()
+        if event_type is None:
+            raise exceptions.NotFound(f"No event type {name!r}.")
+        return event_type
+
+    @extend_schema(tags=["event types"], responses=responses({200: EventTypeOutSerializer}, 404))
+    def get(self, request: Request, name: str) -> Response:
+        return Response(EventTypeOutSerializer(self.get_event_type(name)).data)
+
+    @extend_schema(
+        tags=["event types"],
+        request=EventTypeUpdateInSerializer,
+        responses=responses({200: EventTypeOutSerializer}, 400, 403, 404),
+    )
+    def patch(self, request: Request, name: str) -> Response:
+        event_type = self.get_event_type(name)
+        data = self.parse(EventTypeUpdateInSerializer, request.data)
+        event_type = services.event_type_update(event_type=event_type, **data)
+        return Response(EventTypeOutSerializer(event_type).data)
+
+    @extend_schema(
+        tags=["event types"],
+        summary="Archive an event type",
+        description="Archived types accept no new events; history and subscriptions stay.",
+        responses=responses(NO_CONTENT, 403, 404),
+    )
+    def delete(self, request: Request, name: str) -> Response:
+        event_type = self.get_event_type(name)
+        with transaction.atomic():
+            services.event_type_archive(event_type=event_type)
+            services.audit_record(
+                action="event_type.archive", api_key=self.api_key, target=event_type
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Tenants ---------------------------------------------------------------------------------
+
+
+class TenantListView(ApiView):
+    permission_classes = [IsPlatformKey]
+
+    @extend_schema(
+        operation_id="tenants_list",
+        tags=["tenants"],
+        parameters=[PageQuerySerializer],
+        responses=responses({200: paginated(TenantOutSerializer)}, 400, 403),
+    )
+    def get(self, request: Request) -> Response:
+        query = self.parse_query(PageQuerySerializer)
+        return page_response(Tenant.objects.all(), query, TenantOutSerializer)
+
+    @extend_schema(
+        tags=["tenants"],
+        request=TenantCreateInSerializer,
+        responses=responses({201: TenantOutSerializer}, 400, 403),
+    )
+    def post(self, request: Request) -> Response:
+        data = self.parse(TenantCreateInSerializer, request.data)
+        tenant = services.tenant_create(**data)
+        return Response(TenantOutSerializer(tenant).data, status=status.HTTP_201_CREATED)
+
+
+TENANT_PARAM = OpenApiParameter(
+    "tenant", str, OpenApiParameter.PATH, description="The tenant's id or slug."
+)
+
+
+class TenantDetailView(TenantView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        tags=["tenants"],
+        parameters=[TENANT_PARAM],
+        responses=responses({200: TenantOutSerializer}, 404),
+    )
+    def get(self, request: Request, tenant: str) -> Response:
+        return Response(TenantOutSerializer(self.tenant).data)
+
+    @extend_schema(
+        tags=["tenants"],
+        parameters=[TENANT_PARAM],
+        request=TenantUpdateInSerializer,
+        responses=responses({200: TenantOutSerializer}, 400, 404),
+    )
+    def patch(self, request: Request, tenant: str) -> Response:
+        data = self.parse(TenantUpdateInSerializer, request.data)
+        updated = services.tenant_update(tenant=self.tenant, **data)
+        return Response(TenantOutSerializer(updated).data)
+
+
+class PortalLinkView(TenantView):
+    permission_classes = [IsPlatformKey]
+
+    @extend_schema(
+        tags=["tenants"],
+        summary="Make a portal link",
+        description="A signed, expiring URL that opens the tenant's portal without a password.",
+        parameters=[TENANT_PARAM],
+        request=PortalLinkInSerializer,
+        responses=responses({201: PortalLinkOutSerializer}, 400, 403, 404),
+    )
+    def post(self, request: Request, tenant: str) -> Response:
+        data = self.parse(PortalLinkInSerializer, request.data)
+        url = portal.portal_link(
+            self.tenant, expires_in=data["expires_in"], base_url=request.build_absolute_uri("/")
+        )
+        return Response(
+            PortalLinkOutSerializer({"url": url, "expires_in": data["expires_in"]}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+class EndpointView(TenantView):
+    """A view of one endpoint of the tenant; another tenant's endpoint is a 404."""
+
+    permission_classes = [HasApiKey]
+
+    def get_endpoint(self) -> Endpoint:
+        endpoint = selectors.endpoint_get(tenant=self.tenant, endpoint_id=self.kwargs["endpoint"])
+        if endpoint is None:
+            raise exceptions.NotFound(f"No endpoint {self.kwargs['endpoint']!r}.")
+        return endpoint
+
+
+class EndpointListView(TenantView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        operation_id="endpoints_list",
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM, PageQuerySerializer],
+        responses=responses({200: paginated(EndpointOutSerializer)}, 400, 404),
+    )
+    def get(self, request: Request, tenant: str) -> Response:
+        query = self.parse_query(PageQuerySerializer)
+        qs = selectors.endpoints_for_tenant(tenant=self.tenant)
+        return page_response(qs, query, EndpointOutSerializer)
+
+    @extend_schema(
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM],
+        request=EndpointCreateInSerializer,
+        responses=responses({201: EndpointCreatedOutSerializer}, 400, 404),
+    )
+    def post(self, request: Request, tenant: str) -> Response:
+        data = self.parse(EndpointCreateInSerializer, request.data)
+        endpoint, secret = services.endpoint_create(tenant=self.tenant, **data)
+        # The only response besides /secret/ that carries the secret.
+        body = {**EndpointOutSerializer(endpoint).data, "secret": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailView(EndpointView):
+    @extend_schema(
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM],
+        responses=responses({200: EndpointOutSerializer}, 404),
+    )
+    def get(self, request: Request, tenant: str, endpoint: str) -> Response:
+        return Response(EndpointOutSerializer(self.get_endpoint()).data)
+
+    @extend_schema(
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM],
+        request=EndpointUpdateInSerializer,
+        responses=responses({200: EndpointOutSerializer}, 400, 404),
+    )
+    def patch(self, request: Request, tenant: str, endpoint: str) -> Response:
+        target = self.get_endpoint()
+        data = self.parse(EndpointUpdateInSerializer, request.data)
+        was_enabled = target.enabled
+        with transaction.atomic():
+            services.endpoint_update(endpoint=target, **data)
+            if data.get("enabled") is not None and data["enabled"] != was_enabled:
+                services.audit_record(
+                    action="endpoint.enable" if data["enabled"] else "endpoint.disable",
+                    api_key=self.api_key,
+                    tenant=self.tenant,
+                    target=target,
+                )
+        return Response(EndpointOutSerializer(self.get_endpoint()).data)
+
+    @extend_schema(
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM],
+        description="Stops deliveries (pending ones are cancelled); the history stays readable.",
+        responses=responses(NO_CONTENT, 404),
+    )
+    def delete(self, request: Request, tenant: str, endpoint: str) -> Response:
+        target = self.get_endpoint()
+        with transaction.atomic():
+            services.endpoint_delete(endpoint=target)
+            services.audit_record(
+                action="endpoint.delete", api_key=self.api_key, tenant=self.tenant, target=target
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EndpointSecretView(EndpointView):
+    @extend_schema(
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM],
+        responses=responses({200: SecretOutSerializer}, 404),
+    )
+    def get(self, request: Request, tenant: str, endpoint: str) -> Response:
+        secret = services.endpoint_secret_current(endpoint=self.get_endpoint())
+        return Response(SecretOutSerializer({"secret": secret}).data)
+
+
+class EndpointSecretRotateView(EndpointView):
+    @extend_schema(
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM],
+        summary="Rotate the signing secret",
+        description="Read the new secret at /secret/. Previous secrets keep signing beside it "
+        "for the grace period.",
+        request=SecretRotateInSerializer,
+        responses=responses(NO_CONTENT, 400, 404),
+    )
+    def post(self, request: Request, tenant: str, endpoint: str) -> Response:
+        target = self.get_endpoint()
+        data: dict[str, Any] = self.parse(SecretRotateInSerializer, request.data)
+        with transaction.atomic():
+            services.endpoint_secret_rotate(
+                endpoint=target, grace_period_seconds=data.get("grace_period_seconds")
+            )
+            services.audit_record(
+                action="endpoint.secret_rotate",
+                api_key=self.api_key,
+                tenant=self.tenant,
+                target=target,
+                details={"grace_period_seconds": data.get("grace_period_seconds")},
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)

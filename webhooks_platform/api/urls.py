@@ -1,0 +1,61 @@
+"""The REST API's URL map: ``/api/v1/...``, the OpenAPI document and its browsable docs."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from deliveries.api import views as deliveries_views
+from endpoints.api import views as endpoints_views
+
+# Registers the Bearer scheme with drf-spectacular before the schema is generated.
+from . import authentication  # noqa: F401
+
+T = "tenants/<str:tenant>"
+EP = f"{T}/endpoints/<str:endpoint>"
+
+v1 = [
+    path("event-types/", endpoints_views.EventTypeListView.as_view(), name="event-types"),
+    path(
+        "event-types/<str:name>/",
+        endpoints_views.EventTypeDetailView.as_view(),
+        name="event-type-detail",
+    ),
+    path("tenants/", endpoints_views.TenantListView.as_view(), name="tenants"),
+    path(f"{T}/", endpoints_views.TenantDetailView.as_view(), name="tenant-detail"),
+    path(f"{T}/portal-links/", endpoints_views.PortalLinkView.as_view(), name="portal-links"),
+    path(f"{T}/endpoints/", endpoints_views.EndpointListView.as_view(), name="endpoints"),
+    path(f"{EP}/", endpoints_views.EndpointDetailView.as_view(), name="endpoint-detail"),
+    path(f"{EP}/secret/", endpoints_views.EndpointSecretView.as_view(), name="endpoint-secret"),
+    path(
+        f"{EP}/secret/rotate/",
+        endpoints_views.EndpointSecretRotateView.as_view(),
+        name="endpoint-secret-rotate",
+    ),
+    path(f"{EP}/test/", deliveries_views.EndpointTestView.as_view(), name="endpoint-test"),
+    path(f"{EP}/recover/", deliveries_views.EndpointRecoverView.as_view(), name="endpoint-recover"),
+    path(f"{EP}/stats/", deliveries_views.EndpointStatsView.as_view(), name="endpoint-stats"),
+    path(f"{T}/jobs/<str:job>/", deliveries_views.JobDetailView.as_view(), name="job-detail"),
+    path(f"{T}/events/", deliveries_views.EventListView.as_view(), name="events"),
+    path(
+        f"{T}/events/<str:event>/", deliveries_views.EventDetailView.as_view(), name="event-detail"
+    ),
+    path(f"{T}/deliveries/", deliveries_views.DeliveryListView.as_view(), name="deliveries"),
+    path(
+        f"{T}/deliveries/<str:delivery>/",
+        deliveries_views.DeliveryDetailView.as_view(),
+        name="delivery-detail",
+    ),
+    path(
+        f"{T}/deliveries/<str:delivery>/replay/",
+        deliveries_views.DeliveryReplayView.as_view(),
+        name="delivery-replay",
+    ),
+]
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,95 @@
+"""Base classes for the API's views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from endpoints.models import ApiKey, Tenant
+from endpoints.selectors import tenant_get
+
+from .exceptions import PayloadTooLarge
+from .permissions import request_api_key
+from .serializers import ErrorSerializer
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names what."),
+    401: OpenApiResponse(ErrorSerializer, description="No API key, or one not valid."),
+    403: OpenApiResponse(ErrorSerializer, description="A tenant key on a platform route."),
+    404: OpenApiResponse(ErrorSerializer, description="Not found (or another tenant's)."),
+}
+
+
+def responses(ok: dict[int, Any], *errors: int) -> dict[int, Any]:
+    """Success responses plus the standard error responses with the given statuses."""
+    return {**ok, **{code: ERRORS[code] for code in (401, *errors)}}
+
+
+class ApiView(APIView):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # DRF parses straight from the socket, bypassing DATA_UPLOAD_MAX_MEMORY_SIZE.
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            raise PayloadTooLarge(
+                f"The request body is {length} bytes; the limit is "
+                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+            )
+        super().initial(request, *args, **kwargs)
+
+    @property
+    def api_key(self) -> ApiKey:
+        api_key = request_api_key(self.request)
+        if api_key is None:  # permissions have run; this is a programming error
+            raise exceptions.NotAuthenticated()
+        return api_key
+
+    def parse(
+        self, serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Validated input; invalid input raises the 400 of the one error shape."""
+        if not isinstance(data, dict):
+            # A JSON array, string or number where an object was expected.
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["The request body must be a JSON object."]}
+            )
+        serializer = serializer_class(data=data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def parse_query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class TenantView(ApiView):
+    """A view under ``/tenants/{tenant}/``: the tenant is resolved once, with isolation.
+
+    A tenant key naming any tenant but its own gets the same 404 as a tenant that does not
+    exist, so ids and slugs of other tenants cannot be probed.
+    """
+
+    _tenant: Tenant | None = None
+
+    @property
+    def tenant(self) -> Tenant:
+        if self._tenant is None:
+            found = tenant_get(key=self.kwargs["tenant"])
+            api_key = self.api_key
+            if found is None or (not api_key.is_platform and found.pk != api_key.tenant_id):
+                raise exceptions.NotFound(f"No tenant {self.kwargs['tenant']!r}.")
+            self._tenant = found
+        return self._tenant
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # Resolve after the permission checks, so that 401 and 403 come before 404.
+        _ = self.tenant
