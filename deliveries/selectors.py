@@ -132,3 +132,95 @@ def job_get(*, tenant: Tenant | None, job_id: int | str) -> Job | None:
     if tenant is not None:
         qs = qs.filter(tenant=tenant)
     return qs.filter(pk=pk).first()
+
+
+_SUCCESS = Q(response_status__gte=200, response_status__lt=300)
+
+
+def endpoints_health(*, endpoint_ids: list[str], hours: int = 24) -> dict[str, dict[str, object]]:
+    """Success rate over ``hours`` and the newest delivery's status for a page of endpoints.
+
+    Two queries for the whole page (one grouped count, one correlated subquery on the
+    ``delivery_endpoint_log_idx`` index), where ``endpoint_success_rate`` costs two per endpoint.
+    """
+    from django.db.models import OuterRef, Subquery
+
+    since = timezone.now() - timedelta(hours=hours)
+    out: dict[str, dict[str, object]] = {
+        pk: {"attempts": 0, "succeeded": 0, "rate": None, "last_status": None, "last_at": None}
+        for pk in endpoint_ids
+    }
+    counts = (
+        Attempt.objects.filter(endpoint_id__in=endpoint_ids, started_at__gte=since)
+        .values("endpoint_id")
+        .annotate(total=Count("id"), ok=Count("id", filter=_SUCCESS))
+    )
+    for row in counts:
+        entry = out[row["endpoint_id"]]
+        entry.update(attempts=row["total"], succeeded=row["ok"], rate=row["ok"] / row["total"])
+    newest = Delivery.objects.filter(endpoint_id=OuterRef("pk")).order_by("-id")
+    rows = (
+        Endpoint.objects.filter(pk__in=endpoint_ids)
+        .annotate(
+            last_status=Subquery(newest.values("status")[:1]),
+            last_at=Subquery(newest.values("created_at")[:1]),
+        )
+        .values("pk", "last_status", "last_at")
+    )
+    for row in rows:
+        out[row["pk"]].update(last_status=row["last_status"], last_at=row["last_at"])
+    return out
+
+
+def attempt_buckets(
+    *, endpoint: Endpoint, since: datetime, unit: str
+) -> dict[datetime, tuple[int, int]]:
+    """Attempts to ``endpoint`` since ``since`` per hour or day: bucket start -> (ok, failed)."""
+    from django.db.models.functions import TruncDay, TruncHour
+
+    trunc = {"hour": TruncHour, "day": TruncDay}[unit]
+    rows = (
+        Attempt.objects.filter(endpoint=endpoint, started_at__gte=since)
+        .annotate(bucket=trunc("started_at"))
+        .values("bucket")
+        .annotate(ok=Count("id", filter=_SUCCESS), total=Count("id"))
+        .order_by("bucket")
+    )
+    return {row["bucket"]: (row["ok"], row["total"] - row["ok"]) for row in rows}
+
+
+def tenants_health(*, hours: int = 24) -> list[dict[str, object]]:
+    """Every tenant with endpoint counts and its attempts' success over ``hours``; the tenants
+    with failing or disabled endpoints first."""
+    from django.db.models import F
+
+    live = Q(endpoints__deleted_at__isnull=True)
+    tenants = Tenant.objects.annotate(
+        endpoints_total=Count("endpoints", filter=live, distinct=True),
+        endpoints_disabled=Count("endpoints", filter=live & Q(endpoints__enabled=False)),
+        endpoints_failing=Count(
+            "endpoints",
+            filter=live & Q(endpoints__enabled=True, endpoints__failing_since__isnull=False),
+        ),
+    ).order_by((F("endpoints_failing") + F("endpoints_disabled")).desc(), "slug")
+    since = timezone.now() - timedelta(hours=hours)
+    attempts = {
+        row["endpoint__tenant_id"]: row
+        for row in Attempt.objects.filter(started_at__gte=since)
+        .values("endpoint__tenant_id")
+        .annotate(total=Count("id"), ok=Count("id", filter=_SUCCESS))
+    }
+    out = []
+    for tenant in tenants:
+        row = attempts.get(tenant.pk)
+        out.append(
+            {
+                "tenant": tenant,
+                "endpoints_total": tenant.endpoints_total,
+                "endpoints_disabled": tenant.endpoints_disabled,
+                "endpoints_failing": tenant.endpoints_failing,
+                "attempts": row["total"] if row else 0,
+                "rate": row["ok"] / row["total"] if row else None,
+            }
+        )
+    return out

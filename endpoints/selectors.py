@@ -40,3 +40,29 @@ def endpoint_get(*, tenant: Tenant | None, endpoint_id: str) -> Endpoint | None:
 def event_types_list(*, include_archived: bool = False) -> QuerySet[EventType]:
     qs = EventType.objects.all().order_by("name")
     return qs if include_archived else qs.filter(archived=False)
+
+
+def audit_entries(*, tenant: Tenant | None = None, action: str | None = None):  # type: ignore[no-untyped-def]
+    """The audit log, newest first (keyset-paginated on id); ``tenant=None`` spans every tenant."""
+    from .models import AuditEntry
+
+    qs = AuditEntry.objects.select_related("actor", "tenant", "api_key")
+    if tenant is not None:
+        qs = qs.filter(tenant=tenant)
+    if action:
+        qs = qs.filter(action=action)
+    return qs
+
+
+def endpoints_needing_attention(*, limit: int = 100) -> list[Endpoint]:
+    """Failing or disabled endpoints across tenants: the longest-failing first, then disabled."""
+    from django.db.models import F, Q
+
+    return list(
+        Endpoint.objects.filter(deleted_at__isnull=True)
+        .filter(Q(enabled=False) | Q(failing_since__isnull=False))
+        .select_related("tenant")
+        .order_by(F("failing_since").asc(nulls_last=True), F("disabled_at").desc(nulls_last=True))[
+            :limit
+        ]
+    )

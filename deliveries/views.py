@@ -1,0 +1,239 @@
+"""Tenant portal pages for the delivery log, attempts, replay and recovery. Thin: services work."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from endpoints.models import Endpoint, Tenant
+from endpoints.selectors import endpoint_get, event_types_list
+from webhooks_platform.dashboard import audit, flat_message, tenant_view
+from webhooks_platform.pagination import InvalidCursor, keyset_page
+
+from . import selectors
+from .models import Attempt, Delivery, Job
+from .services.jobs import job_recover_create
+from .services.lifecycle import delivery_replay
+
+PAGE_SIZE = 50
+
+
+class LogFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False)
+    event_type = forms.ChoiceField(required=False, label="Event type")
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "Any status"), *Delivery.Status.choices]
+        names = [t.name for t in event_types_list(include_archived=True)]
+        self.fields["event_type"].choices = [("", "Any type")] + [(n, n) for n in names]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["until"] <= data["since"]:
+            raise ValidationError("“Until” must be after “since”.")
+        return data
+
+    def filters(self) -> dict[str, Any]:
+        """The cleaned filters as ``deliveries_filter`` takes them (invalid ones dropped)."""
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+
+def log_page(request: HttpRequest, queryset: Any) -> dict[str, Any]:
+    """One keyset page of ``queryset`` plus the query strings of the next and first pages."""
+    try:
+        page = keyset_page(queryset, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
+    except InvalidCursor as exc:
+        raise Http404("That page link is not valid.") from exc
+    next_query = ""
+    if page.next_cursor:
+        query: QueryDict = request.GET.copy()
+        query["cursor"] = page.next_cursor
+        next_query = query.urlencode()
+    first = request.GET.copy()
+    first.pop("cursor", None)
+    return {
+        "items": page.items,
+        "next_query": next_query,
+        "first_query": first.urlencode(),
+        "paged": bool(request.GET.get("cursor")),
+    }
+
+
+def _pretty_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def attempt_view_model(attempt: Attempt) -> dict[str, Any]:
+    """What the attempt page shows; a base64-stored body is decoded when it is text after all."""
+    body = attempt.response_body
+    note = ""
+    if attempt.response_body_encoding == Attempt.BodyEncoding.BASE64:
+        raw = base64.b64decode(body)
+        note = f"Binary response ({len(raw)} bytes), shown as base64."
+    request_body = _pretty_json(attempt.delivery.event.body)
+    return {
+        "attempt": attempt,
+        "request_headers": sorted(attempt.request_headers.items()),
+        "response_headers": sorted(attempt.response_headers.items()),
+        "request_body": request_body,
+        "response_body": body,
+        "response_note": note,
+    }
+
+
+def _endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
+    endpoint = endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    return endpoint
+
+
+@require_GET
+@tenant_view
+def delivery_log(
+    request: HttpRequest, tenant: Tenant, endpoint_id: str | None = None
+) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id) if endpoint_id else None
+    if request.GET.get("fragment") == "recent" and endpoint is not None:
+        # The live "recent deliveries" table of the endpoint page re-fetches just its rows.
+        recent = list(
+            selectors.deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15]
+        )
+        return render(request, "deliveries/_log_table.html", {"deliveries": recent})
+    form = LogFilterForm(request.GET or None)
+    qs = selectors.deliveries_filter(tenant=tenant, endpoint=endpoint, **form.filters())
+    if form.is_bound and not form.is_valid():
+        qs = qs.none()
+    context = {
+        "form": form,
+        "endpoint": endpoint,
+        "section": "deliveries" if endpoint is None else "endpoints",
+        **log_page(request, qs),
+    }
+    return render(request, "deliveries/log.html", context)
+
+
+def _delivery_or_404(tenant: Tenant | None, delivery_id: int) -> Delivery:
+    delivery = selectors.delivery_get(tenant=tenant, delivery_id=delivery_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    return delivery
+
+
+@require_GET
+@tenant_view
+def delivery_detail(request: HttpRequest, tenant: Tenant, delivery_id: int) -> HttpResponse:
+    delivery = _delivery_or_404(tenant, delivery_id)
+    return render(request, "deliveries/delivery_detail.html", delivery_context(delivery))
+
+
+def delivery_context(delivery: Delivery, *, support: bool = False) -> dict[str, Any]:
+    body = _pretty_json(delivery.event.body)
+    return {
+        "delivery": delivery,
+        "attempts": list(selectors.delivery_attempts(delivery=delivery)),
+        "body": body,
+        "support": support,
+        "section": "support-deliveries" if support else "deliveries",
+        "active": delivery.status in (Delivery.Status.PENDING, Delivery.Status.SENDING),
+    }
+
+
+@require_POST
+@tenant_view(write=True)
+def delivery_replay_view(request: HttpRequest, tenant: Tenant, delivery_id: int) -> HttpResponse:
+    delivery = _delivery_or_404(tenant, delivery_id)
+    try:
+        delivery_replay(delivery=delivery)
+    except ValidationError as exc:
+        messages.error(request, flat_message(exc))
+    else:
+        audit(request, action="delivery.replay", tenant=tenant, target=delivery)
+        messages.success(request, "Replay queued; the new attempt appears below.")
+    return redirect("delivery-detail", delivery_id=delivery.pk)
+
+
+@require_GET
+@tenant_view
+def attempt_detail(request: HttpRequest, tenant: Tenant, attempt_id: int) -> HttpResponse:
+    attempt = selectors.attempt_get(tenant=tenant, attempt_id=attempt_id)
+    if attempt is None:
+        raise Http404("No such attempt.")
+    context = attempt_view_model(attempt)
+    context["section"] = "deliveries"
+    return render(request, "deliveries/attempt_detail.html", context)
+
+
+class RecoverForm(forms.Form):
+    since = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
+@require_POST
+@tenant_view(write=True)
+def endpoint_recover(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    form = RecoverForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the time to recover failed deliveries from.")
+        return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    since = form.cleaned_data["since"]
+    try:
+        job = job_recover_create(endpoint=endpoint, since=since, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, flat_message(exc))
+        return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    audit(
+        request,
+        action="endpoint.recover",
+        tenant=tenant,
+        target=endpoint,
+        details={"since": since.isoformat(), "job_id": job.pk},
+    )
+    messages.success(request, f"Recovering failed deliveries since {since:%Y-%m-%d %H:%M}.")
+    return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}#recover")
+
+
+def job_json(job: Job) -> JsonResponse:
+    response = JsonResponse(
+        {
+            "id": job.pk,
+            "kind": job.kind,
+            "status": job.status,
+            "total": job.total,
+            "done": job.done,
+            "progress": round(job.progress, 4),
+            "error": job.error,
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@tenant_view
+def job_status(request: HttpRequest, tenant: Tenant, job_id: int) -> HttpResponse:
+    job = selectors.job_get(tenant=tenant, job_id=job_id)
+    if job is None:
+        raise Http404("No such job.")
+    return job_json(job)

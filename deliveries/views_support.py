@@ -1,0 +1,190 @@
+"""The support console: every tenant's health, failed deliveries across tenants, bulk replay,
+and the audit log. Staff only (``staff_view``); every manual action writes an audit line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from endpoints.selectors import audit_entries, endpoints_needing_attention, tenant_get
+from webhooks_platform.dashboard import audit, flat_message, staff_view
+
+from . import selectors
+from .models import Delivery
+from .services.jobs import job_bulk_replay_create
+from .services.lifecycle import delivery_replay
+from .views import LogFilterForm, attempt_view_model, delivery_context, job_json, log_page
+
+
+class SupportFilterForm(LogFilterForm):
+    tenant = forms.CharField(required=False, label="Tenant (slug)")
+    endpoint = forms.CharField(required=False, label="Endpoint id")
+
+    def clean_tenant(self) -> Any:
+        key = self.cleaned_data["tenant"].strip()
+        if not key:
+            return None
+        tenant = tenant_get(key=key)
+        if tenant is None:
+            raise ValidationError(f"No tenant {key!r}.")
+        return tenant
+
+    def clean_endpoint(self) -> str:
+        return self.cleaned_data["endpoint"].strip()
+
+
+def _support_filters(data: Any) -> tuple[SupportFilterForm, dict[str, Any]]:
+    form = SupportFilterForm(data)
+    return form, form.filters()
+
+
+@require_GET
+@staff_view
+def support_home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "support/home.html",
+        {
+            "tenants": selectors.tenants_health(),
+            "attention": endpoints_needing_attention(),
+            "section": "support",
+        },
+    )
+
+
+@require_GET
+@staff_view
+def support_deliveries(request: HttpRequest) -> HttpResponse:
+    # Support comes here to fix failures: with no filter given, show the failed ones.
+    data = request.GET if request.GET else {"status": Delivery.Status.FAILED}
+    form, filters = _support_filters(data)
+    qs = selectors.deliveries_filter(**filters)
+    if not form.is_valid():
+        qs = qs.none()
+    return render(
+        request,
+        "support/deliveries.html",
+        {"form": form, "section": "support-deliveries", **log_page(request, qs)},
+    )
+
+
+@require_GET
+@staff_view
+def support_delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    return render(
+        request, "deliveries/delivery_detail.html", delivery_context(delivery, support=True)
+    )
+
+
+@require_GET
+@staff_view
+def support_attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    attempt = selectors.attempt_get(tenant=None, attempt_id=attempt_id)
+    if attempt is None:
+        raise Http404("No such attempt.")
+    context = attempt_view_model(attempt)
+    context.update(support=True, section="support-deliveries")
+    return render(request, "deliveries/attempt_detail.html", context)
+
+
+@require_POST
+@staff_view
+def support_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    try:
+        delivery_replay(delivery=delivery)
+    except ValidationError as exc:
+        messages.error(request, f"Delivery {delivery.pk}: {flat_message(exc)}")
+    else:
+        audit(request, action="delivery.replay", tenant=delivery.tenant, target=delivery)
+        messages.success(request, f"Replay of delivery {delivery.pk} queued.")
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        return redirect(back)
+    return redirect("support-delivery-detail", delivery_id=delivery.pk)
+
+
+@require_POST
+@staff_view
+def support_bulk_replay(request: HttpRequest) -> HttpResponse:
+    form, filters = _support_filters(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The filters are not valid; nothing was replayed.")
+        return redirect("support-deliveries")
+    tenant = filters.pop("tenant", None)
+    for key in ("since", "until"):
+        if key in filters:
+            filters[key] = filters[key].isoformat()
+    ids: list[int] = []
+    if request.POST.get("scope") == "selected":
+        ids = [int(v) for v in request.POST.getlist("delivery_ids") if v.isdigit()]
+        if not ids:
+            messages.error(request, "Select at least one delivery, or replay all that match.")
+            return redirect("support-deliveries")
+    try:
+        job = job_bulk_replay_create(
+            tenant=tenant, filters=filters, delivery_ids=ids or None, user=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, flat_message(exc))
+        return redirect("support-deliveries")
+    audit(
+        request,
+        action="delivery.bulk_replay",
+        tenant=tenant,
+        target=job,
+        details={"filters": filters, "delivery_ids": ids, "scope": request.POST.get("scope")},
+    )
+    return redirect("support-job", job_id=job.pk)
+
+
+@require_GET
+@staff_view
+def support_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.job_get(tenant=None, job_id=job_id)
+    if job is None:
+        raise Http404("No such job.")
+    return render(request, "support/job.html", {"job": job, "section": "support-deliveries"})
+
+
+@require_GET
+@staff_view
+def support_job_status(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.job_get(tenant=None, job_id=job_id)
+    if job is None:
+        raise Http404("No such job.")
+    return job_json(job)
+
+
+@require_GET
+@staff_view
+def support_audit(request: HttpRequest) -> HttpResponse:
+    tenant_key = request.GET.get("tenant", "").strip()
+    tenant = tenant_get(key=tenant_key) if tenant_key else None
+    if tenant_key and tenant is None:
+        messages.error(request, f"No tenant {tenant_key!r}.")
+    qs = audit_entries(tenant=tenant, action=request.GET.get("action", "").strip() or None)
+    if tenant_key and tenant is None:
+        qs = qs.none()
+    return render(
+        request,
+        "support/audit.html",
+        {
+            "tenant_key": tenant_key,
+            "action": request.GET.get("action", ""),
+            "section": "support-audit",
+            **log_page(request, qs),
+        },
+    )

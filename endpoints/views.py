@@ -1,0 +1,325 @@
+"""Tenant portal pages for endpoints, secrets and the event catalogue; services do the work."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from deliveries import PublishError
+from deliveries.selectors import deliveries_filter, endpoints_health
+from deliveries.services.publishing import event_send_test
+from deliveries.views_charts import endpoint_charts
+from webhooks_platform.dashboard import (
+    PORTAL_SESSION_KEY,
+    SELECTED_TENANT_KEY,
+    audit,
+    flat_message,
+    tenant_view,
+    validation_messages,
+    viewer_resolve,
+)
+
+from . import portal, selectors, services
+from .models import Endpoint, Tenant
+
+ROTATION_GRACE_CHOICES = [
+    (0, "Immediately (old secret stops now)"),
+    (3600, "1 hour"),
+    (86400, "24 hours"),
+    (7 * 86400, "7 days"),
+]
+
+
+# --- Entry points ----------------------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    if viewer_resolve(request) is not None:
+        return redirect("endpoint-list")
+    if request.user.is_authenticated and request.user.is_staff:
+        return redirect("support-home")
+    if request.user.is_authenticated:
+        return render(request, "portal/no_tenant.html", status=403)
+    return redirect("login")
+
+
+@require_GET
+def portal_enter(request: HttpRequest, token: str) -> HttpResponse:
+    tenant = portal.portal_token_verify(token)
+    if tenant is None:
+        return render(request, "portal/portal_link_invalid.html", status=403)
+    # A fresh session with no Django user: whoever was signed in on this browser is signed out,
+    # so the link never mixes its tenant with another account's rights.
+    logout(request)
+    request.session[PORTAL_SESSION_KEY] = tenant.pk
+    request.session.set_expiry(max(60, _portal_seconds_left(token)))
+    return redirect("endpoint-list")
+
+
+def _portal_seconds_left(token: str) -> int:
+    """The portal session ends when the link would have expired (tokens cannot be revoked)."""
+    data = signing.loads(token, salt=portal.SALT, max_age=portal.MAX_EXPIRES_IN)
+    signed_at = signing.b62_decode(token.rsplit(":", 2)[-2])
+    return int(data["e"]) - (int(timezone.now().timestamp()) - signed_at)
+
+
+@require_POST
+@tenant_view
+def tenant_switch(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    wanted = request.POST.get("tenant", "")
+    chosen = next((t for t in request.viewer.tenants if str(t.pk) == wanted), None)
+    if chosen is None:
+        raise Http404("No such tenant.")
+    request.session[SELECTED_TENANT_KEY] = chosen.pk
+    return redirect("endpoint-list")
+
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+def _endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
+    endpoint = selectors.endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    return endpoint
+
+
+@require_GET
+@tenant_view
+def endpoint_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    endpoints = list(selectors.endpoints_for_tenant(tenant=tenant))
+    health = endpoints_health(endpoint_ids=[e.pk for e in endpoints])
+    rows = [{"endpoint": e, **health[e.pk]} for e in endpoints]
+    return render(request, "portal/endpoint_list.html", {"rows": rows, "section": "endpoints"})
+
+
+class EndpointForm(forms.Form):
+    url = forms.CharField(label="URL", max_length=2048)
+    description = forms.CharField(max_length=500, required=False)
+    event_types = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    headers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "X-Api-Key: abc123"}),
+        help_text="One per line, as Name: value. Sent with every request.",
+    )
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.catalogue = list(selectors.event_types_list())
+        self.fields["event_types"].choices = [(t.name, t.name) for t in self.catalogue]
+
+    def clean_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["headers"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, sep, value = line.partition(":")
+            if not sep or not name.strip():
+                raise ValidationError(f"Line {number} is not in the form Name: value.")
+            headers[name.strip()] = value.strip()
+        return headers
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        for key, msgs in validation_messages(exc).items():
+            for msg in msgs:
+                self.add_error(key if key in self.fields else None, msg)
+
+
+def _service_kwargs(form: EndpointForm) -> dict[str, Any]:
+    data = form.cleaned_data
+    return {
+        "url": data["url"],
+        "description": data["description"],
+        "event_types": data["event_types"],
+        "headers": data["headers"],
+        "enabled": data["enabled"],
+    }
+
+
+@tenant_view(write=True)
+def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    form = EndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint, _ = services.endpoint_create(tenant=tenant, **_service_kwargs(form))
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "Endpoint created. Reveal its signing secret below.")
+            return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    return render(
+        request, "portal/endpoint_form.html", {"form": form, "section": "endpoints", "new": True}
+    )
+
+
+@tenant_view(write=True)
+def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    initial = {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "event_types": [t.name for t in endpoint.event_types.all()],
+        "headers": "\n".join(f"{k}: {v}" for k, v in (endpoint.headers or {}).items()),
+        "enabled": endpoint.enabled,
+    }
+    form = EndpointForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        was_enabled = endpoint.enabled
+        try:
+            services.endpoint_update(endpoint=endpoint, **_service_kwargs(form))
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            if endpoint.enabled != was_enabled:
+                action = "endpoint.enable" if endpoint.enabled else "endpoint.disable"
+                audit(request, action=action, tenant=tenant, target=endpoint)
+            messages.success(request, "Endpoint saved.")
+            return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    return render(
+        request,
+        "portal/endpoint_form.html",
+        {"form": form, "endpoint": endpoint, "section": "endpoints", "new": False},
+    )
+
+
+@require_GET
+@tenant_view
+def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    recent = list(deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15])
+    subscribed = [t.name for t in endpoint.event_types.all()]
+    catalogue = list(selectors.event_types_list())
+    job_id = request.GET.get("job", "")
+    return render(
+        request,
+        "portal/endpoint_detail.html",
+        {
+            "endpoint": endpoint,
+            "subscribed": subscribed,
+            "catalogue": catalogue,
+            "test_default": subscribed[0] if subscribed else "",
+            "recent": recent,
+            "charts": endpoint_charts(endpoint=endpoint),
+            "grace_choices": ROTATION_GRACE_CHOICES,
+            "job_url": reverse("job-status", args=[job_id]) if job_id.isdigit() else "",
+            "watch": request.GET.get("watch") == "1",
+            "section": "endpoints",
+        },
+    )
+
+
+@tenant_view(write=True)
+def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    if request.method == "POST":
+        services.endpoint_delete(endpoint=endpoint)
+        audit(request, action="endpoint.delete", tenant=tenant, target=endpoint)
+        messages.success(request, f"Endpoint {endpoint.url} deleted.")
+        return redirect("endpoint-list")
+    return render(
+        request, "portal/endpoint_delete.html", {"endpoint": endpoint, "section": "endpoints"}
+    )
+
+
+@require_POST
+@tenant_view(write=True)
+def endpoint_toggle(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    if endpoint.enabled:
+        services.endpoint_disable(endpoint=endpoint, reason="disabled by user")
+        audit(request, action="endpoint.disable", tenant=tenant, target=endpoint)
+        messages.success(request, "Endpoint disabled; waiting deliveries were cancelled.")
+    else:
+        services.endpoint_enable(endpoint=endpoint)
+        audit(request, action="endpoint.enable", tenant=tenant, target=endpoint)
+        messages.success(request, "Endpoint enabled; recent cancelled deliveries will be resent.")
+    return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+
+
+@require_POST
+@tenant_view(write=True)
+def endpoint_secret_reveal(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    secret = services.endpoint_secret_current(endpoint=endpoint)
+    if "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"secret": secret})
+    else:
+        response = render(
+            request,
+            "portal/secret.html",
+            {"endpoint": endpoint, "secret": secret, "section": "endpoints"},
+        )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@tenant_view(write=True)
+def endpoint_secret_rotate(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    try:
+        grace = int(request.POST.get("grace_period_seconds", ""))
+        services.endpoint_secret_rotate(endpoint=endpoint, grace_period_seconds=grace)
+    except ValueError:
+        messages.error(request, "Choose a grace period.")
+    except ValidationError as exc:
+        messages.error(request, flat_message(exc))
+    else:
+        audit(
+            request,
+            action="endpoint.secret_rotate",
+            tenant=tenant,
+            target=endpoint,
+            details={"grace_period_seconds": grace},
+        )
+        label = dict(ROTATION_GRACE_CHOICES).get(grace, f"{grace} seconds")
+        messages.success(
+            request, f"Secret rotated. The previous secret keeps signing for: {label.lower()}."
+        )
+    return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+
+
+@require_POST
+@tenant_view(write=True)
+def endpoint_send_test(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    if not endpoint.enabled:
+        messages.error(request, "The endpoint is disabled; enable it to send a test event.")
+        return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    try:
+        event = event_send_test(endpoint=endpoint, event_type=request.POST.get("event_type", ""))
+    except PublishError as exc:
+        messages.error(request, f"Could not send the test event: {exc}.")
+        return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    messages.success(request, f"Test event {event.pk} sent; its attempt appears below.")
+    return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + "?watch=1#recent")
+
+
+# --- Catalogue -------------------------------------------------------------------------------
+
+
+@require_GET
+@tenant_view
+def event_catalogue(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    types = [
+        {
+            "type": t,
+            "schema": json.dumps(t.schema, indent=2) if t.schema is not None else "",
+            "example": json.dumps(t.example, indent=2) if t.example is not None else "",
+        }
+        for t in selectors.event_types_list()
+    ]
+    return render(request, "portal/catalogue.html", {"types": types, "section": "catalogue"})

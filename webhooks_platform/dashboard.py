@@ -1,0 +1,122 @@
+"""Who is looking at the dashboard, and which tenant they act for.
+
+Two kinds of visitor reach the tenant portal: a signed-in user with ``Membership`` rows, and a
+visitor who came through a portal link, whose session holds one tenant and no Django user. Every
+tenant page goes through ``tenant_view``, which resolves the tenant from the session alone — never
+from the URL — so the tenant in a URL cannot be chosen by the visitor, and every object a view
+loads is then filtered by that tenant (another tenant's id gives 404).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from endpoints.models import Membership, Tenant
+from endpoints.services import audit_record
+
+PORTAL_SESSION_KEY = "portal_tenant_id"
+SELECTED_TENANT_KEY = "dashboard_tenant_id"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    tenant: Tenant
+    tenants: list[Tenant] = field(default_factory=list)
+    portal: bool = False
+    can_write: bool = True
+
+
+def viewer_resolve(request: HttpRequest) -> Viewer | None:
+    """The tenant this request acts for, or None when it may see no tenant's pages."""
+    portal_id = request.session.get(PORTAL_SESSION_KEY)
+    if portal_id is not None:
+        tenant = Tenant.objects.filter(pk=portal_id).first()
+        return None if tenant is None else Viewer(tenant=tenant, tenants=[tenant], portal=True)
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    memberships = list(
+        Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__slug")
+    )
+    if not memberships:
+        return None
+    chosen = request.session.get(SELECTED_TENANT_KEY)
+    membership = next((m for m in memberships if m.tenant_id == chosen), memberships[0])
+    return Viewer(
+        tenant=membership.tenant,
+        tenants=[m.tenant for m in memberships],
+        can_write=membership.role == Membership.Role.ADMIN,
+    )
+
+
+def tenant_view(view: Callable[..., HttpResponse] | None = None, *, write: bool = False) -> Any:
+    """Resolve the viewer's tenant and pass it to the view as its second argument.
+
+    ``write=True`` refuses members with the viewer role (403).
+    """
+
+    def decorate(fn: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(fn)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            viewer = viewer_resolve(request)
+            if viewer is None:
+                if request.user.is_authenticated:
+                    return render(request, "portal/no_tenant.html", status=403)
+                return redirect_to_login(request.get_full_path())
+            if write and not viewer.can_write:
+                raise PermissionDenied("Your role in this tenant is read-only.")
+            request.viewer = viewer  # type: ignore[attr-defined]
+            return fn(request, viewer.tenant, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
+
+
+def staff_view(fn: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Support console pages: anonymous visitors go to the login page, non-staff get 403."""
+
+    @functools.wraps(fn)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied("The support console is for staff.")
+        return fn(request, *args, **kwargs)
+
+    return wrapper
+
+
+def audit(
+    request: HttpRequest,
+    *,
+    action: str,
+    tenant: Tenant | None,
+    target: Any = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record a manual action; a portal visitor has no user, so the entry says how they came."""
+    viewer = getattr(request, "viewer", None)
+    extra = dict(details or {})
+    if viewer is not None and viewer.portal:
+        extra["via"] = "portal link"
+    audit_record(action=action, actor=request.user, tenant=tenant, target=target, details=extra)
+
+
+def validation_messages(exc: ValidationError) -> dict[str | None, list[str]]:
+    """A service's ValidationError as field -> messages (None for errors not tied to a field)."""
+    if hasattr(exc, "error_dict"):
+        return {key: list(msgs) for key, msgs in exc.message_dict.items()}
+    return {None: list(exc.messages)}
+
+
+def flat_message(exc: ValidationError) -> str:
+    return " ".join(m for msgs in validation_messages(exc).values() for m in msgs)

@@ -1,0 +1,94 @@
+"""The dashboard's routes: sign-in, the tenant portal and the support console."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from deliveries import views as delivery_views
+from deliveries import views_support as support
+from endpoints import views as endpoint_views
+
+urlpatterns = [
+    path("", endpoint_views.home, name="dashboard-home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("portal/enter/<str:token>/", endpoint_views.portal_enter, name="portal-enter"),
+    path("tenant/switch/", endpoint_views.tenant_switch, name="tenant-switch"),
+    # Tenant portal
+    path("endpoints/", endpoint_views.endpoint_list, name="endpoint-list"),
+    path("endpoints/new/", endpoint_views.endpoint_create, name="endpoint-create"),
+    path("endpoints/<str:endpoint_id>/", endpoint_views.endpoint_detail, name="endpoint-detail"),
+    path("endpoints/<str:endpoint_id>/edit/", endpoint_views.endpoint_edit, name="endpoint-edit"),
+    path(
+        "endpoints/<str:endpoint_id>/delete/",
+        endpoint_views.endpoint_delete,
+        name="endpoint-delete",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/toggle/",
+        endpoint_views.endpoint_toggle,
+        name="endpoint-toggle",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/secret/",
+        endpoint_views.endpoint_secret_reveal,
+        name="endpoint-secret",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/secret/rotate/",
+        endpoint_views.endpoint_secret_rotate,
+        name="endpoint-secret-rotate",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/test/",
+        endpoint_views.endpoint_send_test,
+        name="endpoint-send-test",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/recover/",
+        delivery_views.endpoint_recover,
+        name="endpoint-recover",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/deliveries/",
+        delivery_views.delivery_log,
+        name="endpoint-delivery-log",
+    ),
+    path("deliveries/", delivery_views.delivery_log, name="delivery-log"),
+    path("deliveries/<int:delivery_id>/", delivery_views.delivery_detail, name="delivery-detail"),
+    path(
+        "deliveries/<int:delivery_id>/replay/",
+        delivery_views.delivery_replay_view,
+        name="delivery-replay",
+    ),
+    path("attempts/<int:attempt_id>/", delivery_views.attempt_detail, name="attempt-detail"),
+    path("jobs/<int:job_id>.json", delivery_views.job_status, name="job-status"),
+    path("catalogue/", endpoint_views.event_catalogue, name="event-catalogue"),
+    # Support console
+    path("support/", support.support_home, name="support-home"),
+    path("support/deliveries/", support.support_deliveries, name="support-deliveries"),
+    path(
+        "support/deliveries/<int:delivery_id>/",
+        support.support_delivery_detail,
+        name="support-delivery-detail",
+    ),
+    path(
+        "support/deliveries/<int:delivery_id>/replay/",
+        support.support_delivery_replay,
+        name="support-delivery-replay",
+    ),
+    path(
+        "support/attempts/<int:attempt_id>/",
+        support.support_attempt_detail,
+        name="support-attempt-detail",
+    ),
+    path("support/bulk-replay/", support.support_bulk_replay, name="support-bulk-replay"),
+    path("support/jobs/<int:job_id>/", support.support_job, name="support-job"),
+    path("support/jobs/<int:job_id>.json", support.support_job_status, name="support-job-status"),
+    path("support/audit/", support.support_audit, name="support-audit"),
+]
