@@ -13,6 +13,9 @@ def e2e_settings(settings):  # type: ignore[no-untyped-def]
     settings.WEBHOOKS_RETRY_SCHEDULE = [0.5, 0.5, 0.5]
     settings.WEBHOOKS_RETRY_JITTER = 0
     settings.WEBHOOKS_ATTEMPT_TIMEOUT = 5
+    # A queued message not acted on within a second counts as lost, so sweeps recover quickly.
+    settings.WEBHOOKS_DISPATCH_TIMEOUT = 1
+    settings.WEBHOOKS_FANOUT_GRACE = 0
     return settings
 
 
