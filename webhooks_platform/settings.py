@@ -206,6 +206,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "webhooks_platform.api.exceptions.api_exception_handler",
     # The API has keys, not users: no AnonymousUser (and no auth app lookups) for keyless calls.
     "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Webhooks platform API",

@@ -1,0 +1,232 @@
+"""Endpoints: CRUD, secrets, rotation, and the bad inputs the service rejects."""
+
+import pytest
+
+from endpoints.models import AuditEntry, Endpoint, EndpointSecret
+from endpoints.services import endpoint_secret_current, event_type_archive
+
+from .support import assert_error
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1/tenants/acme/endpoints/"
+
+
+def test_create_returns_the_secret_once(api_a, invoice_paid):
+    response = api_a.post(
+        BASE,
+        {
+            "url": "http://127.0.0.1:9/hooks",
+            "description": "billing",
+            "event_types": ["invoice.paid"],
+            "headers": {"X-Env": "test"},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    endpoint = Endpoint.objects.get(pk=body["id"])
+    assert body["secret"] == endpoint_secret_current(endpoint=endpoint)
+    assert body["secret"].startswith("whsec_")
+    assert body["url"] == "http://127.0.0.1:9/hooks"
+    assert body["event_types"] == ["invoice.paid"]
+    assert body["headers"] == {"X-Env": "test"}
+    assert body["enabled"] is True
+    detail = api_a.get(f"{BASE}{endpoint.pk}/").json()
+    assert "secret" not in detail
+    assert body["secret"] not in str(detail)
+    listed = api_a.get(BASE).json()
+    assert body["secret"] not in str(listed)
+
+
+def test_secret_route_returns_the_current_secret(api_a, endpoint_a):
+    response = api_a.get(f"{BASE}{endpoint_a.pk}/secret/")
+
+    assert response.status_code == 200
+    assert response.json() == {"secret": endpoint_secret_current(endpoint=endpoint_a)}
+
+
+def test_list_shows_the_tenants_endpoints(api_a, endpoint_a, endpoint_b):
+    response = api_a.get(BASE)
+
+    assert response.status_code == 200
+    assert [e["id"] for e in response.json()["data"]] == [endpoint_a.pk]
+
+
+def test_patch_updates_fields(api_a, endpoint_a, user_created):
+    response = api_a.patch(
+        f"{BASE}{endpoint_a.pk}/",
+        {"description": "new", "event_types": ["user.created"]},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["description"] == "new"
+    assert response.json()["event_types"] == ["user.created"]
+
+
+def test_patch_disable_and_enable_are_audited(api_a, endpoint_a):
+    disabled = api_a.patch(f"{BASE}{endpoint_a.pk}/", {"enabled": False}, format="json")
+    enabled = api_a.patch(f"{BASE}{endpoint_a.pk}/", {"enabled": True}, format="json")
+
+    assert disabled.json()["enabled"] is False
+    assert disabled.json()["disabled_reason"] == "disabled by user"
+    assert enabled.json()["enabled"] is True
+    actions = list(
+        AuditEntry.objects.filter(target_id=endpoint_a.pk)
+        .order_by("id")
+        .values_list("action", "api_key__name")
+    )
+    assert actions == [("endpoint.disable", "acme key"), ("endpoint.enable", "acme key")]
+
+
+def test_delete_hides_the_endpoint_and_is_audited(api_a, endpoint_a):
+    response = api_a.delete(f"{BASE}{endpoint_a.pk}/")
+
+    assert response.status_code == 204
+    assert api_a.get(f"{BASE}{endpoint_a.pk}/").status_code == 404
+    assert Endpoint.objects.get(pk=endpoint_a.pk).deleted_at is not None
+    assert AuditEntry.objects.get(target_id=endpoint_a.pk).action == "endpoint.delete"
+
+
+def test_rotate_keeps_the_old_secret_for_the_grace_period(api_a, endpoint_a):
+    old = endpoint_secret_current(endpoint=endpoint_a)
+
+    response = api_a.post(
+        f"{BASE}{endpoint_a.pk}/secret/rotate/", {"grace_period_seconds": 3600}, format="json"
+    )
+
+    assert response.status_code == 204
+    new = api_a.get(f"{BASE}{endpoint_a.pk}/secret/").json()["secret"]
+    assert new != old
+    secrets = EndpointSecret.objects.filter(endpoint=endpoint_a).order_by("id")
+    assert [s.expires_at is None for s in secrets] == [False, True]
+    entry = AuditEntry.objects.get(target_id=endpoint_a.pk)
+    assert (entry.action, entry.details) == (
+        "endpoint.secret_rotate",
+        {"grace_period_seconds": 3600},
+    )
+
+
+@pytest.mark.parametrize("grace", [-1, 604801, "soon"])
+def test_rotate_rejects_a_grace_period_out_of_range(api_a, endpoint_a, grace):
+    response = api_a.post(
+        f"{BASE}{endpoint_a.pk}/secret/rotate/", {"grace_period_seconds": grace}, format="json"
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == ["grace_period_seconds"]
+    assert EndpointSecret.objects.filter(endpoint=endpoint_a).count() == 1
+
+
+def test_malformed_json_is_a_parse_error(api_a, tenant):
+    response = api_a.post(BASE, '{"url": ', content_type="application/json")
+
+    error = assert_error(response, 400, "parse_error")
+    assert "JSON parse error" in error["message"]
+
+
+def test_a_json_array_body_is_rejected(api_a, tenant):
+    response = api_a.post(BASE, [1, 2], format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["message"] == "The request body must be a JSON object."
+
+
+def test_a_form_body_is_415(api_a, tenant):
+    response = api_a.post(BASE, {"url": "http://127.0.0.1:9/"}, format="multipart")
+
+    assert_error(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": 123}, "url"),
+        ({"url": "http://127.0.0.1:9/", "event_types": "invoice.paid"}, "event_types"),
+        ({"url": "http://127.0.0.1:9/", "headers": ["X-A"]}, "headers"),
+        ({"url": "http://127.0.0.1:9/", "headers": {"X-A": 1}}, "headers"),
+        ({"url": "http://127.0.0.1:9/", "enabled": "maybe"}, "enabled"),
+        ({}, "url"),
+    ],
+)
+def test_wrong_types_name_the_field(api_a, tenant, body, field):
+    response = api_a.post(BASE, body, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == [field]
+    assert error["message"].startswith(f"{field}")
+    assert not Endpoint.objects.exists()
+
+
+def test_an_unknown_event_type_is_rejected(api_a, tenant):
+    response = api_a.post(
+        BASE, {"url": "http://127.0.0.1:9/", "event_types": ["nope.never"]}, format="json"
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["fields"] == {"event_types": ["Unknown event types: nope.never."]}
+    assert not Endpoint.objects.exists()
+
+
+def test_an_archived_event_type_is_rejected(api_a, invoice_paid):
+    event_type_archive(event_type=invoice_paid)
+
+    response = api_a.post(
+        BASE, {"url": "http://127.0.0.1:9/", "event_types": ["invoice.paid"]}, format="json"
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["fields"] == {"event_types": ["Archived event types: invoice.paid."]}
+
+
+def test_loopback_is_forbidden_under_production_settings(api_a, tenant, settings):
+    settings.WEBHOOKS_ALLOWED_SUBNETS = []
+
+    response = api_a.post(BASE, {"url": "http://127.0.0.1:9/hooks"}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == ["url"]
+    assert "127.0.0.1" in error["message"]
+    assert not Endpoint.objects.exists()
+
+
+def test_a_name_resolving_to_a_private_address_is_forbidden(api_a, tenant, dns):
+    dns["internal.test"] = ["10.0.0.7"]
+
+    response = api_a.post(BASE, {"url": "https://internal.test/hooks"}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == ["url"]
+    assert "10.0.0.7" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/hooks", "http://user:pass@127.0.0.1:9/hooks", "not a url"]
+)
+def test_invalid_urls_are_rejected(api_a, tenant, url):
+    response = api_a.post(BASE, {"url": url}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == ["url"]
+
+
+def test_oversized_headers_are_rejected(api_a, tenant):
+    headers = {"X-Big": "x" * 9000}
+
+    response = api_a.post(BASE, {"url": "http://127.0.0.1:9/", "headers": headers}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["fields"]["headers"] == ["Custom headers total 9005 bytes; the limit is 8192."]
+
+
+def test_reserved_headers_are_rejected(api_a, tenant):
+    response = api_a.post(
+        BASE,
+        {"url": "http://127.0.0.1:9/", "headers": {"webhook-signature": "forged"}},
+        format="json",
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == ["headers"]

@@ -1,0 +1,151 @@
+"""Publishing over the API: 202, idempotency, and the inputs it refuses."""
+
+import pytest
+
+from deliveries.models import Event
+from deliveries.services.fanout import event_fan_out
+from endpoints.services import event_type_archive
+
+from .support import assert_error
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1/tenants/acme/events/"
+
+
+def test_publish_is_202_with_the_event(api_a, invoice_paid):
+    response = api_a.post(
+        BASE, {"event_type": "invoice.paid", "payload": {"id": "in_1"}}, format="json"
+    )
+
+    assert response.status_code == 202
+    event = Event.objects.get()
+    assert response.json() == {
+        "id": event.pk,
+        "event_type": "invoice.paid",
+        "payload": {"id": "in_1"},
+        "idempotency_key": None,
+        "only_endpoint_id": None,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def test_the_same_idempotency_key_returns_the_same_event(api_a, invoice_paid):
+    body = {"event_type": "invoice.paid", "payload": {"id": "in_1"}}
+
+    first = api_a.post(BASE, body, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+    second = api_a.post(BASE, body, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+
+    assert first.status_code == second.status_code == 202
+    assert first.json() == second.json()
+    assert first.json()["idempotency_key"] == "order-42"
+    assert Event.objects.count() == 1
+
+
+def test_an_idempotency_key_is_per_tenant(api_a, client_for, key_b, invoice_paid):
+    body = {"event_type": "invoice.paid", "payload": {}}
+
+    a = api_a.post(BASE, body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    b = client_for(key_b).post(
+        "/api/v1/tenants/globex/events/", body, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+
+    assert a.json()["id"] != b.json()["id"]
+
+
+def test_an_unknown_event_type_is_400_naming_it(api_a, tenant):
+    response = api_a.post(BASE, {"event_type": "nope.never", "payload": {}}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["message"] == "unknown event type 'nope.never'"
+    assert not Event.objects.exists()
+
+
+def test_an_archived_event_type_is_400(api_a, invoice_paid):
+    event_type_archive(event_type=invoice_paid)
+
+    response = api_a.post(BASE, {"event_type": "invoice.paid", "payload": {}}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["message"] == "event type 'invoice.paid' is archived"
+
+
+def test_a_payload_over_the_limit_is_413(api_a, invoice_paid, settings):
+    settings.WEBHOOKS_MAX_PAYLOAD_BYTES = 1024
+
+    response = api_a.post(
+        BASE, {"event_type": "invoice.paid", "payload": {"blob": "x" * 2000}}, format="json"
+    )
+
+    error = assert_error(response, 413, "payload_too_large")
+    assert error["message"].endswith("the limit is 1024 bytes.")
+    assert not Event.objects.exists()
+
+
+def test_a_request_body_over_the_upload_limit_is_413(api_a, invoice_paid, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+
+    response = api_a.post(
+        BASE, {"event_type": "invoice.paid", "payload": {"blob": "x" * 20_000}}, format="json"
+    )
+
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_a_payload_that_breaks_the_schema_is_400(api_a, platform, invoice_paid):
+    platform.patch(
+        "/api/v1/event-types/invoice.paid/",
+        {"schema": {"type": "object", "required": ["id"]}},
+        format="json",
+    )
+
+    response = api_a.post(BASE, {"event_type": "invoice.paid", "payload": {}}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert "'id' is a required property" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"event_type": 7, "payload": {}}, "event_type"),
+        ({"event_type": "invoice.paid"}, "payload"),
+        ({"payload": {}}, "event_type"),
+    ],
+)
+def test_wrong_or_missing_fields_are_named(api_a, invoice_paid, body, field):
+    response = api_a.post(BASE, body, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == [field]
+
+
+def test_malformed_json_is_400(api_a, invoice_paid):
+    response = api_a.post(BASE, "{not json", content_type="application/json")
+
+    assert_error(response, 400, "parse_error")
+
+
+def test_list_and_detail_with_deliveries(api_a, endpoint_a, invoice_paid):
+    published = api_a.post(
+        BASE, {"event_type": "invoice.paid", "payload": {"n": 1}}, format="json"
+    ).json()
+    event_fan_out(event_id=published["id"])
+
+    listed = api_a.get(BASE).json()
+    detail = api_a.get(f"{BASE}{published['id']}/").json()
+
+    assert [e["id"] for e in listed["data"]] == [published["id"]]
+    assert detail["payload"] == {"n": 1}
+    assert [(d["endpoint_id"], d["status"]) for d in detail["deliveries"]] == [
+        (endpoint_a.pk, "pending")
+    ]
+
+
+def test_list_filters_by_event_type(api_a, invoice_paid, user_created):
+    api_a.post(BASE, {"event_type": "invoice.paid", "payload": {}}, format="json")
+    api_a.post(BASE, {"event_type": "user.created", "payload": {}}, format="json")
+
+    response = api_a.get(BASE, {"event_type": "user.created"})
+
+    assert [e["event_type"] for e in response.json()["data"]] == ["user.created"]
