@@ -1,0 +1,285 @@
+"""The endpoint form shows the services' validation messages, and actions write audit lines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from deliveries.models import Delivery, Event, Job
+from endpoints.models import AuditEntry, Endpoint, EndpointSecret
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_endpoint_with_types_and_headers(client_for, member, tenant, invoice_paid):
+    response = client_for(member).post(
+        reverse("endpoint-create"),
+        {
+            "url": "http://127.0.0.1:9/new",
+            "description": "billing",
+            "event_types": ["invoice.paid"],
+            "headers": "X-Api-Key: abc\n\nX-Team: billing",
+            "enabled": "on",
+        },
+    )
+
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("endpoint-detail", args=[endpoint.pk])
+    assert endpoint.description == "billing"
+    assert [t.name for t in endpoint.event_types.all()] == ["invoice.paid"]
+    assert endpoint.headers == {"X-Api-Key": "abc", "X-Team": "billing"}
+    assert endpoint.enabled is True
+
+
+def test_forbidden_address_is_explained_next_to_the_url(client_for, member, settings):
+    settings.WEBHOOKS_ALLOWED_SUBNETS = []
+
+    response = client_for(member).post(reverse("endpoint-create"), {"url": "http://127.0.0.1/x"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["url"] == ["127.0.0.1 is a loopback address"]
+    assert 'id="url-errors"' in response.content.decode()
+    assert not Endpoint.objects.exists()
+
+
+def test_wrong_scheme_is_explained(client_for, member):
+    response = client_for(member).post(reverse("endpoint-create"), {"url": "ftp://127.0.0.1/x"})
+
+    assert response.context["form"].errors["url"] == ["URL scheme must be http or https"]
+
+
+def test_reserved_header_is_refused_with_the_services_message(client_for, member):
+    response = client_for(member).post(
+        reverse("endpoint-create"),
+        {"url": "http://127.0.0.1:9/x", "headers": "webhook-id: forged"},
+    )
+
+    assert response.context["form"].errors["headers"] == [
+        "'webhook-id' is set by the platform and cannot be overridden."
+    ]
+    assert not Endpoint.objects.exists()
+
+
+def test_a_header_line_without_a_colon_is_refused(client_for, member):
+    response = client_for(member).post(
+        reverse("endpoint-create"), {"url": "http://127.0.0.1:9/x", "headers": "just-a-name"}
+    )
+
+    assert response.context["form"].errors["headers"] == ["Line 1 is not in the form Name: value."]
+
+
+def test_edit_keeps_values_and_reports_errors(client_for, member, endpoint, settings):
+    settings.WEBHOOKS_ALLOWED_SUBNETS = []
+    client = client_for(member)
+
+    page = client.get(reverse("endpoint-edit", args=[endpoint.pk]))
+    response = client.post(
+        reverse("endpoint-edit", args=[endpoint.pk]),
+        {"url": "http://10.0.0.1/x", "event_types": ["invoice.paid"], "enabled": "on"},
+    )
+
+    assert page.context["form"].initial["url"] == endpoint.url
+    assert response.context["form"].errors["url"] == ["10.0.0.1 is a private address"]
+    endpoint.refresh_from_db()
+    assert endpoint.url == "http://127.0.0.1:9/hook"
+
+
+def test_edit_disabling_the_endpoint_is_audited(client_for, member, endpoint):
+    response = client_for(member).post(
+        reverse("endpoint-edit", args=[endpoint.pk]),
+        {"url": endpoint.url, "event_types": ["invoice.paid"]},
+    )
+
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.enabled is False
+    assert endpoint.disabled_reason == "disabled by user"
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.target_id, entry.actor) == ("endpoint.disable", endpoint.pk, member)
+
+
+def test_delete_needs_confirmation_and_is_audited(client_for, member, endpoint):
+    client = client_for(member)
+
+    confirm = client.get(reverse("endpoint-delete", args=[endpoint.pk]))
+    endpoint.refresh_from_db()
+    still_there = endpoint.deleted_at is None
+    client.post(reverse("endpoint-delete", args=[endpoint.pk]))
+
+    endpoint.refresh_from_db()
+    assert b"Delete this endpoint?" in confirm.content
+    assert still_there
+    assert endpoint.deleted_at is not None
+    assert AuditEntry.objects.get().action == "endpoint.delete"
+
+
+def test_reveal_returns_the_current_secret_uncached(client_for, member, endpoint):
+    from endpoints.services import endpoint_secret_current
+
+    response = client_for(member).post(
+        reverse("endpoint-secret", args=[endpoint.pk]), HTTP_ACCEPT="application/json"
+    )
+
+    assert response.json() == {"secret": endpoint_secret_current(endpoint=endpoint)}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_rotate_keeps_the_old_secret_for_the_grace_period(client_for, member, endpoint):
+    response = client_for(member).post(
+        reverse("endpoint-secret-rotate", args=[endpoint.pk]), {"grace_period_seconds": "3600"}
+    )
+
+    secrets = list(EndpointSecret.objects.filter(endpoint=endpoint).order_by("created_at", "id"))
+    assert response.status_code == 302
+    assert len(secrets) == 2
+    assert secrets[1].expires_at is None
+    remaining = secrets[0].expires_at - timezone.now()
+    assert timedelta(minutes=59) < remaining <= timedelta(hours=1)
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.details) == (
+        "endpoint.secret_rotate",
+        {"grace_period_seconds": 3600},
+    )
+
+
+def test_rotate_refuses_a_grace_period_beyond_seven_days(client_for, member, endpoint):
+    response = client_for(member).post(
+        reverse("endpoint-secret-rotate", args=[endpoint.pk]),
+        {"grace_period_seconds": str(8 * 86400)},
+        follow=True,
+    )
+
+    assert "Give 0 to 604800 seconds." in response.content.decode()
+    assert EndpointSecret.objects.filter(endpoint=endpoint).count() == 1
+
+
+def test_send_test_event_publishes_to_this_endpoint_only(client_for, member, endpoint):
+    response = client_for(member).post(
+        reverse("endpoint-send-test", args=[endpoint.pk]), {"event_type": "invoice.paid"}
+    )
+
+    event = Event.objects.get()
+    assert (
+        response["Location"] == reverse("endpoint-detail", args=[endpoint.pk]) + "?watch=1#recent"
+    )
+    assert event.only_endpoint_id == endpoint.pk
+    assert event.payload == {"test": True}
+
+
+def test_send_test_event_of_an_unknown_type_says_so(client_for, member, endpoint):
+    response = client_for(member).post(
+        reverse("endpoint-send-test", args=[endpoint.pk]), {"event_type": "nope"}, follow=True
+    )
+
+    assert "unknown event type" in response.content.decode()
+    assert not Event.objects.exists()
+
+
+def test_replay_requeues_the_delivery_and_is_audited(client_for, member, failed_delivery):
+    response = client_for(member).post(reverse("delivery-replay", args=[failed_delivery.pk]))
+
+    failed_delivery.refresh_from_db()
+    assert response["Location"] == reverse("delivery-detail", args=[failed_delivery.pk])
+    assert failed_delivery.status == Delivery.Status.PENDING
+    assert failed_delivery.manual_requested is True
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.target_id) == ("delivery.replay", str(failed_delivery.pk))
+
+
+def test_replay_on_a_disabled_endpoint_explains_why_not(client_for, member, failed_delivery):
+    from endpoints.services import endpoint_disable
+
+    endpoint_disable(endpoint=failed_delivery.endpoint, reason="test")
+
+    response = client_for(member).post(
+        reverse("delivery-replay", args=[failed_delivery.pk]), follow=True
+    )
+
+    assert "enable it before replaying" in response.content.decode()
+    assert not AuditEntry.objects.exists()
+
+
+def test_recover_creates_a_job_and_shows_its_progress(client_for, member, endpoint, tenant):
+    client = client_for(member)
+    since = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+
+    response = client.post(reverse("endpoint-recover", args=[endpoint.pk]), {"since": since})
+    job = Job.objects.get()
+    page = client.get(response["Location"])
+    status = client.get(reverse("job-status", args=[job.pk])).json()
+
+    assert (job.kind, job.tenant, job.endpoint_id) == (Job.Kind.RECOVER, tenant, endpoint.pk)
+    assert job.created_by == member
+    assert f'data-job-url="{reverse("job-status", args=[job.pk])}"' in page.content.decode()
+    assert status["status"] == "queued"
+    assert AuditEntry.objects.get().action == "endpoint.recover"
+
+
+def test_recover_from_the_future_is_refused(client_for, member, endpoint):
+    since = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+
+    response = client_for(member).post(
+        reverse("endpoint-recover", args=[endpoint.pk]), {"since": since}, follow=True
+    )
+
+    assert "since is in the future." in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_support_replay_one_is_audited_against_the_tenant(client_for, staff, other_delivery):
+    client_for(staff).post(reverse("support-delivery-replay", args=[other_delivery.pk]))
+
+    other_delivery.refresh_from_db()
+    entry = AuditEntry.objects.get()
+    assert other_delivery.status == Delivery.Status.PENDING
+    assert (entry.action, entry.actor, entry.tenant) == (
+        "delivery.replay",
+        staff,
+        other_delivery.tenant,
+    )
+
+
+def test_support_bulk_replay_of_all_that_match(client_for, staff, other_delivery, failed_delivery):
+    response = client_for(staff).post(
+        reverse("support-bulk-replay"), {"status": "failed", "tenant": "globex", "scope": "all"}
+    )
+
+    job = Job.objects.get()
+    assert response["Location"] == reverse("support-job", args=[job.pk])
+    assert job.tenant == other_delivery.tenant
+    assert job.params == {"filters": {"status": "failed"}}
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.target_id) == ("delivery.bulk_replay", str(job.pk))
+
+
+def test_support_bulk_replay_of_selected(client_for, staff, other_delivery, failed_delivery):
+    client_for(staff).post(
+        reverse("support-bulk-replay"),
+        {"status": "failed", "scope": "selected", "delivery_ids": [str(other_delivery.pk)]},
+    )
+
+    job = Job.objects.get()
+    assert job.tenant is None
+    assert job.params == {"filters": {"status": "failed"}, "delivery_ids": [other_delivery.pk]}
+
+
+def test_support_bulk_replay_of_nothing_selected_is_refused(client_for, staff, other_delivery):
+    response = client_for(staff).post(
+        reverse("support-bulk-replay"), {"status": "failed", "scope": "selected"}, follow=True
+    )
+
+    assert "Select at least one delivery" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_audit_page_lists_entries_for_staff(client_for, staff, member, failed_delivery):
+    client_for(member).post(reverse("delivery-replay", args=[failed_delivery.pk]))
+
+    html = client_for(staff).get(reverse("support-audit"), {"tenant": "acme"}).content.decode()
+
+    assert "delivery.replay" in html
+    assert "alice" in html

@@ -1,0 +1,78 @@
+"""Portal links open the tenant portal without a password, for that tenant only."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import signing
+from django.urls import reverse
+
+from endpoints import portal
+from endpoints.models import AuditEntry
+from webhooks_platform.dashboard import PORTAL_SESSION_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_valid_link_opens_the_portal_for_its_tenant(client, tenant, endpoint):
+    response = client.get(portal.portal_link(tenant, expires_in=600), follow=True)
+
+    assert response.redirect_chain == [(reverse("endpoint-list"), 302)]
+    assert endpoint.url in response.content.decode()
+    assert client.session[PORTAL_SESSION_KEY] == tenant.pk
+    assert 590 <= client.session.get_expiry_age() <= 600
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_link_signs_out_whoever_was_signed_in(client_for, other_member, tenant):
+    client = client_for(other_member)
+
+    client.get(portal.portal_link(tenant))
+
+    assert "_auth_user_id" not in client.session
+    assert client.session[PORTAL_SESSION_KEY] == tenant.pk
+
+
+def test_a_tampered_link_is_refused(client, tenant):
+    token = portal.portal_token(tenant=tenant)
+
+    response = client.get(reverse("portal-enter", args=[token[:-2] + "xx"]))
+
+    assert response.status_code == 403
+    assert PORTAL_SESSION_KEY not in client.session
+
+
+def test_an_expired_link_is_refused(client, tenant, monkeypatch):
+    import time
+
+    # Sign the token two minutes in the past, so its 60-second lifetime is over.
+    now = time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now - 120)
+    token = portal.portal_token(tenant=tenant, expires_in=60)
+    monkeypatch.undo()
+
+    response = client.get(reverse("portal-enter", args=[token]))
+
+    assert response.status_code == 403
+    assert b"invalid or has expired" in response.content
+    assert PORTAL_SESSION_KEY not in client.session
+
+
+def test_portal_actions_are_audited_as_coming_through_a_link(client, tenant, endpoint):
+    client.get(portal.portal_link(tenant))
+
+    client.post(reverse("endpoint-toggle", args=[endpoint.pk]))
+
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.actor, entry.details) == (
+        "endpoint.disable",
+        None,
+        {"via": "portal link"},
+    )
+
+
+def test_signing_out_ends_a_portal_session(client, tenant):
+    client.get(portal.portal_link(tenant))
+
+    client.post(reverse("logout"))
+
+    assert client.get(reverse("endpoint-list")).status_code == 302
