@@ -6,6 +6,7 @@ from celery import shared_task
 
 from .services.fanout import event_fan_out
 from .services.jobs import job_run
+from .services.retention import retention_purge
 from .services.sending import deliveries_send
 from .services.sweep import sweep as sweep_service
 
@@ -40,3 +41,8 @@ def sweep() -> dict[str, int]:
 @shared_task(name="deliveries.run_job", ignore_result=True)
 def run_job(job_id: int) -> None:
     job_run(job_id=job_id)
+
+
+@shared_task(name="deliveries.purge", ignore_result=True)
+def purge() -> dict[str, int | bool]:
+    return retention_purge().as_dict()

@@ -281,6 +281,7 @@ def endpoint_update(
 def endpoint_disable(*, endpoint: Endpoint, reason: str) -> Endpoint:
     """Stop delivering to ``endpoint``; what was waiting is cancelled (and revived on enable)."""
     from deliveries.services.lifecycle import deliveries_cancel_for_endpoint
+    from deliveries.services.operational import endpoint_state_changed
 
     now = timezone.now()
     updated = Endpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
@@ -289,6 +290,7 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str) -> Endpoint:
     endpoint.refresh_from_db()
     if updated:
         deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint disabled")
+        endpoint_state_changed(endpoint=endpoint, event="endpoint.disabled", reason=reason)
     return endpoint
 
 
@@ -296,6 +298,7 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str) -> Endpoint:
 def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
     """Deliver again, resuming the deliveries cancelled by the disable still in the retry window."""
     from deliveries.services.lifecycle import deliveries_resume_for_endpoint
+    from deliveries.services.operational import endpoint_state_changed
 
     now = timezone.now()
     updated = Endpoint.objects.filter(
@@ -304,6 +307,7 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
     endpoint.refresh_from_db()
     if updated:
         deliveries_resume_for_endpoint(endpoint_id=endpoint.pk)
+        endpoint_state_changed(endpoint=endpoint, event="endpoint.enabled")
     return endpoint
 
 

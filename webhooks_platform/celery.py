@@ -32,3 +32,13 @@ def _schedule_sweep(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         settings.WEBHOOKS_SWEEP_INTERVAL, sender.signature("deliveries.sweep"), name="sweep"
     )
+
+
+@app.on_after_finalize.connect
+def _schedule_purge(sender: Celery, **kwargs: object) -> None:
+    """Retention runs hourly by default; each run is resumable, so a missed one costs nothing."""
+    from webhooks_platform.conf import webhooks_settings
+
+    interval = webhooks_settings().retention_interval
+    if interval > 0:
+        sender.add_periodic_task(interval, sender.signature("deliveries.purge"), name="purge")

@@ -31,6 +31,14 @@ class WebhooksSettings:
     dispatch_timeout: float
     fanout_grace: float
     encryption_keys: tuple[str, ...]
+    retention_days: float = 30
+    payload_retention_days: float = 30
+    retention_batch_size: int = 2000
+    retention_interval: float = 3600
+    metrics_token: str = ""
+    ready_timeout: float = 2
+    operational_webhook_urls: tuple[str, ...] = ()
+    operational_webhook_secret: str = ""
 
     @property
     def lease_seconds(self) -> float:
@@ -63,4 +71,18 @@ def webhooks_settings() -> WebhooksSettings:
         dispatch_timeout=float(settings.WEBHOOKS_DISPATCH_TIMEOUT),
         fanout_grace=float(settings.WEBHOOKS_FANOUT_GRACE),
         encryption_keys=tuple(k for k in settings.WEBHOOKS_ENCRYPTION_KEYS if k),
+        retention_days=float(settings.WEBHOOKS_RETENTION_DAYS),
+        payload_retention_days=float(
+            settings.WEBHOOKS_RETENTION_DAYS
+            if settings.WEBHOOKS_PAYLOAD_RETENTION_DAYS in (None, "")
+            else settings.WEBHOOKS_PAYLOAD_RETENTION_DAYS
+        ),
+        retention_batch_size=int(settings.WEBHOOKS_RETENTION_BATCH_SIZE),
+        retention_interval=float(settings.WEBHOOKS_RETENTION_INTERVAL),
+        metrics_token=str(settings.WEBHOOKS_METRICS_TOKEN or ""),
+        ready_timeout=float(settings.WEBHOOKS_READY_TIMEOUT),
+        operational_webhook_urls=tuple(
+            str(u).strip() for u in settings.WEBHOOKS_OPERATIONAL_WEBHOOK_URLS if str(u).strip()
+        ),
+        operational_webhook_secret=str(settings.WEBHOOKS_OPERATIONAL_WEBHOOK_SECRET or ""),
     )

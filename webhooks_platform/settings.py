@@ -182,15 +182,43 @@ WEBHOOKS_FANOUT_GRACE = env.float("WEBHOOKS_FANOUT_GRACE", default=30)
 # Empty: one key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
 
+# --- Operating it: retention, metrics, health, operational webhooks (docs/operations.md) -----
+# Finished deliveries, their attempts and their events are deleted this many days after they
+# were created; 0 keeps everything. Pending and retrying deliveries are never deleted.
+WEBHOOKS_RETENTION_DAYS = env.float("WEBHOOKS_RETENTION_DAYS", default=30)
+# Response bodies, and the bodies of events whose deliveries are all finished, are blanked after
+# this many days (unset: the same as WEBHOOKS_RETENTION_DAYS); attempt metadata stays.
+WEBHOOKS_PAYLOAD_RETENTION_DAYS = env.float("WEBHOOKS_PAYLOAD_RETENTION_DAYS", default=None)
+WEBHOOKS_RETENTION_BATCH_SIZE = env.int("WEBHOOKS_RETENTION_BATCH_SIZE", default=2000)
+WEBHOOKS_RETENTION_INTERVAL = env.float("WEBHOOKS_RETENTION_INTERVAL", default=3600)
+# Bearer token for /metrics; empty: staff users only.
+WEBHOOKS_METRICS_TOKEN = env.str("WEBHOOKS_METRICS_TOKEN", default="")
+WEBHOOKS_READY_TIMEOUT = env.float("WEBHOOKS_READY_TIMEOUT", default=2)
+WEBHOOKS_OPERATIONAL_WEBHOOK_URLS = env.list("WEBHOOKS_OPERATIONAL_WEBHOOK_URLS", default=[])
+WEBHOOKS_OPERATIONAL_WEBHOOK_SECRET = env.str("WEBHOOKS_OPERATIONAL_WEBHOOK_SECRET", default="")
+# prometheus_client picks multiprocess mode from this variable when it is first imported, so it
+# is set here, before any metric exists: gunicorn workers and Celery processes all write their
+# samples under it and /metrics adds them up.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "json": one JSON object a line (for log shippers); "text": readable, extras as key=value.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"()": "webhooks_platform.logging.TextFormatter"},
+        "json": {"()": "webhooks_platform.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "text"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # The filesystem broker has no host; kombu warns about that on every connection.
     "loggers": {"kombu.connection": {"level": "ERROR"}},
