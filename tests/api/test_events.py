@@ -149,3 +149,14 @@ def test_list_filters_by_event_type(api_a, invoice_paid, user_created):
     response = api_a.get(BASE, {"event_type": "user.created"})
 
     assert [e["event_type"] for e in response.json()["data"]] == ["user.created"]
+
+
+def test_json_nested_too_deeply_is_400(api_a, invoice_paid):
+    nested = "[" * 100_000 + "]" * 100_000
+    body = '{"event_type": "invoice.paid", "payload": ' + nested + "}"
+
+    response = api_a.post(BASE, body, content_type="application/json")
+
+    error = assert_error(response, 400, "parse_error")
+    assert error["message"] == "JSON parse error - the document is nested too deeply."
+    assert not Event.objects.exists()

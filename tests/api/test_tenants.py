@@ -85,3 +85,7 @@ def test_a_portal_link_lifetime_is_bounded(platform, tenant):
 
     error = assert_error(response, 400, "validation_error")
     assert list(error["fields"]) == ["expires_in"]
+
+
+def test_a_nul_byte_in_a_path_is_404(platform, tenant):
+    assert_error(platform.get("/api/v1/tenants/ac%00me/"), 404, "not_found")

@@ -42,6 +42,9 @@ class ApiView(APIView):
                 f"The request body is {length} bytes; the limit is "
                 f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
             )
+        # PostgreSQL rejects NUL in a query parameter; no id or slug can contain one.
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise exceptions.NotFound()
         super().initial(request, *args, **kwargs)
 
     @property
