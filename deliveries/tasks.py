@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_shutdown
+
+from webhooks_platform.conf import webhooks_settings
 
 from .services.fanout import event_fan_out
 from .services.jobs import job_run
 from .services.retention import retention_purge
-from .services.sending import deliveries_send
+from .services.sending import deliveries_send, sender_drain
 from .services.sweep import sweep as sweep_service
 
 
@@ -18,13 +21,16 @@ def fan_out(event_id: str) -> int:
 
 @shared_task(name="deliveries.deliver", ignore_result=True)
 def deliver(delivery_ids: list[int]) -> dict[str, int]:
-    summary = deliveries_send(delivery_ids=delivery_ids)
-    return {
-        "claimed": summary.claimed,
-        "succeeded": summary.succeeded,
-        "retrying": summary.retrying,
-        "failed": summary.failed,
-    }
+    """Hand a batch to this process's sender and return: results are recorded as they arrive."""
+    summary = deliveries_send(delivery_ids=delivery_ids, wait=False)
+    return {"claimed": summary.claimed, "postponed": summary.postponed}
+
+
+@worker_shutdown.connect
+def _finish_in_flight(**kwargs: object) -> None:
+    """A warm shutdown lets requests in flight finish and be recorded, instead of leaving them to
+    the sweeper (which would send them again after their lease)."""
+    sender_drain(timeout=webhooks_settings().attempt_timeout + 5)
 
 
 @shared_task(name="deliveries.sweep", ignore_result=True)

@@ -1,8 +1,9 @@
 """The one place that makes outbound HTTP to customers' URLs.
 
-``send_batches`` posts a batch of requests concurrently (aiohttp on an event loop in a helper
-thread) and yields results to the calling thread as they finish, so the caller records each
-attempt without waiting for the slowest receiver in the batch. Every request:
+Each process has one ``Sender``: an aiohttp session on an event loop in a helper thread, shared by
+every task thread, keeping connections alive across batches. ``send_batches`` hands it a batch
+and yields results to the calling thread as they finish, so the caller records each attempt
+without waiting for the slowest receiver in the batch. Every request:
 
 - is re-checked against the address rules (``endpoints.url_safety``) after resolving its host,
   and connects only to the addresses that were checked (a pinned resolver; no second lookup that
@@ -16,6 +17,7 @@ It writes nothing to the database and imports nothing from Django.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import socket
 import threading
@@ -147,60 +149,56 @@ async def _resolve_checked(
     return addresses
 
 
+async def _connect_and_post(
+    request: OutboundRequest,
+    session: aiohttp.ClientSession,
+    resolver: _PinnedResolver,
+    options: TransportOptions,
+    result: AttemptResult,
+    t0: float,
+) -> None:
+    try:
+        _, host, port = url_safety.check_url_shape(request.url, require_https=options.require_https)
+        addresses = await asyncio.wait_for(
+            _resolve_checked(host, port, options), timeout=options.timeout
+        )
+    except url_safety.UnsafeURL as exc:
+        result.error = f"blocked: {exc}"
+        return
+    except (OSError, UnicodeError):
+        result.error = "dns error: host not found"
+        return
+    resolver.pinned[host] = addresses
+    remaining = max(0.001, options.timeout - (time.perf_counter() - t0))
+    async with session.post(
+        request.url,
+        data=request.body,
+        headers=request.headers,
+        allow_redirects=False,
+        timeout=aiohttp.ClientTimeout(total=remaining),
+    ) as response:
+        result.status = response.status
+        for name, value in response.headers.items():
+            key = name.lower()
+            previous = result.response_headers.get(key)
+            result.response_headers[key] = value if previous is None else f"{previous}, {value}"
+        try:
+            result.response_body = await _read_limited(response, options.body_limit)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # The status arrived; a body cut short does not change the outcome.
+            result.error = f"response body incomplete: {_error_text(exc)}"
+
+
 async def _send_one(
     request: OutboundRequest,
     session: aiohttp.ClientSession,
     resolver: _PinnedResolver,
     options: TransportOptions,
-    group_limits: dict[str, asyncio.Semaphore],
 ) -> AttemptResult:
-    started_at = datetime.now(UTC)
     t0 = time.perf_counter()
-    result = AttemptResult(key=request.key, started_at=started_at, duration_ms=0)
-    semaphore = group_limits.setdefault(request.group, asyncio.Semaphore(options.per_group_limit))
+    result = AttemptResult(key=request.key, started_at=datetime.now(UTC), duration_ms=0)
     try:
-        async with semaphore:
-            started_at = result.started_at = datetime.now(UTC)
-            t0 = time.perf_counter()
-            try:
-                _, host, port = url_safety.check_url_shape(
-                    request.url, require_https=options.require_https
-                )
-            except url_safety.UnsafeURL as exc:
-                result.error = f"blocked: {exc}"
-                return result
-            try:
-                addresses = await asyncio.wait_for(
-                    _resolve_checked(host, port, options), timeout=options.timeout
-                )
-            except url_safety.BlockedAddress as exc:
-                result.error = f"blocked: {exc}"
-                return result
-            except (OSError, UnicodeError):
-                result.error = "dns error: host not found"
-                return result
-            resolver.pinned[host] = addresses
-            remaining = max(0.001, options.timeout - (time.perf_counter() - t0))
-            async with session.post(
-                request.url,
-                data=request.body,
-                headers=request.headers,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=remaining),
-            ) as response:
-                result.status = response.status
-                result.response_headers = {}
-                for name, value in response.headers.items():
-                    key = name.lower()
-                    if key in result.response_headers:
-                        result.response_headers[key] += ", " + value
-                    else:
-                        result.response_headers[key] = value
-                try:
-                    result.response_body = await _read_limited(response, options.body_limit)
-                except (TimeoutError, aiohttp.ClientError) as exc:
-                    # The status arrived; a body cut short does not change the outcome.
-                    result.error = f"response body incomplete: {_error_text(exc)}"
+        await _connect_and_post(request, session, resolver, options, result, t0)
     except Exception as exc:  # noqa: BLE001  every failure becomes a recorded attempt
         result.error = _error_text(exc)
     finally:
@@ -208,81 +206,222 @@ async def _send_one(
     return result
 
 
-_DONE = object()
+@dataclass(frozen=True)
+class Postponed:
+    """A request the sender did not make: its endpoint already has a full queue here."""
+
+    key: Any
+    reason: str
 
 
-async def _run(
-    requests: Sequence[OutboundRequest], options: TransportOptions, out: queue.Queue[Any]
-) -> None:
-    resolver = _PinnedResolver()
-    connector = aiohttp.TCPConnector(
-        resolver=resolver,
-        use_dns_cache=False,
-        limit=options.max_concurrency,
-        limit_per_host=0,
-        enable_cleanup_closed=True,
-    )
-    group_limits: dict[str, asyncio.Semaphore] = {}
-    async with aiohttp.ClientSession(
-        connector=connector,
-        headers={"User-Agent": USER_AGENT},
-        skip_auto_headers=("Accept-Encoding",),
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-    ) as session:
-        tasks = [
-            asyncio.ensure_future(_send_one(r, session, resolver, options, group_limits))
-            for r in requests
-        ]
-        for finished in asyncio.as_completed(tasks):
-            out.put(await finished)
+Outcome = AttemptResult | Postponed
+
+
+class _Submission:
+    def __init__(self, requests: Sequence[OutboundRequest], out: queue.Queue[Any]) -> None:
+        self.requests = requests
+        self.out = out
+
+
+class Sender:
+    """One long-lived aiohttp session and event loop per process, shared by every task thread.
+
+    Task threads ``submit`` batches and go back to the broker; results reach the ``out`` queue
+    of each submission as requests finish. A slow receiver ties up at most
+    ``per_group_limit`` requests (and as many waiting); beyond that its requests come back as
+    ``Postponed`` at once, so it can never fill the process's ``max_pending`` capacity that
+    healthy endpoints share. Connections are kept alive across batches.
+    """
+
+    def __init__(self, *, max_pending: int = 1000, max_connections: int = 500) -> None:
+        self.max_pending = max_pending
+        self.max_connections = max_connections
+        self._pending = 0
+        self._capacity = threading.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._start_lock = threading.Lock()
+        self._session: aiohttp.ClientSession | None = None
+        self._resolver = _PinnedResolver()
+        self._group_sem: dict[str, asyncio.Semaphore] = {}
+        self._group_load: dict[str, int] = {}
+
+    # --- capacity (called from task threads) ---------------------------------------------
+    def reserve(self, count: int, timeout: float | None = None) -> bool:
+        """Wait until ``count`` more requests fit; False if ``timeout`` passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._capacity:
+            while self._pending > 0 and self._pending + count > self.max_pending:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._capacity.wait(remaining)
+            self._pending += count
+            return True
+
+    def release(self, count: int) -> None:
+        if count <= 0:
+            return
+        with self._capacity:
+            self._pending = max(0, self._pending - count)
+            self._capacity.notify_all()
+
+    @property
+    def pending(self) -> int:
+        with self._capacity:
+            return self._pending
+
+    def drain(self, timeout: float) -> bool:
+        """Wait for every reserved request to finish (worker shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._capacity:
+            while self._pending > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._capacity.wait(remaining)
+        return True
+
+    # --- the loop ---------------------------------------------------------------------------
+    def _ensure_started(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._started.clear()
+                self._thread = threading.Thread(
+                    target=self._run_loop, name="webhooks-sender", daemon=True
+                )
+                self._thread.start()
+                self._started.wait()
+        assert self._loop is not None  # noqa: S101  (set by the thread before _started)
+        return self._loop
+
+    def _run_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._group_sem = {}
+        self._group_load = {}
+        self._session = loop.run_until_complete(self._open_session())
+        self._loop = loop
+        self._started.set()
+        loop.run_forever()
+
+    async def _open_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            resolver=self._resolver,
+            use_dns_cache=False,
+            limit=self.max_connections,
+            limit_per_host=0,
+            enable_cleanup_closed=True,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": USER_AGENT},
+            skip_auto_headers=("Accept-Encoding",),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    def submit(
+        self,
+        requests: Sequence[OutboundRequest],
+        options: TransportOptions,
+        out: queue.Queue[Any],
+    ) -> None:
+        """Start sending ``requests``; one ``Outcome`` per request arrives on ``out``.
+
+        The caller must have ``reserve``d capacity for them; it is released as each finishes.
+        """
+        if not requests:
+            return
+        loop = self._ensure_started()
+        loop.call_soon_threadsafe(self._start_all, list(requests), options, out)
+
+    def _start_all(
+        self, requests: list[OutboundRequest], options: TransportOptions, out: queue.Queue[Any]
+    ) -> None:
+        overflow = 2 * options.per_group_limit
+        for request in requests:
+            load = self._group_load.get(request.group, 0)
+            if request.group and load >= overflow:
+                self._finish(out, Postponed(key=request.key, reason="endpoint busy"))
+                continue
+            self._group_load[request.group] = load + 1
+            asyncio.ensure_future(self._one(request, options, out))
+
+    async def _one(
+        self, request: OutboundRequest, options: TransportOptions, out: queue.Queue[Any]
+    ) -> None:
+        semaphore = self._group_sem.get(request.group)
+        if semaphore is None:
+            semaphore = self._group_sem[request.group] = asyncio.Semaphore(options.per_group_limit)
+        try:
+            async with semaphore:
+                assert self._session is not None  # noqa: S101
+                result = await _send_one(request, self._session, self._resolver, options)
+        except BaseException as exc:  # noqa: BLE001  a result is owed for every request
+            result = AttemptResult(
+                key=request.key,
+                started_at=datetime.now(UTC),
+                duration_ms=0,
+                error=_error_text(exc),
+            )
+        finally:
+            left = self._group_load.get(request.group, 1) - 1
+            if left <= 0:
+                self._group_load.pop(request.group, None)
+                if request.group in self._group_sem and not self._group_sem[request.group].locked():
+                    self._group_sem.pop(request.group, None)
+            else:
+                self._group_load[request.group] = left
+        self._finish(out, result)
+
+    def _finish(self, out: queue.Queue[Any], outcome: Outcome) -> None:
+        out.put(outcome)
+        self.release(1)
+
+
+_sender: Sender | None = None
+_sender_pid: int | None = None
+_sender_lock = threading.Lock()
+
+
+def sender() -> Sender:
+    """This process's sender (a forked child gets its own)."""
+    global _sender, _sender_pid
+    with _sender_lock:
+        if _sender is None or _sender_pid != os.getpid():
+            _sender = Sender()
+            _sender_pid = os.getpid()
+        return _sender
 
 
 def send_batches(
     requests: Iterable[OutboundRequest], options: TransportOptions
-) -> Iterator[list[AttemptResult]]:
-    """Send ``requests`` concurrently; yield lists of results as they finish.
+) -> Iterator[list[Outcome]]:
+    """Send ``requests`` and yield lists of outcomes as they finish (every one, then stop).
 
-    Each list holds every result that finished since the previous one was taken, so the caller
-    writes in small bulks without waiting for the slowest request.
+    Each list holds everything that finished since the previous list was taken, so a caller
+    that records results writes in small bulks without waiting for the slowest request.
     """
     pending = list(requests)
     if not pending:
         return
+    shared = sender()
     out: queue.Queue[Any] = queue.Queue()
-
-    def runner() -> None:
-        try:
-            asyncio.run(_run(pending, options, out))
-        except BaseException as exc:  # noqa: BLE001  reported to the consuming thread
-            out.put(exc)
-        finally:
-            out.put(_DONE)
-
-    thread = threading.Thread(target=runner, name="webhooks-transport", daemon=True)
-    thread.start()
-    done = False
-    while not done:
-        item = out.get()
-        items = [item]
+    shared.reserve(len(pending))
+    shared.submit(pending, options, out)
+    remaining = len(pending)
+    while remaining:
+        batch = [out.get()]
         while True:
             try:
-                items.append(out.get_nowait())
+                batch.append(out.get_nowait())
             except queue.Empty:
                 break
-        batch: list[AttemptResult] = []
-        for item in items:
-            if item is _DONE:
-                done = True
-            elif isinstance(item, BaseException):
-                thread.join()
-                raise item
-            else:
-                batch.append(item)
-        if batch:
-            yield batch
-    thread.join()
+        remaining -= len(batch)
+        yield batch
 
 
-def send_one(request: OutboundRequest, options: TransportOptions) -> AttemptResult:
+def send_one(request: OutboundRequest, options: TransportOptions) -> Outcome:
     return next(iter(send_batches([request], options)))[0]

@@ -86,8 +86,12 @@ class Endpoint(models.Model):
     # probe through at a time until a success closes it again.
     circuit_state = models.CharField(max_length=8, default="closed")
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    # While open: when the next probe may go out (pushed ahead while a probe is in flight).
+    circuit_next_probe_at = models.DateTimeField(null=True, blank=True)
     # Optional cap, in deliveries per second, enforced across workers.
     rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    # GCRA "theoretical arrival time" of the next request under the rate limit.
+    rate_limit_tat = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

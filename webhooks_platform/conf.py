@@ -30,6 +30,9 @@ class WebhooksSettings:
     delivery_batch_size: int
     dispatch_timeout: float
     fanout_grace: float
+    circuit_failure_threshold: int
+    endpoint_concurrency: int
+    sender_max_pending: int
     encryption_keys: tuple[str, ...]
     retention_days: float = 30
     payload_retention_days: float = 30
@@ -70,6 +73,9 @@ def webhooks_settings() -> WebhooksSettings:
         delivery_batch_size=int(settings.WEBHOOKS_DELIVERY_BATCH_SIZE),
         dispatch_timeout=float(settings.WEBHOOKS_DISPATCH_TIMEOUT),
         fanout_grace=float(settings.WEBHOOKS_FANOUT_GRACE),
+        circuit_failure_threshold=int(settings.WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD),
+        endpoint_concurrency=int(settings.WEBHOOKS_ENDPOINT_CONCURRENCY),
+        sender_max_pending=int(settings.WEBHOOKS_SENDER_MAX_PENDING),
         encryption_keys=tuple(k for k in settings.WEBHOOKS_ENCRYPTION_KEYS if k),
         retention_days=float(settings.WEBHOOKS_RETENTION_DAYS),
         payload_retention_days=float(

@@ -178,6 +178,13 @@ WEBHOOKS_SWEEP_INTERVAL = env.float("WEBHOOKS_SWEEP_INTERVAL", default=5)
 WEBHOOKS_DELIVERY_BATCH_SIZE = env.int("WEBHOOKS_DELIVERY_BATCH_SIZE", default=50)
 WEBHOOKS_DISPATCH_TIMEOUT = env.float("WEBHOOKS_DISPATCH_TIMEOUT", default=60)
 WEBHOOKS_FANOUT_GRACE = env.float("WEBHOOKS_FANOUT_GRACE", default=30)
+# After this many failures in a row an endpoint's circuit opens: new deliveries wait while one
+# probe at a time goes out on the retry schedule; a success closes it and releases the backlog.
+WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD = env.int("WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD", default=10)
+# Requests one worker process holds open to one endpoint at a time (as many more may queue).
+WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=10)
+# Requests one worker process holds in flight or queued, across endpoints.
+WEBHOOKS_SENDER_MAX_PENDING = env.int("WEBHOOKS_SENDER_MAX_PENDING", default=1000)
 # Fernet keys (urlsafe base64 of 32 bytes), newest first, that encrypt signing secrets at rest.
 # Empty: one key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])

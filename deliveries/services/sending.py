@@ -1,16 +1,32 @@
-"""Claim a batch of deliveries, send them concurrently, record each attempt as it finishes."""
+"""Claim a batch of deliveries, send them concurrently, record each attempt as it finishes.
+
+``deliveries_send(wait=True)`` records results in the calling thread (tests, synchronous
+callers). The deliver task uses ``wait=False``: the batch goes to this process's shared sender and
+the task returns at once; a recorder thread writes results in small bulks as they arrive. Either
+way, a receiver that hangs holds up only its own requests, never a worker thread.
+
+Before sending, each endpoint's circuit breaker and rate limit decide what goes out now; the rest
+is postponed (back to ``pending`` with a later ``next_attempt_at``), never failed, and costs no try.
+"""
 
 from __future__ import annotations
 
 import base64
 import logging
+import math
+import queue
+import random
+import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from deliveries import policy, signing, transport
@@ -19,9 +35,13 @@ from endpoints.models import Endpoint
 from endpoints.services import endpoint_disable, endpoint_secrets_live
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
+from .dispatch import deliveries_dispatch
+
 logger = logging.getLogger(__name__)
 
 ERROR_MAX = 500
+CIRCUIT_CLOSED = "closed"
+CIRCUIT_OPEN = "open"
 
 
 @dataclass
@@ -30,7 +50,18 @@ class SendSummary:
     succeeded: int = 0
     retrying: int = 0
     failed: int = 0
+    postponed: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """What the recorder needs to know about the requests of one claimed batch."""
+
+    by_id: dict[int, Delivery]
+    sent_headers: dict[int, dict[str, str]]
+    ws: WebhooksSettings
+    summary: SendSummary = field(default_factory=SendSummary)
 
 
 def deliveries_claim(*, delivery_ids: Sequence[int], now: datetime | None = None) -> list[Delivery]:
@@ -75,6 +106,7 @@ def _request_headers(
 
 
 def _stored_body(raw: bytes) -> tuple[str, str]:
+    # PostgreSQL text cannot hold NUL, so such bodies are kept as base64 like any binary one.
     if b"\x00" not in raw:
         try:
             return raw.decode("utf-8"), Attempt.BodyEncoding.UTF8
@@ -89,25 +121,136 @@ def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
         allowed_subnets=ws.allowed_subnets,
         body_limit=ws.response_body_limit,
         require_https=ws.require_https,
+        per_group_limit=ws.endpoint_concurrency,
     )
 
 
-def deliveries_send(*, delivery_ids: Sequence[int]) -> SendSummary:
-    """Claim, sign and send a batch; write attempts and outcomes as results arrive."""
-    summary = SendSummary()
-    claimed = deliveries_claim(delivery_ids=delivery_ids)
-    summary.claimed = len(claimed)
-    if not claimed:
-        return summary
-    ws = webhooks_settings()
-    secrets = endpoint_secrets_live(endpoint_ids={d.endpoint_id for d in claimed})
-    timestamp = int(time.time())
-    by_id: dict[int, Delivery] = {}
-    sent_headers: dict[int, dict[str, str]] = {}
-    requests: list[transport.OutboundRequest] = []
-    unsendable: list[transport.AttemptResult] = []
+# --- gates: circuit breaker and rate limit -----------------------------------------------------
+
+
+def _probe_take(endpoint: Endpoint, now: datetime, ws: WebhooksSettings) -> bool:
+    """Let one probe through an open circuit; pushes the next probe past this one's lease."""
+    return bool(
+        Endpoint.objects.filter(
+            pk=endpoint.pk, circuit_state=CIRCUIT_OPEN, circuit_next_probe_at__lte=now
+        ).update(circuit_next_probe_at=now + timedelta(seconds=ws.lease_seconds))
+    )
+
+
+def _rate_reserve(endpoint: Endpoint, wanted: int, now: datetime) -> tuple[int, datetime, float]:
+    """GCRA over ``Endpoint.rate_limit_tat``: how many of ``wanted`` may go now.
+
+    Allows a burst of one second's worth. The row lock makes it correct across every worker on
+    every machine, on PostgreSQL and on SQLite (whose write transactions are serialised).
+    Returns (granted, when the next slot frees, seconds per slot).
+    """
+    interval = 1.0 / endpoint.rate_limit
+    with transaction.atomic():
+        row = Endpoint.objects.select_for_update().only("rate_limit_tat").get(pk=endpoint.pk)
+        tat = max(row.rate_limit_tat or now, now)
+        room = (now + timedelta(seconds=1) - tat).total_seconds()
+        granted = max(0, min(wanted, math.floor(room / interval + 1e-9)))
+        tat = tat + timedelta(seconds=granted * interval)
+        Endpoint.objects.filter(pk=endpoint.pk).update(rate_limit_tat=tat)
+    return granted, tat, interval
+
+
+def _gate(
+    claimed: list[Delivery], now: datetime, ws: WebhooksSettings
+) -> tuple[list[Delivery], dict[int, datetime]]:
+    """Split a claimed batch into what goes now and what waits (delivery id → when)."""
+    by_endpoint: dict[str, list[Delivery]] = defaultdict(list)
     for delivery in claimed:
-        by_id[delivery.pk] = delivery
+        by_endpoint[delivery.endpoint_id].append(delivery)
+    go: list[Delivery] = []
+    wait: dict[int, datetime] = {}
+    for group in by_endpoint.values():
+        endpoint = group[0].endpoint
+        allowed = group
+        if endpoint.circuit_state == CIRCUIT_OPEN:
+            allowed = group[:1] if _probe_take(endpoint, now, ws) else []
+            resume = max(endpoint.circuit_next_probe_at or now, now)
+            for delivery in group[len(allowed) :]:
+                wait[delivery.pk] = resume + timedelta(seconds=random.uniform(0.5, 3))  # noqa: S311
+        if endpoint.rate_limit and allowed:
+            granted, next_free, interval = _rate_reserve(endpoint, len(allowed), now)
+            for i, delivery in enumerate(allowed[granted:]):
+                wait[delivery.pk] = next_free + timedelta(seconds=i * interval)
+            allowed = allowed[:granted]
+        go.extend(allowed)
+    return go, wait
+
+
+def _postpone(batch: _Batch, until: dict[int, datetime]) -> None:
+    """Put claimed deliveries back, due later, without using a try."""
+    for delivery_id, when in until.items():
+        delivery = batch.by_id[delivery_id]
+        Delivery.objects.filter(pk=delivery_id, claim_token=delivery.claim_token).update(
+            status=Delivery.Status.PENDING,
+            next_attempt_at=when,
+            claim_token=None,
+            lease_expires_at=None,
+        )
+        batch.summary.postponed += 1
+        batch.summary.outcomes[delivery_id] = "postponed"
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def deliveries_send(*, delivery_ids: Sequence[int], wait: bool = True) -> SendSummary:
+    """Claim, gate, sign and send a batch.
+
+    With ``wait`` the attempts are recorded here before returning; without, by this process's
+    recorder thread as each finishes (the summary then only counts what was claimed and
+    postponed).
+    """
+    ws = webhooks_settings()
+    shared = transport.sender()
+    reserved = len(delivery_ids)
+    shared.reserve(reserved)
+    try:
+        now = timezone.now()
+        claimed = deliveries_claim(delivery_ids=delivery_ids, now=now)
+        batch = _Batch(by_id={d.pk: d for d in claimed}, sent_headers={}, ws=ws)
+        batch.summary.claimed = len(claimed)
+        if not claimed:
+            return batch.summary
+        go, later = _gate(claimed, now, ws)
+        if later:
+            _postpone(batch, later)
+        requests, unsendable = _build_requests(batch, go)
+        if unsendable:
+            _record(batch, unsendable)
+        shared.release(reserved - len(requests))
+        reserved = len(requests)
+        if not requests:
+            return batch.summary
+        if wait:
+            out: queue.Queue[Any] = queue.Queue()
+            shared.submit(requests, transport_options(ws), out)
+            reserved = 0
+            remaining = len(requests)
+            while remaining:
+                outcomes = _drain(out)
+                remaining -= len(outcomes)
+                _record(batch, outcomes)
+        else:
+            shared.submit(requests, transport_options(ws), recorder().inbox(batch))
+            reserved = 0
+        return batch.summary
+    finally:
+        shared.release(reserved)
+
+
+def _build_requests(
+    batch: _Batch, deliveries: list[Delivery]
+) -> tuple[list[transport.OutboundRequest], list[transport.Outcome]]:
+    secrets = endpoint_secrets_live(endpoint_ids={d.endpoint_id for d in deliveries})
+    timestamp = int(time.time())
+    requests: list[transport.OutboundRequest] = []
+    unsendable: list[transport.Outcome] = []
+    for delivery in deliveries:
         live = secrets.get(delivery.endpoint_id)
         if not live:
             unsendable.append(
@@ -121,7 +264,7 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendSummary:
             continue
         body = delivery.event.body.encode("utf-8")
         headers = _request_headers(delivery=delivery, secrets=live, timestamp=timestamp, body=body)
-        sent_headers[delivery.pk] = headers
+        batch.sent_headers[delivery.pk] = headers
         requests.append(
             transport.OutboundRequest(
                 key=delivery.pk,
@@ -131,134 +274,169 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendSummary:
                 group=delivery.endpoint_id,
             )
         )
-    if unsendable:
-        _record(by_id, sent_headers, unsendable, ws, summary)
-    for results in transport.send_batches(requests, transport_options(ws)):
-        _record(by_id, sent_headers, results, ws, summary)
-    return summary
+    return requests, unsendable
 
 
-def _record(
-    by_id: dict[int, Delivery],
-    sent_headers: dict[int, dict[str, str]],
-    results: list[transport.AttemptResult],
-    ws: WebhooksSettings,
-    summary: SendSummary,
-) -> None:
+def _drain(out: queue.Queue[Any], first_timeout: float | None = None) -> list[Any]:
+    items = [out.get(timeout=first_timeout)]
+    while True:
+        try:
+            items.append(out.get_nowait())
+        except queue.Empty:
+            return items
+
+
+# --- recording -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _EndpointTally:
+    succeeded: set[str] = field(default_factory=set)
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    gone: set[str] = field(default_factory=set)
+
+
+def _record(batch: _Batch, outcomes: list[transport.Outcome]) -> None:
+    """Write the attempts of ``outcomes`` and each delivery's next state, in one transaction."""
     now = timezone.now()
+    ws = batch.ws
     attempts: list[Attempt] = []
-    succeeded_endpoints: set[str] = set()
-    failed_endpoints: set[str] = set()
-    gone_endpoints: set[str] = set()
+    tally = _EndpointTally()
+    exhausted: list[Delivery] = []
+    postponed = {
+        o.key: now + timedelta(seconds=random.uniform(1, 3))  # noqa: S311
+        for o in outcomes
+        if isinstance(o, transport.Postponed)
+    }
     with transaction.atomic():
-        for result in results:
-            delivery = by_id[result.key]
-            manual = delivery.manual_requested
-            number = delivery.attempt_count + 1
-            scheduled = delivery.scheduled_attempts + (0 if manual else 1)
-            decision = policy.decide(
-                status=result.status,
-                tries_so_far=max(scheduled, 1),
-                schedule=ws.retry_schedule,
-                jitter=ws.retry_jitter,
-                retry_after=policy.parse_retry_after(result.retry_after, now=now),
-                retry_after_max=ws.retry_after_max,
-            )
-            body, encoding = _stored_body(result.response_body)
-            attempts.append(
-                Attempt(
-                    delivery_id=delivery.pk,
-                    endpoint_id=delivery.endpoint_id,
-                    number=number,
-                    trigger=Attempt.Trigger.MANUAL if manual else Attempt.Trigger.SCHEDULED,
-                    started_at=result.started_at,
-                    duration_ms=result.duration_ms,
-                    request_url=delivery.endpoint.url,
-                    request_headers=sent_headers.get(delivery.pk, {}),
-                    response_status=result.status,
-                    response_headers=result.response_headers,
-                    response_body=body,
-                    response_body_encoding=encoding,
-                    error=result.error[:ERROR_MAX],
-                )
-            )
-            fields: dict[str, object] = {
-                "attempt_count": number,
-                "scheduled_attempts": scheduled,
-                "manual_requested": False,
-                "claim_token": None,
-                "lease_expires_at": None,
-                "last_attempt_at": result.started_at,
-                "last_status_code": result.status,
-                "last_error": result.error[:ERROR_MAX],
-            }
+        if postponed:
+            _postpone(batch, postponed)
+        for result in outcomes:
+            if isinstance(result, transport.Postponed):
+                continue
+            delivery = batch.by_id[result.key]
+            attempt, decision = _apply(batch, delivery, result, now)
+            attempts.append(attempt)
             if decision.outcome is policy.Outcome.SUCCEEDED:
-                fields.update(
-                    status=Delivery.Status.SUCCEEDED, finished_at=now, next_attempt_at=None
-                )
-                succeeded_endpoints.add(delivery.endpoint_id)
-                summary.succeeded += 1
-            elif decision.outcome is policy.Outcome.RETRY:
-                fields.update(
-                    status=Delivery.Status.PENDING,
-                    next_attempt_at=now + timedelta(seconds=decision.delay or 0),
-                )
-                failed_endpoints.add(delivery.endpoint_id)
-                summary.retrying += 1
+                tally.succeeded.add(delivery.endpoint_id)
             else:
-                fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
-                failed_endpoints.add(delivery.endpoint_id)
-                if decision.outcome is policy.Outcome.GONE:
-                    gone_endpoints.add(delivery.endpoint_id)
-                summary.failed += 1
-            summary.outcomes[delivery.pk] = str(decision.outcome)
-            kept = Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
-                **fields
-            )
-            if not kept:
-                # The lease expired and the sweeper took the delivery back; the attempt still
-                # happened, so it is recorded, but the newer state is left alone.
-                logger.warning(
-                    "attempt finished after its lease expired",
-                    extra={"delivery_id": delivery.pk, "endpoint_id": delivery.endpoint_id},
-                )
-            logger.info(
-                "attempt %s",
-                decision.outcome,
-                extra={
-                    "tenant_id": delivery.tenant_id,
-                    "event_id": delivery.event_id,
-                    "delivery_id": delivery.pk,
-                    "endpoint_id": delivery.endpoint_id,
-                    "attempt_number": number,
-                    "status_code": result.status,
-                    "error": result.error,
-                    "duration_ms": result.duration_ms,
-                },
-            )
+                tally.failures[delivery.endpoint_id] += 1
+            if decision.outcome is policy.Outcome.GONE:
+                tally.gone.add(delivery.endpoint_id)
+            elif decision.outcome is policy.Outcome.FAILED:
+                exhausted.append(delivery)
         Attempt.objects.bulk_create(attempts)
-        _endpoint_health(
-            succeeded=succeeded_endpoints,
-            failed=failed_endpoints - succeeded_endpoints,
-            gone=gone_endpoints,
-            now=now,
-            ws=ws,
+        _endpoint_health(tally, now=now, ws=ws)
+
+
+def _apply(
+    batch: _Batch, delivery: Delivery, result: transport.AttemptResult, now: datetime
+) -> tuple[Attempt, policy.Decision]:
+    ws = batch.ws
+    manual = delivery.manual_requested
+    number = delivery.attempt_count + 1
+    scheduled = delivery.scheduled_attempts + (0 if manual else 1)
+    decision = policy.decide(
+        status=result.status,
+        tries_so_far=max(scheduled, 1),
+        schedule=ws.retry_schedule,
+        jitter=ws.retry_jitter,
+        retry_after=policy.parse_retry_after(result.retry_after, now=now),
+        retry_after_max=ws.retry_after_max,
+    )
+    body, encoding = _stored_body(result.response_body)
+    attempt = Attempt(
+        delivery_id=delivery.pk,
+        endpoint_id=delivery.endpoint_id,
+        number=number,
+        trigger=Attempt.Trigger.MANUAL if manual else Attempt.Trigger.SCHEDULED,
+        started_at=result.started_at,
+        duration_ms=result.duration_ms,
+        request_url=delivery.endpoint.url,
+        request_headers=batch.sent_headers.get(delivery.pk, {}),
+        response_status=result.status,
+        response_headers=result.response_headers,
+        response_body=body,
+        response_body_encoding=encoding,
+        error=result.error[:ERROR_MAX],
+    )
+    fields: dict[str, object] = {
+        "attempt_count": number,
+        "scheduled_attempts": scheduled,
+        "manual_requested": False,
+        "claim_token": None,
+        "lease_expires_at": None,
+        "last_attempt_at": result.started_at,
+        "last_status_code": result.status,
+        "last_error": result.error[:ERROR_MAX],
+    }
+    summary = batch.summary
+    if decision.outcome is policy.Outcome.SUCCEEDED:
+        fields.update(status=Delivery.Status.SUCCEEDED, finished_at=now, next_attempt_at=None)
+        summary.succeeded += 1
+    elif decision.outcome is policy.Outcome.RETRY:
+        fields.update(
+            status=Delivery.Status.PENDING,
+            next_attempt_at=now + timedelta(seconds=decision.delay or 0),
         )
+        summary.retrying += 1
+    else:
+        fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
+        summary.failed += 1
+    summary.outcomes[delivery.pk] = str(decision.outcome)
+    kept = Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
+        **fields
+    )
+    if not kept:
+        # The lease expired and the sweeper took the delivery back; the attempt still happened,
+        # so it is recorded, but the newer state is left alone.
+        logger.warning(
+            "attempt finished after its lease expired",
+            extra={"delivery_id": delivery.pk, "endpoint_id": delivery.endpoint_id},
+        )
+    logger.info(
+        "attempt %s",
+        decision.outcome,
+        extra={
+            "tenant_id": delivery.tenant_id,
+            "event_id": delivery.event_id,
+            "delivery_id": delivery.pk,
+            "endpoint_id": delivery.endpoint_id,
+            "attempt_number": number,
+            "status_code": result.status,
+            "error": result.error,
+            "duration_ms": result.duration_ms,
+        },
+    )
+    return attempt, decision
 
 
-def _endpoint_health(
-    *, succeeded: set[str], failed: set[str], gone: set[str], now: datetime, ws: WebhooksSettings
-) -> None:
+def _endpoint_health(tally: _EndpointTally, *, now: datetime, ws: WebhooksSettings) -> None:
+    """Failing-since, consecutive failures, the circuit breaker and automatic disabling."""
+    succeeded = tally.succeeded
+    failed = {e: n for e, n in tally.failures.items() if e not in succeeded}
     if succeeded:
-        Endpoint.objects.filter(id__in=succeeded, failing_since__isnull=False).update(
-            failing_since=None
+        Endpoint.objects.filter(id__in=succeeded).exclude(
+            failing_since__isnull=True, consecutive_failures=0
+        ).update(failing_since=None, consecutive_failures=0)
+        reopened = list(
+            Endpoint.objects.filter(id__in=succeeded, circuit_state=CIRCUIT_OPEN).values_list(
+                "id", flat=True
+            )
+        )
+        if reopened:
+            _circuit_close(reopened, now)
+    for endpoint_id, count in failed.items():
+        Endpoint.objects.filter(pk=endpoint_id).update(
+            consecutive_failures=F("consecutive_failures") + count
         )
     if failed:
         Endpoint.objects.filter(id__in=failed, failing_since__isnull=True).update(failing_since=now)
+        _circuit_after_failures(list(failed), now, ws)
         cutoff = now - timedelta(seconds=ws.disable_after_failing_seconds)
         days = ws.disable_after_failing_seconds / 86400
         for endpoint in Endpoint.objects.filter(
-            id__in=failed - gone, enabled=True, failing_since__lte=cutoff
+            id__in=set(failed) - tally.gone, enabled=True, failing_since__lte=cutoff
         ):
             endpoint_disable(
                 endpoint=endpoint,
@@ -267,5 +445,154 @@ def _endpoint_health(
                     f"(since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC)"
                 ),
             )
-    for endpoint in Endpoint.objects.filter(id__in=gone, enabled=True):
+    for endpoint in Endpoint.objects.filter(id__in=tally.gone, enabled=True):
         endpoint_disable(endpoint=endpoint, reason="the receiver answered 410 Gone")
+
+
+def _probe_delay(failed_probes: int, ws: WebhooksSettings) -> float:
+    schedule = ws.retry_schedule or (5.0,)
+    return policy.jittered(
+        schedule[min(max(failed_probes, 0), len(schedule) - 1)], jitter=ws.retry_jitter
+    )
+
+
+def _circuit_after_failures(endpoint_ids: list[str], now: datetime, ws: WebhooksSettings) -> None:
+    threshold = ws.circuit_failure_threshold
+    if threshold <= 0:
+        return
+    rows = Endpoint.objects.filter(
+        id__in=endpoint_ids, consecutive_failures__gte=threshold
+    ).values_list("id", "circuit_state", "consecutive_failures")
+    for endpoint_id, state, failures in rows:
+        next_probe = now + timedelta(seconds=_probe_delay(failures - threshold, ws))
+        if state == CIRCUIT_OPEN:
+            # A failed probe: the next one waits longer, following the retry schedule.
+            Endpoint.objects.filter(pk=endpoint_id).update(circuit_next_probe_at=next_probe)
+            continue
+        opened = Endpoint.objects.filter(pk=endpoint_id, circuit_state=CIRCUIT_CLOSED).update(
+            circuit_state=CIRCUIT_OPEN, circuit_opened_at=now, circuit_next_probe_at=next_probe
+        )
+        if opened:
+            logger.warning(
+                "circuit opened after %d failures in a row",
+                failures,
+                extra={"endpoint_id": endpoint_id},
+            )
+
+
+def _circuit_close(endpoint_ids: list[str], now: datetime) -> None:
+    Endpoint.objects.filter(id__in=endpoint_ids, circuit_state=CIRCUIT_OPEN).update(
+        circuit_state=CIRCUIT_CLOSED, circuit_opened_at=None, circuit_next_probe_at=None
+    )
+    # The probe succeeded: everything that waited goes now.
+    backlog = list(
+        Delivery.objects.filter(
+            endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING
+        ).values_list("id", flat=True)
+    )
+    if backlog:
+        Delivery.objects.filter(id__in=backlog).update(next_attempt_at=now, dispatched_until=None)
+        deliveries_dispatch(delivery_ids=backlog)
+    for endpoint_id in endpoint_ids:
+        logger.info(
+            "circuit closed; %d deliveries released",
+            len(backlog),
+            extra={"endpoint_id": endpoint_id},
+        )
+
+
+# --- the recorder thread -----------------------------------------------------------------
+
+
+class _Inbox:
+    """Where the sender puts one batch's outcomes: tagged with the batch for the recorder."""
+
+    def __init__(self, recorder: Recorder, batch: _Batch) -> None:
+        self._recorder = recorder
+        self._batch = batch
+
+    def put(self, outcome: transport.Outcome) -> None:
+        self._recorder.queue.put((self._batch, outcome))
+
+
+class Recorder:
+    """Writes results of fire-and-forget batches, in small bulks, on its own DB connection.
+
+    If the database is unreachable it retries for a while and then gives up on that bulk: the
+    deliveries stay ``sending`` until their lease expires and the sweeper sends them again, so a
+    failure here can duplicate a delivery but never lose one.
+    """
+
+    MAX_BULK = 500
+    RETRIES = 5
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[_Batch, transport.Outcome]] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="webhooks-recorder", daemon=True)
+        self._thread.start()
+
+    def inbox(self, batch: _Batch) -> _Inbox:
+        return _Inbox(self, batch)
+
+    def idle(self) -> bool:
+        return self.queue.unfinished_tasks == 0
+
+    def _run(self) -> None:
+        while True:
+            items = [self.queue.get()]
+            while len(items) < self.MAX_BULK:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            groups: dict[int, tuple[_Batch, list[transport.Outcome]]] = {}
+            for batch, outcome in items:
+                groups.setdefault(id(batch), (batch, []))[1].append(outcome)
+            for batch, outcomes in groups.values():
+                self._write(batch, outcomes)
+            for _ in items:
+                self.queue.task_done()
+
+    def _write(self, batch: _Batch, outcomes: list[transport.Outcome]) -> None:
+        for attempt in range(1, self.RETRIES + 1):
+            try:
+                close_old_connections()
+                _record(batch, outcomes)
+                return
+            except Exception:  # noqa: BLE001  a failed write is retried, then left to the sweeper
+                logger.exception(
+                    "could not record %d results (try %d of %d)",
+                    len(outcomes),
+                    attempt,
+                    self.RETRIES,
+                )
+                from django.db import connection
+
+                connection.close()
+                time.sleep(min(2**attempt * 0.1, 5))
+
+
+_recorder: Recorder | None = None
+_recorder_lock = threading.Lock()
+
+
+def recorder() -> Recorder:
+    global _recorder
+    with _recorder_lock:
+        if _recorder is None or not _recorder._thread.is_alive():
+            _recorder = Recorder()
+        return _recorder
+
+
+def sender_drain(timeout: float) -> bool:
+    """Wait for in-flight requests and their records (a worker shutting down calls this)."""
+    deadline = time.monotonic() + timeout
+    if not transport.sender().drain(timeout):
+        return False
+    if _recorder is None:
+        return True
+    while not _recorder.idle():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
