@@ -56,6 +56,7 @@ def make_delivery(
         status=status,
         attempt_count=0 if response_status is None else 1,
         last_status_code=response_status,
+        last_attempt_at=None if response_status is None else now,
         finished_at=now if status in ("failed", "succeeded") else None,
     )
     if response_status is not None:
