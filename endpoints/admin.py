@@ -1,49 +1,331 @@
-from django.contrib import admin
+"""Django admin for support staff: find a tenant's endpoints, see why one is failing, act on it.
 
-from .models import Endpoint, EndpointSecret, EventType, Membership, Tenant
+State changes (enable, disable, revoke) go through the services, as actions, so that deliveries are
+cancelled or resumed, operational webhooks fire and the audit log records who did it; the raw
+state fields are read-only here. Secrets and key hashes are never shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .models import ApiKey, AuditEntry, Endpoint, EndpointSecret, EventType, Membership, Tenant
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TenantSlugFilter(admin.SimpleListFilter):
+    """Filter by tenant from the (small) tenants table, never a DISTINCT over a big table."""
+
+    title = "tenant"
+    parameter_name = "tenant"
+    field = "tenant__slug"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(slug, slug) for slug in Tenant.objects.values_list("slug", flat=True)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(**{self.field: value}) if value else queryset
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Live"), ("yes", "Deleted")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset
+
+
+class FailingFilter(admin.SimpleListFilter):
+    title = "failing"
+    parameter_name = "failing"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Failing now"), ("no", "Healthy")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(failing_since__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(failing_since__isnull=True)
+        return queryset
 
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
+    list_filter = [("created_at", admin.DateFieldListFilter)]
+    readonly_fields = ["created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The slug is in URLs, API paths and keys' scope: renaming it would break them.
+        return [*self.readonly_fields, "slug"] if obj is not None else self.readonly_fields
 
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "tenant", "role", "created_at"]
-    list_filter = ["role"]
-    search_fields = ["user__username", "tenant__slug"]
+    list_filter = ["role", TenantSlugFilter]
+    search_fields = ["user__username", "user__email", "tenant__slug"]
     raw_id_fields = ["user", "tenant"]
+    list_select_related = ["user", "tenant"]
 
 
 @admin.register(EventType)
 class EventTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "description", "archived", "created_at"]
-    list_filter = ["archived"]
+    list_display = ["name", "description", "archived", "created_at", "updated_at"]
+    list_filter = ["archived", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["name", "description"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Events and subscriptions refer to the type by name in bodies and in receivers' code.
+        return [*self.readonly_fields, "name"] if obj is not None else self.readonly_fields
+
+
+class EndpointForm(forms.ModelForm):
+    """The same URL and header rules as the API and the dashboard."""
+
+    class Meta:
+        model = Endpoint
+        fields = ["url", "description", "headers", "event_types", "rate_limit"]
+
+    def clean_url(self) -> str:
+        try:
+            return services.endpoint_url_validate(self.cleaned_data["url"])
+        except ValidationError as exc:
+            # The services name the field; a form field wants the bare messages.
+            raise ValidationError(exc.messages) from exc
+
+    def clean_headers(self) -> dict[str, str]:
+        try:
+            return services.endpoint_headers_validate(self.cleaned_data["headers"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc
 
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
-    list_display = ["id", "tenant", "url", "enabled", "disabled_reason", "failing_since"]
-    list_filter = ["enabled", "tenant"]
-    search_fields = ["id", "url", "tenant__slug"]
-    readonly_fields = ["id", "failing_since", "disabled_at", "deleted_at", "created_at"]
-    raw_id_fields = ["tenant"]
+    form = EndpointForm
+    list_display = [
+        "id",
+        "tenant",
+        "url",
+        "enabled",
+        "circuit_state",
+        "failing_since",
+        "consecutive_failures",
+        "disabled_reason",
+        "created_at",
+    ]
+    list_filter = [
+        "enabled",
+        "circuit_state",
+        FailingFilter,
+        DeletedFilter,
+        TenantSlugFilter,
+        ("disabled_at", admin.DateFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["=id", "url", "description", "tenant__slug"]
+    list_select_related = ["tenant"]
+    fields = [
+        "id",
+        "tenant",
+        "url",
+        "description",
+        "headers",
+        "event_types",
+        "rate_limit",
+        "enabled",
+        "disabled_reason",
+        "disabled_at",
+        "failing_since",
+        "consecutive_failures",
+        "circuit_state",
+        "circuit_opened_at",
+        "deleted_at",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [
+        "id",
+        "tenant",
+        "enabled",
+        "disabled_reason",
+        "disabled_at",
+        "failing_since",
+        "consecutive_failures",
+        "circuit_state",
+        "circuit_opened_at",
+        "deleted_at",
+        "created_at",
+        "updated_at",
+    ]
     filter_horizontal = ["event_types"]
+    actions = ["disable_endpoints", "enable_endpoints"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An endpoint is born with a signing secret the tenant must see once: dashboard or API.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting is a soft delete through the service, from the dashboard or the API.
+        return False
+
+    @admin.action(description="Disable selected endpoints (cancels what is waiting)")
+    def disable_endpoints(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
+        count = 0
+        for endpoint in queryset.filter(enabled=True, deleted_at__isnull=True):
+            services.endpoint_disable(endpoint=endpoint, reason="disabled by support")
+            services.audit_record(
+                action="endpoint.disable",
+                actor=request.user,
+                tenant=endpoint.tenant,
+                target=endpoint,
+                details={"via": "admin"},
+            )
+            count += 1
+        self.message_user(request, f"Disabled {count} endpoint(s).", messages.SUCCESS)
+
+    @admin.action(description="Enable selected endpoints (resumes cancelled deliveries)")
+    def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
+        count = 0
+        for endpoint in queryset.filter(enabled=False, deleted_at__isnull=True):
+            services.endpoint_enable(endpoint=endpoint)
+            services.audit_record(
+                action="endpoint.enable",
+                actor=request.user,
+                tenant=endpoint.tenant,
+                target=endpoint,
+                details={"via": "admin"},
+            )
+            count += 1
+        self.message_user(request, f"Enabled {count} endpoint(s).", messages.SUCCESS)
 
 
 @admin.register(EndpointSecret)
-class EndpointSecretAdmin(admin.ModelAdmin):
+class EndpointSecretAdmin(ReadOnlyAdmin):
     """Shows when secrets exist and expire, never their value (stored encrypted)."""
 
     list_display = ["endpoint", "created_at", "expires_at"]
     fields = ["endpoint", "created_at", "expires_at"]
     readonly_fields = fields
+    search_fields = ["=endpoint__id", "endpoint__url"]
+    list_select_related = ["endpoint"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Live"), ("yes", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "no":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+class ScopeFilter(admin.SimpleListFilter):
+    title = "scope"
+    parameter_name = "scope"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("platform", "Platform"), ("tenant", "Tenant")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "platform":
+            return queryset.filter(tenant__isnull=True)
+        if self.value() == "tenant":
+            return queryset.filter(tenant__isnull=False)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Keys by prefix; the hash is never shown. Keys are created where they can be shown once."""
+
+    list_display = ["prefix", "name", "tenant", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [RevokedFilter, ScopeFilter, TenantSlugFilter, "created_at", "last_used_at"]
+    search_fields = ["prefix", "name", "tenant__slug"]
+    fields = ["prefix", "name", "tenant", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    list_select_related = ["tenant"]
+    actions = ["revoke_keys"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Revoke instead: the audit log keeps pointing at the key.
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    @admin.action(description="Revoke selected keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(api_key=api_key)
+            services.audit_record(
+                action="api_key.revoke",
+                actor=request.user,
+                tenant=api_key.tenant,
+                target=api_key,
+                details={"via": "admin", "prefix": api_key.prefix},
+            )
+            count += 1
+        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "action",
+        "tenant",
+        "actor",
+        "api_key",
+        "target_type",
+        "target_id",
+    ]
+    list_filter = ["action", "target_type", TenantSlugFilter, "created_at"]
+    search_fields = ["action", "=target_id", "tenant__slug", "actor__username", "api_key__prefix"]
+    fields = [
+        "created_at",
+        "action",
+        "tenant",
+        "actor",
+        "api_key",
+        "target_type",
+        "target_id",
+        "details",
+    ]
+    readonly_fields = fields
+    list_select_related = ["tenant", "actor", "api_key"]
+    show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
