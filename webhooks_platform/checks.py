@@ -43,3 +43,32 @@ def check_webhooks_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
     if int(settings.WEBHOOKS_DELIVERY_BATCH_SIZE) < 1:
         problems.append(Error("WEBHOOKS_DELIVERY_BATCH_SIZE must be >= 1.", id="webhooks.E006"))
     return problems
+
+
+@register()
+def check_operations_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
+    from webhooks_platform.conf import webhooks_settings
+
+    problems: list[Error] = []
+    ws = webhooks_settings()
+    if ws.retention_days < 0 or ws.payload_retention_days < 0:
+        problems.append(
+            Error(
+                "WEBHOOKS_RETENTION_DAYS and WEBHOOKS_PAYLOAD_RETENTION_DAYS must be >= 0.",
+                id="webhooks.E010",
+            )
+        )
+    if ws.retention_batch_size < 1:
+        problems.append(Error("WEBHOOKS_RETENTION_BATCH_SIZE must be >= 1.", id="webhooks.E011"))
+    if settings.LOG_FORMAT not in ("text", "json"):
+        problems.append(Error("LOG_FORMAT must be 'text' or 'json'.", id="webhooks.E012"))
+    if ws.operational_webhook_secret:
+        from deliveries import signing
+
+        try:
+            signing.secret_key(ws.operational_webhook_secret)
+        except signing.InvalidSecret as exc:
+            problems.append(
+                Error(f"WEBHOOKS_OPERATIONAL_WEBHOOK_SECRET: {exc}", id="webhooks.E013")
+            )
+    return problems

@@ -17,6 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default="127.0.0.1:8000")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from webhooks_platform.metrics import multiprocess_dir_reset
+
+        # Samples of a previous run's processes would otherwise be added to this run's counters.
+        multiprocess_dir_reset()
         python = sys.executable
         bindir = os.path.dirname(python)
         commands = {
