@@ -102,6 +102,10 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.contrib.gis.db.b
             "timeout": env.int("DATABASE_POOL_TIMEOUT", default=30),
         }
         _db["CONN_MAX_AGE"] = 0
+        # With a pool, Django passes this on as the pool's check: a connection the server
+        # dropped (restart, failover, pg_terminate_backend) is noticed when it is checked out,
+        # not by the query that follows.
+        _db["CONN_HEALTH_CHECKS"] = True
     else:
         _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         _db["CONN_HEALTH_CHECKS"] = True

@@ -1,0 +1,140 @@
+"""The fault suite: real workers, a real receiver, and the faults a platform meets on a bad day.
+
+For each fault it counts what the receiver got against what was published: lost must be zero;
+duplicates are allowed (at-least-once) but counted and printed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from deliveries import publish_event
+from deliveries.models import Delivery
+from deliveries.services.sweep import sweep
+from endpoints.services import endpoint_create
+from tests.workers import start_worker
+from webhooks_platform.celery import app as celery_app
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ON_REDIS = settings.CELERY_BROKER_URL.startswith("redis")
+ON_POSTGRES = connection.vendor == "postgresql"
+
+
+def _tally(receiver, expected_ids: dict[str, set[str]]) -> tuple[int, int]:
+    """(lost, duplicates) over every path's expected webhook ids."""
+    lost = duplicates = 0
+    for path, ids in expected_ids.items():
+        counts = Counter(r.headers["webhook-id"] for r in receiver.received(path))
+        lost += len(ids - set(counts))
+        duplicates += sum(n - 1 for n in counts.values() if n > 1)
+    return lost, duplicates
+
+
+def _settle(receiver, expected_ids, timeout=90.0) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sweep()  # what beat does every few seconds
+        lost, duplicates = _tally(receiver, expected_ids)
+        if lost == 0:
+            time.sleep(0.5)
+            return _tally(receiver, expected_ids)
+        time.sleep(0.5)
+    return _tally(receiver, expected_ids)
+
+
+def _report(name, published, lost, duplicates):
+    print(f"\n[fault] {name}: published={published} lost={lost} duplicates={duplicates}")
+
+
+def test_a_hanging_endpoint_does_not_hold_up_healthy_ones(
+    worker, receiver, tenant, invoice_paid, e2e_settings
+):
+    for i in range(2):
+        endpoint_create(tenant=tenant, url=receiver.url(f"/hang/4?slow={i}"))
+    healthy = [endpoint_create(tenant=tenant, url=receiver.url(f"/ok/{i}"))[0] for i in range(5)]
+    started = time.time()
+    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(10)]
+
+    got = receiver.wait_for(50, path_prefix="/ok", timeout=30)
+
+    assert len(got) == 50
+    assert max(r.at for r in got) - started < 3.5  # before the first hanging request answers
+    done = Delivery.objects.filter(endpoint__in=healthy, status="succeeded").count()
+    assert done == 50 or _settle(receiver, {"/ok": set()})[0] == 0
+    assert len(events) == 10
+
+
+def test_broker_flushed_with_deliveries_queued(
+    tmp_path, e2e_settings, clean_broker, receiver, tenant, invoice_paid
+):
+    endpoint_create(tenant=tenant, url=receiver.url("/a"))
+    endpoint_create(tenant=tenant, url=receiver.url("/b"))
+    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(30)]
+    if ON_REDIS:
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.client.flushdb()
+    else:
+        celery_app.control.purge()
+    proc = start_worker(tmp_path)
+    try:
+        time.sleep(1.2)  # the dispatch markers of the lost messages run out
+        ids = {e.pk for e in events}
+        lost, duplicates = _settle(receiver, {"/a": ids, "/b": ids})
+    finally:
+        proc.stop()
+    _report("broker flushed", 60, lost, duplicates)
+    assert lost == 0
+
+
+@pytest.mark.skipif(
+    not (ON_REDIS and ON_POSTGRES), reason="drops server-side connections: PostgreSQL and Redis"
+)
+def test_connections_dropped_under_load(worker, receiver, tenant, invoice_paid):
+    endpoint_create(tenant=tenant, url=receiver.url("/a"))
+    endpoint_create(tenant=tenant, url=receiver.url("/b"))
+    events = []
+    stop = threading.Event()
+
+    def drop_connections():
+        import psycopg
+
+        dsn = (
+            f"host={connection.settings_dict['HOST'] or '127.0.0.1'} "
+            f"port={connection.settings_dict['PORT'] or 5432} "
+            f"user={connection.settings_dict['USER'] or 'postgres'} dbname=postgres"
+        )
+        db_name = connection.settings_dict["NAME"]
+        while not stop.wait(0.7):
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid() "
+                    "AND application_name <> 'pytest-main'",
+                    [db_name],
+                )
+            with celery_app.connection_for_write() as conn:
+                conn.default_channel.client.execute_command("CLIENT", "KILL", "TYPE", "normal")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET application_name = 'pytest-main'")
+    dropper = threading.Thread(target=drop_connections, daemon=True)
+    dropper.start()
+    try:
+        for i in range(150):
+            events.append(publish_event(tenant, "invoice.paid", {"n": i}))
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        dropper.join()
+    ids = {e.pk for e in events}
+    lost, duplicates = _settle(receiver, {"/a": ids, "/b": ids}, timeout=120)
+    _report("connections dropped", 300, lost, duplicates)
+    assert lost == 0
+    assert worker.proc.poll() is None  # recovered without a restart
