@@ -17,6 +17,10 @@ class PublishError(ValueError):
     """An event that cannot be published; the message names the problem."""
 
 
+class PayloadTooLarge(PublishError):
+    """The encoded event body is over ``WEBHOOKS_MAX_PAYLOAD_BYTES``."""
+
+
 def publish_event(
     tenant: Tenant | str,
     event_type: EventType | str,
@@ -36,4 +40,4 @@ def publish_event(
     )
 
 
-__all__ = ["PublishError", "publish_event"]
+__all__ = ["PayloadTooLarge", "PublishError", "publish_event"]

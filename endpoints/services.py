@@ -199,13 +199,18 @@ def endpoint_headers_validate(headers: Any) -> dict[str, str]:
     return clean
 
 
-def _event_types_resolve(names: Iterable[str | EventType]) -> list[EventType]:
+def _event_types_resolve(
+    names: Iterable[str | EventType], *, keep: Iterable[str] = ()
+) -> list[EventType]:
+    """The event types named; archived ones only if already subscribed (``keep``), so editing
+    an endpoint does not silently drop a subscription to a type archived since."""
     wanted = {n.name if isinstance(n, EventType) else str(n) for n in names}
     found = {et.name: et for et in EventType.objects.filter(name__in=wanted)}
     missing = sorted(wanted - set(found))
     if missing:
         raise ValidationError({"event_types": f"Unknown event types: {', '.join(missing)}."})
-    archived = sorted(n for n, et in found.items() if et.archived)
+    kept = set(keep)
+    archived = sorted(n for n, et in found.items() if et.archived and n not in kept)
     if archived:
         raise ValidationError({"event_types": f"Archived event types: {', '.join(archived)}."})
     return list(found.values())
@@ -268,7 +273,8 @@ def endpoint_update(
     if headers is not None:
         endpoint.headers = endpoint_headers_validate(headers)
     if event_types is not None:
-        endpoint.event_types.set(_event_types_resolve(event_types))
+        current = endpoint.event_types.values_list("name", flat=True)
+        endpoint.event_types.set(_event_types_resolve(event_types, keep=current))
     endpoint.save()
     if enabled is True and not endpoint.enabled:
         endpoint_enable(endpoint=endpoint)

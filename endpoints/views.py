@@ -116,9 +116,16 @@ class EndpointForm(forms.Form):
     )
     enabled = forms.BooleanField(required=False, initial=True)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, subscribed: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.catalogue = list(selectors.event_types_list())
+        # Archived types stay on offer where the endpoint already subscribes to them, so saving
+        # the form does not silently drop that subscription.
+        keep = set(subscribed)
+        self.catalogue = [
+            t
+            for t in selectors.event_types_list(include_archived=True)
+            if not t.archived or t.name in keep
+        ]
         self.fields["event_types"].choices = [(t.name, t.name) for t in self.catalogue]
 
     def clean_headers(self) -> dict[str, str]:
@@ -175,7 +182,7 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
         "headers": "\n".join(f"{k}: {v}" for k, v in (endpoint.headers or {}).items()),
         "enabled": endpoint.enabled,
     }
-    form = EndpointForm(request.POST or None, initial=initial)
+    form = EndpointForm(request.POST or None, initial=initial, subscribed=initial["event_types"])
     if request.method == "POST" and form.is_valid():
         was_enabled = endpoint.enabled
         try:

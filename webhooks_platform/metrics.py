@@ -135,6 +135,16 @@ def delivery_finished(
         logger.exception("could not record a metric (delivery_finished)")
 
 
+def deliveries_cancelled(*, count: int) -> None:
+    """``count`` deliveries cancelled at once (an endpoint disabled or deleted)."""
+    if count <= 0:
+        return
+    try:
+        _deliveries_finished.labels(outcome="cancelled").inc(count)
+    except Exception:
+        logger.exception("could not record a metric (deliveries_cancelled)")
+
+
 # --- Scrape-time gauges ---------------------------------------------------------------------
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
@@ -13,14 +12,12 @@ from deliveries import selectors
 from deliveries.models import Delivery, Event
 from deliveries.services.jobs import job_recover_create
 from deliveries.services.lifecycle import delivery_replay
-from deliveries.services.publishing import event_body, event_publish, event_send_test
+from deliveries.services.publishing import event_publish, event_send_test
 from endpoints.api.views import TENANT_PARAM, EndpointView
 from endpoints.services import audit_record
-from webhooks_platform.api.exceptions import PayloadTooLarge
 from webhooks_platform.api.pagination import page_response, paginated
 from webhooks_platform.api.permissions import HasApiKey
 from webhooks_platform.api.views import TenantView, responses
-from webhooks_platform.conf import webhooks_settings
 
 from .serializers import (
     DeliveryDetailOutSerializer,
@@ -120,15 +117,6 @@ class JobDetailView(TenantView):
 # --- Events ----------------------------------------------------------------------------------
 
 
-def _payload_size_check(*, event_type: str, payload: object) -> None:
-    """413 for a payload over the limit. ``event_publish`` enforces the same limit (as a 400);
-    checking first here lets the API answer with the status HTTP has for it."""
-    body = event_body(event_type=event_type, created_at=timezone.now(), payload=payload)
-    size, limit = len(body.encode("utf-8")), webhooks_settings().max_payload_bytes
-    if size > limit:
-        raise PayloadTooLarge(f"payload is {size} bytes once encoded; the limit is {limit} bytes.")
-
-
 class EventListView(TenantView):
     permission_classes = [HasApiKey]
 
@@ -157,7 +145,6 @@ class EventListView(TenantView):
     )
     def post(self, request: Request, tenant: str) -> Response:
         data = self.parse(EventCreateInSerializer, request.data)
-        _payload_size_check(event_type=data["event_type"], payload=data["payload"])
         event = event_publish(
             tenant=self.tenant,
             event_type=data["event_type"],

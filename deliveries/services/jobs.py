@@ -73,8 +73,11 @@ def job_bulk_replay_create(
     filters = {
         k: v for k, v in (filters or {}).items() if k in BULK_FILTERS and v not in (None, "")
     }
-    if not delivery_ids and not filters:
-        raise ValidationError({"filters": "Choose deliveries or give at least one filter."})
+    if not delivery_ids and not filters and tenant is None:
+        # Replaying every delivery of every tenant is never what support means.
+        raise ValidationError(
+            {"filters": "Choose deliveries, a tenant, or give at least one filter."}
+        )
     params: dict[str, Any] = {"filters": filters}
     if delivery_ids:
         params["delivery_ids"] = sorted({int(i) for i in delivery_ids})
@@ -117,20 +120,22 @@ def job_run(*, job_id: int) -> Job | None:
     Job.objects.filter(pk=job.pk).update(
         status=Job.Status.RUNNING, total=len(ids), done=0, started_at=job.started_at or now
     )
-    done = 0
+    done = replayed = 0
     try:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             with transaction.atomic():
-                Delivery.objects.filter(id__in=chunk, endpoint__enabled=True).exclude(
-                    status=Delivery.Status.SENDING
-                ).update(
-                    status=Delivery.Status.PENDING,
-                    next_attempt_at=timezone.now(),
-                    manual_requested=True,
-                    dispatched_until=None,
-                    finished_at=None,
-                    cancel_reason="",
+                replayed += (
+                    Delivery.objects.filter(id__in=chunk, endpoint__enabled=True)
+                    .exclude(status=Delivery.Status.SENDING)
+                    .update(
+                        status=Delivery.Status.PENDING,
+                        next_attempt_at=timezone.now(),
+                        manual_requested=True,
+                        dispatched_until=None,
+                        finished_at=None,
+                        cancel_reason="",
+                    )
                 )
                 deliveries_dispatch(delivery_ids=chunk)
                 done += len(chunk)
@@ -141,6 +146,13 @@ def job_run(*, job_id: int) -> Job | None:
             status=Job.Status.FAILED, error=str(exc)[:500], finished_at=timezone.now()
         )
         raise
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, finished_at=timezone.now())
+    # ``done`` counts deliveries looked at; the result says how many were really replayed
+    # (those on disabled endpoints, or mid-attempt, are skipped).
+    result = {"replayed": replayed, "skipped": done - replayed}
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        params={**job.params, "result": result},
+    )
     job.refresh_from_db()
     return job

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deliveries.models import Delivery
+from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 
 from .dispatch import deliveries_dispatch
@@ -19,7 +20,7 @@ CANCELLED_BY_DISABLE = "endpoint disabled"
 def deliveries_cancel_for_endpoint(*, endpoint_id: str, reason: str) -> int:
     """Cancel what is waiting for ``endpoint_id``; a delivery mid-attempt finishes its attempt."""
     now = timezone.now()
-    return Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING).update(
+    count = Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING).update(
         status=Delivery.Status.CANCELLED,
         cancel_reason=reason,
         finished_at=now,
@@ -27,6 +28,8 @@ def deliveries_cancel_for_endpoint(*, endpoint_id: str, reason: str) -> int:
         dispatched_until=None,
         manual_requested=False,
     )
+    metrics.deliveries_cancelled(count=count)
+    return count
 
 
 def deliveries_resume_for_endpoint(*, endpoint_id: str) -> list[int]:

@@ -8,9 +8,10 @@ import jsonschema
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from deliveries import PublishError
+from deliveries import PayloadTooLarge, PublishError
 from deliveries.models import Event
 from endpoints.models import Endpoint, EventType, Tenant
+from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -95,7 +96,7 @@ def event_publish(
     limit = webhooks_settings().max_payload_bytes
     size = len(body.encode("utf-8"))
     if size > limit:
-        raise PublishError(f"payload is {size} bytes once encoded; the limit is {limit} bytes")
+        raise PayloadTooLarge(f"payload is {size} bytes once encoded; the limit is {limit} bytes")
     _schema_check(type_obj, payload)
     event = Event(
         tenant=tenant_obj,
@@ -116,6 +117,7 @@ def event_publish(
         # Another caller published the same key between our check and our insert.
         return Event.objects.get(tenant=tenant_obj, idempotency_key=idempotency_key)
 
+    metrics.event_published(event_type=type_obj.name)
     from deliveries.services.dispatch import fan_out_send
 
     transaction.on_commit(lambda: fan_out_send([event.pk]))
@@ -124,6 +126,8 @@ def event_publish(
 
 def event_send_test(*, endpoint: Endpoint, event_type: EventType | str) -> Event:
     """An example event of ``event_type`` to ``endpoint`` only, through the normal pipeline."""
+    if not endpoint.enabled:
+        raise PublishError("the endpoint is disabled; enable it before sending a test event")
     type_obj = _event_type_resolve(event_type)
     example = type_obj.example if type_obj.example is not None else {"test": True}
     return event_publish(

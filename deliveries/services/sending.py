@@ -33,9 +33,11 @@ from deliveries import policy, signing, transport
 from deliveries.models import Attempt, Delivery
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_disable, endpoint_secrets_live
+from webhooks_platform import metrics
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from .dispatch import deliveries_dispatch
+from .operational import delivery_exhausted, endpoint_state_changed
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +304,6 @@ def _record(batch: _Batch, outcomes: list[transport.Outcome]) -> None:
     ws = batch.ws
     attempts: list[Attempt] = []
     tally = _EndpointTally()
-    exhausted: list[Delivery] = []
     postponed = {
         o.key: now + timedelta(seconds=random.uniform(1, 3))  # noqa: S311
         for o in outcomes
@@ -323,8 +324,6 @@ def _record(batch: _Batch, outcomes: list[transport.Outcome]) -> None:
                 tally.failures[delivery.endpoint_id] += 1
             if decision.outcome is policy.Outcome.GONE:
                 tally.gone.add(delivery.endpoint_id)
-            elif decision.outcome is policy.Outcome.FAILED:
-                exhausted.append(delivery)
         Attempt.objects.bulk_create(attempts)
         _endpoint_health(tally, now=now, ws=ws)
 
@@ -387,6 +386,17 @@ def _apply(
     kept = Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
         **fields
     )
+    metrics.attempt_recorded(
+        status=result.status, error=result.error, duration_ms=result.duration_ms
+    )
+    if kept and decision.outcome is not policy.Outcome.RETRY:
+        final = "succeeded" if decision.outcome is policy.Outcome.SUCCEEDED else "failed"
+        metrics.delivery_finished(
+            outcome=final, event_created_at=delivery.event.created_at, finished_at=now
+        )
+        # 410 already announces itself as endpoint.disabled.
+        if decision.outcome is policy.Outcome.FAILED:
+            delivery_exhausted(delivery=delivery)
     if not kept:
         # The lease expired and the sweeper took the delivery back; the attempt still happened,
         # so it is recorded, but the newer state is left alone.
@@ -478,12 +488,25 @@ def _circuit_after_failures(endpoint_ids: list[str], now: datetime, ws: Webhooks
                 failures,
                 extra={"endpoint_id": endpoint_id},
             )
+            endpoint_state_changed(
+                endpoint=Endpoint.objects.get(pk=endpoint_id),
+                event="endpoint.circuit_opened",
+                reason=f"{failures} failures in a row",
+            )
 
 
 def _circuit_close(endpoint_ids: list[str], now: datetime) -> None:
-    Endpoint.objects.filter(id__in=endpoint_ids, circuit_state=CIRCUIT_OPEN).update(
-        circuit_state=CIRCUIT_CLOSED, circuit_opened_at=None, circuit_next_probe_at=None
-    )
+    closed = [
+        endpoint_id
+        for endpoint_id in endpoint_ids
+        if Endpoint.objects.filter(pk=endpoint_id, circuit_state=CIRCUIT_OPEN).update(
+            circuit_state=CIRCUIT_CLOSED, circuit_opened_at=None, circuit_next_probe_at=None
+        )
+    ]
+    for endpoint in Endpoint.objects.filter(id__in=closed):
+        endpoint_state_changed(
+            endpoint=endpoint, event="endpoint.circuit_closed", reason="a probe succeeded"
+        )
     # The probe succeeded: everything that waited goes now.
     backlog = list(
         Delivery.objects.filter(

@@ -20,9 +20,11 @@ from django.utils import timezone
 
 from deliveries import policy
 from deliveries.models import Attempt, Delivery, Event
+from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 
 from .dispatch import deliveries_dispatch, fan_out_enqueue
+from .operational import delivery_exhausted
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +96,15 @@ def _recover_leases(now: datetime) -> int:
                 )
             else:
                 fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
-            Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
+            kept = Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
                 **fields
             )
+            metrics.attempt_recorded(
+                status=0, error=LEASE_LOST_ERROR, duration_ms=attempts[-1].duration_ms
+            )
+            if kept and decision.outcome is not policy.Outcome.RETRY:
+                metrics.delivery_finished(outcome="failed", event_created_at=None, finished_at=now)
+                delivery_exhausted(delivery=delivery)
         Attempt.objects.bulk_create(attempts)
     if expired:
         logger.warning("recovered %d deliveries from expired leases", len(expired))
@@ -105,11 +113,13 @@ def _recover_leases(now: datetime) -> int:
 
 def _cancel_orphans(now: datetime) -> int:
     """Due deliveries of endpoints disabled or deleted meanwhile never go out; cancel them."""
-    return Delivery.objects.filter(
+    count = Delivery.objects.filter(
         Q(endpoint__enabled=False) | Q(endpoint__deleted_at__isnull=False),
         status=Delivery.Status.PENDING,
         next_attempt_at__lte=now,
     ).update(status=Delivery.Status.CANCELLED, cancel_reason="endpoint disabled", finished_at=now)
+    metrics.deliveries_cancelled(count=count)
+    return count
 
 
 def _dispatch_due(now: datetime) -> int:

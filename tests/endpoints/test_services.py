@@ -94,3 +94,18 @@ def test_update_revalidates_the_url(tenant, settings):
     settings.WEBHOOKS_ALLOWED_SUBNETS = []
     with pytest.raises(ValidationError, match="loopback"):
         endpoint_update(endpoint=endpoint, url="http://127.0.0.2/x")
+
+
+def test_update_keeps_a_subscription_to_a_type_archived_since(tenant, invoice_paid, user_created):
+    endpoint, _ = endpoint_create(
+        tenant=tenant, url="http://127.0.0.1:9/x", event_types=["invoice.paid"]
+    )
+    invoice_paid.archived = True
+    invoice_paid.save()
+
+    endpoint_update(endpoint=endpoint, event_types=["invoice.paid", "user.created"])
+
+    assert sorted(endpoint.event_types.values_list("name", flat=True)) == [
+        "invoice.paid",
+        "user.created",
+    ]

@@ -18,6 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from deliveries import PayloadTooLarge as PayloadTooLargeError
 from deliveries import PublishError
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ def _translate(exc: Exception) -> Exception:
         if hasattr(exc, "error_dict"):
             return exceptions.ValidationError(exc.message_dict)
         return exceptions.ValidationError({"non_field_errors": exc.messages})
+    if isinstance(exc, PayloadTooLargeError):
+        return PayloadTooLarge(str(exc))
     if isinstance(exc, PublishError):
         return exceptions.ValidationError({"non_field_errors": [str(exc)]})
     if isinstance(exc, RequestDataTooBig):
