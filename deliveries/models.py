@@ -50,8 +50,13 @@ class Event(models.Model):
         return self.id
 
     @property
+    def payload_purged(self) -> bool:
+        """Retention blanks the body of old, finished events; their metadata stays."""
+        return self.body == ""
+
+    @property
     def payload(self) -> Any:
-        return json.loads(self.body)["data"]
+        return None if self.payload_purged else json.loads(self.body)["data"]
 
 
 class Delivery(models.Model):

@@ -114,7 +114,8 @@ def job_run(*, job_id: int) -> Job | None:
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
         return job
-    qs = _job_queryset(job).exclude(status=Delivery.Status.SENDING)
+    # Deliveries whose event payload retention removed cannot be sent again.
+    qs = _job_queryset(job).exclude(status=Delivery.Status.SENDING).exclude(event__body="")
     ids = list(qs.order_by("id").values_list("id", flat=True))
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(

@@ -57,6 +57,10 @@ def delivery_replay(*, delivery: Delivery) -> Delivery:
     """Send ``delivery`` again now, as a manual attempt, whatever its state."""
     if not delivery.endpoint.enabled:
         raise ValidationError({"delivery": "The endpoint is disabled; enable it before replaying."})
+    if delivery.event.payload_purged:
+        raise ValidationError(
+            {"delivery": "The event's payload was removed by retention; it cannot be sent again."}
+        )
     now = timezone.now()
     updated = (
         Delivery.objects.filter(pk=delivery.pk)

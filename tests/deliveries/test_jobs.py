@@ -76,3 +76,21 @@ def test_test_event_to_a_disabled_endpoint_is_refused(tenant, invoice_paid):
     endpoint.refresh_from_db()
     with pytest.raises(PublishError, match="endpoint is disabled"):
         event_send_test(endpoint=endpoint, event_type="invoice.paid")
+
+
+def test_a_purged_payload_cannot_be_replayed(tenant, invoice_paid):
+    from deliveries.models import Event
+    from deliveries.services.lifecycle import delivery_replay
+
+    endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x")
+    delivery = _failed_delivery(tenant, endpoint)
+    Event.objects.filter(pk=delivery.event_id).update(body="")
+    delivery.refresh_from_db()
+
+    with pytest.raises(ValidationError, match="removed by retention"):
+        delivery_replay(delivery=delivery)
+    job = job_bulk_replay_create(tenant=tenant, filters={"status": "failed"})
+    job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.total == 0
+    assert Event.objects.get(pk=delivery.event_id).payload is None
