@@ -164,6 +164,22 @@ def endpoint_url_validate(url: str) -> str:
     return url
 
 
+MAX_RATE_LIMIT = 10_000
+
+
+def endpoint_rate_limit_validate(rate_limit: Any) -> int | None:
+    """Deliveries per second, enforced across every worker; None means no limit."""
+    if rate_limit is None:
+        return None
+    if isinstance(rate_limit, bool) or not isinstance(rate_limit, int):
+        raise ValidationError({"rate_limit": "Give a whole number of deliveries per second."})
+    if not 1 <= rate_limit <= MAX_RATE_LIMIT:
+        raise ValidationError(
+            {"rate_limit": f"Give 1 to {MAX_RATE_LIMIT} deliveries per second, or null."}
+        )
+    return rate_limit
+
+
 def endpoint_headers_validate(headers: Any) -> dict[str, str]:
     if headers is None:
         return {}
@@ -230,9 +246,11 @@ def endpoint_create(
     headers: Mapping[str, str] | None = None,
     enabled: bool = True,
     secret: str | None = None,
+    rate_limit: int | None = None,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint and its first signing secret; returns both (the secret in clear once)."""
     url = endpoint_url_validate(url)
+    rate_limit = endpoint_rate_limit_validate(rate_limit)
     clean_headers = endpoint_headers_validate(headers)
     types = _event_types_resolve(event_types)
     if secret is not None:
@@ -248,6 +266,7 @@ def endpoint_create(
         description=(description or "")[:500],
         headers=clean_headers,
         enabled=enabled,
+        rate_limit=rate_limit,
         disabled_reason="" if enabled else "disabled when created",
         disabled_at=None if enabled else timezone.now(),
     )
@@ -265,7 +284,11 @@ def endpoint_update(
     event_types: Iterable[str | EventType] | None = None,
     headers: Mapping[str, str] | None = None,
     enabled: bool | None = None,
+    rate_limit: int | None = _UNSET,
 ) -> Endpoint:
+    """Change what is given; ``rate_limit=None`` removes the limit, omitted leaves it."""
+    if rate_limit is not _UNSET:
+        endpoint.rate_limit = endpoint_rate_limit_validate(rate_limit)
     if url is not None:
         endpoint.url = endpoint_url_validate(url)
     if description is not None:

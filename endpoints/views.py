@@ -115,6 +115,7 @@ class EndpointForm(forms.Form):
         help_text="One per line, as Name: value. Sent with every request.",
     )
     enabled = forms.BooleanField(required=False, initial=True)
+    rate_limit = forms.IntegerField(required=False, min_value=1, max_value=10_000)
 
     def __init__(self, *args: Any, subscribed: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -153,6 +154,7 @@ def _service_kwargs(form: EndpointForm) -> dict[str, Any]:
         "event_types": data["event_types"],
         "headers": data["headers"],
         "enabled": data["enabled"],
+        "rate_limit": data["rate_limit"],
     }
 
 
@@ -181,6 +183,7 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
         "event_types": [t.name for t in endpoint.event_types.all()],
         "headers": "\n".join(f"{k}: {v}" for k, v in (endpoint.headers or {}).items()),
         "enabled": endpoint.enabled,
+        "rate_limit": endpoint.rate_limit,
     }
     form = EndpointForm(request.POST or None, initial=initial, subscribed=initial["event_types"])
     if request.method == "POST" and form.is_valid():

@@ -91,6 +91,15 @@ class EndpointOutSerializer(serializers.Serializer):
     disabled_reason = serializers.CharField()
     disabled_at = serializers.DateTimeField(allow_null=True)
     failing_since = serializers.DateTimeField(allow_null=True)
+    consecutive_failures = serializers.IntegerField()
+    circuit_state = serializers.ChoiceField(
+        choices=["closed", "open"],
+        help_text="open: new deliveries wait while one probe at a time tests the endpoint.",
+    )
+    circuit_opened_at = serializers.DateTimeField(allow_null=True)
+    rate_limit = serializers.IntegerField(
+        allow_null=True, help_text="Deliveries per second; null means no limit."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -126,6 +135,14 @@ class EndpointCreateInSerializer(serializers.Serializer):
         help_text=_HEADERS_HELP,
     )
     enabled = serializers.BooleanField(required=False, default=True)
+    rate_limit = serializers.IntegerField(
+        min_value=1,
+        max_value=10_000,
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="Deliveries per second, enforced across workers; null means no limit.",
+    )
     secret = StrictCharField(
         required=False, help_text="A whsec_ secret to use; omitted, one is generated."
     )
@@ -142,6 +159,13 @@ class EndpointUpdateInSerializer(serializers.Serializer):
     )
     enabled = serializers.BooleanField(
         required=False, help_text="false disables (pending deliveries are cancelled)."
+    )
+    rate_limit = serializers.IntegerField(
+        min_value=1,
+        max_value=10_000,
+        allow_null=True,
+        required=False,
+        help_text="Deliveries per second; null removes the limit.",
     )
 
 

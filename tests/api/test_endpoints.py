@@ -230,3 +230,34 @@ def test_reserved_headers_are_rejected(api_a, tenant):
 
     error = assert_error(response, 400, "validation_error")
     assert list(error["fields"]) == ["headers"]
+
+
+def test_rate_limit_is_set_shown_and_cleared(api_a):
+    created = api_a.post(
+        BASE, {"url": "http://127.0.0.1:9/hooks", "rate_limit": 25}, format="json"
+    ).json()
+    assert created["rate_limit"] == 25
+    assert created["circuit_state"] == "closed"
+    assert created["consecutive_failures"] == 0
+
+    cleared = api_a.patch(f"{BASE}{created['id']}/", {"rate_limit": None}, format="json")
+
+    assert cleared.status_code == 200
+    assert cleared.json()["rate_limit"] is None
+    assert Endpoint.objects.get(pk=created["id"]).rate_limit is None
+
+
+@pytest.mark.parametrize("value", [0, 10_001, "fast", 1.5])
+def test_bad_rate_limits_are_400(api_a, value):
+    response = api_a.post(BASE, {"url": "http://127.0.0.1:9/h", "rate_limit": value}, format="json")
+    error = assert_error(response, 400, "validation_error")
+    assert "rate_limit" in error["fields"]
+
+
+def test_an_open_circuit_is_visible(api_a):
+    created = api_a.post(BASE, {"url": "http://127.0.0.1:9/hooks"}, format="json").json()
+    Endpoint.objects.filter(pk=created["id"]).update(circuit_state="open", consecutive_failures=12)
+
+    body = api_a.get(f"{BASE}{created['id']}/").json()
+
+    assert (body["circuit_state"], body["consecutive_failures"]) == ("open", 12)

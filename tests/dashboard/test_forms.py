@@ -283,3 +283,23 @@ def test_audit_page_lists_entries_for_staff(client_for, staff, member, failed_de
 
     assert "delivery.replay" in html
     assert "alice" in html
+
+
+def test_rate_limit_is_set_from_the_form(client_for, member, tenant):
+    response = client_for(member).post(
+        reverse("endpoint-create"),
+        {"url": "http://127.0.0.1:9/limited", "rate_limit": "20", "enabled": "on"},
+    )
+
+    assert response.status_code == 302
+    assert Endpoint.objects.get(tenant=tenant).rate_limit == 20
+
+
+def test_an_open_circuit_shows_on_the_endpoint_pages(client_for, member, endpoint):
+    Endpoint.objects.filter(pk=endpoint.pk).update(circuit_state="open")
+
+    listing = client_for(member).get(reverse("endpoint-list")).content.decode()
+    detail = client_for(member).get(reverse("endpoint-detail", args=[endpoint.pk])).content.decode()
+
+    assert "Circuit open" in listing
+    assert "Circuit open since" in detail
