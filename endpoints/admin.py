@@ -42,34 +42,34 @@ class TenantSlugFilter(admin.SimpleListFilter):
         return queryset.filter(**{self.field: value}) if value else queryset
 
 
-class DeletedFilter(admin.SimpleListFilter):
-    title = "deleted"
-    parameter_name = "deleted"
+def _set_or_unset_filter(
+    *, title: str, field: str, unset_label: str, set_label: str
+) -> type[admin.SimpleListFilter]:
+    """A list filter on whether a nullable column is set (deleted, revoked, failing)."""
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("no", "Live"), ("yes", "Deleted")]
+    class SetOrUnsetFilter(admin.SimpleListFilter):
+        parameter_name = title
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "no":
-            return queryset.filter(deleted_at__isnull=True)
-        if self.value() == "yes":
-            return queryset.filter(deleted_at__isnull=False)
-        return queryset
+        def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+            return [("no", unset_label), ("yes", set_label)]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+            if self.value() in ("no", "yes"):
+                return queryset.filter(**{f"{field}__isnull": self.value() == "no"})
+            return queryset
+
+    SetOrUnsetFilter.title = title
+    return SetOrUnsetFilter
 
 
-class FailingFilter(admin.SimpleListFilter):
-    title = "failing"
-    parameter_name = "failing"
+DeletedFilter = _set_or_unset_filter(
+    title="deleted", field="deleted_at", unset_label="Live", set_label="Deleted"
+)
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Failing now"), ("no", "Healthy")]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.filter(failing_since__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(failing_since__isnull=True)
-        return queryset
+FailingFilter = _set_or_unset_filter(
+    title="failing", field="failing_since", unset_label="Healthy", set_label="Failing now"
+)
 
 
 @admin.register(Tenant)
@@ -238,19 +238,9 @@ class EndpointSecretAdmin(ReadOnlyAdmin):
     list_select_related = ["endpoint"]
 
 
-class RevokedFilter(admin.SimpleListFilter):
-    title = "revoked"
-    parameter_name = "revoked"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("no", "Live"), ("yes", "Revoked")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "no":
-            return queryset.filter(revoked_at__isnull=True)
-        if self.value() == "yes":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
+RevokedFilter = _set_or_unset_filter(
+    title="revoked", field="revoked_at", unset_label="Live", set_label="Revoked"
+)
 
 
 class ScopeFilter(admin.SimpleListFilter):

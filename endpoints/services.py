@@ -232,6 +232,17 @@ def _event_types_resolve(
     return list(found.values())
 
 
+def _secret_or_new(secret: str | None) -> str:
+    """A caller's own ``whsec_`` secret, validated, or a freshly generated one."""
+    if secret is None:
+        return signing.secret_generate()
+    try:
+        signing.secret_key(secret)
+    except signing.InvalidSecret as exc:
+        raise ValidationError({"secret": str(exc)}) from exc
+    return secret
+
+
 def _secret_store(*, endpoint: Endpoint, secret: str) -> EndpointSecret:
     return EndpointSecret.objects.create(endpoint=endpoint, encrypted=crypto.encrypt(secret))
 
@@ -253,13 +264,7 @@ def endpoint_create(
     rate_limit = endpoint_rate_limit_validate(rate_limit)
     clean_headers = endpoint_headers_validate(headers)
     types = _event_types_resolve(event_types)
-    if secret is not None:
-        try:
-            signing.secret_key(secret)
-        except signing.InvalidSecret as exc:
-            raise ValidationError({"secret": str(exc)}) from exc
-    else:
-        secret = signing.secret_generate()
+    secret = _secret_or_new(secret)
     endpoint = Endpoint.objects.create(
         tenant=tenant,
         url=url,
@@ -391,13 +396,7 @@ def endpoint_secret_rotate(
         raise ValidationError(
             {"grace_period_seconds": f"Give 0 to {MAX_ROTATION_GRACE_SECONDS} seconds."}
         )
-    if secret is not None:
-        try:
-            signing.secret_key(secret)
-        except signing.InvalidSecret as exc:
-            raise ValidationError({"secret": str(exc)}) from exc
-    else:
-        secret = signing.secret_generate()
+    secret = _secret_or_new(secret)
     # Lock the endpoint so two rotations at once cannot both leave a "current" secret.
     Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
     now = timezone.now()
