@@ -33,5 +33,17 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+# The delivery benchmark (bench/run.py): PostgreSQL and Redis on 127.0.0.1, results and plots
+# under bench/results/. bench-quick uses tiny sizes and finishes in under a minute.
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.bench-installed
+	$(PY) -m bench.run --quick $(BENCH_ARGS)
+
 clean:
 	rm -rf var/test

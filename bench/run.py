@@ -1,0 +1,602 @@
+"""The delivery benchmark: ``python -m bench.run [--quick] [--scenario N ...]``.
+
+Starts a receiver, the platform's Celery workers (PostgreSQL + Redis, the production
+configuration) and publishers, all on 127.0.0.1, runs the scenarios and writes
+``bench/results/<scenario>.json``, ``bench/results/README.md`` and PNG plots (``--quick`` writes
+under ``bench/results/quick/``). Every throughput is also reported as a ratio against a baseline
+measured in the same run: one ``requests.Session`` posting the same bodies to the same receiver,
+one at a time, with no bookkeeping.
+
+Scenarios: 1 many events to one endpoint (plus end-to-end latency at a fixed offered rate);
+2 one event fanned out to many endpoints; 3 10% of endpoints slow; 4 20% of endpoints failing;
+5 the delivery log and attempt lists with a million attempts in the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from bench import infra
+
+RESULTS = Path(__file__).resolve().parent / "results"
+EVENT_TYPE = "bench.ping"
+PAD = "x" * 900  # with the envelope, a body of about 1 KB
+
+
+@dataclass(frozen=True)
+class Sizes:
+    s1_events: int
+    paced_rate: int
+    paced_seconds: float
+    s2_endpoints: int
+    s34_endpoints: int
+    s34_events: int
+    s5_attempts: int
+    s5_requests: int
+    baseline_posts: int
+    publishers: int
+    timeout: float
+
+
+FULL = Sizes(
+    s1_events=20_000,
+    paced_rate=500,
+    paced_seconds=10,
+    s2_endpoints=5_000,
+    s34_endpoints=200,
+    s34_events=100,
+    s5_attempts=1_000_000,
+    s5_requests=40,
+    baseline_posts=3_000,
+    publishers=2,
+    timeout=150,
+)
+QUICK = Sizes(
+    s1_events=600,
+    paced_rate=200,
+    paced_seconds=1.5,
+    s2_endpoints=300,
+    s34_endpoints=50,
+    s34_events=6,
+    s5_attempts=20_000,
+    s5_requests=8,
+    baseline_posts=300,
+    publishers=2,
+    timeout=25,
+)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def ms_summary(seconds: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float]:
+    return {f"p{q}": round(pct(seconds, q) * 1000, 2) for q in qs}
+
+
+# --- fixtures written straight to the database (fast, and not what is being measured) ------------
+
+
+class Fixtures:
+    def __init__(self, receiver: infra.Receiver) -> None:
+        from deliveries import signing
+        from endpoints import crypto
+        from endpoints.models import EventType
+
+        self.receiver = receiver
+        self.secret = signing.secret_generate()
+        self.encrypted = crypto.encrypt(self.secret)
+        self.event_type, _ = EventType.objects.get_or_create(name=EVENT_TYPE)
+        receiver.register_secrets({"*": self.secret})
+
+    def tenant(self, slug: str, paths: list[str]) -> tuple[Any, list[str]]:
+        from endpoints.models import Endpoint, EndpointSecret, Tenant
+
+        tenant = Tenant.objects.create(slug=slug, name=slug)
+        endpoints = [Endpoint(tenant=tenant, url=f"{self.receiver.base}{p}") for p in paths]
+        Endpoint.objects.bulk_create(endpoints, batch_size=1000)
+        EndpointSecret.objects.bulk_create(
+            [EndpointSecret(endpoint=e, encrypted=self.encrypted) for e in endpoints],
+            batch_size=1000,
+        )
+        return tenant, [e.pk for e in endpoints]
+
+    def body_and_headers(self) -> tuple[bytes, dict[str, str]]:
+        from django.utils import timezone
+
+        from deliveries import signing
+        from deliveries.services.publishing import event_body
+
+        body = event_body(
+            event_type=EVENT_TYPE, created_at=timezone.now(), payload={"n": 0, "pad": PAD}
+        ).encode()
+        headers = {"content-type": "application/json"}
+        headers.update(
+            signing.headers(
+                secrets=[self.secret], msg_id="msg_baseline", timestamp=int(time.time()), body=body
+            )
+        )
+        return body, headers
+
+
+def baseline(receiver: infra.Receiver, fixtures: Fixtures, posts: int) -> float:
+    """One requests.Session, one POST at a time, same bodies, same receiver, nothing recorded."""
+    import requests
+
+    body, headers = fixtures.body_and_headers()
+    url = f"{receiver.base}/ok/baseline"
+    with requests.Session() as session:
+        session.post(url, data=body, headers=headers, timeout=10).raise_for_status()
+        t0 = time.perf_counter()
+        for _ in range(posts):
+            session.post(url, data=body, headers=headers, timeout=10).raise_for_status()
+        elapsed = time.perf_counter() - t0
+    receiver.reset()
+    return posts / elapsed
+
+
+# --- publishers (separate processes, so that publishing does not share this GIL) --------------
+
+
+def _publish(job: tuple[str, int, float, float]) -> list[tuple[str, float, float]]:
+    """Publish ``count`` events at ``rate`` per second (0: as fast as possible) from ``start``."""
+    from deliveries import publish_event
+    from endpoints.models import Tenant
+
+    slug, count, rate, start = job
+    tenant = Tenant.objects.get(slug=slug)
+    while time.time() < start:
+        time.sleep(0.001)
+    out: list[tuple[str, float, float]] = []
+    t_start = time.perf_counter()
+    for i in range(count):
+        if rate:
+            delay = t_start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        wall = time.time()
+        t0 = time.perf_counter()
+        event = publish_event(tenant, EVENT_TYPE, {"n": i, "pad": PAD})
+        out.append((event.pk, wall, time.perf_counter() - t0))
+    return out
+
+
+def _noop() -> int:
+    return os.getpid()
+
+
+class Publishers:
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.pool = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=get_context("spawn"),
+            initializer=infra.configure_this_process,
+        )
+        for future in [self.pool.submit(_noop) for _ in range(count)]:
+            future.result(timeout=60)
+
+    def publish(self, slug: str, events: int, rate: float = 0) -> list[tuple[str, float, float]]:
+        each, extra = divmod(events, self.count)
+        shares = [each + (1 if i < extra else 0) for i in range(self.count)]
+        start = time.time() + 0.2
+        jobs = [(slug, n, rate / self.count, start) for n in shares if n]
+        results: list[tuple[str, float, float]] = []
+        for part in self.pool.map(_publish, jobs):
+            results.extend(part)
+        return results
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --- measuring a delivery scenario ---------------------------------------------------------------
+
+
+def succeeded_count(endpoint_ids: list[str]) -> int:
+    from deliveries.models import Delivery
+
+    return Delivery.objects.filter(
+        endpoint_id__in=endpoint_ids, status=Delivery.Status.SUCCEEDED
+    ).count()
+
+
+class Progress:
+    """Polls the database until ``expected`` deliveries to ``endpoint_ids`` have succeeded."""
+
+    def __init__(self, endpoint_ids: list[str], expected: int) -> None:
+        self.endpoint_ids = endpoint_ids
+        self.expected = expected
+        self.timeline: list[tuple[float, int]] = []
+
+    def wait(self, t0: float, timeout: float) -> float | None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            done = succeeded_count(self.endpoint_ids)
+            now = time.time()
+            self.timeline.append((round(now - t0, 3), done))
+            if done >= self.expected:
+                return now
+            time.sleep(0.05)
+        return None
+
+
+def in_background(fn: Any, *args: Any) -> Any:
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001  re-raised by the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def join() -> Any:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return join
+
+
+class Bench:
+    def __init__(self, sizes: Sizes, out: Path, workers: int, concurrency: int) -> None:
+        self.sizes = sizes
+        self.out = out
+        self.logs = out / "logs"
+        self.worker_count = workers
+        self.concurrency = concurrency
+        self.results: dict[str, dict[str, Any]] = {}
+        self.s1_rate: float | None = None
+
+    def start(self) -> None:
+        infra.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        infra.configure_this_process()
+        infra.database_prepare()
+        infra.broker_flush()
+        self.receiver = infra.Receiver(self.logs)
+        self.fixtures = Fixtures(self.receiver)
+        self.workers = infra.Workers(
+            self.logs,
+            count=self.worker_count,
+            concurrency=self.concurrency,
+            extra_env={"WEBHOOKS_RETRY_SCHEDULE": "5,30,60", "WEBHOOKS_ATTEMPT_TIMEOUT": "5"},
+        )
+        self.publishers = Publishers(self.sizes.publishers)
+        self.cpu = infra.CpuMeter(self.workers, self.receiver)
+
+    def stop(self) -> None:
+        publishers = getattr(self, "publishers", None)
+        if publishers is not None:
+            publishers.close()
+        workers = getattr(self, "workers", None)
+        if workers is not None:
+            workers.stop()
+
+    def quiesce(self, endpoint_ids: list[str]) -> None:
+        """Take a finished scenario's endpoints out of the way of the next one."""
+        from deliveries.models import Delivery
+        from endpoints.models import Endpoint
+
+        Endpoint.objects.filter(pk__in=endpoint_ids).update(enabled=False)
+        Delivery.objects.filter(
+            endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING
+        ).update(status=Delivery.Status.CANCELLED, cancel_reason="bench over")
+        self.receiver.reset()
+
+    def deliver(
+        self,
+        *,
+        key: str,
+        title: str,
+        slug: str,
+        paths: list[str],
+        healthy_prefix: str,
+        events: int,
+        rate: float = 0,
+    ) -> dict[str, Any]:
+        """Publish ``events`` to a new tenant with endpoints at ``paths``; wait for the healthy."""
+        base = baseline(self.receiver, self.fixtures, self.sizes.baseline_posts)
+        tenant, endpoint_ids = self.fixtures.tenant(slug, paths)
+        pairs = zip(endpoint_ids, paths, strict=True)
+        healthy = [e for e, p in pairs if p.startswith(healthy_prefix)]
+        expected = events * len(healthy)
+        progress = Progress(healthy, expected)
+        self.receiver.reset()
+        self.cpu.start()
+        t0 = time.time()
+        join = in_background(self.publishers.publish, tenant.slug, events, rate)
+        done_at = progress.wait(t0, self.sizes.timeout)
+        published = join()
+        cpu = self.cpu.stop()
+        stats = self.receiver.stats()
+        first_publish = min(p[1] for p in published)
+        publish_end = max(p[1] + p[2] for p in published)
+        publish_at = {p[0]: p[1] for p in published}
+        latencies = []
+        healthy_paths = {p for p in paths if p.startswith(healthy_prefix)}
+        for arrival_key, arrived in stats["arrivals"].items():
+            msg_id, _, path = arrival_key.partition(" ")
+            if path in healthy_paths and msg_id in publish_at:
+                latencies.append(arrived - publish_at[msg_id])
+        delivered = progress.timeline[-1][1] if progress.timeline else 0
+        elapsed = (done_at or time.time()) - first_publish
+        rate_out = delivered / elapsed if elapsed > 0 else 0.0
+        result = {
+            "scenario": key,
+            "title": title,
+            "complete": done_at is not None,
+            "endpoints": len(paths),
+            "healthy_endpoints": len(healthy),
+            "events": events,
+            "offered_rate": rate or None,
+            "deliveries_expected": expected,
+            "deliveries_done": delivered,
+            "seconds": round(elapsed, 3),
+            "deliveries_per_s": round(rate_out, 1),
+            "baseline_per_s": round(base, 1),
+            "ratio": round(rate_out / base, 3) if base else None,
+            "publish_seconds": round(publish_end - first_publish, 3),
+            "publish_rate": round(len(published) / max(publish_end - first_publish, 1e-9), 1),
+            "publish_latency_ms": ms_summary([p[2] for p in published], (50, 99)),
+            "e2e_latency_ms": ms_summary(latencies),
+            "cpu_seconds": cpu,
+            "cpu_s_per_1000": {k: round(v * 1000 / max(delivered, 1), 3) for k, v in cpu.items()},
+            "receiver_requests": stats["total"],
+            "signatures": {
+                "verified": stats["verified"],
+                "bad": stats["bad_signatures"],
+                "unverifiable": stats["unverifiable"],
+            },
+            "timeline": progress.timeline,
+            "latencies_ms": sorted(round(x * 1000, 2) for x in latencies),
+        }
+        self.quiesce(endpoint_ids)
+        return result
+
+    # --- scenarios -------------------------------------------------------------------------
+
+    def scenario_1(self) -> dict[str, Any]:
+        s = self.sizes
+        result = self.deliver(
+            key="1",
+            title=f"{s.s1_events:,} events to 1 endpoint",
+            slug="s1",
+            paths=["/ok/s1"],
+            healthy_prefix="/ok/",
+            events=s.s1_events,
+        )
+        self.s1_rate = result["deliveries_per_s"]
+        events = int(s.paced_rate * s.paced_seconds)
+        paced = self.deliver(
+            key="1-paced",
+            title=f"{events:,} events to 1 endpoint offered at {s.paced_rate}/s",
+            slug="s1p",
+            paths=["/ok/s1p"],
+            healthy_prefix="/ok/",
+            events=events,
+            rate=s.paced_rate,
+        )
+        result["paced"] = {
+            k: paced[k]
+            for k in (
+                "title",
+                "offered_rate",
+                "deliveries_done",
+                "publish_rate",
+                "publish_latency_ms",
+                "e2e_latency_ms",
+                "latencies_ms",
+                "complete",
+            )
+        }
+        return result
+
+    def scenario_2(self) -> dict[str, Any]:
+        s = self.sizes
+        paths = [f"/ok/s2-{i}" for i in range(s.s2_endpoints)]
+        result = self.deliver(
+            key="2",
+            title=f"1 event fanned out to {s.s2_endpoints:,} endpoints",
+            slug="s2",
+            paths=paths,
+            healthy_prefix="/ok/",
+            events=1,
+        )
+        result["publish_latency_ms"] = self._publish_latency_with_subscribers("s2")
+        result["publish_latency_note"] = (
+            "200 publish_event() calls to the tenant with every endpoint subscribed, each in a "
+            "transaction rolled back afterwards (so nothing is sent)"
+        )
+        return result
+
+    def _publish_latency_with_subscribers(self, slug: str) -> dict[str, float]:
+        from django.db import transaction
+
+        from deliveries import publish_event
+        from endpoints.models import Endpoint, Tenant
+
+        tenant = Tenant.objects.get(slug=slug)
+        Endpoint.objects.filter(tenant=tenant).update(enabled=True)
+        samples = []
+
+        class Rollback(Exception):
+            pass
+
+        for i in range(200):
+            try:
+                with transaction.atomic():
+                    t0 = time.perf_counter()
+                    publish_event(tenant, EVENT_TYPE, {"n": i, "pad": PAD})
+                    samples.append(time.perf_counter() - t0)
+                    raise Rollback
+            except Rollback:
+                pass
+        Endpoint.objects.filter(tenant=tenant).update(enabled=False)
+        return ms_summary(samples, (50, 99))
+
+    def _mixed(self, key: str, kind: str, share: float, title: str) -> dict[str, Any]:
+        s = self.sizes
+        bad = round(s.s34_endpoints * share)
+        paths = [f"/{kind}/s{key}-{i}" for i in range(bad)]
+        paths += [f"/ok/s{key}-{i}" for i in range(bad, s.s34_endpoints)]
+        result = self.deliver(
+            key=key,
+            title=title,
+            slug=f"s{key}",
+            paths=paths,
+            healthy_prefix="/ok/",
+            events=s.s34_events,
+        )
+        control = self.results.get("3-control")
+        result["vs_all_healthy"] = (
+            round(result["deliveries_per_s"] / control["deliveries_per_s"], 3) if control else None
+        )
+        result["vs_scenario_1"] = (
+            round(result["deliveries_per_s"] / self.s1_rate, 3) if self.s1_rate else None
+        )
+        return result
+
+    def scenario_3_control(self) -> dict[str, Any]:
+        s = self.sizes
+        return self.deliver(
+            key="3-control",
+            title=f"{s.s34_endpoints} endpoints, all healthy (control for 3 and 4)",
+            slug="s3c",
+            paths=[f"/ok/s3c-{i}" for i in range(s.s34_endpoints)],
+            healthy_prefix="/ok/",
+            events=s.s34_events,
+        )
+
+    def scenario_3(self) -> dict[str, Any]:
+        n = self.sizes.s34_endpoints
+        return self._mixed("3", "slow", 0.10, f"{n} endpoints, 10% answer after 2 s")
+
+    def scenario_4(self) -> dict[str, Any]:
+        n = self.sizes.s34_endpoints
+        return self._mixed("4", "fail", 0.20, f"{n} endpoints, 20% answer 500")
+
+    def scenario_5(self) -> dict[str, Any]:
+        from bench import logload
+
+        return logload.run(self.sizes.s5_attempts, self.sizes.s5_requests, self.receiver.base)
+
+    def run(self, wanted: list[str]) -> None:
+        plan = {
+            "1": self.scenario_1,
+            "2": self.scenario_2,
+            "3-control": self.scenario_3_control,
+            "3": self.scenario_3,
+            "4": self.scenario_4,
+            "5": self.scenario_5,
+        }
+        for key, fn in plan.items():
+            if key.split("-")[0] not in wanted:
+                continue
+            print(f"scenario {key} ...", flush=True)
+            t = time.monotonic()
+            result = fn()
+            result["wall_seconds"] = round(time.monotonic() - t, 1)
+            self.results[key] = result
+            (self.out / f"{key}.json").write_text(json.dumps(result, indent=1) + "\n")
+            print("  " + one_line(result), flush=True)
+
+
+def one_line(r: dict[str, Any]) -> str:
+    if r["scenario"] == "5":
+        return "; ".join(f"{p['name']} p50 {p['p50_ms']} p99 {p['p99_ms']} ms" for p in r["pages"])
+    return (
+        f"{r['deliveries_done']}/{r['deliveries_expected']} in {r['seconds']} s: "
+        f"{r['deliveries_per_s']}/s, baseline {r['baseline_per_s']}/s, ratio {r['ratio']}; "
+        f"publish p50/p99 {r['publish_latency_ms']['p50']}/{r['publish_latency_ms']['p99']} ms; "
+        f"e2e p50/p95/p99 {r['e2e_latency_ms']['p50']}/{r['e2e_latency_ms']['p95']}/"
+        f"{r['e2e_latency_ms']['p99']} ms; signatures ok {r['signatures']['verified']} "
+        f"bad {r['signatures']['bad']}"
+    )
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SHOW server_version")
+        pg = cur.fetchone()[0]
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "postgres": pg,
+        "platform": platform.platform(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
+    parser.add_argument("--scenario", action="append", help="1-5; repeat for several")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    out = RESULTS / "quick" if args.quick else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = args.scenario or ["1", "2", "3", "4", "5"]
+    bench = Bench(sizes, out, args.workers, args.concurrency)
+    started = time.monotonic()
+    status = 0
+    try:
+        bench.start()
+        bench.run(wanted)
+    except Exception:  # noqa: BLE001  reported, then the processes are cleaned up
+        traceback.print_exc()
+        status = 1
+    finally:
+        bench.stop()
+        infra._kill_all()
+    if bench.results:
+        from bench import report
+
+        meta = {
+            "quick": args.quick,
+            "workers": args.workers,
+            "concurrency": args.concurrency,
+            "machine": machine(),
+            "wall_seconds": round(time.monotonic() - started, 1),
+            "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        }
+        report.write(out, bench.results, meta)
+        print(f"results in {out} ({meta['wall_seconds']} s)", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
