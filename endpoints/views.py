@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliveries import PublishError
 from deliveries.selectors import deliveries_filter, endpoints_health
@@ -55,11 +55,18 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("login")
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def portal_enter(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows whose portal the link opens; only the POST (with its CSRF token) enters it.
+
+    Entering on GET would let any page embed someone else's link (an ``<img>``) and swap the
+    visitor's session for that tenant's portal, where they might then type their own secrets.
+    """
     tenant = portal.portal_token_verify(token)
     if tenant is None:
         return render(request, "portal/portal_link_invalid.html", status=403)
+    if request.method == "GET":
+        return render(request, "portal/portal_enter.html", {"tenant": tenant})
     # A fresh session with no Django user: whoever was signed in on this browser is signed out,
     # so the link never mixes its tenant with another account's rights.
     logout(request)

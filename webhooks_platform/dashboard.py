@@ -37,6 +37,11 @@ class Viewer:
 def viewer_resolve(request: HttpRequest) -> Viewer | None:
     """The tenant this request acts for, or None when it may see no tenant's pages."""
     portal_id = request.session.get(PORTAL_SESSION_KEY)
+    if portal_id is not None and request.user.is_authenticated:
+        # Someone signed in after a portal session on this browser: the account wins, and the
+        # portal tenant must never carry over into it.
+        del request.session[PORTAL_SESSION_KEY]
+        portal_id = None
     if portal_id is not None:
         tenant = Tenant.objects.filter(pk=portal_id).first()
         return None if tenant is None else Viewer(tenant=tenant, tenants=[tenant], portal=True)

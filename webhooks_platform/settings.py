@@ -233,8 +233,15 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # The filesystem broker has no host; kombu warns about that on every connection.
-    "loggers": {"kombu.connection": {"level": "ERROR"}},
+    "loggers": {
+        # The filesystem broker has no host; kombu warns about that on every connection.
+        "kombu.connection": {"level": "ERROR"},
+        # Celery's two INFO lines per task ("received", "succeeded in") cost more CPU than a
+        # small deliver task's own work at thousands a second, and say less than the
+        # platform's per-attempt log line; CELERY_TASK_LOG_LEVEL=INFO brings them back.
+        "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
+        "celery.worker.strategy": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
+    },
 }
 
 # --- REST API -------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_lists_show_only_the_viewers_tenant(
 def test_a_portal_session_is_confined_to_its_tenant(client, tenant, endpoint, other_endpoint):
     from endpoints.portal import portal_link
 
-    client.get(portal_link(tenant))
+    client.post(portal_link(tenant))
 
     own = client.get(reverse("endpoint-detail", args=[endpoint.pk]))
     other = client.get(reverse("endpoint-detail", args=[other_endpoint.pk]))

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_valid_link_opens_the_portal_for_its_tenant(client, tenant, endpoint):
-    response = client.get(portal.portal_link(tenant, expires_in=600), follow=True)
+    response = client.post(portal.portal_link(tenant, expires_in=600), follow=True)
 
     assert response.redirect_chain == [(reverse("endpoint-list"), 302)]
     assert endpoint.url in response.content.decode()
@@ -26,7 +26,7 @@ def test_a_valid_link_opens_the_portal_for_its_tenant(client, tenant, endpoint):
 def test_a_link_signs_out_whoever_was_signed_in(client_for, other_member, tenant):
     client = client_for(other_member)
 
-    client.get(portal.portal_link(tenant))
+    client.post(portal.portal_link(tenant))
 
     assert "_auth_user_id" not in client.session
     assert client.session[PORTAL_SESSION_KEY] == tenant.pk
@@ -35,7 +35,7 @@ def test_a_link_signs_out_whoever_was_signed_in(client_for, other_member, tenant
 def test_a_tampered_link_is_refused(client, tenant):
     token = portal.portal_token(tenant=tenant)
 
-    response = client.get(reverse("portal-enter", args=[token[:-2] + "xx"]))
+    response = client.post(reverse("portal-enter", args=[token[:-2] + "xx"]))
 
     assert response.status_code == 403
     assert PORTAL_SESSION_KEY not in client.session
@@ -50,7 +50,7 @@ def test_an_expired_link_is_refused(client, tenant, monkeypatch):
     token = portal.portal_token(tenant=tenant, expires_in=60)
     monkeypatch.undo()
 
-    response = client.get(reverse("portal-enter", args=[token]))
+    response = client.post(reverse("portal-enter", args=[token]))
 
     assert response.status_code == 403
     assert b"invalid or has expired" in response.content
@@ -58,7 +58,7 @@ def test_an_expired_link_is_refused(client, tenant, monkeypatch):
 
 
 def test_portal_actions_are_audited_as_coming_through_a_link(client, tenant, endpoint):
-    client.get(portal.portal_link(tenant))
+    client.post(portal.portal_link(tenant))
 
     client.post(reverse("endpoint-toggle", args=[endpoint.pk]))
 
@@ -71,8 +71,43 @@ def test_portal_actions_are_audited_as_coming_through_a_link(client, tenant, end
 
 
 def test_signing_out_ends_a_portal_session(client, tenant):
-    client.get(portal.portal_link(tenant))
+    client.post(portal.portal_link(tenant))
 
     client.post(reverse("logout"))
 
     assert client.get(reverse("endpoint-list")).status_code == 302
+
+
+def test_opening_a_link_only_shows_whose_portal_it_is(client_for, member, other_tenant):
+    """An embedded link (an <img>, a redirect) must not swap a signed-in user's session."""
+    client = client_for(member)
+
+    response = client.get(portal.portal_link(other_tenant))
+
+    assert response.status_code == 200
+    assert b"Webhooks portal for Globex" in response.content
+    assert PORTAL_SESSION_KEY not in client.session
+    assert "_auth_user_id" in client.session
+
+
+def test_entering_needs_the_csrf_token(tenant):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(portal.portal_link(tenant))
+
+    assert response.status_code == 403
+    assert PORTAL_SESSION_KEY not in client.session
+
+
+def test_signing_in_after_a_portal_session_drops_the_portal_tenant(
+    client, member, tenant, other_tenant, endpoint, other_endpoint
+):
+    client.post(portal.portal_link(other_tenant))
+    client.force_login(member)
+
+    page = client.get(reverse("endpoint-list")).content.decode()
+
+    assert endpoint.url in page
+    assert other_endpoint.url not in page
+    assert PORTAL_SESSION_KEY not in client.session
