@@ -40,11 +40,12 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    # isdigit() alone accepts "²" or "١"; a receiver's header must never break recording.
+    if value.isascii() and value.isdigit():
+        return float(min(int(value), 10**9))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -129,7 +129,7 @@ def support_bulk_replay(request: HttpRequest) -> HttpResponse:
             filters[key] = filters[key].isoformat()
     ids: list[int] = []
     if request.POST.get("scope") == "selected":
-        ids = [int(v) for v in request.POST.getlist("delivery_ids") if v.isdigit()]
+        ids = [int(v) for v in request.POST.getlist("delivery_ids") if v.isascii() and v.isdigit()]
         if not ids:
             messages.error(request, "Select at least one delivery, or replay all that match.")
             return redirect("support-deliveries")

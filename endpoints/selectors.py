@@ -11,7 +11,7 @@ def tenant_get(*, key: str | int) -> Tenant | None:
     """A tenant by slug or numeric id (as URLs take either)."""
     value = str(key)
     tenant = Tenant.objects.filter(slug=value).first()
-    if tenant is None and value.isdigit():
+    if tenant is None and value.isascii() and value.isdigit():
         tenant = Tenant.objects.filter(pk=int(value)).first()
     return tenant
 

@@ -231,7 +231,9 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "recent": recent,
             "charts": endpoint_charts(endpoint=endpoint),
             "grace_choices": ROTATION_GRACE_CHOICES,
-            "job_url": reverse("job-status", args=[job_id]) if job_id.isdigit() else "",
+            "job_url": reverse("job-status", args=[job_id])
+            if job_id.isascii() and job_id.isdigit()
+            else "",
             "watch": request.GET.get("watch") == "1",
             "section": "endpoints",
         },

@@ -11,14 +11,24 @@ from django.core.checks import Error, Warning, register
 
 @register(deploy=True)
 def check_production_settings(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    warnings: list[Warning] = []
     if settings.SECRET_KEY == settings.INSECURE_DEFAULT_SECRET_KEY:
-        return [
+        warnings.append(
             Warning(
                 "SECRET_KEY is the embedded default; set SECRET_KEY in production.",
                 id="webhooks.W001",
             )
-        ]
-    return []
+        )
+    allowed = [str(c).strip() for c in settings.WEBHOOKS_ALLOWED_SUBNETS if str(c).strip()]
+    if allowed:
+        warnings.append(
+            Warning(
+                f"WEBHOOKS_ALLOWED_SUBNETS opens {', '.join(allowed)} to every tenant's endpoints "
+                "(SSRF); set it empty unless those receivers are meant to be reachable.",
+                id="webhooks.W002",
+            )
+        )
+    return warnings
 
 
 @register()

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 T = TypeVar("T")
@@ -60,9 +61,13 @@ def keyset_page(
     queryset: QuerySet[Any], *, cursor: str | None, limit: int, key: str = "id"
 ) -> Page[Any]:
     """One page of ``queryset`` ordered by ``-key``, after ``cursor``."""
-    if cursor:
-        queryset = queryset.filter(**{f"{key}__lt": decode_cursor(cursor)})
-    rows = list(queryset.order_by(f"-{key}")[: limit + 1])
+    try:
+        if cursor:
+            queryset = queryset.filter(**{f"{key}__lt": decode_cursor(cursor)})
+        rows = list(queryset.order_by(f"-{key}")[: limit + 1])
+    except (ValueError, TypeError, ValidationError) as exc:
+        # A well-formed cursor of the wrong type (a string where ids are numbers).
+        raise InvalidCursor("cursor is not one this API returned") from exc
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(getattr(rows[-1], key)) if more and rows else None

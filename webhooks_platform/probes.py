@@ -63,7 +63,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if error:
         failed.append("broker")
     if failed:
-        logger.warning("not ready", extra={"failed": ",".join(failed)})
+        # The errors name hosts and users: they go to the log, and the unauthenticated probe
+        # only says which dependency is down.
+        logger.warning(
+            "not ready",
+            extra={"failed": ",".join(failed), "errors": "; ".join(checks[f] for f in failed)},
+        )
+        for name in failed:
+            checks[name] = "unavailable"
         return JsonResponse(
             {"status": "unavailable", "failed": failed, "checks": checks}, status=503
         )

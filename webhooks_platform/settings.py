@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webhooks_platform.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -175,8 +176,14 @@ WEBHOOKS_RETRY_AFTER_MAX = env.float("WEBHOOKS_RETRY_AFTER_MAX", default=3600)
 WEBHOOKS_ATTEMPT_TIMEOUT = env.float("WEBHOOKS_ATTEMPT_TIMEOUT", default=15)
 WEBHOOKS_MAX_PAYLOAD_BYTES = env.int("WEBHOOKS_MAX_PAYLOAD_BYTES", default=256 * 1024)
 WEBHOOKS_RESPONSE_BODY_LIMIT = env.int("WEBHOOKS_RESPONSE_BODY_LIMIT", default=20_000)
-# The embedded default is for local development, where receivers run on this machine.
-WEBHOOKS_ALLOWED_SUBNETS = env.list("WEBHOOKS_ALLOWED_SUBNETS", default=["127.0.0.0/8", "::1/128"])
+# Loopback is open by default only where receivers run on this machine: the embedded mode (no
+# DATABASE_URL) or DEBUG. A deployment on PostgreSQL blocks it unless it opts in, and
+# `check --deploy` warns about any allowed range.
+_LOCAL_DEVELOPMENT = DEBUG or "DATABASE_URL" not in os.environ
+WEBHOOKS_ALLOWED_SUBNETS = env.list(
+    "WEBHOOKS_ALLOWED_SUBNETS",
+    default=["127.0.0.0/8", "::1/128"] if _LOCAL_DEVELOPMENT else [],
+)
 WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=False)
 WEBHOOKS_DISABLE_AFTER_FAILING_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_FAILING_DAYS", default=5)
 WEBHOOKS_SECRET_ROTATION_GRACE = env.int("WEBHOOKS_SECRET_ROTATION_GRACE", default=86400)

@@ -23,9 +23,19 @@ CHUNK = 500
 
 
 def _enqueue(job: Job) -> None:
+    transaction.on_commit(lambda: jobs_send(job_ids=[job.pk]))
+
+
+def jobs_send(*, job_ids: list[int]) -> None:
+    """Hand jobs to the workers. A broker error is logged: the job row stays ``queued`` and the
+    sweeper sends it again, so the caller (a web request) never fails after its commit."""
     from deliveries.tasks import run_job
 
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    for job_id in job_ids:
+        try:
+            run_job.delay(job_id)
+        except Exception:  # noqa: BLE001  the row is the truth; the sweeper re-sends
+            logger.warning("broker unavailable; the sweeper will start job %s", job_id)
 
 
 def _window_check(since: datetime, until: datetime | None) -> None:
@@ -110,17 +120,18 @@ def _job_queryset(job: Job):  # type: ignore[no-untyped-def]
 
 
 def job_run(*, job_id: int) -> Job | None:
-    """Run (or resume) a job: replays in chunks, recording progress after each."""
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None or job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
-        return job
+    """Run a queued job: replays in chunks, recording progress after each."""
+    now = timezone.now()
+    # Claim it: a job sent twice (by the sweeper after a lost message) runs once.
+    if not Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=now
+    ):
+        return Job.objects.filter(pk=job_id).first()
+    job = Job.objects.get(pk=job_id)
     # Deliveries whose event payload retention removed cannot be sent again.
     qs = _job_queryset(job).exclude(status=Delivery.Status.SENDING).exclude(event__body="")
     ids = list(qs.order_by("id").values_list("id", flat=True))
-    now = timezone.now()
-    Job.objects.filter(pk=job.pk).update(
-        status=Job.Status.RUNNING, total=len(ids), done=0, started_at=job.started_at or now
-    )
+    Job.objects.filter(pk=job.pk).update(total=len(ids), done=0)
     done = replayed = 0
     try:
         for start in range(0, len(ids), CHUNK):

@@ -19,11 +19,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deliveries import policy
-from deliveries.models import Attempt, Delivery, Event
+from deliveries.models import Attempt, Delivery, Event, Job
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 
 from .dispatch import deliveries_dispatch, fan_out_enqueue
+from .jobs import jobs_send
 from .operational import delivery_exhausted
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class SweepReport:
     dispatched: int = 0
     fan_outs: int = 0
     cancelled: int = 0
+    jobs: int = 0
 
 
 def _locked(queryset):  # type: ignore[no-untyped-def]
@@ -158,6 +160,19 @@ def _fan_out_stragglers(now: datetime) -> int:
     return len(ids)
 
 
+def _requeue_jobs(now: datetime) -> int:
+    """Bulk jobs still queued long after they were created lost their message: send again."""
+    cutoff = now - timedelta(seconds=webhooks_settings().dispatch_timeout)
+    ids = list(
+        Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:100]
+    )
+    if ids:
+        jobs_send(job_ids=ids)
+    return len(ids)
+
+
 def sweep(*, now: datetime | None = None) -> SweepReport:
     now = now or timezone.now()
     report = SweepReport()
@@ -165,4 +180,5 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     report.cancelled = _cancel_orphans(now)
     report.dispatched = _dispatch_due(now)
     report.fan_outs = _fan_out_stragglers(now)
+    report.jobs = _requeue_jobs(now)
     return report

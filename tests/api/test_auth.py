@@ -125,3 +125,11 @@ def test_create_api_key_command_without_tenant_makes_a_platform_key(capsys):
     api_key = ApiKey.objects.get()
     assert api_key.is_platform
     assert out.startswith(f"Created platform API key {api_key.prefix} ")
+
+
+def test_a_blank_authorization_header_is_401(tenant):
+    from rest_framework.test import APIClient
+
+    response = APIClient().get(TENANT_ROUTE, HTTP_AUTHORIZATION="   ")
+
+    assert response.status_code == 401

@@ -94,3 +94,26 @@ def test_a_purged_payload_cannot_be_replayed(tenant, invoice_paid):
     job.refresh_from_db()
     assert job.total == 0
     assert Event.objects.get(pk=delivery.event_id).payload is None
+
+
+def test_a_job_runs_once_even_if_sent_twice(tenant, invoice_paid):
+    endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x")
+    _failed_delivery(tenant, endpoint)
+    job = job_recover_create(endpoint=endpoint, since=timezone.now() - timedelta(hours=1))
+
+    job_run(job_id=job.pk)
+    Delivery.objects.update(status="failed")  # as if the replay had failed again
+    again = job_run(job_id=job.pk)
+
+    assert again.status == "succeeded"
+    assert Delivery.objects.get().status == "failed"  # the second message did nothing
+
+
+def test_the_sweeper_resends_a_job_whose_message_was_lost(tenant, invoice_paid):
+    from deliveries.services.sweep import sweep
+
+    endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x")
+    job_recover_create(endpoint=endpoint, since=timezone.now() - timedelta(hours=1))
+
+    assert sweep().jobs == 0  # just created: its message is presumably on its way
+    assert sweep(now=timezone.now() + timedelta(minutes=5)).jobs == 1

@@ -90,3 +90,10 @@ def test_should_disable_after_the_threshold():
         failing_since=now - timedelta(days=4, hours=23), now=now, after_seconds=five_days
     )
     assert not policy.should_disable(failing_since=None, now=now, after_seconds=five_days)
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "-5", "1e3", "99999999999999999999999"])
+def test_odd_retry_after_values_never_raise(value):
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    parsed = policy.parse_retry_after(value, now=now)
+    assert parsed is None or 0 <= parsed <= 10**9

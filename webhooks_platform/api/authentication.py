@@ -39,7 +39,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         parts = header.split()
-        if parts[0].lower() != self.keyword.lower().encode():
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
             raise exceptions.AuthenticationFailed(
                 "Use the Authorization header as 'Bearer <API key>'."
             )

@@ -66,7 +66,7 @@ class Command(BaseCommand):
 
 def tenant_lookup(value: str) -> Tenant:
     tenant = Tenant.objects.filter(slug=value).first()
-    if tenant is None and value.isdigit():
+    if tenant is None and value.isascii() and value.isdigit():
         tenant = Tenant.objects.filter(pk=int(value)).first()
     if tenant is None:
         raise CommandError(f"no tenant {value!r}; create it with create_tenant")
