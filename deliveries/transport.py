@@ -122,6 +122,10 @@ def _error_text(exc: BaseException) -> str:
     return f"error: {exc.__class__.__name__}"
 
 
+def _clean_text(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -178,8 +182,10 @@ async def _connect_and_post(
         timeout=aiohttp.ClientTimeout(total=remaining),
     ) as response:
         result.status = response.status
-        for name, value in response.headers.items():
-            key = name.lower()
+        for raw_name, raw_value in response.headers.items():
+            # Bytes that are not UTF-8 arrive as lone surrogates, which neither JSON output nor
+            # PostgreSQL's jsonb accept: store them as U+FFFD instead.
+            key, value = _clean_text(raw_name).lower(), _clean_text(raw_value)
             previous = result.response_headers.get(key)
             result.response_headers[key] = value if previous is None else f"{previous}, {value}"
         try:
@@ -386,12 +392,12 @@ _sender_pid: int | None = None
 _sender_lock = threading.Lock()
 
 
-def sender() -> Sender:
-    """This process's sender (a forked child gets its own)."""
+def sender(max_pending: int = 1000) -> Sender:
+    """This process's sender (a forked child gets its own); ``max_pending`` applies at creation."""
     global _sender, _sender_pid
     with _sender_lock:
         if _sender is None or _sender_pid != os.getpid():
-            _sender = Sender()
+            _sender = Sender(max_pending=max_pending)
             _sender_pid = os.getpid()
         return _sender
 

@@ -14,6 +14,8 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+import yarl
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -131,8 +133,15 @@ def check_url_shape(url: str, *, require_https: bool) -> tuple[str, str, int]:
         raise UnsafeURL("URL scheme must be https")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise UnsafeURL("URL may not contain credentials")
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
+    if not parts.hostname:
+        raise UnsafeURL("URL has no host")
+    # The host exactly as the HTTP client will look it up (lower case, IDNA-encoded, a trailing
+    # dot kept), so the name checked is the name connected to.
+    try:
+        host = yarl.URL(url).raw_host or ""
+    except (ValueError, UnicodeError) as exc:
+        raise UnsafeURL(f"URL host is not valid: {exc}") from exc
+    if not host.strip("."):
         raise UnsafeURL("URL has no host")
     if port is None:
         port = 443 if scheme == "https" else 80

@@ -2,8 +2,9 @@
 
 ``/ok`` 200, ``/status/<code>`` any status (``?retry_after=N`` adds Retry-After), ``/hang/<s>``
 answers 200 after ``s`` seconds, ``/redirect`` 302, ``/close`` drops the connection without a
-response, ``/binary`` 200 with a non-UTF-8 body, ``/big`` 200 with a 50 kB body. Every request
-is recorded with its headers and body.
+response, ``/binary`` 200 with a non-UTF-8 body, ``/big`` 200 with a 50 kB body,
+``/badheader`` 200 with a header value that is not UTF-8. Every request is recorded with its
+headers and body.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 payload = b"\xff\xfe\x00binary"
             elif kind == "big":
                 payload = b"x" * 50_000
+            elif kind == "badheader":
+                headers["X-Bad"] = "\xff\xfe"  # latin-1 on the wire: not UTF-8
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

@@ -310,3 +310,24 @@ def test_body_sent_is_the_body_signed(receiver, send):
     (request,) = receiver.received()
     assert json.loads(request.body)["type"] == "invoice.paid"
     assert Webhook(secret).verify(request.body, request.headers)
+
+
+def test_response_headers_that_are_not_utf8_are_stored_readably(receiver, send):
+    delivery, _, _ = send(receiver, "/badheader")
+    attempt = _attempt(delivery)
+    assert attempt.response_status == 200
+    assert attempt.response_headers["x-bad"] == "\ufffd\ufffd"
+    json.dumps(attempt.response_headers)  # no lone surrogates left
+
+
+def test_a_trailing_dot_host_is_checked_and_delivered(receiver, tenant, invoice_paid, dns):
+    dns["hooks.test."] = ["127.0.0.1"]
+    port = receiver.server.server_port
+    endpoint, _ = endpoint_create(tenant=tenant, url=f"http://hooks.test.:{port}/ok")
+    event = publish_event(tenant, "invoice.paid", {})
+    event_fan_out(event_id=event.pk)
+
+    summary = deliveries_send(delivery_ids=[Delivery.objects.get(event=event).pk])
+
+    assert summary.succeeded == 1
+    assert len(receiver.received()) == 1
