@@ -16,7 +16,7 @@ from .services.sweep import sweep as sweep_service
 
 @shared_task(name="deliveries.fan_out", ignore_result=True)
 def fan_out(event_id: str) -> int:
-    return event_fan_out(event_id=event_id)
+    return event_fan_out(event_id=event_id, send_here=True)
 
 
 @shared_task(name="deliveries.deliver", ignore_result=True)

@@ -30,11 +30,12 @@ def event_subscribers(*, event: Event) -> list[str]:
     return list(endpoints.values_list("id", flat=True).distinct())
 
 
-def event_fan_out(*, event_id: str) -> int:
+def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
     """Create one delivery per subscribed endpoint and dispatch them; returns how many exist.
 
     Idempotent: the unique (event, endpoint) constraint makes a second run create nothing, and
-    dispatch skips deliveries already queued.
+    dispatch skips deliveries already queued. ``send_here`` (the fan-out task) sends a fan-out
+    that fits in one batch from this worker rather than queueing it (``deliveries_dispatch``).
     """
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
@@ -61,7 +62,7 @@ def event_fan_out(*, event_id: str) -> int:
                 "id", flat=True
             )
         )
-        deliveries_dispatch(delivery_ids=delivery_ids)
+        deliveries_dispatch(delivery_ids=delivery_ids, send_here=send_here)
     logger.info(
         "event fanned out",
         extra={"event_id": event.pk, "tenant_id": event.tenant_id, "deliveries": len(rows)},

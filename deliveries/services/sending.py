@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -300,37 +300,64 @@ class _EndpointTally:
 
 def _record(batch: _Batch, outcomes: list[transport.Outcome]) -> None:
     """Write the attempts of ``outcomes`` and each delivery's next state, in one transaction."""
+    _record_many([(batch, outcome) for outcome in outcomes])
+
+
+@dataclass
+class _Transition:
+    """One finished try: the delivery, its attempt row, the decision and the state to write."""
+
+    batch: _Batch
+    delivery: Delivery
+    result: transport.AttemptResult
+    decision: policy.Decision
+    fields: dict[str, Any]
+
+
+def _record_many(items: list[tuple[_Batch, transport.Outcome]]) -> None:
+    """Record outcomes of any number of batches in one transaction: one INSERT for the attempts,
+    one UPDATE for the deliveries on PostgreSQL (row by row elsewhere), one pass over endpoint
+    health. Each delivery's UPDATE still requires its claim token, so a delivery whose lease was
+    taken back meanwhile keeps its newer state."""
+    if not items:
+        return
     now = timezone.now()
-    ws = batch.ws
+    ws = items[0][0].ws
     attempts: list[Attempt] = []
+    transitions: list[_Transition] = []
     tally = _EndpointTally()
-    postponed = {
-        o.key: now + timedelta(seconds=random.uniform(1, 3))  # noqa: S311
-        for o in outcomes
-        if isinstance(o, transport.Postponed)
-    }
+    postponed: dict[int, tuple[_Batch, dict[int, datetime]]] = {}
+    for batch, outcome in items:
+        if isinstance(outcome, transport.Postponed):
+            when = now + timedelta(seconds=random.uniform(1, 3))  # noqa: S311
+            postponed.setdefault(id(batch), (batch, {}))[1][outcome.key] = when
     with transaction.atomic():
-        if postponed:
-            _postpone(batch, postponed)
-        for result in outcomes:
+        for batch, until in postponed.values():
+            _postpone(batch, until)
+        for batch, result in items:
             if isinstance(result, transport.Postponed):
                 continue
             delivery = batch.by_id[result.key]
-            attempt, decision = _apply(batch, delivery, result, now)
+            attempt, transition = _apply(batch, delivery, result, now)
             attempts.append(attempt)
-            if decision.outcome is policy.Outcome.SUCCEEDED:
+            transitions.append(transition)
+            if transition.decision.outcome is policy.Outcome.SUCCEEDED:
                 tally.succeeded.add(delivery.endpoint_id)
             else:
                 tally.failures[delivery.endpoint_id] += 1
-            if decision.outcome is policy.Outcome.GONE:
+            if transition.decision.outcome is policy.Outcome.GONE:
                 tally.gone.add(delivery.endpoint_id)
+        kept = _states_write(transitions)
+        for transition in transitions:
+            _after_write(transition, kept=transition.delivery.pk in kept, now=now)
         Attempt.objects.bulk_create(attempts)
         _endpoint_health(tally, now=now, ws=ws)
 
 
 def _apply(
     batch: _Batch, delivery: Delivery, result: transport.AttemptResult, now: datetime
-) -> tuple[Attempt, policy.Decision]:
+) -> tuple[Attempt, _Transition]:
+    """The attempt row and the delivery's next state for one result (nothing written yet)."""
     ws = batch.ws
     manual = delivery.manual_requested
     number = delivery.attempt_count + 1
@@ -359,7 +386,7 @@ def _apply(
         response_body_encoding=encoding,
         error=result.error[:ERROR_MAX],
     )
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "attempt_count": number,
         "scheduled_attempts": scheduled,
         "manual_requested": False,
@@ -383,9 +410,63 @@ def _apply(
         fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
         summary.failed += 1
     summary.outcomes[delivery.pk] = str(decision.outcome)
-    kept = Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
-        **fields
+    return attempt, _Transition(batch, delivery, result, decision, fields)
+
+
+# The columns a finished try writes, with their PostgreSQL types (for the VALUES list).
+_STATE_COLUMNS = (
+    ("status", "varchar"),
+    ("attempt_count", "integer"),
+    ("scheduled_attempts", "integer"),
+    ("last_attempt_at", "timestamptz"),
+    ("last_status_code", "integer"),
+    ("last_error", "varchar"),
+    ("next_attempt_at", "timestamptz"),
+    ("finished_at", "timestamptz"),
+)
+
+
+def _states_write(transitions: list[_Transition]) -> set[int]:
+    """Write each delivery's new state if it still holds its claim; returns the ids written."""
+    if not transitions:
+        return set()
+    if connection.vendor != "postgresql":
+        return {
+            t.delivery.pk
+            for t in transitions
+            if Delivery.objects.filter(pk=t.delivery.pk, claim_token=t.delivery.claim_token).update(
+                **t.fields
+            )
+        }
+    # One statement for the whole bulk; the claim-token condition is per row, as above.
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    row = "(%s::bigint, %s::uuid, %s::boolean, " + ", ".join(
+        f"%s::{kind}" for _, kind in _STATE_COLUMNS
     )
+    row += ")"
+    params: list[Any] = []
+    for t in transitions:
+        params += [t.delivery.pk, t.delivery.claim_token, "finished_at" in t.fields]
+        params += [t.fields.get(name) for name, _ in _STATE_COLUMNS]
+    assignments = ", ".join(
+        f"{name} = v.{name}" for name, _ in _STATE_COLUMNS if name != "finished_at"
+    )
+    # Identifiers come from the model and the constant above; every value is a parameter.
+    sql = (
+        f"UPDATE {table} AS d SET {assignments}, "  # noqa: S608
+        "finished_at = CASE WHEN v.sets_finished THEN v.finished_at ELSE d.finished_at END, "
+        "manual_requested = false, claim_token = NULL, lease_expires_at = NULL "
+        f"FROM (VALUES {', '.join([row] * len(transitions))}) "
+        f"AS v(id, token, sets_finished, {', '.join(name for name, _ in _STATE_COLUMNS)}) "
+        "WHERE d.id = v.id AND d.claim_token = v.token RETURNING d.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {r[0] for r in cursor.fetchall()}
+
+
+def _after_write(transition: _Transition, *, kept: bool, now: datetime) -> None:
+    delivery, result, decision = transition.delivery, transition.result, transition.decision
     metrics.attempt_recorded(
         status=result.status, error=result.error, duration_ms=result.duration_ms
     )
@@ -412,13 +493,12 @@ def _apply(
             "event_id": delivery.event_id,
             "delivery_id": delivery.pk,
             "endpoint_id": delivery.endpoint_id,
-            "attempt_number": number,
+            "attempt_number": delivery.attempt_count + 1,
             "status_code": result.status,
             "error": result.error,
             "duration_ms": result.duration_ms,
         },
     )
-    return attempt, decision
 
 
 def _endpoint_health(tally: _EndpointTally, *, now: datetime, ws: WebhooksSettings) -> None:
@@ -436,7 +516,8 @@ def _endpoint_health(tally: _EndpointTally, *, now: datetime, ws: WebhooksSettin
         )
         if reopened:
             _circuit_close(reopened, now)
-    for endpoint_id, count in failed.items():
+    # Sorted, so that recorders of two workers lock shared endpoint rows in the same order.
+    for endpoint_id, count in sorted(failed.items()):
         Endpoint.objects.filter(pk=endpoint_id).update(
             consecutive_failures=F("consecutive_failures") + count
         )
@@ -568,29 +649,24 @@ class Recorder:
                     items.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            groups: dict[int, tuple[_Batch, list[transport.Outcome]]] = {}
-            for batch, outcome in items:
-                groups.setdefault(id(batch), (batch, []))[1].append(outcome)
-            for batch, outcomes in groups.values():
-                self._write(batch, outcomes)
+            self._write(items)
             for _ in items:
                 self.queue.task_done()
 
-    def _write(self, batch: _Batch, outcomes: list[transport.Outcome]) -> None:
+    def _write(self, items: list[tuple[_Batch, transport.Outcome]]) -> None:
+        """Everything that finished since the last write, whatever its batch: one transaction."""
         for attempt in range(1, self.RETRIES + 1):
             try:
                 close_old_connections()
-                _record(batch, outcomes)
+                _record_many(items)
                 return
             except Exception:  # noqa: BLE001  a failed write is retried, then left to the sweeper
                 logger.exception(
                     "could not record %d results (try %d of %d)",
-                    len(outcomes),
+                    len(items),
                     attempt,
                     self.RETRIES,
                 )
-                from django.db import connection
-
                 connection.close()
                 time.sleep(min(2**attempt * 0.1, 5))
 
