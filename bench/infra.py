@@ -40,7 +40,6 @@ def platform_env(**extra: str) -> dict[str, str]:
         WEBHOOKS_ALLOWED_SUBNETS="127.0.0.0/8",
         WEBHOOKS_VAR_DIR=str(VAR_DIR),
         DJANGO_SETTINGS_MODULE="webhooks_platform.settings",
-        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         PYTHONPATH=str(ROOT),
     )
     env.update(extra)
@@ -93,9 +92,18 @@ def broker_flush() -> None:
 # --- child processes -----------------------------------------------------------------------------
 
 _children: list[subprocess.Popen[bytes]] = []
+_other_pids: set[int] = set()  # processes started by multiprocessing (the publishers)
+
+
+def register_pid(pid: int) -> None:
+    _other_pids.add(pid)
 
 
 def _kill_all(*_: Any) -> None:
+    for pid in _other_pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _other_pids.clear()
     for proc in _children:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -108,7 +116,8 @@ def _kill_all(*_: Any) -> None:
 
 def _on_signal(signum: int, _frame: Any) -> None:
     _kill_all()
-    sys.exit(128 + signum)
+    # Not sys.exit: interpreter shutdown would wait for the publishers' pool threads.
+    os._exit(128 + signum)
 
 
 atexit.register(_kill_all)
@@ -302,14 +311,14 @@ class CpuMeter:
     """CPU seconds used between ``start`` and ``stop`` by the workers, PostgreSQL, Redis, the
     receiver and this process (the publisher)."""
 
-    def __init__(self, workers: Workers, receiver: Receiver) -> None:
+    def __init__(self, workers: Workers, receiver: Receiver, publisher_pids: list[int]) -> None:
         self.workers = workers
         self.receiver = receiver
+        self.publisher_pids = publisher_pids
 
     def sample(self) -> dict[str, float]:
-        me = psutil.Process()
-        mine = me.cpu_times()
-        publisher = mine.user + mine.system + mine.children_user + mine.children_system
+        mine = psutil.Process().cpu_times()
+        publisher = mine.user + mine.system + _tree_cpu(self.publisher_pids)
         return {
             "workers": _tree_cpu(self.workers.pids()),
             "postgres": _postgres_cpu(),

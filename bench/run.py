@@ -15,9 +15,11 @@ Scenarios: 1 many events to one endpoint (plus end-to-end latency at a fixed off
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import signal
 import sys
 import time
 import traceback
@@ -188,8 +190,10 @@ class Publishers:
             mp_context=get_context("spawn"),
             initializer=infra.configure_this_process,
         )
-        for future in [self.pool.submit(_noop) for _ in range(count)]:
-            future.result(timeout=60)
+        answered = {f.result(timeout=60) for f in [self.pool.submit(_noop) for _ in range(count)]}
+        self.pids = sorted(answered | set(getattr(self.pool, "_processes", {}) or {}))
+        for pid in self.pids:
+            infra.register_pid(pid)
 
     def publish(self, slug: str, events: int, rate: float = 0) -> list[tuple[str, float, float]]:
         each, extra = divmod(events, self.count)
@@ -202,6 +206,9 @@ class Publishers:
         return results
 
     def close(self) -> None:
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -280,10 +287,10 @@ class Bench:
             self.logs,
             count=self.worker_count,
             concurrency=self.concurrency,
-            extra_env={"WEBHOOKS_RETRY_SCHEDULE": "5,30,60", "WEBHOOKS_ATTEMPT_TIMEOUT": "5"},
+            extra_env={},
         )
         self.publishers = Publishers(self.sizes.publishers)
-        self.cpu = infra.CpuMeter(self.workers, self.receiver)
+        self.cpu = infra.CpuMeter(self.workers, self.receiver, self.publishers.pids)
 
     def stop(self) -> None:
         publishers = getattr(self, "publishers", None)

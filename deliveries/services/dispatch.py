@@ -42,16 +42,11 @@ def deliveries_enqueue(*, delivery_ids: Sequence[int], retry: bool = False) -> i
     return messages
 
 
-def deliveries_dispatch(*, delivery_ids: Sequence[int], send_here: bool = False) -> int:
+def deliveries_dispatch(*, delivery_ids: Sequence[int]) -> int:
     """Mark pending deliveries as handed to the broker; enqueue them once the transaction commits.
 
     Deliveries already believed queued are skipped. First tries and manual replays go to the
     deliver queue, automatic retries to the retry queue. Returns how many were dispatched.
-
-    ``send_here`` (a worker fanning out) sends first tries that fit in one batch from this
-    process instead of through the broker: a Celery round trip fewer per event. They are marked
-    dispatched the same way, so if this process dies before claiming them the sweeper re-sends
-    them after ``dispatch_timeout``; the claim keeps a duplicate message from sending twice.
     """
     now = timezone.now()
     until = now + timedelta(seconds=webhooks_settings().dispatch_timeout)
@@ -68,24 +63,11 @@ def deliveries_dispatch(*, delivery_ids: Sequence[int], send_here: bool = False)
         retries = [r[0] for r in rows if not (r[1] == 0 or r[2])]
 
         def enqueue() -> None:
-            if send_here and 0 < len(first) <= webhooks_settings().delivery_batch_size:
-                _send_here(first)
-            else:
-                deliveries_enqueue(delivery_ids=first)
+            deliveries_enqueue(delivery_ids=first)
             deliveries_enqueue(delivery_ids=retries, retry=True)
 
         transaction.on_commit(enqueue)
     return len(rows)
-
-
-def _send_here(delivery_ids: list[int]) -> None:
-    from .sending import deliveries_send
-
-    try:
-        deliveries_send(delivery_ids=delivery_ids, wait=False)
-    except Exception:  # noqa: BLE001  the broker is the fallback; the claim stops a double send
-        logger.exception("sending from the fan-out failed; queueing %d", len(delivery_ids))
-        deliveries_enqueue(delivery_ids=delivery_ids)
 
 
 def fan_out_enqueue(*, event_ids: Sequence[str]) -> None:

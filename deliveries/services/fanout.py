@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -8,6 +10,7 @@ from django.utils import timezone
 
 from deliveries.models import Delivery, Event
 from endpoints.models import Endpoint
+from webhooks_platform.conf import webhooks_settings
 
 from .dispatch import deliveries_dispatch
 
@@ -34,37 +37,75 @@ def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
     """Create one delivery per subscribed endpoint and dispatch them; returns how many exist.
 
     Idempotent: the unique (event, endpoint) constraint makes a second run create nothing, and
-    dispatch skips deliveries already queued. ``send_here`` (the fan-out task) sends a fan-out
-    that fits in one batch from this worker rather than queueing it (``deliveries_dispatch``).
+    dispatch skips deliveries already queued.
+
+    ``send_here`` (the fan-out task): a fan-out that fits in one batch is sent by this worker
+    instead of through the broker. Its deliveries are created already claimed (``sending``
+    under a claim token and a lease, which is what the claim's UPDATE would have written), so
+    the claim costs no statement of its own, and a worker that dies before recording them
+    leaves them to the sweeper's lease recovery like any claimed delivery.
     """
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         logger.warning("fan-out of unknown event", extra={"event_id": event_id})
         return 0
     now = timezone.now()
+    ws = webhooks_settings()
+    token: uuid.UUID | None = None
     with transaction.atomic():
         endpoint_ids = event_subscribers(event=event)
+        claimed: dict[str, object] = {"status": Delivery.Status.PENDING}
+        if send_here and 0 < len(endpoint_ids) <= ws.delivery_batch_size:
+            token = uuid.uuid4()
+            claimed = {
+                "status": Delivery.Status.SENDING,
+                "claim_token": token,
+                "lease_expires_at": now + timedelta(seconds=ws.lease_seconds),
+            }
         rows = [
             Delivery(
                 event_id=event.pk,
                 endpoint_id=endpoint_id,
                 tenant_id=event.tenant_id,
                 event_type_id=event.event_type_id,
-                status=Delivery.Status.PENDING,
                 next_attempt_at=now,
+                **claimed,
             )
             for endpoint_id in endpoint_ids
         ]
         Delivery.objects.bulk_create(rows, batch_size=BULK_CHUNK, ignore_conflicts=True)
         Event.objects.filter(pk=event.pk).update(fanned_out_at=now, fanout_dispatched_until=None)
+        # Deliveries of an earlier run of this fan-out that never went out (none, usually).
         delivery_ids = list(
             Delivery.objects.filter(event_id=event.pk, status=Delivery.Status.PENDING).values_list(
                 "id", flat=True
             )
         )
-        deliveries_dispatch(delivery_ids=delivery_ids, send_here=send_here)
+        if delivery_ids:
+            deliveries_dispatch(delivery_ids=delivery_ids)
+        if token is not None:
+            sent_token, expected = token, len(rows)
+            transaction.on_commit(lambda: _send_claimed(sent_token, expected))
     logger.info(
         "event fanned out",
         extra={"event_id": event.pk, "tenant_id": event.tenant_id, "deliveries": len(rows)},
     )
     return len(rows)
+
+
+def _send_claimed(token: uuid.UUID, expected: int) -> None:
+    from .sending import deliveries_send
+
+    try:
+        deliveries_send(claim_token=token, expected=expected, wait=False)
+    except Exception:  # noqa: BLE001  hand them back and let the broker carry them instead
+        logger.exception("sending from the fan-out failed; queueing the deliveries instead")
+        ids = list(
+            Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING).values_list(
+                "id", flat=True
+            )
+        )
+        Delivery.objects.filter(id__in=ids, claim_token=token).update(
+            status=Delivery.Status.PENDING, claim_token=None, lease_expires_at=None
+        )
+        deliveries_dispatch(delivery_ids=ids)

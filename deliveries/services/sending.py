@@ -89,10 +89,15 @@ def deliveries_claim(*, delivery_ids: Sequence[int], now: datetime | None = None
     )
     if not taken:
         return []
+    return deliveries_claimed(claim_token=token)
+
+
+def deliveries_claimed(*, claim_token: uuid.UUID) -> list[Delivery]:
+    """The deliveries held under ``claim_token``, with what sending them needs."""
     return list(
-        Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING).select_related(
-            "event", "endpoint", "event_type"
-        )
+        Delivery.objects.filter(
+            claim_token=claim_token, status=Delivery.Status.SENDING
+        ).select_related("event", "endpoint", "event_type")
     )
 
 
@@ -200,20 +205,32 @@ def _postpone(batch: _Batch, until: dict[int, datetime]) -> None:
 # --- sending -------------------------------------------------------------------------------------
 
 
-def deliveries_send(*, delivery_ids: Sequence[int], wait: bool = True) -> SendSummary:
+def deliveries_send(
+    *,
+    delivery_ids: Sequence[int] = (),
+    wait: bool = True,
+    claim_token: uuid.UUID | None = None,
+    expected: int = 0,
+) -> SendSummary:
     """Claim, gate, sign and send a batch.
 
     With ``wait`` the attempts are recorded here before returning; without, by this process's
     recorder thread as each finishes (the summary then only counts what was claimed and
-    postponed).
+    postponed). With ``claim_token`` the deliveries were claimed already (created ``sending``
+    by the fan-out, ``expected`` of them) and are only loaded.
     """
     ws = webhooks_settings()
     shared = transport.sender()
-    reserved = len(delivery_ids)
+    reserved = expected if claim_token is not None else len(delivery_ids)
     shared.reserve(reserved)
     try:
         now = timezone.now()
-        claimed = deliveries_claim(delivery_ids=delivery_ids, now=now)
+        if claim_token is not None:
+            claimed = deliveries_claimed(claim_token=claim_token)
+        else:
+            claimed = deliveries_claim(delivery_ids=delivery_ids, now=now)
+        shared.release(reserved - len(claimed))
+        reserved = len(claimed)
         batch = _Batch(by_id={d.pk: d for d in claimed}, sent_headers={}, ws=ws)
         batch.summary.claimed = len(claimed)
         if not claimed:
