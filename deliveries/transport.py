@@ -95,6 +95,14 @@ class TransportOptions:
     require_https: bool = False
     max_concurrency: int = 100
     per_group_limit: int = 10
+    # A request that cannot start within this many seconds of being handed over comes back
+    # Postponed instead (its delivery's lease must outlast the wait plus the attempt).
+    # None: twice the timeout, which the default lease (2 x timeout + 30 s) covers.
+    start_within: float | None = None
+
+    @property
+    def start_budget(self) -> float:
+        return self.start_within if self.start_within is not None else max(1.0, 2 * self.timeout)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -233,11 +241,19 @@ class Sender:
     """One long-lived aiohttp session and event loop per process, shared by every task thread.
 
     Task threads ``submit`` batches and go back to the broker; results reach the ``out`` queue
-    of each submission as requests finish. A slow receiver ties up at most
-    ``per_group_limit`` requests (and as many waiting); beyond that its requests come back as
-    ``Postponed`` at once, so it can never fill the process's ``max_pending`` capacity that
-    healthy endpoints share. Connections are kept alive across batches.
+    of each submission as requests finish. Connections are kept alive across batches.
+
+    Each group (endpoint) has ``per_group_limit`` requests in flight at most. How many more may
+    wait behind them depends on how fast the endpoint answers (a moving average of its recent
+    durations): a fast endpoint may queue hundreds, one that hangs only a few. What does not fit
+    comes back ``Postponed`` at once, and so does a queued request that could not start within
+    ``start_budget`` — so a slow receiver never fills the capacity healthy endpoints share, and
+    no delivery waits here past its lease.
     """
+
+    DEFAULT_DURATION = 1.0  # seconds assumed for an endpoint not seen yet
+    EWMA_WEIGHT = 0.3
+    MAX_TRACKED_GROUPS = 50_000
 
     def __init__(self, *, max_pending: int = 1000, max_connections: int = 500) -> None:
         self.max_pending = max_pending
@@ -252,6 +268,22 @@ class Sender:
         self._resolver = _PinnedResolver()
         self._group_sem: dict[str, asyncio.Semaphore] = {}
         self._group_load: dict[str, int] = {}
+        self._group_duration: dict[str, float] = {}
+
+    def queue_limit(self, group: str, options: TransportOptions) -> int:
+        """How many requests of ``group`` may be in flight or waiting here at once."""
+        duration = max(self._group_duration.get(group, self.DEFAULT_DURATION), 0.001)
+        rounds = options.start_budget / duration  # waits of one in-flight slot that fit
+        limit = int(options.per_group_limit * max(2.0, rounds))
+        return max(2 * options.per_group_limit, min(limit, self.max_pending // 4))
+
+    def _observe(self, group: str, seconds: float) -> None:
+        if len(self._group_duration) > self.MAX_TRACKED_GROUPS:
+            self._group_duration.clear()
+        previous = self._group_duration.get(group)
+        self._group_duration[group] = (
+            seconds if previous is None else previous + self.EWMA_WEIGHT * (seconds - previous)
+        )
 
     # --- capacity (called from task threads) ---------------------------------------------
     def reserve(self, count: int, timeout: float | None = None) -> bool:
@@ -346,25 +378,38 @@ class Sender:
     def _start_all(
         self, requests: list[OutboundRequest], options: TransportOptions, out: queue.Queue[Any]
     ) -> None:
-        overflow = 2 * options.per_group_limit
+        assert self._loop is not None  # noqa: S101
+        start_by = self._loop.time() + options.start_budget
+        limits: dict[str, int] = {}
         for request in requests:
             load = self._group_load.get(request.group, 0)
-            if request.group and load >= overflow:
+            if request.group not in limits:
+                limits[request.group] = self.queue_limit(request.group, options)
+            if request.group and load >= limits[request.group]:
                 self._finish(out, Postponed(key=request.key, reason="endpoint busy"))
                 continue
             self._group_load[request.group] = load + 1
-            asyncio.ensure_future(self._one(request, options, out))
+            asyncio.ensure_future(self._one(request, options, out, start_by))
 
     async def _one(
-        self, request: OutboundRequest, options: TransportOptions, out: queue.Queue[Any]
+        self,
+        request: OutboundRequest,
+        options: TransportOptions,
+        out: queue.Queue[Any],
+        start_by: float,
     ) -> None:
         semaphore = self._group_sem.get(request.group)
         if semaphore is None:
             semaphore = self._group_sem[request.group] = asyncio.Semaphore(options.per_group_limit)
+        result: Outcome
         try:
             async with semaphore:
                 assert self._session is not None  # noqa: S101
-                result = await _send_one(request, self._session, self._resolver, options)
+                if asyncio.get_running_loop().time() > start_by:
+                    result = Postponed(key=request.key, reason="endpoint busy")
+                else:
+                    result = await _send_one(request, self._session, self._resolver, options)
+                    self._observe(request.group, result.duration_ms / 1000)
         except BaseException as exc:  # noqa: BLE001  a result is owed for every request
             result = AttemptResult(
                 key=request.key,

@@ -108,17 +108,45 @@ def test_rate_limit_is_shared_between_batches(receiver, tenant, invoice_paid):
 
 def test_one_endpoint_holds_a_capped_number_of_requests(receiver, tenant, invoice_paid, settings):
     settings.WEBHOOKS_ENDPOINT_CONCURRENCY = 2
-    settings.WEBHOOKS_ATTEMPT_TIMEOUT = 5
-    endpoint_create(tenant=tenant, url=receiver.url("/hang/0.5"))
+    settings.WEBHOOKS_ATTEMPT_TIMEOUT = 1.5  # a queued request must start within 3 s
+    endpoint_create(tenant=tenant, url=receiver.url("/hang/1"))
     ids = _publish(tenant, 10)
 
     summary = deliveries_send(delivery_ids=ids)
 
-    # Two in flight and two queued behind them; the rest come back at once, postponed.
-    assert (summary.succeeded, summary.postponed) == (4, 6)
+    # Two in flight; as many wait behind them as can start within 3 s at ~1 s each (six in
+    # all); the rest come back at once, postponed, without using a try.
+    assert (summary.succeeded, summary.postponed) == (6, 4)
     arrivals = sorted(r.at for r in receiver.received())
     assert arrivals[1] - arrivals[0] < 0.3
-    assert arrivals[2] - arrivals[0] >= 0.4  # the third waited for a free slot
+    assert arrivals[2] - arrivals[0] >= 0.9  # the third waited for a free slot
     assert set(
         Delivery.objects.filter(status="pending").values_list("attempt_count", flat=True)
     ) == {0}
+
+
+def test_a_queued_request_that_cannot_start_in_time_is_postponed(receiver):
+    import ipaddress
+
+    from deliveries import transport
+
+    options = transport.TransportOptions(
+        timeout=5,
+        allowed_subnets=(ipaddress.ip_network("127.0.0.0/8"),),
+        per_group_limit=1,
+        start_within=0.5,
+    )
+    requests = [
+        transport.OutboundRequest(
+            key=i, url=receiver.url(f"/hang/1?n={i}"), headers={}, body=b"{}", group="slow"
+        )
+        for i in range(3)
+    ]
+
+    outcomes = [o for batch in transport.send_batches(requests, options) for o in batch]
+
+    sent = [o for o in outcomes if isinstance(o, transport.AttemptResult)]
+    postponed = [o for o in outcomes if isinstance(o, transport.Postponed)]
+    assert (len(sent), len(postponed)) == (1, 2)
+    assert sent[0].status == 200
+    assert len(receiver.received()) == 1
