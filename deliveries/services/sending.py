@@ -220,7 +220,7 @@ def deliveries_send(
     by the fan-out, ``expected`` of them) and are only loaded.
     """
     ws = webhooks_settings()
-    shared = transport.sender()
+    shared = transport.sender(ws.sender_max_pending)
     reserved = expected if claim_token is not None else len(delivery_ids)
     shared.reserve(reserved)
     try:
@@ -235,12 +235,19 @@ def deliveries_send(
         batch.summary.claimed = len(claimed)
         if not claimed:
             return batch.summary
-        go, later = _gate(claimed, now, ws)
-        if later:
-            _postpone(batch, later)
-        requests, unsendable = _build_requests(batch, go)
-        if unsendable:
-            _record(batch, unsendable)
+        try:
+            go, later = _gate(claimed, now, ws)
+            if later:
+                _postpone(batch, later)
+            requests, unsendable = _build_requests(batch, go)
+            if unsendable:
+                _record(batch, unsendable)
+        except Exception:
+            # Nothing was sent: put the batch back without using a try, rather than leave it
+            # ``sending`` until the sweeper records a lost attempt for each.
+            logger.exception("could not prepare a batch of %d deliveries", len(claimed))
+            _claims_release(claimed, until=now + timedelta(seconds=30))
+            raise
         shared.release(reserved - len(requests))
         reserved = len(requests)
         if not requests:
@@ -262,6 +269,18 @@ def deliveries_send(
         shared.release(reserved)
 
 
+def _claims_release(claimed: list[Delivery], *, until: datetime) -> None:
+    for delivery in claimed:
+        Delivery.objects.filter(
+            pk=delivery.pk, claim_token=delivery.claim_token, status=Delivery.Status.SENDING
+        ).update(
+            status=Delivery.Status.PENDING,
+            next_attempt_at=until,
+            claim_token=None,
+            lease_expires_at=None,
+        )
+
+
 def _build_requests(
     batch: _Batch, deliveries: list[Delivery]
 ) -> tuple[list[transport.OutboundRequest], list[transport.Outcome]]:
@@ -271,13 +290,16 @@ def _build_requests(
     unsendable: list[transport.Outcome] = []
     for delivery in deliveries:
         live = secrets.get(delivery.endpoint_id)
+        problem = ""
         if not live:
+            problem = "no live signing secret"
+        elif delivery.event.payload_purged:
+            # Retention blanked the body between a replay's check and now: never send "".
+            problem = "event payload was removed by retention"
+        if problem:
             unsendable.append(
                 transport.AttemptResult(
-                    key=delivery.pk,
-                    started_at=timezone.now(),
-                    duration_ms=0,
-                    error="no live signing secret",
+                    key=delivery.pk, started_at=timezone.now(), duration_ms=0, error=problem
                 )
             )
             continue
@@ -671,21 +693,29 @@ class Recorder:
                 self.queue.task_done()
 
     def _write(self, items: list[tuple[_Batch, transport.Outcome]]) -> None:
-        """Everything that finished since the last write, whatever its batch: one transaction."""
-        for attempt in range(1, self.RETRIES + 1):
+        """Everything that finished since the last write, whatever its batch: one transaction.
+
+        If that keeps failing, each result is written alone, so one result the database refuses
+        cannot hold back the others (they would otherwise wait for the sweeper, and be sent again).
+        """
+        if self._try(items, tries=self.RETRIES if len(items) == 1 else 2) or len(items) == 1:
+            return
+        for item in items:
+            self._try([item], tries=self.RETRIES)
+
+    def _try(self, items: list[tuple[_Batch, transport.Outcome]], *, tries: int) -> bool:
+        for attempt in range(1, tries + 1):
             try:
                 close_old_connections()
                 _record_many(items)
-                return
+                return True
             except Exception:  # noqa: BLE001  a failed write is retried, then left to the sweeper
                 logger.exception(
-                    "could not record %d results (try %d of %d)",
-                    len(items),
-                    attempt,
-                    self.RETRIES,
+                    "could not record %d results (try %d of %d)", len(items), attempt, tries
                 )
                 connection.close()
                 time.sleep(min(2**attempt * 0.1, 5))
+        return False
 
 
 _recorder: Recorder | None = None

@@ -331,3 +331,43 @@ def test_a_trailing_dot_host_is_checked_and_delivered(receiver, tenant, invoice_
 
     assert summary.succeeded == 1
     assert len(receiver.received()) == 1
+
+
+def test_a_batch_that_cannot_be_prepared_is_put_back_without_using_a_try(
+    receiver, tenant, invoice_paid, settings
+):
+    from cryptography.fernet import Fernet
+
+    from endpoints.crypto import SecretDecryptionError
+
+    settings.WEBHOOKS_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    endpoint_create(tenant=tenant, url=receiver.url("/ok"))
+    event = publish_event(tenant, "invoice.paid", {})
+    event_fan_out(event_id=event.pk)
+    delivery = Delivery.objects.get(event=event)
+    settings.WEBHOOKS_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # lost the old key
+
+    with pytest.raises(SecretDecryptionError):
+        deliveries_send(delivery_ids=[delivery.pk])
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == ("pending", 0)
+    assert delivery.next_attempt_at > timezone.now()
+    assert not Attempt.objects.exists()
+    assert receiver.received() == []
+
+
+def test_a_blanked_body_is_never_sent(receiver, tenant, invoice_paid):
+    from deliveries.models import Event
+
+    endpoint_create(tenant=tenant, url=receiver.url("/ok"))
+    event = publish_event(tenant, "invoice.paid", {})
+    event_fan_out(event_id=event.pk)
+    Event.objects.filter(pk=event.pk).update(body="")
+
+    deliveries_send(delivery_ids=[Delivery.objects.get(event=event).pk])
+
+    assert _attempt(Delivery.objects.get(event=event)).error == (
+        "event payload was removed by retention"
+    )
+    assert receiver.received() == []
