@@ -11,6 +11,7 @@ dashboard.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 ATTEMPTS_PER_DELIVERY = 4
@@ -128,7 +129,10 @@ def _time(client: Any, url: str, requests: int, **headers: str) -> dict[str, Any
 
 
 def run(attempts: int, requests: int, receiver_base: str) -> dict[str, Any]:
+    from urllib.parse import quote
+
     from django.test import Client
+    from django.utils import timezone
 
     from deliveries.models import Delivery
     from webhooks_platform.pagination import encode_cursor
@@ -148,6 +152,9 @@ def run(attempts: int, requests: int, receiver_base: str) -> dict[str, Any]:
     dash = Client(HTTP_HOST="127.0.0.1")
     dash.force_login(data["user"])
     base = f"/api/v1/tenants/{tenant.slug}"
+    stats = f"{base}/endpoints/{endpoint}/stats/"
+    per_endpoint = data["deliveries"] * ATTEMPTS_PER_DELIVERY // ENDPOINTS
+    since = quote((timezone.now() - timedelta(hours=24)).isoformat())
     pages = [
         ("API delivery log, first page", api, f"{base}/deliveries/", auth),
         ("API delivery log, page half-way", api, f"{base}/deliveries/?cursor={cursor}", auth),
@@ -159,7 +166,8 @@ def run(attempts: int, requests: int, receiver_base: str) -> dict[str, Any]:
             auth,
         ),
         ("API delivery with its attempts", api, f"{base}/deliveries/{delivery_id}/", auth),
-        ("API endpoint stats (24 h)", api, f"{base}/endpoints/{endpoint}/stats/", auth),
+        ("API endpoint stats, last 24 h", api, f"{stats}?since={since}", auth),
+        (f"API endpoint stats, all time ({per_endpoint:,} attempts)", api, stats, auth),
         ("Dashboard delivery log, first page", dash, "/deliveries/", {}),
         ("Dashboard delivery log, half-way", dash, f"/deliveries/?cursor={cursor}", {}),
         ("Dashboard endpoint log, first", dash, f"/endpoints/{endpoint}/deliveries/", {}),

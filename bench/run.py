@@ -62,7 +62,7 @@ FULL = Sizes(
     s5_requests=40,
     baseline_posts=3_000,
     publishers=2,
-    timeout=150,
+    timeout=240,
 )
 QUICK = Sizes(
     s1_events=600,
