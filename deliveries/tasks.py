@@ -7,7 +7,8 @@ from celery.signals import worker_shutdown
 
 from webhooks_platform.conf import webhooks_settings
 
-from .services.fanout import event_fan_out
+from .services.dispatch import fanout_flag_clear
+from .services.fanout import event_fan_out, events_fan_out_pending
 from .services.jobs import job_run
 from .services.retention import retention_purge
 from .services.sending import deliveries_send, sender_drain
@@ -17,6 +18,14 @@ from .services.sweep import sweep as sweep_service
 @shared_task(name="deliveries.fan_out", ignore_result=True)
 def fan_out(event_id: str) -> int:
     return event_fan_out(event_id=event_id, send_here=True)
+
+
+@shared_task(name="deliveries.fan_out_tenant", ignore_result=True)
+def fan_out_tenant(tenant_id: int) -> int:
+    # Drop the flag before draining: an event committed after this is either seen by the
+    # drain or raises the flag again (and so sends another message).
+    fanout_flag_clear(tenant_id)
+    return events_fan_out_pending(tenant_id=tenant_id)
 
 
 @shared_task(name="deliveries.deliver", ignore_result=True)

@@ -4,7 +4,7 @@ import logging
 import uuid
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -109,3 +109,70 @@ def _send_claimed(token: uuid.UUID, expected: int) -> None:
             status=Delivery.Status.PENDING, claim_token=None, lease_expires_at=None
         )
         deliveries_dispatch(delivery_ids=ids)
+
+
+DRAIN_LIMIT = 1000
+
+
+def _locked(queryset):  # type: ignore[no-untyped-def]
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset
+
+
+def events_fan_out_pending(*, tenant_id: int) -> int:
+    """Fan out every event of ``tenant_id`` still waiting, a thousand at a time, in bulk.
+
+    A few statements per thousand events instead of a dozen per event. Events another worker is
+    draining are skipped (``SKIP LOCKED``); the unique (event, endpoint) constraint makes any
+    overlap harmless. Returns how many events were fanned out.
+    """
+    total = 0
+    while True:
+        now = timezone.now()
+        with transaction.atomic():
+            events = list(
+                _locked(
+                    Event.objects.filter(tenant_id=tenant_id, fanned_out_at__isnull=True)
+                    .order_by("created_at")
+                    .only("id", "tenant_id", "event_type_id", "only_endpoint_id")
+                )[:DRAIN_LIMIT]
+            )
+            if not events:
+                break
+            subscribers: dict[tuple[int, str | None], list[str]] = {}
+            rows = []
+            for event in events:
+                key = (event.event_type_id, event.only_endpoint_id)
+                if key not in subscribers:
+                    subscribers[key] = event_subscribers(event=event)
+                rows.extend(
+                    Delivery(
+                        event_id=event.pk,
+                        endpoint_id=endpoint_id,
+                        tenant_id=event.tenant_id,
+                        event_type_id=event.event_type_id,
+                        status=Delivery.Status.PENDING,
+                        next_attempt_at=now,
+                    )
+                    for endpoint_id in subscribers[key]
+                )
+            Delivery.objects.bulk_create(rows, batch_size=BULK_CHUNK, ignore_conflicts=True)
+            event_ids = [e.pk for e in events]
+            Event.objects.filter(id__in=event_ids).update(
+                fanned_out_at=now, fanout_dispatched_until=None
+            )
+            delivery_ids = list(
+                Delivery.objects.filter(
+                    event_id__in=event_ids, status=Delivery.Status.PENDING
+                ).values_list("id", flat=True)
+            )
+            deliveries_dispatch(delivery_ids=delivery_ids)
+        total += len(events)
+        logger.info(
+            "events fanned out",
+            extra={"tenant_id": tenant_id, "events": len(events), "deliveries": len(rows)},
+        )
+        if len(events) < DRAIN_LIMIT:
+            break
+    return total

@@ -118,9 +118,12 @@ def event_publish(
         return Event.objects.get(tenant=tenant_obj, idempotency_key=idempotency_key)
 
     metrics.event_published(event_type=type_obj.name)
-    from deliveries.services.dispatch import fan_out_send
+    from deliveries.services.dispatch import fan_out_send, fan_out_signal
 
-    transaction.on_commit(lambda: fan_out_send([event.pk]))
+    if only_endpoint is None:
+        transaction.on_commit(lambda: fan_out_signal(tenant_id=event.tenant_id, event_id=event.pk))
+    else:
+        transaction.on_commit(lambda: fan_out_send([event.pk]))
     return event
 
 
