@@ -25,7 +25,7 @@ def fan_out_tenant(tenant_id: int) -> int:
     # Drop the flag before draining: an event committed after this is either seen by the
     # drain or raises the flag again (and so sends another message).
     fanout_flag_clear(tenant_id)
-    return events_fan_out_pending(tenant_id=tenant_id)
+    return events_fan_out_pending(tenant_id=tenant_id, send_here=True)
 
 
 @shared_task(name="deliveries.deliver", ignore_result=True)

@@ -333,6 +333,9 @@ def _drain(out: queue.Queue[Any], first_timeout: float | None = None) -> list[An
 @dataclass
 class _EndpointTally:
     succeeded: set[str] = field(default_factory=set)
+    # Endpoints that succeeded and, when their deliveries were claimed, had failures on record
+    # or an open circuit: only those need a write (a healthy endpoint costs no statement).
+    recovered: set[str] = field(default_factory=set)
     failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     gone: set[str] = field(default_factory=set)
 
@@ -382,6 +385,13 @@ def _record_many(items: list[tuple[_Batch, transport.Outcome]]) -> None:
             transitions.append(transition)
             if transition.decision.outcome is policy.Outcome.SUCCEEDED:
                 tally.succeeded.add(delivery.endpoint_id)
+                endpoint = delivery.endpoint
+                if (
+                    endpoint.failing_since is not None
+                    or endpoint.consecutive_failures
+                    or endpoint.circuit_state == CIRCUIT_OPEN
+                ):
+                    tally.recovered.add(delivery.endpoint_id)
             else:
                 tally.failures[delivery.endpoint_id] += 1
             if transition.decision.outcome is policy.Outcome.GONE:
@@ -544,12 +554,12 @@ def _endpoint_health(tally: _EndpointTally, *, now: datetime, ws: WebhooksSettin
     """Failing-since, consecutive failures, the circuit breaker and automatic disabling."""
     succeeded = tally.succeeded
     failed = {e: n for e, n in tally.failures.items() if e not in succeeded}
-    if succeeded:
-        Endpoint.objects.filter(id__in=succeeded).exclude(
+    if tally.recovered:
+        Endpoint.objects.filter(id__in=tally.recovered).exclude(
             failing_since__isnull=True, consecutive_failures=0
         ).update(failing_since=None, consecutive_failures=0)
         reopened = list(
-            Endpoint.objects.filter(id__in=succeeded, circuit_state=CIRCUIT_OPEN).values_list(
+            Endpoint.objects.filter(id__in=tally.recovered, circuit_state=CIRCUIT_OPEN).values_list(
                 "id", flat=True
             )
         )
