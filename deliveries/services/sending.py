@@ -565,24 +565,19 @@ def _endpoint_health(tally: _EndpointTally, *, now: datetime, ws: WebhooksSettin
         )
         if reopened:
             _circuit_close(reopened, now)
-    # Sorted, so that recorders of two workers lock shared endpoint rows in the same order.
-    for endpoint_id, count in sorted(failed.items()):
-        Endpoint.objects.filter(pk=endpoint_id).update(
-            consecutive_failures=F("consecutive_failures") + count
-        )
     if failed:
-        Endpoint.objects.filter(id__in=failed, failing_since__isnull=True).update(failing_since=now)
-        _circuit_after_failures(list(failed), now, ws)
+        rows = _failures_add(failed, now)
+        _circuit_after_failures(rows, now, ws)
         cutoff = now - timedelta(seconds=ws.disable_after_failing_seconds)
         days = ws.disable_after_failing_seconds / 86400
-        for endpoint in Endpoint.objects.filter(
-            id__in=set(failed) - tally.gone, enabled=True, failing_since__lte=cutoff
-        ):
+        for row in rows:
+            if row.id in tally.gone or not row.enabled or row.failing_since > cutoff:
+                continue
             endpoint_disable(
-                endpoint=endpoint,
+                endpoint=Endpoint.objects.get(pk=row.id),
                 reason=(
                     f"every attempt failed for {days:g} days "
-                    f"(since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC)"
+                    f"(since {row.failing_since:%Y-%m-%d %H:%M} UTC)"
                 ),
             )
     for endpoint in Endpoint.objects.filter(id__in=tally.gone, enabled=True):
@@ -596,14 +591,60 @@ def _probe_delay(failed_probes: int, ws: WebhooksSettings) -> float:
     )
 
 
-def _circuit_after_failures(endpoint_ids: list[str], now: datetime, ws: WebhooksSettings) -> None:
+@dataclass(frozen=True)
+class _FailingEndpoint:
+    id: str
+    circuit_state: str
+    consecutive_failures: int
+    enabled: bool
+    failing_since: datetime
+
+
+def _failures_add(failed: dict[str, int], now: datetime) -> list[_FailingEndpoint]:
+    """Add each endpoint's new failures to its run and start ``failing_since`` where unset.
+
+    On PostgreSQL one ``UPDATE ... FROM (VALUES ...) RETURNING`` for all of them, its values
+    sorted so that two recorders take the row locks in the same order; elsewhere row by row.
+    """
+    if connection.vendor == "postgresql":
+        table = Endpoint._meta.db_table
+        items = sorted(failed.items())
+        values = ", ".join(["(%s, %s)"] * len(items))
+        params: list[Any] = [now]
+        for endpoint_id, count in items:
+            params.extend([endpoint_id, count])
+        sql = (
+            f'UPDATE "{table}" AS e SET consecutive_failures = e.consecutive_failures + v.n, '  # noqa: S608  (table name from the model; values are parameters)
+            "failing_since = COALESCE(e.failing_since, %s) "
+            f"FROM (VALUES {values}) AS v(id, n) WHERE e.id = v.id "
+            "RETURNING e.id, e.circuit_state, e.consecutive_failures, e.enabled, e.failing_since"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [_FailingEndpoint(*row) for row in cursor.fetchall()]
+    for endpoint_id, count in sorted(failed.items()):
+        Endpoint.objects.filter(pk=endpoint_id).update(
+            consecutive_failures=F("consecutive_failures") + count
+        )
+    Endpoint.objects.filter(id__in=failed, failing_since__isnull=True).update(failing_since=now)
+    return [
+        _FailingEndpoint(*row)
+        for row in Endpoint.objects.filter(id__in=failed).values_list(
+            "id", "circuit_state", "consecutive_failures", "enabled", "failing_since"
+        )
+    ]
+
+
+def _circuit_after_failures(
+    rows: list[_FailingEndpoint], now: datetime, ws: WebhooksSettings
+) -> None:
     threshold = ws.circuit_failure_threshold
     if threshold <= 0:
         return
-    rows = Endpoint.objects.filter(
-        id__in=endpoint_ids, consecutive_failures__gte=threshold
-    ).values_list("id", "circuit_state", "consecutive_failures")
-    for endpoint_id, state, failures in rows:
+    for row in rows:
+        if row.consecutive_failures < threshold:
+            continue
+        endpoint_id, state, failures = row.id, row.circuit_state, row.consecutive_failures
         next_probe = now + timedelta(seconds=_probe_delay(failures - threshold, ws))
         if state == CIRCUIT_OPEN:
             # A failed probe: the next one waits longer, following the retry schedule.
