@@ -302,10 +302,28 @@ class Bench:
 
     def quiesce(self, endpoint_ids: list[str]) -> None:
         """Take a finished scenario's endpoints out of the way of the next one."""
+        from django.db import OperationalError, transaction
+
         from deliveries.models import Delivery
         from endpoints.models import Endpoint
 
-        Endpoint.objects.filter(pk__in=endpoint_ids).update(enabled=False)
+        # Workers are still recording retries to these endpoints: lock them in id order, as
+        # the recorder does, and try again if PostgreSQL still picks us as a deadlock victim.
+        for attempt in range(5):
+            try:
+                with transaction.atomic():
+                    list(
+                        Endpoint.objects.select_for_update()
+                        .filter(pk__in=endpoint_ids)
+                        .order_by("pk")
+                        .values_list("pk", flat=True)
+                    )
+                    Endpoint.objects.filter(pk__in=endpoint_ids).update(enabled=False)
+                break
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
         Delivery.objects.filter(
             endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING
         ).update(status=Delivery.Status.CANCELLED, cancel_reason="bench over")
