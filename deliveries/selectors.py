@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -10,6 +11,19 @@ from django.utils import timezone
 from endpoints.models import Endpoint, Tenant
 
 from .models import Attempt, Delivery, Event, Job
+
+
+def _of_type_in_window(
+    qs: QuerySet[Any], event_type: str | None, since: datetime | None, until: datetime | None
+) -> QuerySet[Any]:
+    """Events or deliveries of ``event_type`` created in ``[since, until)`` (each optional)."""
+    if event_type:
+        qs = qs.filter(event_type__name=event_type)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    return qs
 
 
 def deliveries_filter(
@@ -29,13 +43,9 @@ def deliveries_filter(
         qs = qs.filter(endpoint_id=endpoint.pk if isinstance(endpoint, Endpoint) else endpoint)
     if status:
         qs = qs.filter(status=status)
-    if event_type:
-        qs = qs.filter(event_type__name=event_type)
-    if since is not None:
-        qs = qs.filter(created_at__gte=since)
-    if until is not None:
-        qs = qs.filter(created_at__lt=until)
-    return qs.select_related("endpoint", "event_type", "tenant")
+    return _of_type_in_window(qs, event_type, since, until).select_related(
+        "endpoint", "event_type", "tenant"
+    )
 
 
 def delivery_get(*, tenant: Tenant | None, delivery_id: int | str) -> Delivery | None:
@@ -76,13 +86,7 @@ def events_filter(
     until: datetime | None = None,
 ) -> QuerySet[Event]:
     qs = Event.objects.filter(tenant=tenant).select_related("event_type")
-    if event_type:
-        qs = qs.filter(event_type__name=event_type)
-    if since is not None:
-        qs = qs.filter(created_at__gte=since)
-    if until is not None:
-        qs = qs.filter(created_at__lt=until)
-    return qs
+    return _of_type_in_window(qs, event_type, since, until)
 
 
 def event_get(*, tenant: Tenant, event_id: str) -> Event | None:
