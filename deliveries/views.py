@@ -84,8 +84,18 @@ def _pretty_json(text: str) -> str:
         return text
 
 
-def attempt_view_model(attempt: Attempt) -> dict[str, Any]:
-    """What the attempt page shows; a base64-stored body is decoded when it is text after all."""
+PLATFORM_HEADERS = frozenset(
+    {"content-type", "webhook-id", "webhook-timestamp", "webhook-signature"}
+)
+MASKED = "•••••• (hidden from viewers)"
+
+
+def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -> dict[str, Any]:
+    """What the attempt page shows; a base64-stored body is decoded when it is text after all.
+
+    Custom request headers often carry the receiver's credentials: members with the read-only
+    role see their names, not their values.
+    """
     body = attempt.response_body
     note = ""
     if attempt.response_body_encoding == Attempt.BodyEncoding.BASE64:
@@ -94,7 +104,10 @@ def attempt_view_model(attempt: Attempt) -> dict[str, Any]:
     request_body = _pretty_json(attempt.delivery.event.body)
     return {
         "attempt": attempt,
-        "request_headers": sorted(attempt.request_headers.items()),
+        "request_headers": sorted(
+            (name, value if name.lower() in PLATFORM_HEADERS or not mask_custom_headers else MASKED)
+            for name, value in attempt.request_headers.items()
+        ),
         "response_headers": sorted(attempt.response_headers.items()),
         "request_body": request_body,
         "response_body": body,
@@ -180,7 +193,10 @@ def attempt_detail(request: HttpRequest, tenant: Tenant, attempt_id: int) -> Htt
     attempt = selectors.attempt_get(tenant=tenant, attempt_id=attempt_id)
     if attempt is None:
         raise Http404("No such attempt.")
-    context = attempt_view_model(attempt)
+    context = attempt_view_model(
+        attempt,
+        mask_custom_headers=not request.viewer.can_write,  # type: ignore[attr-defined]
+    )
     context["section"] = "deliveries"
     return render(request, "deliveries/attempt_detail.html", context)
 

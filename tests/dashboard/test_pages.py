@@ -283,3 +283,23 @@ def test_viewer_role_sees_pages_but_cannot_change_anything(client_for, tenant, e
     assert toggle.status_code == 403
     endpoint.refresh_from_db()
     assert endpoint.enabled is True
+
+
+def test_viewer_role_sees_custom_header_names_but_not_their_values(
+    client_for, member, tenant, failed_delivery
+):
+    from deliveries.models import Attempt
+
+    attempt = Attempt.objects.get(delivery=failed_delivery)
+    attempt.request_headers = {**attempt.request_headers, "X-Api-Key": "receiver-credential"}
+    attempt.save()
+    viewer = make_user("vera")
+    Membership.objects.create(user=viewer, tenant=tenant, role=Membership.Role.VIEWER)
+
+    as_viewer = client_for(viewer).get(reverse("attempt-detail", args=[attempt.pk])).content
+    as_admin = client_for(member).get(reverse("attempt-detail", args=[attempt.pk])).content
+
+    assert b"X-Api-Key" in as_viewer
+    assert b"receiver-credential" not in as_viewer
+    assert b"receiver-credential" in as_admin
+    assert failed_delivery.event_id.encode() in as_viewer  # platform headers stay visible
