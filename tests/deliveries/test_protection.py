@@ -118,7 +118,7 @@ def test_one_endpoint_holds_a_capped_number_of_requests(receiver, tenant, invoic
     # all); the rest come back at once, postponed, without using a try.
     assert (summary.succeeded, summary.postponed) == (6, 4)
     arrivals = sorted(r.at for r in receiver.received())
-    assert arrivals[1] - arrivals[0] < 0.3
+    assert arrivals[1] - arrivals[0] < 0.8  # the first two went out together
     assert arrivals[2] - arrivals[0] >= 0.9  # the third waited for a free slot
     assert set(
         Delivery.objects.filter(status="pending").values_list("attempt_count", flat=True)
