@@ -115,8 +115,12 @@ def test_one_endpoint_holds_a_capped_number_of_requests(receiver, tenant, invoic
     summary = deliveries_send(delivery_ids=ids)
 
     # Two in flight; as many wait behind them as can start within 3 s at ~1 s each (six in
-    # all); the rest come back at once, postponed, without using a try.
-    assert (summary.succeeded, summary.postponed) == (6, 4)
+    # all); the other four come back at once, postponed, without using a try. (On a loaded
+    # machine a queued one may also miss its start budget: postponed too, never failed.)
+    assert summary.succeeded + summary.postponed == 10
+    assert summary.postponed >= 4
+    assert summary.succeeded >= 4
+    assert summary.retrying == summary.failed == 0
     arrivals = sorted(r.at for r in receiver.received())
     assert arrivals[1] - arrivals[0] < 0.8  # the first two went out together
     assert arrivals[2] - arrivals[0] >= 0.9  # the third waited for a free slot
