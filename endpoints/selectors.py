@@ -66,3 +66,9 @@ def endpoints_needing_attention(*, limit: int = 100) -> list[Endpoint]:
             :limit
         ]
     )
+
+
+def tenants_list() -> QuerySet[Tenant]:
+    """The product's tenants. Internal ones (slugs starting with "_", which ``tenant_create``
+    refuses, such as the operational-webhooks tenant) are left out."""
+    return Tenant.objects.exclude(slug__startswith="_")

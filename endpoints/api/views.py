@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from endpoints import portal, selectors, services
-from endpoints.models import Endpoint, EventType, Tenant
+from endpoints.models import Endpoint, EventType
 from webhooks_platform.api.pagination import PageQuerySerializer, page_response, paginated
 from webhooks_platform.api.permissions import HasApiKey, IsPlatformKey, PlatformKeyForWrites
 from webhooks_platform.api.views import ApiView, TenantView, responses
@@ -118,7 +118,7 @@ class TenantListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         query = self.parse_query(PageQuerySerializer)
-        return page_response(Tenant.objects.all(), query, TenantOutSerializer)
+        return page_response(selectors.tenants_list(), query, TenantOutSerializer)
 
     @extend_schema(
         tags=["tenants"],

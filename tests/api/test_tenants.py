@@ -90,3 +90,13 @@ def test_a_portal_link_lifetime_is_bounded(platform, tenant):
 def test_a_nul_byte_in_a_path_is_400(platform, tenant):
     # Refused by RejectNulMiddleware before any view or query sees it.
     assert platform.get("/api/v1/tenants/ac%00me/").status_code == 400
+
+
+def test_internal_tenants_are_not_listed(platform, tenant):
+    from endpoints.models import Tenant
+
+    Tenant.objects.create(slug="_operations", name="Operational webhooks")
+
+    listed = [t["slug"] for t in platform.get("/api/v1/tenants/").json()["data"]]
+
+    assert listed == ["acme"]
