@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from endpoints.models import Endpoint, Tenant
 from endpoints.selectors import endpoint_get, event_types_list
+from endpoints.services import is_platform_header
 from webhooks_platform.dashboard import audit, flat_message, tenant_view
 from webhooks_platform.pagination import InvalidCursor, keyset_page
 
@@ -84,9 +85,6 @@ def _pretty_json(text: str) -> str:
         return text
 
 
-PLATFORM_HEADERS = frozenset(
-    {"content-type", "webhook-id", "webhook-timestamp", "webhook-signature"}
-)
 MASKED = "•••••• (hidden from viewers)"
 
 
@@ -105,7 +103,7 @@ def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -
     return {
         "attempt": attempt,
         "request_headers": sorted(
-            (name, value if name.lower() in PLATFORM_HEADERS or not mask_custom_headers else MASKED)
+            (name, value if is_platform_header(name) or not mask_custom_headers else MASKED)
             for name, value in attempt.request_headers.items()
         ),
         "response_headers": sorted(attempt.response_headers.items()),

@@ -40,6 +40,14 @@ RESERVED_HEADERS = frozenset(
         "proxy-connection",
     }
 )
+
+
+def is_platform_header(name: str) -> bool:
+    """Headers the platform sets (or that frame the request); endpoints may not set them."""
+    lower = name.lower()
+    return lower in RESERVED_HEADERS or lower.startswith("webhook-")
+
+
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -193,7 +201,7 @@ def endpoint_headers_validate(headers: Any) -> dict[str, str]:
         if not isinstance(name, str) or not _HEADER_NAME_RE.match(name):
             raise ValidationError({"headers": f"{name!r} is not a valid header name."})
         lower = name.lower()
-        if lower in RESERVED_HEADERS or lower.startswith("webhook-"):
+        if is_platform_header(lower):
             raise ValidationError(
                 {"headers": f"{name!r} is set by the platform and cannot be overridden."}
             )

@@ -3,15 +3,16 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from deliveries.models import Delivery, Event
 from endpoints.models import Endpoint
-from webhooks_platform.conf import webhooks_settings
+from webhooks_platform.conf import WebhooksSettings, webhooks_settings
+from webhooks_platform.db import skip_locked
 
 from .dispatch import deliveries_dispatch
 
@@ -50,47 +51,71 @@ def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
     if event is None:
         logger.warning("fan-out of unknown event", extra={"event_id": event_id})
         return 0
-    now = timezone.now()
     ws = webhooks_settings()
-    token: uuid.UUID | None = None
     with transaction.atomic():
-        endpoint_ids = event_subscribers(event=event)
-        claimed: dict[str, object] = {"status": Delivery.Status.PENDING}
-        if send_here and 0 < len(endpoint_ids) <= ws.delivery_batch_size:
-            token = uuid.uuid4()
-            claimed = {
-                "status": Delivery.Status.SENDING,
-                "claim_token": token,
-                "lease_expires_at": now + timedelta(seconds=ws.lease_seconds),
-            }
-        rows = [
-            Delivery(
-                event_id=event.pk,
-                endpoint_id=endpoint_id,
-                tenant_id=event.tenant_id,
-                event_type_id=event.event_type_id,
-                next_attempt_at=now,
-                **claimed,
-            )
-            for endpoint_id in endpoint_ids
-        ]
-        Delivery.objects.bulk_create(rows, batch_size=BULK_CHUNK, ignore_conflicts=True)
-        Event.objects.filter(pk=event.pk).update(fanned_out_at=now, fanout_dispatched_until=None)
-        # Deliveries of an earlier run of this fan-out that never went out (none, usually).
-        delivery_ids = list(
-            Delivery.objects.filter(event_id=event.pk, status=Delivery.Status.PENDING).values_list(
-                "id", flat=True
-            )
+        created = _deliveries_create(
+            [(event, event_subscribers(event=event))],
+            now=timezone.now(),
+            ws=ws,
+            claim_up_to=ws.delivery_batch_size if send_here else 0,
         )
-        if delivery_ids:
-            deliveries_dispatch(delivery_ids=delivery_ids)
-        if token is not None:
-            sent_token, expected = token, len(rows)
-            transaction.on_commit(lambda: _send_claimed(sent_token, expected))
     logger.info(
         "event fanned out",
-        extra={"event_id": event.pk, "tenant_id": event.tenant_id, "deliveries": len(rows)},
+        extra={"event_id": event.pk, "tenant_id": event.tenant_id, "deliveries": created},
     )
+    return created
+
+
+def _deliveries_create(
+    targets: list[tuple[Event, list[str]]],
+    *,
+    now: datetime,
+    ws: WebhooksSettings,
+    claim_up_to: int,
+) -> int:
+    """Create one delivery per event × endpoint in ``targets`` and mark the events fanned out;
+    call inside a transaction. Returns how many deliveries were asked for.
+
+    At most ``claim_up_to`` of them are created already claimed (``sending`` under a claim
+    token and a lease, what the claim's UPDATE would have written) and sent from this worker
+    after commit: no deliver message, no claim statement, and a worker that dies first leaves
+    them to the sweeper's lease recovery like any claimed delivery. Otherwise, and for pending
+    deliveries of an earlier run, dispatch through the broker.
+    """
+    rows = [
+        Delivery(
+            event_id=event.pk,
+            endpoint_id=endpoint_id,
+            tenant_id=event.tenant_id,
+            event_type_id=event.event_type_id,
+            status=Delivery.Status.PENDING,
+            next_attempt_at=now,
+        )
+        for event, endpoint_ids in targets
+        for endpoint_id in endpoint_ids
+    ]
+    token: uuid.UUID | None = None
+    if 0 < len(rows) <= claim_up_to:
+        token = uuid.uuid4()
+        lease = now + timedelta(seconds=ws.lease_seconds)
+        for row in rows:
+            row.status, row.claim_token, row.lease_expires_at = (
+                Delivery.Status.SENDING,
+                token,
+                lease,
+            )
+    Delivery.objects.bulk_create(rows, batch_size=BULK_CHUNK, ignore_conflicts=True)
+    event_ids = [event.pk for event, _ in targets]
+    Event.objects.filter(id__in=event_ids).update(fanned_out_at=now, fanout_dispatched_until=None)
+    pending = list(
+        Delivery.objects.filter(event_id__in=event_ids, status=Delivery.Status.PENDING).values_list(
+            "id", flat=True
+        )
+    )
+    if pending:
+        deliveries_dispatch(delivery_ids=pending)
+    if token is not None:
+        transaction.on_commit(functools.partial(_send_claimed, token, len(rows)))
     return len(rows)
 
 
@@ -116,12 +141,6 @@ DRAIN_LIMIT = 1000
 SEND_HERE_MAX_BATCHES = 4
 
 
-def _locked(queryset):  # type: ignore[no-untyped-def]
-    if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
-    return queryset
-
-
 def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
     """Fan out every event of ``tenant_id`` still waiting, a thousand at a time, in bulk.
 
@@ -137,10 +156,9 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
     total = 0
     while True:
         now = timezone.now()
-        token: uuid.UUID | None = None
         with transaction.atomic():
             events = list(
-                _locked(
+                skip_locked(
                     Event.objects.filter(tenant_id=tenant_id, fanned_out_at__isnull=True)
                     .order_by("created_at")
                     .only("id", "tenant_id", "event_type_id", "only_endpoint_id")
@@ -149,45 +167,20 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
             if not events:
                 break
             subscribers: dict[tuple[int, str | None], list[str]] = {}
-            rows = []
             for event in events:
                 key = (event.event_type_id, event.only_endpoint_id)
                 if key not in subscribers:
                     subscribers[key] = event_subscribers(event=event)
-                rows.extend(
-                    Delivery(
-                        event_id=event.pk,
-                        endpoint_id=endpoint_id,
-                        tenant_id=event.tenant_id,
-                        event_type_id=event.event_type_id,
-                        status=Delivery.Status.PENDING,
-                        next_attempt_at=now,
-                    )
-                    for endpoint_id in subscribers[key]
-                )
-            if send_here and 0 < len(rows) <= SEND_HERE_MAX_BATCHES * ws.delivery_batch_size:
-                token = uuid.uuid4()
-                for row in rows:
-                    row.status = Delivery.Status.SENDING
-                    row.claim_token = token
-                    row.lease_expires_at = now + timedelta(seconds=ws.lease_seconds)
-            Delivery.objects.bulk_create(rows, batch_size=BULK_CHUNK, ignore_conflicts=True)
-            event_ids = [e.pk for e in events]
-            Event.objects.filter(id__in=event_ids).update(
-                fanned_out_at=now, fanout_dispatched_until=None
+            created = _deliveries_create(
+                [(e, subscribers[(e.event_type_id, e.only_endpoint_id)]) for e in events],
+                now=now,
+                ws=ws,
+                claim_up_to=SEND_HERE_MAX_BATCHES * ws.delivery_batch_size if send_here else 0,
             )
-            delivery_ids = list(
-                Delivery.objects.filter(
-                    event_id__in=event_ids, status=Delivery.Status.PENDING
-                ).values_list("id", flat=True)
-            )
-            deliveries_dispatch(delivery_ids=delivery_ids)
-            if token is not None:
-                transaction.on_commit(functools.partial(_send_claimed, token, len(rows)))
         total += len(events)
         logger.info(
             "events fanned out",
-            extra={"tenant_id": tenant_id, "events": len(events), "deliveries": len(rows)},
+            extra={"tenant_id": tenant_id, "events": len(events), "deliveries": created},
         )
         if len(events) < DRAIN_LIMIT:
             break

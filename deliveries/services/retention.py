@@ -25,12 +25,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from deliveries.models import Attempt, Delivery, Event
 from webhooks_platform.conf import webhooks_settings
+from webhooks_platform.db import skip_locked
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +50,6 @@ class PurgeReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _locked(queryset: QuerySet[Any]) -> QuerySet[Any]:
-    # On PostgreSQL the chunk's rows are locked while it is deleted, so a replay that reopens one
-    # of them waits (or the purge skips it); SQLite serialises writers anyway.
-    if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
-    return queryset
 
 
 def _chunks(queryset: QuerySet[Any], batch_size: int) -> Iterator[list[Any]]:
@@ -157,7 +150,7 @@ def _delete_deliveries(cutoff: datetime, batch_size: int) -> tuple[int, int]:
         with transaction.atomic():
             # Re-checked and locked: a delivery replayed since the chunk was chosen stays.
             still = list(
-                _locked(Delivery.objects.filter(pk__in=ids, status__in=FINISHED)).values_list(
+                skip_locked(Delivery.objects.filter(pk__in=ids, status__in=FINISHED)).values_list(
                     "pk", flat=True
                 )
             )

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -188,16 +188,26 @@ def _gate(
     return go, wait
 
 
-def _postpone(batch: _Batch, until: dict[int, datetime]) -> None:
-    """Put claimed deliveries back, due later, without using a try."""
-    for delivery_id, when in until.items():
-        delivery = batch.by_id[delivery_id]
-        Delivery.objects.filter(pk=delivery_id, claim_token=delivery.claim_token).update(
+def _put_back(deliveries: Iterable[tuple[Delivery, datetime]]) -> None:
+    """Claimed deliveries back to ``pending``, due at the given times, without using a try.
+
+    Each keeps its own guard: a delivery whose claim was taken back meanwhile is left alone.
+    """
+    for delivery, when in deliveries:
+        Delivery.objects.filter(
+            pk=delivery.pk, claim_token=delivery.claim_token, status=Delivery.Status.SENDING
+        ).update(
             status=Delivery.Status.PENDING,
             next_attempt_at=when,
             claim_token=None,
             lease_expires_at=None,
         )
+
+
+def _postpone(batch: _Batch, until: dict[int, datetime]) -> None:
+    """Put claimed deliveries back, due later, without using a try."""
+    _put_back((batch.by_id[delivery_id], when) for delivery_id, when in until.items())
+    for delivery_id in until:
         batch.summary.postponed += 1
         batch.summary.outcomes[delivery_id] = "postponed"
 
@@ -246,7 +256,7 @@ def deliveries_send(
             # Nothing was sent: put the batch back without using a try, rather than leave it
             # ``sending`` until the sweeper records a lost attempt for each.
             logger.exception("could not prepare a batch of %d deliveries", len(claimed))
-            _claims_release(claimed, until=now + timedelta(seconds=30))
+            _put_back((delivery, now + timedelta(seconds=30)) for delivery in claimed)
             raise
         shared.release(reserved - len(requests))
         reserved = len(requests)
@@ -267,18 +277,6 @@ def deliveries_send(
         return batch.summary
     finally:
         shared.release(reserved)
-
-
-def _claims_release(claimed: list[Delivery], *, until: datetime) -> None:
-    for delivery in claimed:
-        Delivery.objects.filter(
-            pk=delivery.pk, claim_token=delivery.claim_token, status=Delivery.Status.SENDING
-        ).update(
-            status=Delivery.Status.PENDING,
-            next_attempt_at=until,
-            claim_token=None,
-            lease_expires_at=None,
-        )
 
 
 def _build_requests(
@@ -403,28 +401,69 @@ def _record_many(items: list[tuple[_Batch, transport.Outcome]]) -> None:
         _endpoint_health(tally, now=now, ws=ws)
 
 
+def delivery_next_state(
+    delivery: Delivery,
+    *,
+    status: int,
+    error: str,
+    started_at: datetime,
+    now: datetime,
+    ws: WebhooksSettings,
+    retry_after: float | None = None,
+) -> tuple[policy.Decision, dict[str, Any]]:
+    """What one finished try (status 0: no response) makes of ``delivery``: the policy's
+    decision and the columns to write. Shared by the recorder and the sweeper's lease recovery."""
+    manual = delivery.manual_requested
+    scheduled = delivery.scheduled_attempts + (0 if manual else 1)
+    decision = policy.decide(
+        status=status,
+        tries_so_far=max(scheduled, 1),
+        schedule=ws.retry_schedule,
+        jitter=ws.retry_jitter,
+        retry_after=retry_after,
+        retry_after_max=ws.retry_after_max,
+    )
+    fields: dict[str, Any] = {
+        "attempt_count": delivery.attempt_count + 1,
+        "scheduled_attempts": scheduled,
+        "manual_requested": False,
+        "claim_token": None,
+        "lease_expires_at": None,
+        "last_attempt_at": started_at,
+        "last_status_code": status,
+        "last_error": error[:ERROR_MAX],
+    }
+    if decision.outcome is policy.Outcome.SUCCEEDED:
+        fields.update(status=Delivery.Status.SUCCEEDED, finished_at=now, next_attempt_at=None)
+    elif decision.outcome is policy.Outcome.RETRY:
+        fields.update(
+            status=Delivery.Status.PENDING,
+            next_attempt_at=now + timedelta(seconds=decision.delay or 0),
+        )
+    else:
+        fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
+    return decision, fields
+
+
 def _apply(
     batch: _Batch, delivery: Delivery, result: transport.AttemptResult, now: datetime
 ) -> tuple[Attempt, _Transition]:
     """The attempt row and the delivery's next state for one result (nothing written yet)."""
-    ws = batch.ws
-    manual = delivery.manual_requested
-    number = delivery.attempt_count + 1
-    scheduled = delivery.scheduled_attempts + (0 if manual else 1)
-    decision = policy.decide(
+    decision, fields = delivery_next_state(
+        delivery,
         status=result.status,
-        tries_so_far=max(scheduled, 1),
-        schedule=ws.retry_schedule,
-        jitter=ws.retry_jitter,
+        error=result.error,
+        started_at=result.started_at,
+        now=now,
+        ws=batch.ws,
         retry_after=policy.parse_retry_after(result.retry_after, now=now),
-        retry_after_max=ws.retry_after_max,
     )
     body, encoding = _stored_body(result.response_body)
     attempt = Attempt(
         delivery_id=delivery.pk,
         endpoint_id=delivery.endpoint_id,
-        number=number,
-        trigger=Attempt.Trigger.MANUAL if manual else Attempt.Trigger.SCHEDULED,
+        number=fields["attempt_count"],
+        trigger=Attempt.Trigger.MANUAL if delivery.manual_requested else Attempt.Trigger.SCHEDULED,
         started_at=result.started_at,
         duration_ms=result.duration_ms,
         request_url=delivery.endpoint.url,
@@ -435,28 +474,12 @@ def _apply(
         response_body_encoding=encoding,
         error=result.error[:ERROR_MAX],
     )
-    fields: dict[str, Any] = {
-        "attempt_count": number,
-        "scheduled_attempts": scheduled,
-        "manual_requested": False,
-        "claim_token": None,
-        "lease_expires_at": None,
-        "last_attempt_at": result.started_at,
-        "last_status_code": result.status,
-        "last_error": result.error[:ERROR_MAX],
-    }
     summary = batch.summary
     if decision.outcome is policy.Outcome.SUCCEEDED:
-        fields.update(status=Delivery.Status.SUCCEEDED, finished_at=now, next_attempt_at=None)
         summary.succeeded += 1
     elif decision.outcome is policy.Outcome.RETRY:
-        fields.update(
-            status=Delivery.Status.PENDING,
-            next_attempt_at=now + timedelta(seconds=decision.delay or 0),
-        )
         summary.retrying += 1
     else:
-        fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
         summary.failed += 1
     summary.outcomes[delivery.pk] = str(decision.outcome)
     return attempt, _Transition(batch, delivery, result, decision, fields)

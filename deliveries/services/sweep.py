@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,10 +22,12 @@ from deliveries import policy
 from deliveries.models import Attempt, Delivery, Event, Job
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
+from webhooks_platform.db import skip_locked
 
 from .dispatch import deliveries_dispatch, fan_out_enqueue
 from .jobs import jobs_send
 from .operational import delivery_exhausted
+from .sending import delivery_next_state
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +44,11 @@ class SweepReport:
     jobs: int = 0
 
 
-def _locked(queryset):  # type: ignore[no-untyped-def]
-    if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
-    return queryset
-
-
 def _recover_leases(now: datetime) -> int:
     ws = webhooks_settings()
     with transaction.atomic():
         expired = list(
-            _locked(
+            skip_locked(
                 Delivery.objects.filter(status=Delivery.Status.SENDING, lease_expires_at__lt=now)
                 .order_by("lease_expires_at")
                 .select_related("endpoint")
@@ -60,44 +56,26 @@ def _recover_leases(now: datetime) -> int:
         )
         attempts = []
         for delivery in expired:
-            manual = delivery.manual_requested
-            scheduled = delivery.scheduled_attempts + (0 if manual else 1)
-            decision = policy.decide(
-                status=0,
-                tries_so_far=max(scheduled, 1),
-                schedule=ws.retry_schedule,
-                jitter=ws.retry_jitter,
-            )
             started = (delivery.lease_expires_at or now) - timedelta(seconds=ws.lease_seconds)
+            decision, fields = delivery_next_state(
+                delivery, status=0, error=LEASE_LOST_ERROR, started_at=started, now=now, ws=ws
+            )
             attempts.append(
                 Attempt(
                     delivery_id=delivery.pk,
                     endpoint_id=delivery.endpoint_id,
-                    number=delivery.attempt_count + 1,
-                    trigger=Attempt.Trigger.MANUAL if manual else Attempt.Trigger.SCHEDULED,
+                    number=fields["attempt_count"],
+                    trigger=(
+                        Attempt.Trigger.MANUAL
+                        if delivery.manual_requested
+                        else Attempt.Trigger.SCHEDULED
+                    ),
                     started_at=started,
                     duration_ms=int((now - started).total_seconds() * 1000),
                     request_url=delivery.endpoint.url,
                     error=LEASE_LOST_ERROR,
                 )
             )
-            fields: dict[str, object] = {
-                "attempt_count": delivery.attempt_count + 1,
-                "scheduled_attempts": scheduled,
-                "manual_requested": False,
-                "claim_token": None,
-                "lease_expires_at": None,
-                "last_attempt_at": started,
-                "last_status_code": 0,
-                "last_error": LEASE_LOST_ERROR,
-            }
-            if decision.outcome is policy.Outcome.RETRY:
-                fields.update(
-                    status=Delivery.Status.PENDING,
-                    next_attempt_at=now + timedelta(seconds=decision.delay or 0),
-                )
-            else:
-                fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
             kept = Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
                 **fields
             )
@@ -127,7 +105,7 @@ def _cancel_orphans(now: datetime) -> int:
 def _dispatch_due(now: datetime) -> int:
     with transaction.atomic():
         ids = list(
-            _locked(
+            skip_locked(
                 Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
                 .filter(Q(dispatched_until__isnull=True) | Q(dispatched_until__lt=now))
                 .order_by("next_attempt_at")
@@ -143,7 +121,7 @@ def _fan_out_stragglers(now: datetime) -> int:
     ws = webhooks_settings()
     with transaction.atomic():
         ids = list(
-            _locked(
+            skip_locked(
                 Event.objects.filter(
                     fanned_out_at__isnull=True,
                     created_at__lt=now - timedelta(seconds=ws.fanout_grace),

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
@@ -16,9 +14,6 @@ from endpoints.models import Endpoint, EventType, Membership, Tenant
 from endpoints.services import endpoint_create
 
 PASSWORD = "correct-horse-battery"
-
-# whitenoise warns on every request when STATIC_ROOT is missing; tests never collectstatic.
-Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 def make_user(username: str, *, tenants: tuple[Tenant, ...] = (), **extra: Any):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from endpoints.models import Tenant
+from endpoints.selectors import tenant_get
 from endpoints.services import endpoint_create
 
 from ._output import add_json_flag, emit, fail
@@ -65,9 +66,7 @@ class Command(BaseCommand):
 
 
 def tenant_lookup(value: str) -> Tenant:
-    tenant = Tenant.objects.filter(slug=value).first()
-    if tenant is None and value.isascii() and value.isdigit():
-        tenant = Tenant.objects.filter(pk=int(value)).first()
+    tenant = tenant_get(key=value)
     if tenant is None:
         raise CommandError(f"no tenant {value!r}; create it with create_tenant")
     return tenant
