@@ -9,8 +9,11 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from .sqlite_broker import register as register_sqlite_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webhooks_platform.settings")
 
+register_sqlite_broker()
 app = Celery("webhooks_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 

@@ -1,8 +1,8 @@
 """Settings for the webhook platform.
 
 Everything is read from the environment through django-environ. The defaults run the embedded
-mode (SQLite in WAL mode and a filesystem broker under ``var/``), so production differs from a
-laptop only by environment variables: ``DATABASE_URL=postgres://...`` and
+mode (SQLite in WAL mode for the database and for the broker, under ``var/``), so production
+differs from a laptop only by environment variables: ``DATABASE_URL=postgres://...`` and
 ``CELERY_BROKER_URL=redis://...``.
 """
 
@@ -17,7 +17,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # pytest (8.2+) sets PYTEST_VERSION; tests and the workers they start keep their database file
-# and broker folder apart from a running `make run`.
+# and broker file apart from a running `make run`.
 TESTING = "PYTEST_VERSION" in os.environ
 VAR_DIR = Path(
     env.str("WEBHOOKS_VAR_DIR", default=str(BASE_DIR / "var" / ("test" if TESTING else "")))
@@ -138,16 +138,12 @@ STORAGES = {
 LOGIN_URL = "/login/"
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-BROKER_DIR = VAR_DIR / "broker"
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    BROKER_DIR.mkdir(parents=True, exist_ok=True)
+# The embedded default keeps its queues in a SQLite file beside the database
+# (webhooks_platform/sqlite_broker.py says why not kombu's filesystem transport).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="sqlite://")
+if CELERY_BROKER_URL.startswith("sqlite://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR),
-        "data_folder_out": str(BROKER_DIR),
-        # Broadcasts (remote control, purge) default to ./control in the working directory.
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
+        "path": str(VAR_DIR / "broker.sqlite3"),
         "polling_interval": 0.1,
     }
 else:
@@ -241,7 +237,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # The filesystem broker has no host; kombu warns about that on every connection.
+        # The embedded broker has no host; kombu warns about that on every connection.
         "kombu.connection": {"level": "ERROR"},
         # Celery's two INFO lines per task ("received", "succeeded in") cost more CPU than a
         # small deliver task's own work at thousands a second, and say less than the
