@@ -5,12 +5,14 @@ Product code publishes with ``from deliveries import publish_event``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from endpoints.models import EventType, Tenant
 
     from .models import Event
+    from .services.publishing import PublishResult
 
 
 class PublishError(ValueError):
@@ -40,4 +42,17 @@ def publish_event(
     )
 
 
-__all__ = ["PayloadTooLarge", "PublishError", "publish_event"]
+def publish_events(tenant: Tenant | str, items: Sequence[Mapping[str, Any]]) -> list[PublishResult]:
+    """Publish up to 1,000 events of ``tenant`` with one INSERT.
+
+    Each item is ``{"event_type": ..., "payload": ..., "idempotency_key": ...}`` (the key is
+    optional). Returns one ``PublishResult`` per item, in order: ``created``, ``existing`` (a
+    repeated idempotency key) or ``error`` with the message a single publish would raise; a bad
+    item never stops the others. See ``deliveries.services.publishing.events_publish``.
+    """
+    from .services.publishing import events_publish
+
+    return events_publish(tenant=tenant, items=items)
+
+
+__all__ = ["PayloadTooLarge", "PublishError", "publish_event", "publish_events"]

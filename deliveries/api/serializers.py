@@ -100,6 +100,46 @@ class EventCreateInSerializer(serializers.Serializer):
     payload = serializers.JSONField(help_text="Any JSON; sent as the body's `data`.")
 
 
+class EventBatchItemInSerializer(EventCreateInSerializer):
+    idempotency_key = StrictCharField(
+        required=False, max_length=255, help_text="The same key again returns the first event."
+    )
+
+
+class EventBatchInSerializer(serializers.Serializer):
+    events = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=1000,
+        help_text="1 to 1,000 events, each as a single publish takes it (plus an optional "
+        "`idempotency_key`). Each is checked on its own: a bad one does not stop the others.",
+    )
+
+
+class BatchItemErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="`validation_error` or `payload_too_large`.")
+    message = serializers.CharField()
+    fields = serializers.DictField()
+
+
+class EventBatchItemOutSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the item in the request.")
+    status = serializers.ChoiceField(
+        choices=["created", "existing", "error"],
+        help_text="`existing`: the idempotency key was published before (or earlier in this "
+        "batch) and `event` is that first event; nothing new is sent.",
+    )
+    event = EventOutSerializer(allow_null=True)
+    error = BatchItemErrorSerializer(allow_null=True)
+
+
+class EventBatchOutSerializer(serializers.Serializer):
+    data = EventBatchItemOutSerializer(many=True)
+    created = serializers.IntegerField()
+    existing = serializers.IntegerField()
+    errors = serializers.IntegerField()
+
+
 class EventListQuerySerializer(PageQuerySerializer, _WindowSerializer):
     event_type = StrictCharField(required=False, max_length=128)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,9 +12,15 @@ from deliveries import selectors
 from deliveries.models import Delivery, Event
 from deliveries.services.jobs import job_recover_create
 from deliveries.services.lifecycle import delivery_replay
-from deliveries.services.publishing import event_publish, event_send_test
+from deliveries.services.publishing import (
+    PublishResult,
+    event_publish,
+    event_send_test,
+    events_publish,
+)
 from endpoints.api.views import TENANT_PARAM, EndpointView
 from endpoints.services import audit_record
+from webhooks_platform.api.exceptions import error_body, validation_error_body
 from webhooks_platform.api.pagination import page_response, paginated
 from webhooks_platform.api.permissions import HasApiKey
 from webhooks_platform.api.views import TenantView, responses
@@ -23,6 +29,9 @@ from .serializers import (
     DeliveryDetailOutSerializer,
     DeliveryListQuerySerializer,
     DeliveryOutSerializer,
+    EventBatchInSerializer,
+    EventBatchItemInSerializer,
+    EventBatchOutSerializer,
     EventCreateInSerializer,
     EventDetailOutSerializer,
     EventListQuerySerializer,
@@ -152,6 +161,62 @@ class EventListView(TenantView):
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
         return Response(EventOutSerializer(event).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EventBatchView(TenantView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        tags=["events"],
+        summary="Publish up to 1,000 events",
+        description="One INSERT for every item that passes; each item gets its own result, in "
+        "request order, with the error a single publish would give. The request body is limited "
+        "to Django's `DATA_UPLOAD_MAX_MEMORY_SIZE` (2.5 MB by default).",
+        parameters=[TENANT_PARAM],
+        request=EventBatchInSerializer,
+        responses=responses({202: EventBatchOutSerializer}, 400, 404),
+    )
+    def post(self, request: Request, tenant: str) -> Response:
+        raw = self.parse(EventBatchInSerializer, request.data)["events"]
+        shape_errors: dict[int, dict] = {}
+        valid: list[tuple[int, dict]] = []
+        for index, item in enumerate(raw):
+            serializer = EventBatchItemInSerializer(data=item)
+            if serializer.is_valid():
+                valid.append((index, serializer.validated_data))
+            else:
+                shape_errors[index] = validation_error_body(serializer.errors)["error"]
+        published = dict(
+            zip(
+                [index for index, _ in valid],
+                events_publish(tenant=self.tenant, items=[item for _, item in valid]),
+                strict=True,
+            )
+        )
+        data = [
+            _batch_item(index, published.get(index), shape_errors.get(index))
+            for index in range(len(raw))
+        ]
+        counts = {s: sum(1 for d in data if d["status"] == s) for s in ("created", "existing")}
+        return Response(
+            {"data": data, **counts, "errors": len(data) - sum(counts.values())},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+@extend_schema_view(post=extend_schema(exclude=True))
+class EventBatchSlashView(EventBatchView):
+    """``.../events/batch/``: the same operation, documented once (without the slash)."""
+
+
+def _batch_item(index: int, result: PublishResult | None, shape_error: dict | None) -> dict:
+    if result is None:
+        return {"index": index, "status": "error", "event": None, "error": shape_error}
+    if result.status == "error":
+        error = error_body(result.code, result.error)["error"]
+        return {"index": index, "status": "error", "event": None, "error": error}
+    event = EventOutSerializer(result.event).data
+    return {"index": index, "status": result.status, "event": event, "error": None}
 
 
 class EventDetailView(TenantView):

@@ -121,19 +121,25 @@ def fanout_flag_key(tenant_id: int) -> str:
     return f"webhooks:fanout-pending:{tenant_id}"
 
 
-def fan_out_signal(*, tenant_id: int, event_id: str) -> None:
-    """After a publish commits: make sure a fan-out of the tenant's waiting events is coming."""
+def fan_out_signal(*, tenant_id: int, event_ids: Sequence[str]) -> None:
+    """After a publish commits: make sure a fan-out of the tenant's waiting events is coming.
+
+    On Redis the per-tenant flag makes it one message per burst. Elsewhere one event is fanned
+    out by id, and a batch by one drain of the tenant's waiting events.
+    """
     from deliveries.tasks import fan_out_tenant
 
     client = _redis()
-    if client is None:
-        fan_out_send([event_id])
+    if client is None and len(event_ids) == 1:
+        fan_out_send(list(event_ids))
         return
     try:
-        if client.set(fanout_flag_key(tenant_id), "1", nx=True, ex=FANOUT_FLAG_SECONDS):
+        if client is None or client.set(
+            fanout_flag_key(tenant_id), "1", nx=True, ex=FANOUT_FLAG_SECONDS
+        ):
             fan_out_tenant.apply_async(args=[tenant_id], queue=QUEUE_DELIVER)
-    except Exception:  # noqa: BLE001  the event row is the truth; the sweeper fans it out
-        logger.warning("broker unavailable; the sweeper will fan out event %s", event_id)
+    except Exception:  # noqa: BLE001  the event rows are the truth; the sweeper fans them out
+        logger.warning("broker unavailable; the sweeper will fan out %d events", len(event_ids))
 
 
 def fanout_flag_clear(tenant_id: int) -> None:

@@ -160,3 +160,79 @@ def test_json_nested_too_deeply_is_400(api_a, invoice_paid):
     error = assert_error(response, 400, "parse_error")
     assert error["message"] == "JSON parse error - the document is nested too deeply."
     assert not Event.objects.exists()
+
+
+BATCH = "/api/v1/tenants/acme/events/batch"
+
+
+def test_a_batch_answers_per_item_in_order(api_a, invoice_paid):
+    before = api_a.post(
+        BASE, {"event_type": "invoice.paid", "payload": {}}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    ).json()
+    events = [
+        {"event_type": "invoice.paid", "payload": {"n": 1}},
+        {"event_type": "invoice.paid", "payload": {"n": 2}, "idempotency_key": "k"},
+        {"event_type": "nope", "payload": {}},
+        {"event_type": 5, "payload": {}},
+        "not an object",
+    ]
+
+    response = api_a.post(BATCH, {"events": events}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["created"], body["existing"], body["errors"]) == (1, 1, 3)
+    data = body["data"]
+    assert [d["index"] for d in data] == [0, 1, 2, 3, 4]
+    assert [d["status"] for d in data] == ["created", "existing", "error", "error", "error"]
+    created = Event.objects.exclude(pk=before["id"]).get()
+    assert data[0]["event"]["id"] == created.pk
+    assert data[0]["event"]["payload"] == {"n": 1}
+    assert data[1]["event"] == before
+    assert data[2]["error"] == {
+        "code": "validation_error",
+        "message": "unknown event type 'nope'",
+        "fields": {},
+    }
+    assert data[3]["error"]["fields"] == {"event_type": ["Must be a string."]}
+    assert data[4]["error"]["code"] == "validation_error"
+    assert all(d["event"] is None for d in data[2:])
+    assert all(d["error"] is None for d in data[:2])
+
+
+def test_a_batch_works_with_a_trailing_slash_too(api_a, invoice_paid):
+    response = api_a.post(
+        BATCH + "/", {"events": [{"event_type": "invoice.paid", "payload": {}}]}, format="json"
+    )
+
+    assert response.status_code == 202
+    assert response.json()["created"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "events: This field is required."),
+        ({"events": []}, "events: Ensure this field has at least 1 elements."),
+        ({"events": {"a": 1}}, 'events: Expected a list of items but got type "dict".'),
+        (
+            {"events": [{"event_type": "invoice.paid", "payload": {}}] * 1001},
+            "events: Ensure this field has no more than 1000 elements.",
+        ),
+    ],
+)
+def test_a_bad_batch_envelope_is_refused_whole(api_a, invoice_paid, body, message):
+    response = api_a.post(BATCH, body, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["message"] == message
+    assert Event.objects.count() == 0
+
+
+def test_a_tenant_key_cannot_batch_into_another_tenant(client_for, key_b, tenant, invoice_paid):
+    response = client_for(key_b).post(
+        BATCH, {"events": [{"event_type": "invoice.paid", "payload": {}}]}, format="json"
+    )
+
+    assert_error(response, 404, "not_found")
+    assert Event.objects.count() == 0

@@ -33,6 +33,7 @@ def test_schema_is_valid_openapi_3_with_every_route(client):
         "/api/v1/tenants/{tenant}/endpoints/{endpoint}/stats/",
         "/api/v1/tenants/{tenant}/jobs/{job}/",
         "/api/v1/tenants/{tenant}/events/",
+        "/api/v1/tenants/{tenant}/events/batch",
         "/api/v1/tenants/{tenant}/events/{event}/",
         "/api/v1/tenants/{tenant}/deliveries/",
         "/api/v1/tenants/{tenant}/deliveries/{delivery}/",

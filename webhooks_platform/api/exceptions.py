@@ -69,6 +69,12 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+def validation_error_body(detail: Any) -> dict[str, Any]:
+    """The one error shape for DRF validation ``detail`` (a serializer's ``errors``)."""
+    message, fields = _validation_error(detail)
+    return error_body("validation_error", message, fields)
+
+
 def _translate(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
@@ -104,8 +110,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
     if isinstance(exc, exceptions.ValidationError):
-        message, fields = _validation_error(exc.detail)
-        body = error_body("validation_error", message, fields)
+        body = validation_error_body(exc.detail)
     else:
         code = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
         body = error_body(str(code), str(exc.detail))

@@ -37,6 +37,8 @@ v1 = [
     path(f"{EP}/stats/", deliveries_views.EndpointStatsView.as_view(), name="endpoint-stats"),
     path(f"{T}/jobs/<str:job>/", deliveries_views.JobDetailView.as_view(), name="job-detail"),
     path(f"{T}/events/", deliveries_views.EventListView.as_view(), name="events"),
+    path(f"{T}/events/batch", deliveries_views.EventBatchView.as_view(), name="events-batch"),
+    path(f"{T}/events/batch/", deliveries_views.EventBatchSlashView.as_view()),
     path(
         f"{T}/events/<str:event>/", deliveries_views.EventDetailView.as_view(), name="event-detail"
     ),
