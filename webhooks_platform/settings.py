@@ -157,7 +157,11 @@ CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=2)
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
+# Messages are acknowledged on receipt. The database is the source of truth and the sweeper
+# re-sends what a lost message or a dead worker left undone (within WEBHOOKS_DISPATCH_TIMEOUT),
+# so late acks bought nothing but a failure: a late ack of a message received on a connection that
+# was lost meanwhile (a broker restart) raised inside kombu's Redis transport and ended the worker.
+CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -6,6 +6,10 @@ duplicates are allowed (at-least-once) but counted and printed.
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -18,7 +22,7 @@ from deliveries import publish_event
 from deliveries.models import Delivery
 from deliveries.services.sweep import sweep
 from endpoints.services import endpoint_create
-from tests.workers import start_worker
+from tests.workers import ROOT, start_worker, worker_env
 from webhooks_platform.celery import app as celery_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -151,3 +155,79 @@ def test_connections_dropped_under_load(worker, receiver, tenant, invoice_paid):
     _report("connections dropped", 300, lost, duplicates)
     assert lost == 0
     assert worker.proc.poll() is None  # recovered without a restart
+
+
+class RedisServer:
+    """A Redis server of the test's own on a free port, so it can be stopped and started."""
+
+    def __init__(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tmp_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+            + ["--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.mark.skipif(not ON_REDIS, reason="restarts a Redis server")
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_a_worker_rides_out_broker_restarts(tmp_path, e2e_settings, receiver, tenant, invoice_paid):
+    # given a worker (with its scheduler) on a Redis server of this test's own
+    redis = RedisServer(tmp_path)
+    redis.start()
+    env = worker_env(CELERY_BROKER_URL=redis.url)
+    worker = start_worker(tmp_path, env=env, extra_args=["--beat"])
+    endpoint_create(tenant=tenant, url=receiver.url("/restarts"))
+    publisher = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.publish_stream", "acme", "invoice.paid", "10", "20"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        # when Redis is restarted three times (losing what it held) while events are published
+        for _ in range(3):
+            time.sleep(4)
+            redis.stop()
+            time.sleep(1)
+            redis.start()
+        published = set(publisher.communicate(timeout=60)[0].decode().split())
+
+        # then the worker never stopped and, with the sweeper's help, everything arrived
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and _tally(receiver, {"/restarts": published})[0]:
+            time.sleep(0.5)
+        lost, duplicates = _tally(receiver, {"/restarts": published})
+        _report("broker restarted 3 times", len(published), lost, duplicates)
+        output = worker.output()
+        assert worker.proc.poll() is None, output
+        assert "Unrecoverable error" not in output
+        assert "Error on restarting" not in output
+        assert len(published) >= 150
+        assert lost == 0
+    finally:
+        publisher.kill()
+        worker.stop()
+        redis.stop()
