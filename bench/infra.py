@@ -333,3 +333,30 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         end = self.sample()
         return {k: round(end[k] - self._start[k], 3) for k in end}
+
+
+class RssSampler:
+    """The largest resident set of any of ``pids`` (worker processes), sampled every 0.2 s."""
+
+    def __init__(self, pids: list[int]) -> None:
+        import threading
+
+        self.processes = [psutil.Process(pid) for pid in pids]
+        self.max_bytes = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.2):
+            for process in self.processes:
+                try:
+                    self.max_bytes = max(self.max_bytes, process.memory_info().rss)
+                except psutil.Error:
+                    continue
+
+    def stop(self) -> float:
+        """Megabytes."""
+        self._done.set()
+        self._thread.join()
+        return round(self.max_bytes / 2**20, 1)

@@ -34,7 +34,7 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---|---|---|",
     ]
     for key, r in results.items():
-        if key == "5":
+        if key in ("5", "6"):
             continue
         cpu = r["cpu_s_per_1000"]
         pub = r["publish_latency_ms"]
@@ -71,6 +71,26 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     checked = sum(r.get("signatures", {}).get("verified", 0) for r in results.values())
     extra.append(f"- Signatures checked by the receiver: {checked} verified, {bad} bad.")
     lines += ["", *extra]
+    s6 = results.get("6")
+    if s6:
+        lines += [
+            "",
+            f"## Scenario 6: {s6['title']}",
+            "",
+            "Published with `publish_events` while no worker ran; the clock starts when the "
+            "workers are ready. Worker RSS is the largest resident set of any worker process.",
+            "",
+            "| workers | our /s | baseline /s | ratio | seconds | worker RSS max MB "
+            "| CPU s per 1,000 (workers / pg / redis) |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for n, w in s6["by_workers"].items():
+            cpu = w["cpu_s_per_1000"]
+            lines.append(
+                f"| {n} | {_fmt(w['deliveries_per_s'])} | {_fmt(w['baseline_per_s'])} "
+                f"| {_fmt(w['ratio'])} | {_fmt(w['seconds'])} | {_fmt(w['worker_rss_mb_max'])} "
+                f"| {_fmt(cpu['workers'])} / {_fmt(cpu['postgres'])} / {_fmt(cpu['redis'])} |"
+            )
     s5 = results.get("5")
     if s5:
         lines += [
@@ -102,7 +122,7 @@ def plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    flows = {k: r for k, r in results.items() if k != "5"}
+    flows = {k: r for k, r in results.items() if k not in ("5", "6")}
     if flows:
         keys = list(flows)
         fig, ax = plt.subplots(figsize=(8, 4))

@@ -46,6 +46,7 @@ class Sizes:
     s34_events: int
     s5_attempts: int
     s5_requests: int
+    s6_events: int
     baseline_posts: int
     publishers: int
     timeout: float
@@ -60,6 +61,7 @@ FULL = Sizes(
     s34_events=100,
     s5_attempts=1_000_000,
     s5_requests=40,
+    s6_events=20_000,
     baseline_posts=3_000,
     publishers=2,
     timeout=240,
@@ -73,6 +75,7 @@ QUICK = Sizes(
     s34_events=6,
     s5_attempts=20_000,
     s5_requests=8,
+    s6_events=600,
     baseline_posts=300,
     publishers=2,
     timeout=25,
@@ -526,6 +529,83 @@ class Bench:
 
         return logload.run(self.sizes.s5_attempts, self.sizes.s5_requests, self.receiver.base)
 
+    def scenario_6(self) -> dict[str, Any]:
+        """A backlog to one endpoint, published while no worker runs, drained by 1 then 2 workers.
+
+        Published with ``publish_events`` (1,000 a call). The clock starts when the workers are
+        ready; the baseline is measured just before each drain. Worker RSS is sampled throughout.
+        """
+        runs = {str(n): self.drain(workers=n) for n in (1, 2)}
+        result = dict(runs["1"])
+        result["scenario"] = "6"
+        result["title"] = f"backlog of {self.sizes.s6_events:,} events to 1 endpoint, drained"
+        result["by_workers"] = {
+            n: {k: r[k] for k in ("deliveries_per_s", "baseline_per_s", "ratio", "seconds")}
+            | {"worker_rss_mb_max": r["worker_rss_mb_max"], "cpu_s_per_1000": r["cpu_s_per_1000"]}
+            for n, r in runs.items()
+        }
+        return result
+
+    def drain(self, *, workers: int) -> dict[str, Any]:
+        from deliveries import publish_events
+
+        events = self.sizes.s6_events
+        self.workers.stop()
+        slug = f"s6w{workers}"
+        tenant, endpoint_ids = self.fixtures.tenant(slug, [f"/ok/{slug}"])
+        for start in range(0, events, 1000):
+            batch = range(start, min(start + 1000, events))
+            publish_events(
+                tenant, [{"event_type": EVENT_TYPE, "payload": {"n": n, "pad": PAD}} for n in batch]
+            )
+        base = baseline(self.receiver, self.fixtures, self.sizes.baseline_posts)
+        self.receiver.reset()
+        progress = Progress(endpoint_ids, events)
+        self.workers = infra.Workers(
+            self.logs, count=workers, concurrency=self.concurrency, extra_env={}
+        )
+        self.cpu = infra.CpuMeter(self.workers, self.receiver, self.publishers.pids)
+        rss = infra.RssSampler(self.workers.pids()[:workers])
+        self.cpu.start()
+        t0 = time.time()
+        done_at = progress.wait(t0, self.sizes.timeout)
+        cpu = self.cpu.stop()
+        rss_max = rss.stop()
+        stats = self.receiver.stats()
+        delivered = progress.timeline[-1][1] if progress.timeline else 0
+        elapsed = (done_at or time.time()) - t0
+        rate = delivered / elapsed if elapsed > 0 else 0.0
+        result = {
+            "scenario": f"6-{workers}w",
+            "title": f"backlog of {events:,} events to 1 endpoint, {workers} worker(s)",
+            "complete": done_at is not None,
+            "workers": workers,
+            "events": events,
+            "deliveries_expected": events,
+            "deliveries_done": delivered,
+            "seconds": round(elapsed, 3),
+            "deliveries_per_s": round(rate, 1),
+            "baseline_per_s": round(base, 1),
+            "ratio": round(rate / base, 3) if base else None,
+            "cpu_seconds": cpu,
+            "cpu_s_per_1000": {k: round(v * 1000 / max(delivered, 1), 3) for k, v in cpu.items()},
+            "worker_rss_mb_max": rss_max,
+            "receiver_requests": stats["total"],
+            "signatures": {
+                "verified": stats["verified"],
+                "bad": stats["bad_signatures"],
+                "unverifiable": stats["unverifiable"],
+            },
+            "timeline": progress.timeline,
+        }
+        self.quiesce(endpoint_ids)
+        self.workers.stop()
+        self.workers = infra.Workers(
+            self.logs, count=self.worker_count, concurrency=self.concurrency, extra_env={}
+        )
+        self.cpu = infra.CpuMeter(self.workers, self.receiver, self.publishers.pids)
+        return result
+
     def run(self, wanted: list[str]) -> None:
         plan = {
             "1": self.scenario_1,
@@ -534,6 +614,7 @@ class Bench:
             "3": self.scenario_3,
             "4": self.scenario_4,
             "5": self.scenario_5,
+            "6": self.scenario_6,
         }
         for key, fn in plan.items():
             if key.split("-")[0] not in wanted:
@@ -550,6 +631,13 @@ class Bench:
 def one_line(r: dict[str, Any]) -> str:
     if r["scenario"] == "5":
         return "; ".join(f"{p['name']} p50 {p['p50_ms']} p99 {p['p99_ms']} ms" for p in r["pages"])
+    if r["scenario"] == "6":
+        return "; ".join(
+            f"{n} worker(s): {w['deliveries_per_s']}/s, baseline {w['baseline_per_s']}/s, "
+            f"ratio {w['ratio']}, worker RSS max {w['worker_rss_mb_max']} MB, CPU ms/delivery "
+            + ", ".join(f"{k} {v}" for k, v in w["cpu_s_per_1000"].items())
+            for n, w in r["by_workers"].items()
+        )
     return (
         f"{r['deliveries_done']}/{r['deliveries_expected']} in {r['seconds']} s: "
         f"{r['deliveries_per_s']}/s, baseline {r['baseline_per_s']}/s, ratio {r['ratio']}; "
@@ -587,14 +675,14 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
-    parser.add_argument("--scenario", action="append", help="1-5; repeat for several")
+    parser.add_argument("--scenario", action="append", help="1-6; repeat for several")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out = RESULTS / "quick" if args.quick else RESULTS
     out.mkdir(parents=True, exist_ok=True)
-    wanted = args.scenario or ["1", "2", "3", "4", "5"]
+    wanted = args.scenario or ["1", "2", "3", "4", "5", "6"]
     bench = Bench(sizes, out, args.workers, args.concurrency)
     started = time.monotonic()
     status = 0

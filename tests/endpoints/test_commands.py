@@ -96,6 +96,26 @@ def test_publish_event_json_and_errors(tenant, invoice_paid):
         run("publish_event", "acme", "no.such", "{}")
 
 
+def test_publish_event_reads_a_large_payload_from_a_file_or_stdin(
+    tenant, invoice_paid, tmp_path, monkeypatch
+):
+    big = {"items": ["x" * 1000] * 160}  # about 160 KB: too long for an argument
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps(big))
+
+    from_file = json.loads(run("publish_event", "acme", "invoice.paid", f"@{path}", "--json"))
+    monkeypatch.setattr("sys.stdin", StringIO(json.dumps({"from": "stdin"})))
+    from_stdin = json.loads(run("publish_event", "acme", "invoice.paid", "-", "--json"))
+
+    assert Event.objects.get(pk=from_file["id"]).payload == big
+    assert Event.objects.get(pk=from_stdin["id"]).payload == {"from": "stdin"}
+    with pytest.raises(CommandError, match="cannot read the payload from .*missing.json"):
+        run("publish_event", "acme", "invoice.paid", f"@{tmp_path / 'missing.json'}")
+    path.write_text("{bad")
+    with pytest.raises(CommandError, match=r"payload.json is not valid JSON"):
+        run("publish_event", "acme", "invoice.paid", f"@{path}")
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
