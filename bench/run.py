@@ -9,7 +9,8 @@ one at a time, with no bookkeeping.
 
 Scenarios: 1 many events to one endpoint (plus end-to-end latency at a fixed offered rate);
 2 one event fanned out to many endpoints; 3 10% of endpoints slow; 4 20% of endpoints failing;
-5 the delivery log and attempt lists with a million attempts in the database.
+5 the delivery log and attempt lists with a million attempts in the database; 6 a backlog to one
+endpoint published with no worker running, then drained by 1 and by 2 workers.
 """
 
 from __future__ import annotations
@@ -246,6 +247,33 @@ class Progress:
         return None
 
 
+def flow_figures(
+    delivered: int,
+    elapsed: float,
+    base: float,
+    cpu: dict[str, float],
+    stats: dict[str, Any],
+    progress: Progress,
+) -> dict[str, Any]:
+    """What every delivery scenario reports: rate and ratio, CPU, the receiver's view."""
+    rate = delivered / elapsed if elapsed > 0 else 0.0
+    return {
+        "seconds": round(elapsed, 3),
+        "deliveries_per_s": round(rate, 1),
+        "baseline_per_s": round(base, 1),
+        "ratio": round(rate / base, 3) if base else None,
+        "cpu_seconds": cpu,
+        "cpu_s_per_1000": {k: round(v * 1000 / max(delivered, 1), 3) for k, v in cpu.items()},
+        "receiver_requests": stats["total"],
+        "signatures": {
+            "verified": stats["verified"],
+            "bad": stats["bad_signatures"],
+            "unverifiable": stats["unverifiable"],
+        },
+        "timeline": progress.timeline,
+    }
+
+
 def in_background(fn: Any, *args: Any) -> Any:
     import threading
 
@@ -369,7 +397,6 @@ class Bench:
                 latencies.append(arrived - publish_at[msg_id])
         delivered = progress.timeline[-1][1] if progress.timeline else 0
         elapsed = (done_at or time.time()) - first_publish
-        rate_out = delivered / elapsed if elapsed > 0 else 0.0
         result = {
             "scenario": key,
             "title": title,
@@ -380,23 +407,11 @@ class Bench:
             "offered_rate": rate or None,
             "deliveries_expected": expected,
             "deliveries_done": delivered,
-            "seconds": round(elapsed, 3),
-            "deliveries_per_s": round(rate_out, 1),
-            "baseline_per_s": round(base, 1),
-            "ratio": round(rate_out / base, 3) if base else None,
+            **flow_figures(delivered, elapsed, base, cpu, stats, progress),
             "publish_seconds": round(publish_end - first_publish, 3),
             "publish_rate": round(len(published) / max(publish_end - first_publish, 1e-9), 1),
             "publish_latency_ms": ms_summary([p[2] for p in published], (50, 99)),
             "e2e_latency_ms": ms_summary(latencies),
-            "cpu_seconds": cpu,
-            "cpu_s_per_1000": {k: round(v * 1000 / max(delivered, 1), 3) for k, v in cpu.items()},
-            "receiver_requests": stats["total"],
-            "signatures": {
-                "verified": stats["verified"],
-                "bad": stats["bad_signatures"],
-                "unverifiable": stats["unverifiable"],
-            },
-            "timeline": progress.timeline,
             "latencies_ms": sorted(round(x * 1000, 2) for x in latencies),
         }
         self.quiesce(endpoint_ids)
@@ -574,7 +589,6 @@ class Bench:
         stats = self.receiver.stats()
         delivered = progress.timeline[-1][1] if progress.timeline else 0
         elapsed = (done_at or time.time()) - t0
-        rate = delivered / elapsed if elapsed > 0 else 0.0
         result = {
             "scenario": f"6-{workers}w",
             "title": f"backlog of {events:,} events to 1 endpoint, {workers} worker(s)",
@@ -583,20 +597,8 @@ class Bench:
             "events": events,
             "deliveries_expected": events,
             "deliveries_done": delivered,
-            "seconds": round(elapsed, 3),
-            "deliveries_per_s": round(rate, 1),
-            "baseline_per_s": round(base, 1),
-            "ratio": round(rate / base, 3) if base else None,
-            "cpu_seconds": cpu,
-            "cpu_s_per_1000": {k: round(v * 1000 / max(delivered, 1), 3) for k, v in cpu.items()},
+            **flow_figures(delivered, elapsed, base, cpu, stats, progress),
             "worker_rss_mb_max": rss_max,
-            "receiver_requests": stats["total"],
-            "signatures": {
-                "verified": stats["verified"],
-                "bad": stats["bad_signatures"],
-                "unverifiable": stats["unverifiable"],
-            },
-            "timeline": progress.timeline,
         }
         self.quiesce(endpoint_ids)
         self.workers.stop()
