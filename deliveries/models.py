@@ -209,6 +209,11 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A running job's worker writes this after every chunk; the sweeper resumes a job whose
+    # heartbeat stopped (its worker died) from ``resume_after``, the last delivery id it finished.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    resume_after = models.BigIntegerField(null=True, blank=True)
+    runs = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-id"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -119,20 +121,34 @@ def _job_queryset(job: Job):  # type: ignore[no-untyped-def]
     return qs
 
 
+#: Runs of one job after which a job whose worker keeps dying is failed instead of resumed.
+MAX_RUNS = 3
+
+
 def job_run(*, job_id: int) -> Job | None:
-    """Run a queued job: replays in chunks, recording progress after each."""
+    """Run a queued job: replays in chunks, recording progress (and a heartbeat) after each.
+
+    A job resumed by the sweeper (its worker died) carries on after the last delivery it
+    finished, so nothing is replayed twice and nothing is skipped.
+    """
     now = timezone.now()
     # Claim it: a job sent twice (by the sweeper after a lost message) runs once.
     if not Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=now
+        status=Job.Status.RUNNING,
+        started_at=Coalesce(F("started_at"), now),
+        heartbeat_at=now,
+        runs=F("runs") + 1,
     ):
         return Job.objects.filter(pk=job_id).first()
     job = Job.objects.get(pk=job_id)
     # Deliveries whose event payload retention removed cannot be sent again.
     qs = _job_queryset(job).exclude(status=Delivery.Status.SENDING).exclude(event__body="")
+    if job.resume_after is not None:
+        qs = qs.filter(id__gt=job.resume_after)
     ids = list(qs.order_by("id").values_list("id", flat=True))
-    Job.objects.filter(pk=job.pk).update(total=len(ids), done=0)
-    done = replayed = 0
+    done = job.done if job.resume_after is not None else 0
+    replayed = job.params.get("replayed", 0) if job.resume_after is not None else 0
+    Job.objects.filter(pk=job.pk).update(total=done + len(ids), done=done)
     try:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
@@ -151,7 +167,12 @@ def job_run(*, job_id: int) -> Job | None:
                 )
                 deliveries_dispatch(delivery_ids=chunk)
                 done += len(chunk)
-                Job.objects.filter(pk=job.pk).update(done=done)
+                Job.objects.filter(pk=job.pk).update(
+                    done=done,
+                    resume_after=chunk[-1],
+                    heartbeat_at=timezone.now(),
+                    params={**job.params, "replayed": replayed},
+                )
     except Exception as exc:
         logger.exception("job failed", extra={"job_id": job.pk})
         Job.objects.filter(pk=job.pk).update(
@@ -160,11 +181,35 @@ def job_run(*, job_id: int) -> Job | None:
         raise
     # ``done`` counts deliveries looked at; the result says how many were really replayed
     # (those on disabled endpoints, or mid-attempt, are skipped).
-    result = {"replayed": replayed, "skipped": done - replayed}
+    params = {k: v for k, v in job.params.items() if k != "replayed"}
     Job.objects.filter(pk=job.pk).update(
         status=Job.Status.SUCCEEDED,
         finished_at=timezone.now(),
-        params={**job.params, "result": result},
+        heartbeat_at=None,
+        params={**params, "result": {"replayed": replayed, "skipped": done - replayed}},
     )
     job.refresh_from_db()
     return job
+
+
+def jobs_recover_stalled(*, now: datetime, stale_after: float) -> tuple[list[int], list[int]]:
+    """Running jobs whose heartbeat stopped: queued again to resume, or failed after
+    ``MAX_RUNS`` runs. Returns (resumed, failed) ids; the caller sends the resumed ones."""
+    stalled = Job.objects.filter(
+        status=Job.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after)
+    )
+    failed = list(stalled.filter(runs__gte=MAX_RUNS).values_list("id", flat=True))
+    if failed:
+        Job.objects.filter(id__in=failed, status=Job.Status.RUNNING).update(
+            status=Job.Status.FAILED,
+            finished_at=now,
+            error=f"its worker stopped {MAX_RUNS} times while running it",
+        )
+    resumed = list(stalled.filter(runs__lt=MAX_RUNS).values_list("id", flat=True))
+    if resumed:
+        Job.objects.filter(id__in=resumed, status=Job.Status.RUNNING).update(
+            status=Job.Status.QUEUED
+        )
+        for job_id in resumed:
+            logger.warning("job %s lost its worker; resuming it", job_id)
+    return resumed, failed

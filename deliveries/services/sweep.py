@@ -25,7 +25,7 @@ from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
 from .dispatch import deliveries_dispatch, fan_out_enqueue
-from .jobs import jobs_send
+from .jobs import jobs_recover_stalled, jobs_send
 from .operational import delivery_exhausted
 from .sending import delivery_next_state
 
@@ -138,14 +138,22 @@ def _fan_out_stragglers(now: datetime) -> int:
     return len(ids)
 
 
+#: A running job whose worker has not written a heartbeat for this long is taken to be dead.
+JOB_STALE_SECONDS = 120.0
+
+
 def _requeue_jobs(now: datetime) -> int:
-    """Bulk jobs still queued long after they were created lost their message: send again."""
+    """Bulk jobs still queued long after they were created lost their message, and running jobs
+    whose heartbeat stopped lost their worker: send them (again)."""
+    resumed, _ = jobs_recover_stalled(now=now, stale_after=JOB_STALE_SECONDS)
     cutoff = now - timedelta(seconds=webhooks_settings().dispatch_timeout)
     ids = list(
         Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff)
+        .exclude(id__in=resumed)
         .order_by("id")
         .values_list("id", flat=True)[:100]
     )
+    ids = sorted({*ids, *resumed})
     if ids:
         jobs_send(job_ids=ids)
     return len(ids)

@@ -117,3 +117,65 @@ def test_the_sweeper_resends_a_job_whose_message_was_lost(tenant, invoice_paid):
 
     assert sweep().jobs == 0  # just created: its message is presumably on its way
     assert sweep(now=timezone.now() + timedelta(minutes=5)).jobs == 1
+
+
+def test_a_job_whose_worker_died_is_resumed_where_it_stopped(tenant, invoice_paid, monkeypatch):
+    # given a recover job whose worker died after its first chunk of two
+    from deliveries.services import jobs as jobs_service
+    from deliveries.services.sweep import JOB_STALE_SECONDS, sweep
+
+    monkeypatch.setattr(jobs_service, "CHUNK", 2)
+    endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x")
+    failed = [_failed_delivery(tenant, endpoint) for _ in range(4)]
+    job = job_recover_create(endpoint=endpoint, since=timezone.now() - timedelta(hours=1))
+    real_dispatch = jobs_service.deliveries_dispatch
+    calls = []
+
+    def dispatch_then_die(*, delivery_ids):  # type: ignore[no-untyped-def]
+        calls.append(list(delivery_ids))
+        if len(calls) == 2:
+            raise SystemExit("worker killed")  # not an Exception: the job is left running
+        return real_dispatch(delivery_ids=delivery_ids)
+
+    monkeypatch.setattr(jobs_service, "deliveries_dispatch", dispatch_then_die)
+    with pytest.raises(SystemExit):
+        job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.resume_after) == ("running", 2, failed[1].pk)
+    monkeypatch.setattr(jobs_service, "deliveries_dispatch", real_dispatch)
+
+    # when the sweeper runs while the heartbeat is fresh, and then after it went stale
+    sent = []
+    monkeypatch.setattr("deliveries.services.sweep.jobs_send", lambda job_ids: sent.extend(job_ids))
+    sweep()
+    assert sent == []
+    sweep(now=timezone.now() + timedelta(seconds=JOB_STALE_SECONDS + 1))
+    assert sent == [job.pk]
+    job_run(job_id=job.pk)
+
+    # then the job finished the remaining chunk only, and every failed delivery was replayed once
+    job.refresh_from_db()
+    assert (job.status, job.runs, job.total, job.done) == ("succeeded", 2, 4, 4)
+    assert job.params["result"] == {"replayed": 4, "skipped": 0}
+    assert calls[0] == [failed[0].pk, failed[1].pk]
+    assert set(
+        Delivery.objects.filter(id__in=[d.pk for d in failed]).values_list("status", flat=True)
+    ) == {"pending"}
+
+
+def test_a_job_whose_worker_keeps_dying_is_failed_with_the_reason(tenant, invoice_paid):
+    from deliveries.services.jobs import MAX_RUNS
+    from deliveries.services.sweep import JOB_STALE_SECONDS, sweep
+
+    endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x")
+    job = job_recover_create(endpoint=endpoint, since=timezone.now() - timedelta(hours=1))
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING, runs=MAX_RUNS, heartbeat_at=timezone.now()
+    )
+
+    sweep(now=timezone.now() + timedelta(seconds=JOB_STALE_SECONDS + 1))
+
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error == f"its worker stopped {MAX_RUNS} times while running it"
+    assert job.finished_at is not None
