@@ -199,6 +199,31 @@ def test_a_child_that_dies_is_restarted_and_the_other_keeps_serving(
     assert platform.proc.poll() is None
 
 
+def test_the_children_stop_when_run_platform_is_killed(platform):
+    # given the embedded platform's web server and worker
+    children = _children(platform.proc.pid)
+    assert set(children) == {"web", "worker"}
+
+    # when run_platform itself is killed outright
+    os.kill(platform.proc.pid, signal.SIGKILL)
+    platform.proc.wait(timeout=10)
+
+    # then its children do not live on as orphans
+    deadline = time.monotonic() + 40
+    alive = list(children.values())
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        time.sleep(0.2)
+    assert alive == []
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
 def _wait_for_output(platform: Platform, text: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and text not in platform.output():

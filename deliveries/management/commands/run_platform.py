@@ -8,11 +8,13 @@ taken) stops the platform, with the reason.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,24 @@ BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
 MAX_QUICK_DEATHS = 5
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """On Linux, a child started with this gets SIGTERM when ``run_platform`` dies, even by
+    SIGKILL, instead of living on as an orphan that holds the port and consumes the broker."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arrange() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
+
 @dataclass
 class Child:
     name: str
@@ -37,7 +57,9 @@ class Child:
     restarts: int = 0
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.command)  # noqa: S603  (our own executables)
+        self.proc = subprocess.Popen(  # noqa: S603  (our own executables)
+            self.command, preexec_fn=_die_with_parent(os.getpid())
+        )
         self.started_at = time.monotonic()
         self.restart_at = None
 
