@@ -143,11 +143,11 @@ def job_run(*, job_id: int) -> Job | None:
     job = Job.objects.get(pk=job_id)
     # Deliveries whose event payload retention removed cannot be sent again.
     qs = _job_queryset(job).exclude(status=Delivery.Status.SENDING).exclude(event__body="")
+    done = replayed = 0
     if job.resume_after is not None:
         qs = qs.filter(id__gt=job.resume_after)
+        done, replayed = job.done, job.params.get("replayed", 0)
     ids = list(qs.order_by("id").values_list("id", flat=True))
-    done = job.done if job.resume_after is not None else 0
-    replayed = job.params.get("replayed", 0) if job.resume_after is not None else 0
     Job.objects.filter(pk=job.pk).update(total=done + len(ids), done=done)
     try:
         for start in range(0, len(ids), CHUNK):
@@ -192,9 +192,9 @@ def job_run(*, job_id: int) -> Job | None:
     return job
 
 
-def jobs_recover_stalled(*, now: datetime, stale_after: float) -> tuple[list[int], list[int]]:
+def jobs_recover_stalled(*, now: datetime, stale_after: float) -> list[int]:
     """Running jobs whose heartbeat stopped: queued again to resume, or failed after
-    ``MAX_RUNS`` runs. Returns (resumed, failed) ids; the caller sends the resumed ones."""
+    ``MAX_RUNS`` runs. Returns the ids queued again; the caller sends them."""
     stalled = Job.objects.filter(
         status=Job.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after)
     )
@@ -212,4 +212,4 @@ def jobs_recover_stalled(*, now: datetime, stale_after: float) -> tuple[list[int
         )
         for job_id in resumed:
             logger.warning("job %s lost its worker; resuming it", job_id)
-    return resumed, failed
+    return resumed

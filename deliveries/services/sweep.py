@@ -145,15 +145,10 @@ JOB_STALE_SECONDS = 120.0
 def _requeue_jobs(now: datetime) -> int:
     """Bulk jobs still queued long after they were created lost their message, and running jobs
     whose heartbeat stopped lost their worker: send them (again)."""
-    resumed, _ = jobs_recover_stalled(now=now, stale_after=JOB_STALE_SECONDS)
+    resumed = jobs_recover_stalled(now=now, stale_after=JOB_STALE_SECONDS)
     cutoff = now - timedelta(seconds=webhooks_settings().dispatch_timeout)
-    ids = list(
-        Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff)
-        .exclude(id__in=resumed)
-        .order_by("id")
-        .values_list("id", flat=True)[:100]
-    )
-    ids = sorted({*ids, *resumed})
+    lost = Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff).order_by("id")
+    ids = sorted({*lost.values_list("id", flat=True)[:100], *resumed})
     if ids:
         jobs_send(job_ids=ids)
     return len(ids)
