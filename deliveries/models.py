@@ -113,6 +113,12 @@ class Delivery(models.Model):
                 condition=Q(status="pending"),
                 name="delivery_due_idx",
             ),
+            # The engine: each endpoint's due deliveries, oldest first (claim and discovery).
+            models.Index(
+                fields=["endpoint", "next_attempt_at", "id"],
+                condition=Q(status="pending"),
+                name="delivery_endpoint_due_idx",
+            ),
             # The sweeper: leases of workers that died mid-attempt.
             models.Index(
                 fields=["lease_expires_at"],

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from celery import shared_task
-from celery.signals import worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from webhooks_platform.conf import webhooks_settings
 
+from .engine import engine_enabled
+from .engine.pump import engine, engine_wake_deliveries
 from .services.dispatch import fanout_flag_clear
 from .services.fanout import event_fan_out, events_fan_out_pending
 from .services.jobs import job_run
@@ -30,16 +32,42 @@ def fan_out_tenant(tenant_id: int) -> int:
 
 @shared_task(name="deliveries.deliver", ignore_result=True)
 def deliver(delivery_ids: list[int]) -> dict[str, int]:
-    """Hand a batch to this process's sender and return: results are recorded as they arrive."""
+    """Classic: hand a batch to this process's sender and return (results are recorded as they
+    arrive). Engine: a wake-up; this process's engine claims the work when it has room."""
+    if engine_enabled():
+        return {"woken": engine_wake_deliveries(delivery_ids=delivery_ids)}
     summary = deliveries_send(delivery_ids=delivery_ids, wait=False)
     return {"claimed": summary.claimed, "postponed": summary.postponed}
+
+
+@worker_ready.connect
+def _start_engine(sender: object = None, **kwargs: object) -> None:
+    """Threads and solo pools run tasks in the worker's own process: start its engine there."""
+    if engine_enabled() and not _forks(sender):
+        engine().start()
+
+
+@worker_process_init.connect
+def _start_engine_in_child(**kwargs: object) -> None:
+    """A prefork child runs the tasks: it gets its own engine."""
+    if engine_enabled():
+        engine().start()
+
+
+def _forks(worker: object) -> bool:
+    pool = getattr(worker, "pool_cls", None)
+    return "prefork" in str(getattr(pool, "__module__", "")) if pool is not None else False
 
 
 @worker_shutdown.connect
 def _finish_in_flight(**kwargs: object) -> None:
     """A warm shutdown lets requests in flight finish and be recorded, instead of leaving them to
     the sweeper (which would send them again after their lease)."""
-    sender_drain(timeout=webhooks_settings().attempt_timeout + 5)
+    timeout = webhooks_settings().attempt_timeout + 5
+    if engine_enabled():
+        engine().stop(timeout=timeout)
+    else:
+        sender_drain(timeout=timeout)
 
 
 @shared_task(name="deliveries.sweep", ignore_result=True)

@@ -427,6 +427,41 @@ class Sender:
                 self._group_load[request.group] = left
         self._finish(out, result)
 
+    # --- launching without caps (the delivery engine) -------------------------------------------
+    def launch(
+        self,
+        requests: Sequence[OutboundRequest],
+        options: TransportOptions,
+        out: queue.Queue[Any],
+    ) -> None:
+        """Start every request at once; one ``AttemptResult`` per request arrives on ``out``.
+
+        No group cap, queue or ``Postponed`` here: the caller already decided how many requests
+        each endpoint may have in flight, and hands over only what may start now.
+        """
+        if not requests:
+            return
+        loop = self._ensure_started()
+        loop.call_soon_threadsafe(self._launch_all, list(requests), options, out)
+
+    def _launch_all(
+        self, requests: list[OutboundRequest], options: TransportOptions, out: queue.Queue[Any]
+    ) -> None:
+        for request in requests:
+            asyncio.ensure_future(self._launched(request, options, out))
+
+    async def _launched(
+        self, request: OutboundRequest, options: TransportOptions, out: queue.Queue[Any]
+    ) -> None:
+        try:
+            assert self._session is not None  # noqa: S101
+            result = await _send_one(request, self._session, self._resolver, options)
+        except BaseException as exc:  # noqa: BLE001  a result is owed for every request
+            result = AttemptResult(
+                key=request.key, started_at=datetime.now(UTC), duration_ms=0, error=_error_text(exc)
+            )
+        out.put(result)
+
     def _finish(self, out: queue.Queue[Any], outcome: Outcome) -> None:
         out.put(outcome)
         self.release(1)

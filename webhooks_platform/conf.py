@@ -42,6 +42,7 @@ class WebhooksSettings:
     ready_timeout: float = 2
     operational_webhook_urls: tuple[str, ...] = ()
     operational_webhook_secret: str = ""
+    endpoint_concurrency_max: int = 128
 
     @property
     def lease_seconds(self) -> float:
@@ -91,4 +92,5 @@ def webhooks_settings() -> WebhooksSettings:
             str(u).strip() for u in settings.WEBHOOKS_OPERATIONAL_WEBHOOK_URLS if str(u).strip()
         ),
         operational_webhook_secret=str(settings.WEBHOOKS_OPERATIONAL_WEBHOOK_SECRET or ""),
+        endpoint_concurrency_max=int(settings.WEBHOOKS_ENDPOINT_CONCURRENCY_MAX),
     )

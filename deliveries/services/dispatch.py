@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from deliveries.engine import engine_enabled, has_local, wake_local
 from deliveries.models import Delivery, Event
 from webhooks_platform.celery import QUEUE_DELIVER, QUEUE_RETRY
 from webhooks_platform.conf import webhooks_settings
@@ -57,10 +58,15 @@ def deliveries_dispatch(*, delivery_ids: Sequence[int]) -> int:
         rows = list(
             Delivery.objects.filter(id__in=list(delivery_ids), status=Delivery.Status.PENDING)
             .filter(Q(dispatched_until__isnull=True) | Q(dispatched_until__lt=now))
-            .values_list("id", "attempt_count", "manual_requested")
+            .values_list("id", "attempt_count", "manual_requested", "endpoint_id")
         )
         if not rows:
             return 0
+        if engine_enabled() and has_local():
+            # The engine runs in this process: wake it, no message needed.
+            endpoint_ids = {r[3] for r in rows}
+            transaction.on_commit(lambda: wake_local(endpoint_ids))
+            return len(rows)
         Delivery.objects.filter(id__in=[r[0] for r in rows]).update(dispatched_until=until)
         first = [r[0] for r in rows if r[1] == 0 or r[2]]
         retries = [r[0] for r in rows if not (r[1] == 0 or r[2])]

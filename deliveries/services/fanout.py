@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from deliveries.engine import engine_enabled
 from deliveries.models import Delivery, Event
 from endpoints.models import Endpoint
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
@@ -95,6 +96,8 @@ def _deliveries_create(
         for endpoint_id in endpoint_ids
     ]
     token: uuid.UUID | None = None
+    if engine_enabled():
+        claim_up_to = 0  # the engine claims what it can start; creating them claimed would not
     if 0 < len(rows) <= claim_up_to:
         token = uuid.uuid4()
         lease = now + timedelta(seconds=ws.lease_seconds)

@@ -11,9 +11,7 @@ is postponed (back to ``pending`` with a later ``next_attempt_at``), never faile
 
 from __future__ import annotations
 
-import base64
 import logging
-import math
 import queue
 import random
 import threading
@@ -26,24 +24,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from deliveries import policy, signing, transport
+from deliveries.engine.gate import probe_take, rate_reserve
+from deliveries.engine.health import CIRCUIT_OPEN, EndpointTally, endpoint_health
+from deliveries.engine.pump import transport_options
+from deliveries.engine.state import ERROR_MAX, delivery_next_state, states_write, stored_body
 from deliveries.models import Attempt, Delivery
-from endpoints.models import Endpoint
-from endpoints.services import endpoint_disable, endpoint_secrets_live
+from endpoints.services import endpoint_secrets_live
 from webhooks_platform import metrics
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
-from .dispatch import deliveries_dispatch
-from .operational import delivery_exhausted, endpoint_state_changed
+from .operational import delivery_exhausted
 
 logger = logging.getLogger(__name__)
-
-ERROR_MAX = 500
-CIRCUIT_CLOSED = "closed"
-CIRCUIT_OPEN = "open"
 
 
 @dataclass
@@ -112,54 +107,7 @@ def _request_headers(
     return headers
 
 
-def _stored_body(raw: bytes) -> tuple[str, str]:
-    # PostgreSQL text cannot hold NUL, so such bodies are kept as base64 like any binary one.
-    if b"\x00" not in raw:
-        try:
-            return raw.decode("utf-8"), Attempt.BodyEncoding.UTF8
-        except UnicodeDecodeError:
-            pass
-    return base64.b64encode(raw).decode("ascii"), Attempt.BodyEncoding.BASE64
-
-
-def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
-    return transport.TransportOptions(
-        timeout=ws.attempt_timeout,
-        allowed_subnets=ws.allowed_subnets,
-        body_limit=ws.response_body_limit,
-        require_https=ws.require_https,
-        per_group_limit=ws.endpoint_concurrency,
-    )
-
-
 # --- gates: circuit breaker and rate limit -----------------------------------------------------
-
-
-def _probe_take(endpoint: Endpoint, now: datetime, ws: WebhooksSettings) -> bool:
-    """Let one probe through an open circuit; pushes the next probe past this one's lease."""
-    return bool(
-        Endpoint.objects.filter(
-            pk=endpoint.pk, circuit_state=CIRCUIT_OPEN, circuit_next_probe_at__lte=now
-        ).update(circuit_next_probe_at=now + timedelta(seconds=ws.lease_seconds))
-    )
-
-
-def _rate_reserve(endpoint: Endpoint, wanted: int, now: datetime) -> tuple[int, datetime, float]:
-    """GCRA over ``Endpoint.rate_limit_tat``: how many of ``wanted`` may go now.
-
-    Allows a burst of one second's worth. The row lock makes it correct across every worker on
-    every machine, on PostgreSQL and on SQLite (whose write transactions are serialised).
-    Returns (granted, when the next slot frees, seconds per slot).
-    """
-    interval = 1.0 / endpoint.rate_limit
-    with transaction.atomic():
-        row = Endpoint.objects.select_for_update().only("rate_limit_tat").get(pk=endpoint.pk)
-        tat = max(row.rate_limit_tat or now, now)
-        room = (now + timedelta(seconds=1) - tat).total_seconds()
-        granted = max(0, min(wanted, math.floor(room / interval + 1e-9)))
-        tat = tat + timedelta(seconds=granted * interval)
-        Endpoint.objects.filter(pk=endpoint.pk).update(rate_limit_tat=tat)
-    return granted, tat, interval
 
 
 def _gate(
@@ -175,12 +123,14 @@ def _gate(
         endpoint = group[0].endpoint
         allowed = group
         if endpoint.circuit_state == CIRCUIT_OPEN:
-            allowed = group[:1] if _probe_take(endpoint, now, ws) else []
+            allowed = group[:1] if probe_take(endpoint.pk, now, ws) else []
             resume = max(endpoint.circuit_next_probe_at or now, now)
             for delivery in group[len(allowed) :]:
                 wait[delivery.pk] = resume + timedelta(seconds=random.uniform(0.5, 3))  # noqa: S311
         if endpoint.rate_limit and allowed:
-            granted, next_free, interval = _rate_reserve(endpoint, len(allowed), now)
+            granted, next_free, interval = rate_reserve(
+                endpoint.pk, endpoint.rate_limit, len(allowed), now
+            )
             for i, delivery in enumerate(allowed[granted:]):
                 wait[delivery.pk] = next_free + timedelta(seconds=i * interval)
             allowed = allowed[:granted]
@@ -328,16 +278,6 @@ def _drain(out: queue.Queue[Any], first_timeout: float | None = None) -> list[An
 # --- recording -----------------------------------------------------------------------------------
 
 
-@dataclass
-class _EndpointTally:
-    succeeded: set[str] = field(default_factory=set)
-    # Endpoints that succeeded and, when their deliveries were claimed, had failures on record
-    # or an open circuit: only those need a write (a healthy endpoint costs no statement).
-    recovered: set[str] = field(default_factory=set)
-    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    gone: set[str] = field(default_factory=set)
-
-
 def _record(batch: _Batch, outcomes: list[transport.Outcome]) -> None:
     """Write the attempts of ``outcomes`` and each delivery's next state, in one transaction."""
     _record_many([(batch, outcome) for outcome in outcomes])
@@ -365,7 +305,7 @@ def _record_many(items: list[tuple[_Batch, transport.Outcome]]) -> None:
     ws = items[0][0].ws
     attempts: list[Attempt] = []
     transitions: list[_Transition] = []
-    tally = _EndpointTally()
+    tally = EndpointTally()
     postponed: dict[int, tuple[_Batch, dict[int, datetime]]] = {}
     for batch, outcome in items:
         if isinstance(outcome, transport.Postponed):
@@ -394,55 +334,13 @@ def _record_many(items: list[tuple[_Batch, transport.Outcome]]) -> None:
                 tally.failures[delivery.endpoint_id] += 1
             if transition.decision.outcome is policy.Outcome.GONE:
                 tally.gone.add(delivery.endpoint_id)
-        kept = _states_write(transitions)
+        kept = states_write(
+            [(t.delivery.pk, t.delivery.claim_token, t.fields) for t in transitions]
+        )
         for transition in transitions:
             _after_write(transition, kept=transition.delivery.pk in kept, now=now)
         Attempt.objects.bulk_create(attempts)
-        _endpoint_health(tally, now=now, ws=ws)
-
-
-def delivery_next_state(
-    delivery: Delivery,
-    *,
-    status: int,
-    error: str,
-    started_at: datetime,
-    now: datetime,
-    ws: WebhooksSettings,
-    retry_after: float | None = None,
-) -> tuple[policy.Decision, dict[str, Any]]:
-    """What one finished try (status 0: no response) makes of ``delivery``: the policy's
-    decision and the columns to write. Shared by the recorder and the sweeper's lease recovery."""
-    manual = delivery.manual_requested
-    scheduled = delivery.scheduled_attempts + (0 if manual else 1)
-    decision = policy.decide(
-        status=status,
-        tries_so_far=max(scheduled, 1),
-        schedule=ws.retry_schedule,
-        jitter=ws.retry_jitter,
-        retry_after=retry_after,
-        retry_after_max=ws.retry_after_max,
-    )
-    fields: dict[str, Any] = {
-        "attempt_count": delivery.attempt_count + 1,
-        "scheduled_attempts": scheduled,
-        "manual_requested": False,
-        "claim_token": None,
-        "lease_expires_at": None,
-        "last_attempt_at": started_at,
-        "last_status_code": status,
-        "last_error": error[:ERROR_MAX],
-    }
-    if decision.outcome is policy.Outcome.SUCCEEDED:
-        fields.update(status=Delivery.Status.SUCCEEDED, finished_at=now, next_attempt_at=None)
-    elif decision.outcome is policy.Outcome.RETRY:
-        fields.update(
-            status=Delivery.Status.PENDING,
-            next_attempt_at=now + timedelta(seconds=decision.delay or 0),
-        )
-    else:
-        fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
-    return decision, fields
+        endpoint_health(tally, now=now, ws=ws)
 
 
 def _apply(
@@ -458,7 +356,7 @@ def _apply(
         ws=batch.ws,
         retry_after=policy.parse_retry_after(result.retry_after, now=now),
     )
-    body, encoding = _stored_body(result.response_body)
+    body, encoding = stored_body(result.response_body)
     attempt = Attempt(
         delivery_id=delivery.pk,
         endpoint_id=delivery.endpoint_id,
@@ -483,58 +381,6 @@ def _apply(
         summary.failed += 1
     summary.outcomes[delivery.pk] = str(decision.outcome)
     return attempt, _Transition(batch, delivery, result, decision, fields)
-
-
-# The columns a finished try writes, with their PostgreSQL types (for the VALUES list).
-_STATE_COLUMNS = (
-    ("status", "varchar"),
-    ("attempt_count", "integer"),
-    ("scheduled_attempts", "integer"),
-    ("last_attempt_at", "timestamptz"),
-    ("last_status_code", "integer"),
-    ("last_error", "varchar"),
-    ("next_attempt_at", "timestamptz"),
-    ("finished_at", "timestamptz"),
-)
-
-
-def _states_write(transitions: list[_Transition]) -> set[int]:
-    """Write each delivery's new state if it still holds its claim; returns the ids written."""
-    if not transitions:
-        return set()
-    if connection.vendor != "postgresql":
-        return {
-            t.delivery.pk
-            for t in transitions
-            if Delivery.objects.filter(pk=t.delivery.pk, claim_token=t.delivery.claim_token).update(
-                **t.fields
-            )
-        }
-    # One statement for the whole bulk; the claim-token condition is per row, as above.
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    row = "(%s::bigint, %s::uuid, %s::boolean, " + ", ".join(
-        f"%s::{kind}" for _, kind in _STATE_COLUMNS
-    )
-    row += ")"
-    params: list[Any] = []
-    for t in transitions:
-        params += [t.delivery.pk, t.delivery.claim_token, "finished_at" in t.fields]
-        params += [t.fields.get(name) for name, _ in _STATE_COLUMNS]
-    assignments = ", ".join(
-        f"{name} = v.{name}" for name, _ in _STATE_COLUMNS if name != "finished_at"
-    )
-    # Identifiers come from the model and the constant above; every value is a parameter.
-    sql = (
-        f"UPDATE {table} AS d SET {assignments}, "  # noqa: S608
-        "finished_at = CASE WHEN v.sets_finished THEN v.finished_at ELSE d.finished_at END, "
-        "manual_requested = false, claim_token = NULL, lease_expires_at = NULL "
-        f"FROM (VALUES {', '.join([row] * len(transitions))}) "
-        f"AS v(id, token, sets_finished, {', '.join(name for name, _ in _STATE_COLUMNS)}) "
-        "WHERE d.id = v.id AND d.claim_token = v.token RETURNING d.id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {r[0] for r in cursor.fetchall()}
 
 
 def _after_write(transition: _Transition, *, kept: bool, now: datetime) -> None:
@@ -571,151 +417,6 @@ def _after_write(transition: _Transition, *, kept: bool, now: datetime) -> None:
             "duration_ms": result.duration_ms,
         },
     )
-
-
-def _endpoint_health(tally: _EndpointTally, *, now: datetime, ws: WebhooksSettings) -> None:
-    """Failing-since, consecutive failures, the circuit breaker and automatic disabling."""
-    succeeded = tally.succeeded
-    failed = {e: n for e, n in tally.failures.items() if e not in succeeded}
-    if tally.recovered:
-        Endpoint.objects.filter(id__in=tally.recovered).exclude(
-            failing_since__isnull=True, consecutive_failures=0
-        ).update(failing_since=None, consecutive_failures=0)
-        reopened = list(
-            Endpoint.objects.filter(id__in=tally.recovered, circuit_state=CIRCUIT_OPEN).values_list(
-                "id", flat=True
-            )
-        )
-        if reopened:
-            _circuit_close(reopened, now)
-    if failed:
-        rows = _failures_add(failed, now)
-        _circuit_after_failures(rows, now, ws)
-        cutoff = now - timedelta(seconds=ws.disable_after_failing_seconds)
-        days = ws.disable_after_failing_seconds / 86400
-        for row in rows:
-            if row.id in tally.gone or not row.enabled or row.failing_since > cutoff:
-                continue
-            endpoint_disable(
-                endpoint=Endpoint.objects.get(pk=row.id),
-                reason=(
-                    f"every attempt failed for {days:g} days "
-                    f"(since {row.failing_since:%Y-%m-%d %H:%M} UTC)"
-                ),
-            )
-    for endpoint in Endpoint.objects.filter(id__in=tally.gone, enabled=True):
-        endpoint_disable(endpoint=endpoint, reason="the receiver answered 410 Gone")
-
-
-def _probe_delay(failed_probes: int, ws: WebhooksSettings) -> float:
-    schedule = ws.retry_schedule or (5.0,)
-    return policy.jittered(
-        schedule[min(max(failed_probes, 0), len(schedule) - 1)], jitter=ws.retry_jitter
-    )
-
-
-@dataclass(frozen=True)
-class _FailingEndpoint:
-    id: str
-    circuit_state: str
-    consecutive_failures: int
-    enabled: bool
-    failing_since: datetime
-
-
-def _failures_add(failed: dict[str, int], now: datetime) -> list[_FailingEndpoint]:
-    """Add each endpoint's new failures to its run and start ``failing_since`` where unset.
-
-    On PostgreSQL one ``UPDATE ... FROM (VALUES ...) RETURNING`` for all of them, its values
-    sorted so that two recorders take the row locks in the same order; elsewhere row by row.
-    """
-    if connection.vendor == "postgresql":
-        table = Endpoint._meta.db_table
-        items = sorted(failed.items())
-        values = ", ".join(["(%s, %s)"] * len(items))
-        params: list[Any] = [now]
-        for endpoint_id, count in items:
-            params.extend([endpoint_id, count])
-        sql = (
-            f'UPDATE "{table}" AS e SET consecutive_failures = e.consecutive_failures + v.n, '  # noqa: S608  (table name from the model; values are parameters)
-            "failing_since = COALESCE(e.failing_since, %s) "
-            f"FROM (VALUES {values}) AS v(id, n) WHERE e.id = v.id "
-            "RETURNING e.id, e.circuit_state, e.consecutive_failures, e.enabled, e.failing_since"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [_FailingEndpoint(*row) for row in cursor.fetchall()]
-    for endpoint_id, count in sorted(failed.items()):
-        Endpoint.objects.filter(pk=endpoint_id).update(
-            consecutive_failures=F("consecutive_failures") + count
-        )
-    Endpoint.objects.filter(id__in=failed, failing_since__isnull=True).update(failing_since=now)
-    return [
-        _FailingEndpoint(*row)
-        for row in Endpoint.objects.filter(id__in=failed).values_list(
-            "id", "circuit_state", "consecutive_failures", "enabled", "failing_since"
-        )
-    ]
-
-
-def _circuit_after_failures(
-    rows: list[_FailingEndpoint], now: datetime, ws: WebhooksSettings
-) -> None:
-    threshold = ws.circuit_failure_threshold
-    if threshold <= 0:
-        return
-    for row in rows:
-        if row.consecutive_failures < threshold:
-            continue
-        endpoint_id, state, failures = row.id, row.circuit_state, row.consecutive_failures
-        next_probe = now + timedelta(seconds=_probe_delay(failures - threshold, ws))
-        if state == CIRCUIT_OPEN:
-            # A failed probe: the next one waits longer, following the retry schedule.
-            Endpoint.objects.filter(pk=endpoint_id).update(circuit_next_probe_at=next_probe)
-            continue
-        opened = Endpoint.objects.filter(pk=endpoint_id, circuit_state=CIRCUIT_CLOSED).update(
-            circuit_state=CIRCUIT_OPEN, circuit_opened_at=now, circuit_next_probe_at=next_probe
-        )
-        if opened:
-            logger.warning(
-                "circuit opened after %d failures in a row",
-                failures,
-                extra={"endpoint_id": endpoint_id},
-            )
-            endpoint_state_changed(
-                endpoint=Endpoint.objects.get(pk=endpoint_id),
-                event="endpoint.circuit_opened",
-                reason=f"{failures} failures in a row",
-            )
-
-
-def _circuit_close(endpoint_ids: list[str], now: datetime) -> None:
-    closed = [
-        endpoint_id
-        for endpoint_id in endpoint_ids
-        if Endpoint.objects.filter(pk=endpoint_id, circuit_state=CIRCUIT_OPEN).update(
-            circuit_state=CIRCUIT_CLOSED, circuit_opened_at=None, circuit_next_probe_at=None
-        )
-    ]
-    for endpoint in Endpoint.objects.filter(id__in=closed):
-        endpoint_state_changed(
-            endpoint=endpoint, event="endpoint.circuit_closed", reason="a probe succeeded"
-        )
-    # The probe succeeded: everything that waited goes now.
-    backlog = list(
-        Delivery.objects.filter(
-            endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING
-        ).values_list("id", flat=True)
-    )
-    if backlog:
-        Delivery.objects.filter(id__in=backlog).update(next_attempt_at=now, dispatched_until=None)
-        deliveries_dispatch(delivery_ids=backlog)
-    for endpoint_id in endpoint_ids:
-        logger.info(
-            "circuit closed; %d deliveries released",
-            len(backlog),
-            extra={"endpoint_id": endpoint_id},
-        )
 
 
 # --- the recorder thread -----------------------------------------------------------------

@@ -19,6 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deliveries import policy
+from deliveries.engine import engine_enabled
+from deliveries.engine.state import delivery_next_state
 from deliveries.models import Attempt, Delivery, Event, Job
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
@@ -27,7 +29,6 @@ from webhooks_platform.db import skip_locked
 from .dispatch import deliveries_dispatch, fan_out_enqueue
 from .jobs import jobs_recover_stalled, jobs_send
 from .operational import delivery_exhausted
-from .sending import delivery_next_state
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,8 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     report = SweepReport()
     report.leases_recovered = _recover_leases(now)
     report.cancelled = _cancel_orphans(now)
-    report.dispatched = _dispatch_due(now)
+    # The engine finds due work itself; messages would only make it look twice.
+    report.dispatched = 0 if engine_enabled() else _dispatch_due(now)
     report.fan_outs = _fan_out_stragglers(now)
     report.jobs = _requeue_jobs(now)
     return report

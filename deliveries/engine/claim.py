@@ -1,0 +1,203 @@
+"""Finding due work and claiming it: one statement each, plain rows back.
+
+``discover`` lists the endpoints that have pending deliveries and when the earliest is due (a
+loose index scan over ``delivery_endpoint_due_idx``: one index probe per endpoint, whatever the
+backlog). ``claim`` takes up to n due deliveries of each endpoint asked for, oldest first, under
+one claim token and lease, and returns them joined to their event's body. On PostgreSQL it is a
+single ``UPDATE … FROM (… LATERAL (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)) … RETURNING``, so
+workers claiming at the same time take disjoint rows without waiting for each other. SQLite
+serialises writers and has no row locks: there it is one ``UPDATE … RETURNING`` and one read of
+the bodies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from deliveries.models import Delivery, Event
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A delivery this worker holds under ``claim_token``: what sending and recording need."""
+
+    id: int
+    endpoint_id: str
+    event_id: str
+    tenant_id: int
+    attempt_count: int
+    scheduled_attempts: int
+    manual_requested: bool
+    claim_token: uuid.UUID
+    body: str = ""
+    event_created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    """Claim up to ``count`` due deliveries of ``endpoint_id`` (only manual ones if asked)."""
+
+    endpoint_id: str
+    count: int
+    manual_only: bool = False
+
+
+_DELIVERIES = Delivery._meta.db_table
+_EVENTS = Event._meta.db_table
+
+
+def _db_value(field_name: str, value: Any) -> Any:
+    return Delivery._meta.get_field(field_name).get_db_prep_value(value, connection)
+
+
+def _aware(value: Any) -> datetime | None:
+    moment = value if value is None or isinstance(value, datetime) else parse_datetime(str(value))
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+_DISCOVER = f"""
+WITH RECURSIVE e(id) AS (
+    SELECT MIN(endpoint_id) FROM {_DELIVERIES} WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT MIN(d.endpoint_id) FROM {_DELIVERIES} d
+            WHERE d.status = 'pending' AND d.endpoint_id > e.id)
+    FROM e WHERE e.id IS NOT NULL
+)
+SELECT e.id, (SELECT MIN(d.next_attempt_at) FROM {_DELIVERIES} d
+              WHERE d.status = 'pending' AND d.endpoint_id = e.id)
+FROM e WHERE e.id IS NOT NULL
+"""  # noqa: S608  (table names from the models)
+
+
+def discover() -> dict[str, datetime | None]:
+    """Endpoint id → when its earliest pending delivery is due (None: now)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DISCOVER)
+        return {endpoint_id: _aware(due) for endpoint_id, due in cursor.fetchall()}
+
+
+_RETURNED = (
+    "id, endpoint_id, event_id, tenant_id, attempt_count, scheduled_attempts, manual_requested"
+)
+
+
+def claim(
+    wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID
+) -> list[Claimed]:
+    """Claim what ``wants`` asks for; returns the claimed deliveries, oldest first per endpoint."""
+    wants = [w for w in wants if w.count > 0]
+    if not wants:
+        return []
+    if connection.vendor == "postgresql":
+        return _claim_postgresql(wants, now=now, lease_until=lease_until, token=token)
+    return _claim_serialised(wants, now=now, lease_until=lease_until, token=token)
+
+
+def _claim_postgresql(
+    wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID
+) -> list[Claimed]:
+    values = ", ".join(["(%s::varchar, %s::integer, %s::boolean)"] * len(wants))
+    params: list[Any] = [token, lease_until]
+    for want in wants:
+        params += [want.endpoint_id, want.count, want.manual_only]
+    params.append(now)
+    sql = f"""
+    UPDATE {_DELIVERIES} AS d
+    SET status = 'sending', claim_token = %s, lease_expires_at = %s, dispatched_until = NULL
+    FROM (
+        SELECT x.id FROM (VALUES {values}) AS w(endpoint_id, n, manual_only)
+        CROSS JOIN LATERAL (
+            SELECT c.id FROM {_DELIVERIES} AS c
+            WHERE c.endpoint_id = w.endpoint_id AND c.status = 'pending'
+              AND c.next_attempt_at <= %s AND (c.manual_requested OR NOT w.manual_only)
+            ORDER BY c.next_attempt_at, c.id
+            LIMIT w.n
+            FOR UPDATE SKIP LOCKED
+        ) AS x
+    ) AS picked, {_EVENTS} AS ev
+    WHERE d.id = picked.id AND ev.id = d.event_id
+    RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count,
+              d.scheduled_attempts, d.manual_requested, ev.body, ev.created_at
+    """  # noqa: S608  (identifiers from the models; every value is a parameter)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    claimed = [
+        Claimed(
+            id=r[0],
+            endpoint_id=r[1],
+            event_id=r[2],
+            tenant_id=r[3],
+            attempt_count=r[4],
+            scheduled_attempts=r[5],
+            manual_requested=r[6],
+            claim_token=token,
+            body=r[7],
+            event_created_at=r[8],
+        )
+        for r in rows
+    ]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+def _claim_serialised(
+    wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID
+) -> list[Claimed]:
+    due = _db_value("next_attempt_at", now)
+    parts: list[str] = []
+    params: list[Any] = [
+        _db_value("claim_token", token),
+        _db_value("lease_expires_at", lease_until),
+    ]
+    for want in wants:
+        manual = " AND manual_requested" if want.manual_only else ""
+        parts.append(
+            f"SELECT id FROM (SELECT id FROM {_DELIVERIES} WHERE endpoint_id = %s "  # noqa: S608
+            f"AND status = 'pending' AND next_attempt_at <= %s{manual} "
+            "ORDER BY next_attempt_at, id LIMIT %s)"
+        )
+        params += [want.endpoint_id, due, want.count]
+    sql = (
+        f"UPDATE {_DELIVERIES} SET status = 'sending', claim_token = %s, "  # noqa: S608
+        f"lease_expires_at = %s, dispatched_until = NULL WHERE id IN ({' UNION ALL '.join(parts)}) "
+        f"RETURNING {_RETURNED}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    events = {
+        pk: (body, created)
+        for pk, body, created in Event.objects.filter(id__in={r[2] for r in rows}).values_list(
+            "id", "body", "created_at"
+        )
+    }
+    claimed = []
+    for r in sorted(rows):
+        body, created = events.get(r[2], ("", None))
+        claimed.append(
+            Claimed(
+                id=r[0],
+                endpoint_id=r[1],
+                event_id=r[2],
+                tenant_id=r[3],
+                attempt_count=r[4],
+                scheduled_attempts=r[5],
+                manual_requested=bool(r[6]),
+                claim_token=token,
+                body=body,
+                event_created_at=created,
+            )
+        )
+    return claimed

@@ -1,0 +1,191 @@
+"""What each endpoint may send now, decided before anything is claimed.
+
+- ``Window``: how many requests an endpoint may have in flight from this process, following how
+  it answers (grown while its latency holds, cut when latency degrades or failures come back).
+- The circuit breaker: an open circuit lets one probe through when it is due, and manual tries
+  (a person's replay, test event or recover) at once.
+- The rate limit: a GCRA reservation on the endpoint row, shared by every worker.
+- ``EndpointCache``: endpoint settings read once per claim round in one query; decrypted secrets
+  kept per process and reloaded only when the endpoint's newest secret changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
+
+from endpoints import crypto
+from endpoints.models import Endpoint, EndpointSecret
+from webhooks_platform.conf import WebhooksSettings
+
+from .health import CIRCUIT_OPEN
+
+
+class Window:
+    """An endpoint's concurrency limit: in flight ≈ its rate × its latency.
+
+    Starts at ``initial`` and grows by one per answer (slow start) until the first sign of
+    congestion, then by one per window's worth of answers. A failure (no response, 5xx, 429)
+    halves it, a latency above twice the best seen (plus a little for scheduling noise) takes a
+    tenth off, each at most once per round trip. Never below 1 or above ``maximum``.
+    """
+
+    SLACK_SECONDS = 0.005
+    MIN_RTT_DRIFT = 0.001  # the best latency seen creeps up, so a changed path is relearned
+
+    __slots__ = ("limit", "maximum", "min_rtt", "slow_start", "last_cut")
+
+    def __init__(self, *, initial: int, maximum: int) -> None:
+        self.maximum = max(1, maximum)
+        self.limit = float(min(max(1, initial), self.maximum))
+        self.min_rtt: float | None = None
+        self.slow_start = True
+        self.last_cut = -math.inf
+
+    @property
+    def size(self) -> int:
+        return max(1, int(self.limit))
+
+    def observe(self, *, seconds: float, status: int, now: float) -> None:
+        if self.min_rtt is None or seconds < self.min_rtt:
+            self.min_rtt = seconds
+        else:
+            self.min_rtt += self.MIN_RTT_DRIFT * (seconds - self.min_rtt)
+        failed = status == 0 or status >= 500 or status == 429
+        congested = seconds > 2 * self.min_rtt + self.SLACK_SECONDS
+        if failed or congested:
+            if now - self.last_cut >= max(seconds, 0.01):
+                self.limit = max(1.0, self.limit * (0.5 if failed else 0.9))
+                self.slow_start = False
+                self.last_cut = now
+            return
+        step = 1.0 if self.slow_start else 1.0 / self.limit
+        self.limit = min(float(self.maximum), self.limit + step)
+
+
+@dataclass
+class EndpointView:
+    """What the engine needs of an endpoint for one claim round (plain values, no model)."""
+
+    id: str
+    url: str
+    headers: dict[str, str]
+    circuit_open: bool
+    probe_due: bool
+    rate_limit: int | None
+    had_failures: bool  # failures on record or an open circuit: a success must reset them
+    secrets: list[str] = field(default_factory=list)
+
+
+class EndpointCache:
+    """Endpoint settings per claim round, and decrypted secrets across rounds."""
+
+    def __init__(self) -> None:
+        # endpoint id -> (newest secret id, [(secret, expires_at)] newest first)
+        self._secrets: dict[str, tuple[int | None, list[tuple[str, datetime | None]]]] = {}
+
+    def load(self, endpoint_ids: list[str], now: datetime) -> dict[str, EndpointView]:
+        """The enabled, live endpoints among ``endpoint_ids`` (one query, plus one for secrets
+        whose version changed)."""
+        newest = EndpointSecret.objects.filter(endpoint_id=OuterRef("pk")).order_by("-id")
+        rows = list(
+            Endpoint.objects.filter(id__in=endpoint_ids, enabled=True, deleted_at__isnull=True)
+            .annotate(secret_version=Subquery(newest.values("id")[:1]))
+            .values_list(
+                "id",
+                "url",
+                "headers",
+                "circuit_state",
+                "circuit_next_probe_at",
+                "rate_limit",
+                "failing_since",
+                "consecutive_failures",
+                "secret_version",
+            )
+        )
+        stale = [r[0] for r in rows if self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None]
+        if stale:
+            self._reload_secrets(stale, {r[0]: r[8] for r in rows}, now)
+        views: dict[str, EndpointView] = {}
+        for ep_id, url, headers, state, next_probe, rate, failing, failures, _ in rows:
+            is_open = state == CIRCUIT_OPEN
+            views[ep_id] = EndpointView(
+                id=ep_id,
+                url=url,
+                headers=dict(headers or {}),
+                circuit_open=is_open,
+                probe_due=is_open and (next_probe is None or next_probe <= now),
+                rate_limit=rate or None,
+                had_failures=is_open or failing is not None or bool(failures),
+                secrets=[
+                    s
+                    for s, exp in self._secrets.get(ep_id, (None, []))[1]
+                    if exp is None or exp > now
+                ],
+            )
+        return views
+
+    def _reload_secrets(
+        self, endpoint_ids: list[str], versions: dict[str, int | None], now: datetime
+    ) -> None:
+        loaded: dict[str, list[tuple[str, datetime | None]]] = {e: [] for e in endpoint_ids}
+        rows = (
+            EndpointSecret.objects.filter(endpoint_id__in=endpoint_ids)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .order_by("endpoint_id", "-created_at", "-id")
+            .values_list("endpoint_id", "encrypted", "expires_at")
+        )
+        for endpoint_id, encrypted, expires_at in rows:
+            loaded[endpoint_id].append((crypto.decrypt(encrypted), expires_at))
+        for endpoint_id, secrets in loaded.items():
+            self._secrets[endpoint_id] = (versions.get(endpoint_id), secrets)
+
+    def forget(self, endpoint_id: str) -> None:
+        self._secrets.pop(endpoint_id, None)
+
+
+def probe_take(endpoint_id: str, now: datetime, ws: WebhooksSettings) -> bool:
+    """Let one probe through an open circuit; pushes the next probe past this one's lease."""
+    return bool(
+        Endpoint.objects.filter(
+            pk=endpoint_id, circuit_state=CIRCUIT_OPEN, circuit_next_probe_at__lte=now
+        ).update(circuit_next_probe_at=now + timedelta(seconds=ws.lease_seconds))
+    )
+
+
+def rate_reserve(
+    endpoint_id: str, rate_limit: int, wanted: int, now: datetime
+) -> tuple[int, datetime, float]:
+    """GCRA over ``Endpoint.rate_limit_tat``: how many of ``wanted`` may go now.
+
+    Allows a burst of one second's worth. The row lock makes it correct across every worker on
+    every machine, on PostgreSQL and on SQLite (whose write transactions are serialised).
+    Returns (granted, when the next slot frees, seconds per slot).
+    """
+    interval = 1.0 / rate_limit
+    with transaction.atomic():
+        row = Endpoint.objects.select_for_update().only("rate_limit_tat").get(pk=endpoint_id)
+        tat = max(row.rate_limit_tat or now, now)
+        room = (now + timedelta(seconds=1) - tat).total_seconds()
+        granted = max(0, min(wanted, math.floor(room / interval + 1e-9)))
+        tat = tat + timedelta(seconds=granted * interval)
+        Endpoint.objects.filter(pk=endpoint_id).update(rate_limit_tat=tat)
+    return granted, tat, interval
+
+
+def rate_refund(endpoint_id: str, rate_limit: int, unused: int, now: datetime) -> None:
+    """Give back reserved slots that found nothing to send (never below ``now``)."""
+    if unused <= 0:
+        return
+    back = timedelta(seconds=unused / rate_limit)
+    with transaction.atomic():
+        row = Endpoint.objects.select_for_update().only("rate_limit_tat").get(pk=endpoint_id)
+        if row.rate_limit_tat is None:
+            return
+        Endpoint.objects.filter(pk=endpoint_id).update(
+            rate_limit_tat=max(row.rate_limit_tat - back, now)
+        )

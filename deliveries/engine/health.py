@@ -1,0 +1,181 @@
+"""Endpoint health after each bulk of results: failing-since, consecutive failures, the circuit
+breaker and automatic disabling."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import F
+
+from deliveries import policy
+from deliveries.models import Delivery
+from deliveries.services.dispatch import deliveries_dispatch
+from deliveries.services.operational import endpoint_state_changed
+from endpoints.models import Endpoint
+from endpoints.services import endpoint_disable
+from webhooks_platform.conf import WebhooksSettings
+
+logger = logging.getLogger(__name__)
+
+CIRCUIT_CLOSED = "closed"
+CIRCUIT_OPEN = "open"
+
+
+@dataclass
+class EndpointTally:
+    succeeded: set[str] = field(default_factory=set)
+    # Endpoints that succeeded and, when their deliveries were claimed, had failures on record
+    # or an open circuit: only those need a write (a healthy endpoint costs no statement).
+    recovered: set[str] = field(default_factory=set)
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    gone: set[str] = field(default_factory=set)
+
+
+def endpoint_health(tally: EndpointTally, *, now: datetime, ws: WebhooksSettings) -> None:
+    """Failing-since, consecutive failures, the circuit breaker and automatic disabling."""
+    succeeded = tally.succeeded
+    failed = {e: n for e, n in tally.failures.items() if e not in succeeded}
+    if tally.recovered:
+        Endpoint.objects.filter(id__in=tally.recovered).exclude(
+            failing_since__isnull=True, consecutive_failures=0
+        ).update(failing_since=None, consecutive_failures=0)
+        reopened = list(
+            Endpoint.objects.filter(id__in=tally.recovered, circuit_state=CIRCUIT_OPEN).values_list(
+                "id", flat=True
+            )
+        )
+        if reopened:
+            _circuit_close(reopened, now)
+    if failed:
+        rows = _failures_add(failed, now)
+        _circuit_after_failures(rows, now, ws)
+        cutoff = now - timedelta(seconds=ws.disable_after_failing_seconds)
+        days = ws.disable_after_failing_seconds / 86400
+        for row in rows:
+            if row.id in tally.gone or not row.enabled or row.failing_since > cutoff:
+                continue
+            endpoint_disable(
+                endpoint=Endpoint.objects.get(pk=row.id),
+                reason=(
+                    f"every attempt failed for {days:g} days "
+                    f"(since {row.failing_since:%Y-%m-%d %H:%M} UTC)"
+                ),
+            )
+    for endpoint in Endpoint.objects.filter(id__in=tally.gone, enabled=True):
+        endpoint_disable(endpoint=endpoint, reason="the receiver answered 410 Gone")
+
+
+def _probe_delay(failed_probes: int, ws: WebhooksSettings) -> float:
+    schedule = ws.retry_schedule or (5.0,)
+    return policy.jittered(
+        schedule[min(max(failed_probes, 0), len(schedule) - 1)], jitter=ws.retry_jitter
+    )
+
+
+@dataclass(frozen=True)
+class _FailingEndpoint:
+    id: str
+    circuit_state: str
+    consecutive_failures: int
+    enabled: bool
+    failing_since: datetime
+
+
+def _failures_add(failed: dict[str, int], now: datetime) -> list[_FailingEndpoint]:
+    """Add each endpoint's new failures to its run and start ``failing_since`` where unset.
+
+    On PostgreSQL one ``UPDATE ... FROM (VALUES ...) RETURNING`` for all of them, its values
+    sorted so that two recorders take the row locks in the same order; elsewhere row by row.
+    """
+    if connection.vendor == "postgresql":
+        table = Endpoint._meta.db_table
+        items = sorted(failed.items())
+        values = ", ".join(["(%s, %s)"] * len(items))
+        params: list[Any] = [now]
+        for endpoint_id, count in items:
+            params.extend([endpoint_id, count])
+        sql = (
+            f'UPDATE "{table}" AS e SET consecutive_failures = e.consecutive_failures + v.n, '  # noqa: S608  (table name from the model; values are parameters)
+            "failing_since = COALESCE(e.failing_since, %s) "
+            f"FROM (VALUES {values}) AS v(id, n) WHERE e.id = v.id "
+            "RETURNING e.id, e.circuit_state, e.consecutive_failures, e.enabled, e.failing_since"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [_FailingEndpoint(*row) for row in cursor.fetchall()]
+    for endpoint_id, count in sorted(failed.items()):
+        Endpoint.objects.filter(pk=endpoint_id).update(
+            consecutive_failures=F("consecutive_failures") + count
+        )
+    Endpoint.objects.filter(id__in=failed, failing_since__isnull=True).update(failing_since=now)
+    return [
+        _FailingEndpoint(*row)
+        for row in Endpoint.objects.filter(id__in=failed).values_list(
+            "id", "circuit_state", "consecutive_failures", "enabled", "failing_since"
+        )
+    ]
+
+
+def _circuit_after_failures(
+    rows: list[_FailingEndpoint], now: datetime, ws: WebhooksSettings
+) -> None:
+    threshold = ws.circuit_failure_threshold
+    if threshold <= 0:
+        return
+    for row in rows:
+        if row.consecutive_failures < threshold:
+            continue
+        endpoint_id, state, failures = row.id, row.circuit_state, row.consecutive_failures
+        next_probe = now + timedelta(seconds=_probe_delay(failures - threshold, ws))
+        if state == CIRCUIT_OPEN:
+            # A failed probe: the next one waits longer, following the retry schedule.
+            Endpoint.objects.filter(pk=endpoint_id).update(circuit_next_probe_at=next_probe)
+            continue
+        opened = Endpoint.objects.filter(pk=endpoint_id, circuit_state=CIRCUIT_CLOSED).update(
+            circuit_state=CIRCUIT_OPEN, circuit_opened_at=now, circuit_next_probe_at=next_probe
+        )
+        if opened:
+            logger.warning(
+                "circuit opened after %d failures in a row",
+                failures,
+                extra={"endpoint_id": endpoint_id},
+            )
+            endpoint_state_changed(
+                endpoint=Endpoint.objects.get(pk=endpoint_id),
+                event="endpoint.circuit_opened",
+                reason=f"{failures} failures in a row",
+            )
+
+
+def _circuit_close(endpoint_ids: list[str], now: datetime) -> None:
+    closed = [
+        endpoint_id
+        for endpoint_id in endpoint_ids
+        if Endpoint.objects.filter(pk=endpoint_id, circuit_state=CIRCUIT_OPEN).update(
+            circuit_state=CIRCUIT_CLOSED, circuit_opened_at=None, circuit_next_probe_at=None
+        )
+    ]
+    for endpoint in Endpoint.objects.filter(id__in=closed):
+        endpoint_state_changed(
+            endpoint=endpoint, event="endpoint.circuit_closed", reason="a probe succeeded"
+        )
+    # The probe succeeded: everything that waited goes now.
+    backlog = list(
+        Delivery.objects.filter(
+            endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING
+        ).values_list("id", flat=True)
+    )
+    if backlog:
+        Delivery.objects.filter(id__in=backlog).update(next_attempt_at=now, dispatched_until=None)
+        deliveries_dispatch(delivery_ids=backlog)
+    for endpoint_id in endpoint_ids:
+        logger.info(
+            "circuit closed; %d deliveries released",
+            len(backlog),
+            extra={"endpoint_id": endpoint_id},
+        )

@@ -1,0 +1,400 @@
+"""The engine's loop: one thread per worker process that claims only what it can start.
+
+Each turn it records every result that came back (one transaction), then, for each endpoint with
+due work and room in its window, claims up to that room (one statement for all of them), signs
+and launches the requests on the process's sender. Nothing claimed waits behind anything else,
+so a try is used only by a request that started, and a worker that dies leaves in its leases
+only what was actually in flight.
+
+Work is found three ways: a wake-up from this process's fan-out (immediate), a ``deliver``
+message from another process (a replay, the dashboard: immediate), and a discovery query every
+``DISCOVER_SECONDS`` (what another worker's fan-out created, retries coming due). The database
+is the queue; the broker only carries fan-outs and wake-ups.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from deliveries import signing, transport
+from deliveries.models import Delivery
+from webhooks_platform.conf import WebhooksSettings, webhooks_settings
+
+from . import register_local
+from .claim import Claimed, Want, claim, discover
+from .gate import EndpointCache, EndpointView, Window, probe_take, rate_refund, rate_reserve
+from .record import Flight, RecordReport, results_record
+
+logger = logging.getLogger(__name__)
+
+_WAKE = object()
+
+
+def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
+    return transport.TransportOptions(
+        timeout=ws.attempt_timeout,
+        allowed_subnets=ws.allowed_subnets,
+        body_limit=ws.response_body_limit,
+        require_https=ws.require_https,
+        per_group_limit=ws.endpoint_concurrency,
+    )
+
+
+class Engine:
+    DISCOVER_SECONDS = 1.0
+    ERROR_PAUSE_MAX = 5.0
+
+    def __init__(self) -> None:
+        self._inbox: queue.Queue[Any] = queue.Queue()
+        self._woken: set[str] = set()
+        self._woken_lock = threading.Lock()
+        self._due: dict[str, datetime] = {}  # endpoint -> when its next delivery is due
+        self._held: dict[str, datetime] = {}  # endpoint -> circuit or rate limit holds it until
+        self._windows: dict[str, Window] = {}
+        self._flying: dict[int, Flight] = {}
+        self._per_endpoint: Counter[str] = Counter()
+        self._cache = EndpointCache()
+        self._last_discovery = -1e9
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.totals = RecordReport()
+
+    # --- control (any thread) ----------------------------------------------------------------
+    def start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="webhooks-engine", daemon=True)
+            self._thread.start()
+        register_local(self)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self, endpoint_ids: Iterable[str]) -> None:
+        """Endpoints that have new due work (a fan-out, a replay): claim for them now."""
+        with self._woken_lock:
+            self._woken.update(endpoint_ids)
+        self._inbox.put(_WAKE)
+
+    def stop(self, timeout: float) -> bool:
+        """Claim nothing more; wait for what is in flight to finish and be recorded."""
+        self._stopping.set()
+        self._inbox.put(_WAKE)
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._flying)
+
+    # --- the loop (the engine thread, or a test's thread through run_until_idle) ----------
+    def _run(self) -> None:
+        pause = 0.1
+        while not (self._stopping.is_set() and not self._flying):
+            try:
+                self.turn(wait=self._wait_seconds())
+                pause = 0.1
+            except Exception:  # noqa: BLE001  the loop must outlive a lost database connection
+                logger.exception("delivery engine turn failed; retrying in %.1fs", pause)
+                connection.close()
+                time.sleep(pause)
+                pause = min(pause * 2, self.ERROR_PAUSE_MAX)
+        connection.close()
+
+    def run_until_idle(self, timeout: float = 30) -> RecordReport:
+        """Turn in the calling thread until nothing is due or in flight (tests, commands)."""
+        deadline = time.monotonic() + timeout
+        self._last_discovery = -1e9
+        while time.monotonic() < deadline:
+            self.turn(wait=0.05 if self._flying else 0)
+            if not self._flying and not self._due_now(timezone.now()):
+                self._last_discovery = -1e9
+                self.turn(wait=0)
+                if not self._flying and not self._due_now(timezone.now()):
+                    break
+        return self.totals
+
+    def _wait_seconds(self) -> float:
+        until_discovery = self._last_discovery + self.DISCOVER_SECONDS - time.monotonic()
+        now = timezone.now()
+        soonest = min((d for e, d in self._due.items() if e not in self._held), default=None)
+        until_due = (soonest - now).total_seconds() if soonest else until_discovery
+        return max(0.0, min(until_discovery, until_due, self.DISCOVER_SECONDS))
+
+    def turn(self, *, wait: float) -> None:
+        ws = webhooks_settings()
+        finished = self._collect(wait)
+        if finished:
+            self._record(finished, ws)
+        now = timezone.now()
+        self._take_wakes(now)
+        if time.monotonic() - self._last_discovery >= self.DISCOVER_SECONDS:
+            self._discover(now)
+        if not self._stopping.is_set():
+            self._claim_round(now, ws)
+
+    def _collect(self, wait: float) -> list[transport.AttemptResult]:
+        items: list[Any] = []
+        try:
+            items.append(self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait())
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return [i for i in items if i is not _WAKE]
+
+    def _take_wakes(self, now: datetime) -> None:
+        with self._woken_lock:
+            woken, self._woken = self._woken, set()
+        for endpoint_id in woken:
+            self._due[endpoint_id] = now
+            # A wake-up may carry a person's manual try: let the gate look again.
+            self._held.pop(endpoint_id, None)
+
+    def _discover(self, now: datetime) -> None:
+        self._last_discovery = time.monotonic()
+        found = discover()
+        for endpoint_id, due in found.items():
+            self._due[endpoint_id] = due or now
+        for endpoint_id in [e for e in self._due if e not in found]:
+            self._due.pop(endpoint_id, None)
+        for endpoint_id, until in list(self._held.items()):
+            if until <= now or endpoint_id not in found:
+                self._held.pop(endpoint_id, None)
+
+    def _due_now(self, now: datetime) -> list[str]:
+        return [e for e, due in self._due.items() if due <= now and e not in self._held]
+
+    # --- claiming ----------------------------------------------------------------------------
+    def _claim_round(self, now: datetime, ws: WebhooksSettings) -> None:
+        room = ws.sender_max_pending - len(self._flying)
+        candidates = [e for e in self._due_now(now) if self._has_room(e, ws)]
+        if room <= 0 or not candidates:
+            return
+        views = self._cache.load(candidates, now)
+        for endpoint_id in candidates:
+            if endpoint_id not in views:  # disabled or deleted: the sweeper cancels its work
+                self._due.pop(endpoint_id, None)
+        wants: list[Want] = []
+        rate_granted: dict[str, int] = {}
+        for endpoint_id, view in views.items():
+            if room <= 0:
+                break
+            want = self._want(view, now, ws, min(room, self._free(endpoint_id, ws)))
+            if want is None:
+                continue
+            if view.rate_limit and not want.manual_only:
+                granted, next_free, _ = rate_reserve(endpoint_id, view.rate_limit, want.count, now)
+                if granted == 0:
+                    self._held[endpoint_id] = next_free
+                    continue
+                rate_granted[endpoint_id] = granted
+                want = Want(endpoint_id, granted)
+            wants.append(want)
+            room -= want.count
+        if not wants:
+            return
+        token = uuid.uuid4()
+        claimed = claim(
+            wants, now=now, lease_until=now + timedelta(seconds=ws.lease_seconds), token=token
+        )
+        got = Counter(c.endpoint_id for c in claimed)
+        for want in wants:
+            if got[want.endpoint_id] < want.count:
+                # Nothing more is due there now; discovery or a wake-up brings it back.
+                self._due.pop(want.endpoint_id, None)
+            if want.endpoint_id in rate_granted:
+                unused = rate_granted[want.endpoint_id] - got[want.endpoint_id]
+                rate_refund(want.endpoint_id, views[want.endpoint_id].rate_limit or 1, unused, now)
+        if claimed:
+            self._launch(claimed, views, token, ws)
+
+    def _window(self, endpoint_id: str, ws: WebhooksSettings) -> Window:
+        window = self._windows.get(endpoint_id)
+        if window is None:
+            window = self._windows[endpoint_id] = Window(
+                initial=ws.endpoint_concurrency, maximum=ws.endpoint_concurrency_max
+            )
+        return window
+
+    def _free(self, endpoint_id: str, ws: WebhooksSettings) -> int:
+        return self._window(endpoint_id, ws).size - self._per_endpoint[endpoint_id]
+
+    def _has_room(self, endpoint_id: str, ws: WebhooksSettings) -> bool:
+        """Room enough to be worth a claim: any when idle, else a quarter of the window."""
+        size = self._window(endpoint_id, ws).size
+        free = size - self._per_endpoint[endpoint_id]
+        return free > 0 and (not self._per_endpoint[endpoint_id] or free >= max(1, size // 4))
+
+    def _want(
+        self, view: EndpointView, now: datetime, ws: WebhooksSettings, free: int
+    ) -> Want | None:
+        if free <= 0:
+            return None
+        if not view.circuit_open:
+            return Want(view.id, free)
+        # An open circuit: one probe when it is due (and none is out), else manual tries only.
+        if view.probe_due and not self._per_endpoint[view.id] and probe_take(view.id, now, ws):
+            return Want(view.id, 1)
+        return Want(view.id, free, manual_only=True)
+
+    # --- sending -------------------------------------------------------------------------------
+    def _launch(
+        self,
+        claimed: list[Claimed],
+        views: dict[str, EndpointView],
+        token: uuid.UUID,
+        ws: WebhooksSettings,
+    ) -> None:
+        try:
+            requests = self._requests(claimed, views)
+        except Exception:
+            # Nothing was sent: hand the batch back without using a try.
+            Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING).update(
+                status=Delivery.Status.PENDING, claim_token=None, lease_expires_at=None
+            )
+            raise
+        if requests:
+            transport.sender(ws.sender_max_pending).launch(
+                requests, transport_options(ws), self._inbox
+            )
+
+    def _requests(
+        self, claimed: list[Claimed], views: dict[str, EndpointView]
+    ) -> list[transport.OutboundRequest]:
+        timestamp = int(time.time())
+        requests: list[transport.OutboundRequest] = []
+        for item in claimed:
+            view = views[item.endpoint_id]
+            flight = Flight(claimed=item, url=view.url, had_failures=view.had_failures)
+            self._flying[item.id] = flight
+            self._per_endpoint[item.endpoint_id] += 1
+            problem = ""
+            if not view.secrets:
+                problem = "no live signing secret"
+            elif item.body == "":
+                # Retention blanked the body between a replay's check and now: never send "".
+                problem = "event payload was removed by retention"
+            if problem:
+                self._inbox.put(
+                    transport.AttemptResult(
+                        key=item.id, started_at=timezone.now(), duration_ms=0, error=problem
+                    )
+                )
+                continue
+            body = item.body.encode("utf-8")
+            headers = dict(view.headers)
+            headers["content-type"] = "application/json"
+            headers.update(
+                signing.headers(
+                    secrets=view.secrets, msg_id=item.event_id, timestamp=timestamp, body=body
+                )
+            )
+            flight.headers = headers
+            requests.append(
+                transport.OutboundRequest(
+                    key=item.id, url=view.url, headers=headers, body=body, group=item.endpoint_id
+                )
+            )
+        return requests
+
+    # --- recording -----------------------------------------------------------------------------
+    def _record(self, results: list[transport.AttemptResult], ws: WebhooksSettings) -> None:
+        finished: list[tuple[Flight, transport.AttemptResult]] = []
+        clock = time.monotonic()
+        for result in results:
+            flight = self._flying.get(result.key)
+            if flight is None:
+                continue
+            finished.append((flight, result))
+            self._window(flight.claimed.endpoint_id, ws).observe(
+                seconds=result.duration_ms / 1000, status=result.status, now=clock
+            )
+        try:
+            report = self._write(finished, ws)
+        finally:
+            for flight, _ in finished:
+                self._flying.pop(flight.claimed.id, None)
+                endpoint_id = flight.claimed.endpoint_id
+                self._per_endpoint[endpoint_id] -= 1
+                if self._per_endpoint[endpoint_id] <= 0:
+                    del self._per_endpoint[endpoint_id]
+                # It may have more: look again on this turn.
+                self._due.setdefault(endpoint_id, timezone.now())
+        for name in ("succeeded", "retrying", "failed"):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
+        self.totals.outcomes.update(report.outcomes)
+
+    RECORD_TRIES = 5
+
+    def _write(
+        self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
+    ) -> RecordReport:
+        """Record, retrying a lost connection; if the database stays away, the deliveries keep
+        their claim and the sweeper's lease recovery settles them (a duplicate, never a loss)."""
+        for attempt in range(1, self.RECORD_TRIES + 1):
+            try:
+                return results_record(finished, ws=ws)
+            except Exception:  # noqa: BLE001
+                logger.exception(
+                    "could not record %d results (try %d of %d)",
+                    len(finished),
+                    attempt,
+                    self.RECORD_TRIES,
+                )
+                connection.close()
+                if attempt < self.RECORD_TRIES:
+                    time.sleep(min(2**attempt * 0.1, 5))
+        return RecordReport()
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def engine() -> Engine:
+    """This process's engine (created on first use, started by the worker)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = Engine()
+        return _engine
+
+
+def local_engine() -> Engine | None:
+    """The engine running in this process, if any."""
+    return _engine if _engine is not None and _engine.running else None
+
+
+def engine_wake_deliveries(*, delivery_ids: list[int]) -> int:
+    """A ``deliver`` message: wake this process's engine for those deliveries' endpoints."""
+    endpoint_ids = set(
+        Delivery.objects.filter(id__in=delivery_ids, status=Delivery.Status.PENDING)
+        .values_list("endpoint_id", flat=True)
+        .distinct()
+    )
+    local = engine()
+    local.start()
+    if endpoint_ids:
+        local.wake(endpoint_ids)
+    return len(endpoint_ids)

@@ -1,0 +1,164 @@
+"""Recording finished tries: one transaction per bulk of results, whatever their endpoints.
+
+Each result becomes one ``Attempt`` row (one multi-row INSERT for the bulk) and its delivery's
+next state (one ``UPDATE … FROM (VALUES …)`` on PostgreSQL), written only where the delivery
+still holds the claim the try was made under. Endpoint health follows in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from deliveries import policy, transport
+from deliveries.models import Attempt, Delivery
+from deliveries.services.operational import delivery_exhausted
+from webhooks_platform import metrics
+from webhooks_platform.conf import WebhooksSettings
+
+from .claim import Claimed
+from .health import EndpointTally, endpoint_health
+from .state import ERROR_MAX, delivery_next_state, states_write, stored_body
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Flight:
+    """One claimed delivery on its way: what was sent, and what recording needs besides."""
+
+    claimed: Claimed
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    had_failures: bool = False
+
+
+@dataclass
+class RecordReport:
+    succeeded: int = 0
+    retrying: int = 0
+    failed: int = 0
+    outcomes: dict[int, str] = field(default_factory=dict)
+
+
+def results_record(
+    finished: list[tuple[Flight, transport.AttemptResult]], *, ws: WebhooksSettings
+) -> RecordReport:
+    """Write the attempts and next states of ``finished`` in one transaction."""
+    report = RecordReport()
+    if not finished:
+        return report
+    now = timezone.now()
+    attempts: list[Attempt] = []
+    rows: list[tuple[int, Any, dict[str, Any]]] = []
+    decisions: list[tuple[Flight, transport.AttemptResult, policy.Decision]] = []
+    tally = EndpointTally()
+    for flight, result in finished:
+        claimed = flight.claimed
+        decision, fields = delivery_next_state(
+            claimed,
+            status=result.status,
+            error=result.error,
+            started_at=result.started_at,
+            now=now,
+            ws=ws,
+            retry_after=policy.parse_retry_after(result.retry_after, now=now),
+        )
+        body, encoding = stored_body(result.response_body)
+        attempts.append(
+            Attempt(
+                delivery_id=claimed.id,
+                endpoint_id=claimed.endpoint_id,
+                number=fields["attempt_count"],
+                trigger=Attempt.Trigger.MANUAL
+                if claimed.manual_requested
+                else Attempt.Trigger.SCHEDULED,
+                started_at=result.started_at,
+                duration_ms=result.duration_ms,
+                request_url=flight.url,
+                request_headers=flight.headers,
+                response_status=result.status,
+                response_headers=result.response_headers,
+                response_body=body,
+                response_body_encoding=encoding,
+                error=result.error[:ERROR_MAX],
+            )
+        )
+        rows.append((claimed.id, claimed.claim_token, fields))
+        decisions.append((flight, result, decision))
+        if decision.outcome is policy.Outcome.SUCCEEDED:
+            tally.succeeded.add(claimed.endpoint_id)
+            if flight.had_failures:
+                tally.recovered.add(claimed.endpoint_id)
+        else:
+            tally.failures[claimed.endpoint_id] += 1
+        if decision.outcome is policy.Outcome.GONE:
+            tally.gone.add(claimed.endpoint_id)
+    with transaction.atomic():
+        kept = states_write(rows)
+        Attempt.objects.bulk_create(attempts)
+        exhausted = [
+            flight.claimed.id
+            for flight, _, decision in decisions
+            if flight.claimed.id in kept and decision.outcome is policy.Outcome.FAILED
+        ]
+        for delivery_id in exhausted:
+            delivery_exhausted(delivery=Delivery(pk=delivery_id))
+        endpoint_health(tally, now=now, ws=ws)
+    for flight, result, decision in decisions:
+        _observe(flight, result, decision, kept=flight.claimed.id in kept, now=now, report=report)
+    return report
+
+
+def _observe(
+    flight: Flight,
+    result: transport.AttemptResult,
+    decision: policy.Decision,
+    *,
+    kept: bool,
+    now: datetime,
+    report: RecordReport,
+) -> None:
+    claimed = flight.claimed
+    outcome = decision.outcome
+    if outcome is policy.Outcome.SUCCEEDED:
+        report.succeeded += 1
+    elif outcome is policy.Outcome.RETRY:
+        report.retrying += 1
+    else:
+        report.failed += 1
+    report.outcomes[claimed.id] = str(outcome)
+    metrics.attempt_recorded(
+        status=result.status, error=result.error, duration_ms=result.duration_ms
+    )
+    if kept and outcome is not policy.Outcome.RETRY:
+        final = "succeeded" if outcome is policy.Outcome.SUCCEEDED else "failed"
+        metrics.delivery_finished(
+            outcome=final, event_created_at=claimed.event_created_at, finished_at=now
+        )
+    if not kept:
+        # The lease expired and the sweeper took the delivery back; the attempt still happened,
+        # so it is recorded, but the newer state is left alone.
+        logger.warning(
+            "attempt finished after its lease expired",
+            extra={"delivery_id": claimed.id, "endpoint_id": claimed.endpoint_id},
+        )
+    logger.info(
+        "attempt %s",
+        outcome,
+        extra={
+            "tenant_id": claimed.tenant_id,
+            "event_id": claimed.event_id,
+            "delivery_id": claimed.id,
+            "endpoint_id": claimed.endpoint_id,
+            "attempt_number": claimed.attempt_count + 1,
+            "status_code": result.status,
+            "error": result.error,
+            "duration_ms": result.duration_ms,
+        },
+    )

@@ -1,0 +1,134 @@
+"""What a finished try makes of a delivery, and writing that state back under its claim.
+
+Shared by the engine's recorder, the classic sender and the sweeper's lease recovery.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.db import connection
+
+from deliveries import policy
+from deliveries.models import Attempt, Delivery
+from webhooks_platform.conf import WebhooksSettings
+
+ERROR_MAX = 500
+
+
+class TryCounts(Protocol):
+    """What the policy needs to know about a delivery (a model instance or a claimed row)."""
+
+    attempt_count: int
+    scheduled_attempts: int
+    manual_requested: bool
+
+
+def stored_body(raw: bytes) -> tuple[str, str]:
+    """A response body as stored: text when it is UTF-8, base64 otherwise."""
+    # PostgreSQL text cannot hold NUL, so such bodies are kept as base64 like any binary one.
+    if b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8"), Attempt.BodyEncoding.UTF8
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(raw).decode("ascii"), Attempt.BodyEncoding.BASE64
+
+
+def delivery_next_state(
+    delivery: TryCounts,
+    *,
+    status: int,
+    error: str,
+    started_at: datetime,
+    now: datetime,
+    ws: WebhooksSettings,
+    retry_after: float | None = None,
+) -> tuple[policy.Decision, dict[str, Any]]:
+    """What one finished try (status 0: no response) makes of ``delivery``: the policy's
+    decision and the columns to write."""
+    manual = delivery.manual_requested
+    scheduled = delivery.scheduled_attempts + (0 if manual else 1)
+    decision = policy.decide(
+        status=status,
+        tries_so_far=max(scheduled, 1),
+        schedule=ws.retry_schedule,
+        jitter=ws.retry_jitter,
+        retry_after=retry_after,
+        retry_after_max=ws.retry_after_max,
+    )
+    fields: dict[str, Any] = {
+        "attempt_count": delivery.attempt_count + 1,
+        "scheduled_attempts": scheduled,
+        "manual_requested": False,
+        "claim_token": None,
+        "lease_expires_at": None,
+        "last_attempt_at": started_at,
+        "last_status_code": status,
+        "last_error": error[:ERROR_MAX],
+    }
+    if decision.outcome is policy.Outcome.SUCCEEDED:
+        fields.update(status=Delivery.Status.SUCCEEDED, finished_at=now, next_attempt_at=None)
+    elif decision.outcome is policy.Outcome.RETRY:
+        fields.update(
+            status=Delivery.Status.PENDING,
+            next_attempt_at=now + timedelta(seconds=decision.delay or 0),
+        )
+    else:
+        fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
+    return decision, fields
+
+
+# The columns a finished try writes, with their PostgreSQL types (for the VALUES list).
+_STATE_COLUMNS = (
+    ("status", "varchar"),
+    ("attempt_count", "integer"),
+    ("scheduled_attempts", "integer"),
+    ("last_attempt_at", "timestamptz"),
+    ("last_status_code", "integer"),
+    ("last_error", "varchar"),
+    ("next_attempt_at", "timestamptz"),
+    ("finished_at", "timestamptz"),
+)
+
+
+def states_write(rows: list[tuple[int, uuid.UUID | None, dict[str, Any]]]) -> set[int]:
+    """Write each delivery's new state (id, claim token, fields) if it still holds that claim;
+    returns the ids written. One ``UPDATE … FROM (VALUES …)`` on PostgreSQL, row by row
+    elsewhere; the claim-token condition is per row either way, so a delivery whose lease was
+    taken back meanwhile keeps its newer state."""
+    if not rows:
+        return set()
+    if connection.vendor != "postgresql":
+        return {
+            pk
+            for pk, token, fields in rows
+            if Delivery.objects.filter(pk=pk, claim_token=token).update(**fields)
+        }
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    row = "(%s::bigint, %s::uuid, %s::boolean, " + ", ".join(
+        f"%s::{kind}" for _, kind in _STATE_COLUMNS
+    )
+    row += ")"
+    params: list[Any] = []
+    for pk, token, fields in rows:
+        params += [pk, token, "finished_at" in fields]
+        params += [fields.get(name) for name, _ in _STATE_COLUMNS]
+    assignments = ", ".join(
+        f"{name} = v.{name}" for name, _ in _STATE_COLUMNS if name != "finished_at"
+    )
+    # Identifiers come from the model and the constant above; every value is a parameter.
+    sql = (
+        f"UPDATE {table} AS d SET {assignments}, "  # noqa: S608
+        "finished_at = CASE WHEN v.sets_finished THEN v.finished_at ELSE d.finished_at END, "
+        "manual_requested = false, claim_token = NULL, lease_expires_at = NULL "
+        f"FROM (VALUES {', '.join([row] * len(rows))}) "
+        f"AS v(id, token, sets_finished, {', '.join(name for name, _ in _STATE_COLUMNS)}) "
+        "WHERE d.id = v.id AND d.claim_token = v.token RETURNING d.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {r[0] for r in cursor.fetchall()}
