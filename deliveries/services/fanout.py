@@ -48,12 +48,16 @@ def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
     the claim costs no statement of its own, and a worker that dies before recording them
     leaves them to the sweeper's lease recovery like any claimed delivery.
     """
-    event = Event.objects.filter(pk=event_id).first()
-    if event is None:
-        logger.warning("fan-out of unknown event", extra={"event_id": event_id})
-        return 0
     ws = webhooks_settings()
     with transaction.atomic():
+        # The event row first, as the tenant drain takes it: one lock order everywhere (rows of
+        # deliveries_event, then deliveries), so the two cannot deadlock. A drain holding it
+        # right now fans this event out itself.
+        event = skip_locked(Event.objects.filter(pk=event_id)).first()
+        if event is None:
+            if not Event.objects.filter(pk=event_id).exists():
+                logger.warning("fan-out of unknown event", extra={"event_id": event_id})
+            return 0
         created = _deliveries_create(
             [(event, event_subscribers(event=event))],
             now=timezone.now(),
