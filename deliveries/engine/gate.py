@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -84,13 +86,42 @@ class EndpointView:
 class EndpointCache:
     """Endpoint settings per claim round, and decrypted secrets across rounds."""
 
+    VIEW_SECONDS = 0.25
+
     def __init__(self) -> None:
         # endpoint id -> (newest secret id, [(secret, expires_at)] newest first)
         self._secrets: dict[str, tuple[int | None, list[tuple[str, datetime | None]]]] = {}
+        # endpoint id -> (when read, its view or None when disabled or deleted)
+        self._views: dict[str, tuple[float, EndpointView | None]] = {}
 
     def load(self, endpoint_ids: list[str], now: datetime) -> dict[str, EndpointView]:
-        """The enabled, live endpoints among ``endpoint_ids`` (one query, plus one for secrets
-        whose version changed)."""
+        """The enabled, live endpoints among ``endpoint_ids``, as read within the last
+        ``VIEW_SECONDS`` (this process's own health writes drop them sooner: ``forget_views``)."""
+        clock = time.monotonic()
+        stale = [
+            e
+            for e in endpoint_ids
+            if clock - self._views.get(e, (-1e9, None))[0] > self.VIEW_SECONDS
+        ]
+        if stale:
+            fresh = self._read(stale, now)
+            for endpoint_id in stale:
+                self._views[endpoint_id] = (clock, fresh.get(endpoint_id))
+            if len(self._views) > 50_000:
+                self._views.clear()
+        views = {}
+        for endpoint_id in endpoint_ids:
+            view = self._views.get(endpoint_id, (0, None))[1]
+            if view is not None:
+                views[endpoint_id] = view
+        return views
+
+    def forget_views(self, endpoint_ids: Iterable[str]) -> None:
+        for endpoint_id in endpoint_ids:
+            self._views.pop(endpoint_id, None)
+
+    def _read(self, endpoint_ids: list[str], now: datetime) -> dict[str, EndpointView]:
+        """One query for the endpoints, plus one for secrets whose version changed."""
         newest = EndpointSecret.objects.filter(endpoint_id=OuterRef("pk")).order_by("-id")
         rows = list(
             Endpoint.objects.filter(id__in=endpoint_ids, enabled=True, deleted_at__isnull=True)

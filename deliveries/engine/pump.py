@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,6 +69,10 @@ class Engine:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._recorder: _Recorder | None = None  # None: record in the turning thread (tests)
+        self._ws: WebhooksSettings | None = None
+        self._ws_read_at = -1e9
+        self._totals_lock = threading.Lock()
         self.totals = RecordReport()
 
     # --- control (any thread) ----------------------------------------------------------------
@@ -77,6 +81,8 @@ class Engine:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stopping.clear()
+            if self._recorder is None:
+                self._recorder = _Recorder(lambda finished: self._write(finished, self._settings()))
             self._thread = threading.Thread(target=self._run, name="webhooks-engine", daemon=True)
             self._thread.start()
         register_local(self)
@@ -97,8 +103,10 @@ class Engine:
         self._inbox.put(_WAKE)
         if self._thread is None:
             return True
+        deadline = time.monotonic() + timeout
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        recorded = self._recorder is None or self._recorder.join(deadline - time.monotonic())
+        return recorded and not self._thread.is_alive()
 
     @property
     def in_flight(self) -> int:
@@ -138,16 +146,27 @@ class Engine:
         until_due = (soonest - now).total_seconds() if soonest else until_discovery
         return max(0.0, min(until_discovery, until_due, self.DISCOVER_SECONDS))
 
+    SETTINGS_SECONDS = 1.0
+    MAX_UNRECORDED = 5000  # finished tries waiting for the recorder before claiming pauses
+
+    def _settings(self) -> WebhooksSettings:
+        """The platform settings, read again once a second (reading them costs more than a turn)."""
+        if self._ws is None or time.monotonic() - self._ws_read_at > self.SETTINGS_SECONDS:
+            self._ws = webhooks_settings()
+            self._ws_read_at = time.monotonic()
+        return self._ws
+
     def turn(self, *, wait: float) -> None:
-        ws = webhooks_settings()
+        ws = self._settings()
         finished = self._collect(wait)
         if finished:
-            self._record(finished, ws)
+            self._finish(finished, ws)
         now = timezone.now()
         self._take_wakes(now)
         if time.monotonic() - self._last_discovery >= self.DISCOVER_SECONDS:
             self._discover(now)
-        if not self._stopping.is_set():
+        backlog = self._recorder.backlog if self._recorder is not None else 0
+        if not self._stopping.is_set() and backlog < self.MAX_UNRECORDED:
             self._claim_round(now, ws)
 
     def _collect(self, wait: float) -> list[transport.AttemptResult]:
@@ -319,42 +338,43 @@ class Engine:
         return requests
 
     # --- recording -----------------------------------------------------------------------------
-    def _record(self, results: list[transport.AttemptResult], ws: WebhooksSettings) -> None:
+    def _finish(self, results: list[transport.AttemptResult], ws: WebhooksSettings) -> None:
+        """Free the window slots of finished requests now; record them here (``inline``) or on
+        the recorder thread, so claiming never waits for the previous bulk's writes."""
         finished: list[tuple[Flight, transport.AttemptResult]] = []
         clock = time.monotonic()
+        now = timezone.now()
         for result in results:
-            flight = self._flying.get(result.key)
+            flight = self._flying.pop(result.key, None)
             if flight is None:
                 continue
             finished.append((flight, result))
-            self._window(flight.claimed.endpoint_id, ws).observe(
+            endpoint_id = flight.claimed.endpoint_id
+            self._window(endpoint_id, ws).observe(
                 seconds=result.duration_ms / 1000, status=result.status, now=clock
             )
-        try:
-            report = self._write(finished, ws)
-        finally:
-            for flight, _ in finished:
-                self._flying.pop(flight.claimed.id, None)
-                endpoint_id = flight.claimed.endpoint_id
-                self._per_endpoint[endpoint_id] -= 1
-                if self._per_endpoint[endpoint_id] <= 0:
-                    del self._per_endpoint[endpoint_id]
-                # It may have more: look again on this turn.
-                self._due.setdefault(endpoint_id, timezone.now())
-        for name in ("succeeded", "retrying", "failed"):
-            setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
-        self.totals.outcomes.update(report.outcomes)
+            self._per_endpoint[endpoint_id] -= 1
+            if self._per_endpoint[endpoint_id] <= 0:
+                del self._per_endpoint[endpoint_id]
+            # It may have more: look again on this turn.
+            self._due.setdefault(endpoint_id, now)
+        if not finished:
+            return
+        if self._recorder is None:
+            self._write(finished, ws)
+        else:
+            self._recorder.put(finished)
 
     RECORD_TRIES = 5
 
     def _write(
         self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
-    ) -> RecordReport:
+    ) -> None:
         """Record, retrying a lost connection; if the database stays away, the deliveries keep
         their claim and the sweeper's lease recovery settles them (a duplicate, never a loss)."""
         for attempt in range(1, self.RECORD_TRIES + 1):
             try:
-                return results_record(finished, ws=ws)
+                report = results_record(finished, ws=ws)
             except Exception:  # noqa: BLE001
                 logger.exception(
                     "could not record %d results (try %d of %d)",
@@ -365,7 +385,58 @@ class Engine:
                 connection.close()
                 if attempt < self.RECORD_TRIES:
                     time.sleep(min(2**attempt * 0.1, 5))
-        return RecordReport()
+                continue
+            self._cache.forget_views(report.health_changed)
+            with self._totals_lock:
+                for name in ("succeeded", "retrying", "failed"):
+                    setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
+                self.totals.outcomes.update(report.outcomes)
+            return
+
+
+class _Recorder:
+    """The engine's second thread: writes finished tries in bulks, on its own connection."""
+
+    MAX_BULK = 1000
+
+    def __init__(self, write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None]):
+        self._write = write
+        self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]]] = queue.Queue()
+        self._rows = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="webhooks-recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def backlog(self) -> int:
+        """Finished tries not written yet."""
+        return self._rows
+
+    def put(self, finished: list[tuple[Flight, transport.AttemptResult]]) -> None:
+        with self._lock:
+            self._rows += len(finished)
+        self._queue.put(finished)
+
+    def join(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._rows and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self._rows
+
+    def _run(self) -> None:
+        while True:
+            bulk = self._queue.get()
+            while len(bulk) < self.MAX_BULK:
+                try:
+                    bulk = bulk + self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            try:
+                self._write(bulk)
+            except Exception:  # noqa: BLE001  logged; the sweeper settles what was not written
+                logger.exception("recorder lost %d results", len(bulk))
+            with self._lock:
+                self._rows -= len(bulk)
 
 
 _engine: Engine | None = None

@@ -44,6 +44,7 @@ class RecordReport:
     retrying: int = 0
     failed: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
+    health_changed: set[str] = field(default_factory=set)  # endpoints whose health was written
 
 
 def results_record(
@@ -110,6 +111,7 @@ def results_record(
         for delivery_id in exhausted:
             delivery_exhausted(delivery=Delivery(pk=delivery_id))
         endpoint_health(tally, now=now, ws=ws)
+    report.health_changed = tally.recovered | set(tally.failures) | tally.gone
     for flight, result, decision in decisions:
         _observe(flight, result, decision, kept=flight.claimed.id in kept, now=now, report=report)
     return report

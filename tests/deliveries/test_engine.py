@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from deliveries import publish_event
 from deliveries.engine.claim import Want, claim, discover
-from deliveries.engine.gate import Window
+from deliveries.engine.gate import EndpointCache, Window
 from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
 from deliveries.services.fanout import event_fan_out
@@ -167,6 +167,7 @@ def test_a_rotated_secret_signs_the_next_delivery(tenant, invoice_paid, receiver
     engine.run_until_idle()
 
     new = endpoint_secret_rotate(endpoint=endpoint)
+    time.sleep(EndpointCache.VIEW_SECONDS)  # settings are read again this often
     _publish(tenant)
     engine.run_until_idle()
 

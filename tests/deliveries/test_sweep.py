@@ -47,7 +47,8 @@ def test_live_lease_is_left_alone(delivery):
     assert delivery.status == Delivery.Status.SENDING
 
 
-def test_due_delivery_without_a_queued_message_is_dispatched(delivery):
+def test_due_delivery_without_a_queued_message_is_dispatched(delivery, settings):
+    settings.WEBHOOKS_ENGINE = "classic"  # the engine finds due work itself: nothing to dispatch
     Delivery.objects.filter(pk=delivery.pk).update(dispatched_until=None)
     first = sweep()
     second = sweep()  # it is now believed queued: not sent twice
@@ -86,3 +87,12 @@ def test_enable_does_not_resume_what_left_the_retry_window(delivery, settings):
     endpoint_enable(endpoint=endpoint)
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.CANCELLED
+
+
+def test_with_the_engine_the_sweeper_sends_no_messages_for_due_work(delivery, settings):
+    settings.WEBHOOKS_ENGINE = "engine"
+    Delivery.objects.filter(pk=delivery.pk).update(dispatched_until=None)
+
+    assert sweep().dispatched == 0
+    delivery.refresh_from_db()
+    assert delivery.dispatched_until is None
