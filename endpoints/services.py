@@ -345,12 +345,58 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
     now = timezone.now()
     updated = Endpoint.objects.filter(
         pk=endpoint.pk, enabled=False, deleted_at__isnull=True
-    ).update(enabled=True, disabled_reason="", disabled_at=None, failing_since=None, updated_at=now)
+    ).update(
+        enabled=True,
+        disabled_reason="",
+        disabled_at=None,
+        failing_since=None,
+        updated_at=now,
+        **_CIRCUIT_CLOSED,
+    )
     endpoint.refresh_from_db()
     if updated:
         deliveries_resume_for_endpoint(endpoint_id=endpoint.pk)
         endpoint_state_changed(endpoint=endpoint, event="endpoint.enabled")
     return endpoint
+
+
+# A person saying "try again now": the circuit closes and the failure run starts over.
+_CIRCUIT_CLOSED = {
+    "circuit_state": "closed",
+    "circuit_opened_at": None,
+    "circuit_next_probe_at": None,
+    "consecutive_failures": 0,
+}
+
+
+@transaction.atomic
+def endpoint_circuit_reset(*, endpoint: Endpoint) -> int:
+    """Close ``endpoint``'s circuit and send what waits for it now; returns how many go.
+
+    For a person who fixed the receiver and will not wait for the next probe. If the receiver
+    still fails, the circuit opens again after the usual run of failures.
+    """
+    from deliveries.models import Delivery
+    from deliveries.services.dispatch import deliveries_dispatch
+    from deliveries.services.operational import endpoint_state_changed
+
+    now = timezone.now()
+    was_open = Endpoint.objects.filter(pk=endpoint.pk, circuit_state="open").exists()
+    Endpoint.objects.filter(pk=endpoint.pk).update(updated_at=now, **_CIRCUIT_CLOSED)
+    endpoint.refresh_from_db()
+    waiting = list(
+        Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING).values_list(
+            "id", flat=True
+        )
+    )
+    Delivery.objects.filter(id__in=waiting).update(next_attempt_at=now, dispatched_until=None)
+    if waiting:
+        deliveries_dispatch(delivery_ids=waiting)
+    if was_open:
+        endpoint_state_changed(
+            endpoint=endpoint, event="endpoint.circuit_closed", reason="reset by a person"
+        )
+    return len(waiting)
 
 
 @transaction.atomic

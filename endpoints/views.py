@@ -270,6 +270,24 @@ def endpoint_toggle(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
 
 @require_POST
 @tenant_view(write=True)
+def endpoint_circuit_reset(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    if not endpoint.enabled:
+        messages.error(request, "The endpoint is disabled; enabling it also resets its circuit.")
+        return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    released = services.endpoint_circuit_reset(endpoint=endpoint)
+    audit(request, action="endpoint.circuit_reset", tenant=tenant, target=endpoint)
+    messages.success(
+        request,
+        f"Circuit reset: {released} waiting deliveries are being sent now."
+        if released
+        else "Circuit reset: new deliveries go out at once.",
+    )
+    return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+
+
+@require_POST
+@tenant_view(write=True)
 def endpoint_secret_reveal(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = _endpoint_or_404(tenant, endpoint_id)
     secret = services.endpoint_secret_current(endpoint=endpoint)

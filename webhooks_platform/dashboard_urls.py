@@ -37,6 +37,11 @@ urlpatterns = [
         name="endpoint-toggle",
     ),
     path(
+        "endpoints/<str:endpoint_id>/circuit-reset/",
+        endpoint_views.endpoint_circuit_reset,
+        name="endpoint-circuit-reset",
+    ),
+    path(
         "endpoints/<str:endpoint_id>/secret/",
         endpoint_views.endpoint_secret_reveal,
         name="endpoint-secret",

@@ -55,6 +55,7 @@ def test_actions_on_another_tenants_objects_are_404_and_change_nothing(
     secrets_before = EndpointSecret.objects.filter(endpoint=other_endpoint).count()
     posts = {
         "endpoint-toggle": [other_endpoint.pk],
+        "endpoint-circuit-reset": [other_endpoint.pk],
         "endpoint-delete": [other_endpoint.pk],
         "endpoint-secret": [other_endpoint.pk],
         "endpoint-secret-rotate": [other_endpoint.pk],
