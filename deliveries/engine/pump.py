@@ -140,9 +140,20 @@ class Engine:
         return self.totals
 
     def _wait_seconds(self) -> float:
+        """How long the next turn may wait for a result or a wake-up before it must look again.
+
+        Only endpoints it could claim for now count: one whose window is full is served by
+        the result that frees a slot, which ends the wait anyway.
+        """
         until_discovery = self._last_discovery + self.DISCOVER_SECONDS - time.monotonic()
+        if self._recorder is not None and self._recorder.backlog >= self.MAX_UNRECORDED:
+            return min(0.01, max(0.0, until_discovery))
+        ws = self._settings()
         now = timezone.now()
-        soonest = min((d for e, d in self._due.items() if e not in self._held), default=None)
+        soonest = min(
+            (d for e, d in self._due.items() if e not in self._held and self._has_room(e, ws)),
+            default=None,
+        )
         until_due = (soonest - now).total_seconds() if soonest else until_discovery
         return max(0.0, min(until_discovery, until_due, self.DISCOVER_SECONDS))
 
