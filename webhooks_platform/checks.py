@@ -52,6 +52,20 @@ def check_webhooks_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
             )
     if int(settings.WEBHOOKS_DELIVERY_BATCH_SIZE) < 1:
         problems.append(Error("WEBHOOKS_DELIVERY_BATCH_SIZE must be >= 1.", id="webhooks.E006"))
+    if settings.WEBHOOKS_ENGINE not in ("engine", "classic"):
+        problems.append(Error("WEBHOOKS_ENGINE must be 'engine' or 'classic'.", id="webhooks.E007"))
+    if (
+        not 1
+        <= int(settings.WEBHOOKS_ENDPOINT_CONCURRENCY)
+        <= int(settings.WEBHOOKS_ENDPOINT_CONCURRENCY_MAX)
+    ):
+        problems.append(
+            Error(
+                "WEBHOOKS_ENDPOINT_CONCURRENCY must be >= 1 and at most "
+                "WEBHOOKS_ENDPOINT_CONCURRENCY_MAX.",
+                id="webhooks.E008",
+            )
+        )
     return problems
 
 

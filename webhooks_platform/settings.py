@@ -196,7 +196,7 @@ WEBHOOKS_FANOUT_GRACE = env.float("WEBHOOKS_FANOUT_GRACE", default=30)
 WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD = env.int("WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD", default=10)
 # The delivery engine: "engine" (deliveries/engine: claims only what it can start, per-endpoint
 # windows that follow each receiver) or "classic" (the batch sender in deliveries/services/sending).
-WEBHOOKS_ENGINE = env.str("WEBHOOKS_ENGINE", default="classic")
+WEBHOOKS_ENGINE = env.str("WEBHOOKS_ENGINE", default="engine")
 # Requests in flight per endpoint and worker process: where the engine's window starts (and the
 # classic sender's fixed cap), and the most the engine lets it grow to.
 WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=10)

@@ -20,7 +20,7 @@ from django.conf import settings
 
 
 def engine_enabled() -> bool:
-    return getattr(settings, "WEBHOOKS_ENGINE", "classic") == "engine"
+    return getattr(settings, "WEBHOOKS_ENGINE", "engine") == "engine"
 
 
 class _Wakeable(Protocol):

@@ -1,0 +1,22 @@
+"""Bad delivery settings stop the platform at start-up with a clear message."""
+
+from webhooks_platform.checks import check_webhooks_settings
+
+
+def _ids(settings_problems):
+    return {p.id for p in settings_problems}
+
+
+def test_an_unknown_engine_is_an_error(settings):
+    settings.WEBHOOKS_ENGINE = "turbo"
+    assert "webhooks.E007" in _ids(check_webhooks_settings(None))
+
+
+def test_a_starting_window_above_the_maximum_is_an_error(settings):
+    settings.WEBHOOKS_ENDPOINT_CONCURRENCY = 200
+    settings.WEBHOOKS_ENDPOINT_CONCURRENCY_MAX = 128
+    assert "webhooks.E008" in _ids(check_webhooks_settings(None))
+
+
+def test_the_defaults_pass(settings):
+    assert not _ids(check_webhooks_settings(None)) & {"webhooks.E007", "webhooks.E008"}
