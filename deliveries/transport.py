@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -60,10 +61,40 @@ class AttemptResult:
 
 
 class _PinnedResolver(AbstractResolver):
-    """Answers only with addresses that ``_send_one`` resolved and checked for that host."""
+    """Answers only with addresses that ``_send_one`` resolved and checked for that host.
+
+    Lookups themselves (``lookup``) run on a pool of their own, at most one at a time per host:
+    requests to the same host share the lookup in progress, so names that resolve slowly hold
+    at most one thread each and never the lookups of other endpoints. A lookup that outlives
+    its attempt's timeout is abandoned by the attempt (recorded as a DNS timeout); its thread
+    finishes in the background and the next attempt starts a fresh one.
+    """
+
+    LOOKUP_THREADS = 32
 
     def __init__(self) -> None:
         self.pinned: dict[str, list[url_safety.IPAddress]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._lookups: dict[tuple[str, int], asyncio.Future[list[url_safety.IPAddress]]] = {}
+
+    def forget_lookups(self) -> None:
+        self._lookups = {}
+
+    async def lookup(self, host: str, port: int) -> list[url_safety.IPAddress]:
+        key = (host, port)
+        future = self._lookups.get(key)
+        if future is None:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.LOOKUP_THREADS, thread_name_prefix="webhooks-dns"
+                )
+            future = asyncio.get_running_loop().run_in_executor(
+                self._pool, url_safety.resolve, host, port
+            )
+            self._lookups[key] = future
+            future.add_done_callback(lambda _: self._lookups.pop(key, None))
+        # One waiter giving up (its timeout) must not cancel the lookup the others share.
+        return await asyncio.shield(future)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -147,14 +178,13 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 async def _resolve_checked(
-    host: str, port: int, options: TransportOptions
+    host: str, port: int, options: TransportOptions, resolver: _PinnedResolver
 ) -> list[url_safety.IPAddress]:
     literal = url_safety.parse_ip_literal(host)
     if literal is not None:
         addresses = [literal]
     else:
-        loop = asyncio.get_running_loop()
-        addresses = await loop.run_in_executor(None, url_safety.resolve, host, port)
+        addresses = await resolver.lookup(host, port)
         if not addresses:
             raise OSError("no addresses")
     url_safety.check_addresses(host, addresses, options.allowed_subnets)
@@ -172,10 +202,13 @@ async def _connect_and_post(
     try:
         _, host, port = url_safety.check_url_shape(request.url, require_https=options.require_https)
         addresses = await asyncio.wait_for(
-            _resolve_checked(host, port, options), timeout=options.timeout
+            _resolve_checked(host, port, options, resolver), timeout=options.timeout
         )
     except url_safety.UnsafeURL as exc:
         result.error = f"blocked: {exc}"
+        return
+    except TimeoutError:  # before OSError, of which it is a subclass
+        result.error = "timeout: dns lookup"
         return
     except (OSError, UnicodeError):
         result.error = "dns error: host not found"
@@ -339,6 +372,7 @@ class Sender:
         asyncio.set_event_loop(loop)
         self._group_sem = {}
         self._group_load = {}
+        self._resolver.forget_lookups()  # futures of a previous loop cannot be awaited here
         self._session = loop.run_until_complete(self._open_session())
         self._loop = loop
         self._started.set()
