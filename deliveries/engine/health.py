@@ -66,6 +66,8 @@ def endpoint_health(tally: EndpointTally, *, now: datetime, ws: WebhooksSettings
                     f"(since {row.failing_since:%Y-%m-%d %H:%M} UTC)"
                 ),
             )
+    if not tally.gone:
+        return
     for endpoint in Endpoint.objects.filter(id__in=tally.gone, enabled=True):
         endpoint_disable(endpoint=endpoint, reason="the receiver answered 410 Gone")
 

@@ -7,12 +7,13 @@ still holds the claim the try was made under. Endpoint health follows in the sam
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from deliveries import policy, transport
@@ -55,7 +56,7 @@ def results_record(
     if not finished:
         return report
     now = timezone.now()
-    attempts: list[Attempt] = []
+    attempts: list[tuple[Any, ...]] = []
     rows: list[tuple[int, Any, dict[str, Any]]] = []
     decisions: list[tuple[Flight, transport.AttemptResult, policy.Decision]] = []
     tally = EndpointTally()
@@ -72,22 +73,20 @@ def results_record(
         )
         body, encoding = stored_body(result.response_body)
         attempts.append(
-            Attempt(
-                delivery_id=claimed.id,
-                endpoint_id=claimed.endpoint_id,
-                number=fields["attempt_count"],
-                trigger=Attempt.Trigger.MANUAL
-                if claimed.manual_requested
-                else Attempt.Trigger.SCHEDULED,
-                started_at=result.started_at,
-                duration_ms=result.duration_ms,
-                request_url=flight.url,
-                request_headers=flight.headers,
-                response_status=result.status,
-                response_headers=result.response_headers,
-                response_body=body,
-                response_body_encoding=encoding,
-                error=result.error[:ERROR_MAX],
+            (
+                claimed.id,
+                claimed.endpoint_id,
+                fields["attempt_count"],
+                Attempt.Trigger.MANUAL if claimed.manual_requested else Attempt.Trigger.SCHEDULED,
+                result.started_at,
+                result.duration_ms,
+                flight.url,
+                flight.headers,
+                result.status,
+                result.response_headers,
+                body,
+                encoding,
+                result.error[:ERROR_MAX],
             )
         )
         rows.append((claimed.id, claimed.claim_token, fields))
@@ -102,7 +101,7 @@ def results_record(
             tally.gone.add(claimed.endpoint_id)
     with transaction.atomic():
         kept = states_write(rows)
-        Attempt.objects.bulk_create(attempts)
+        attempts_insert(attempts)
         exhausted = [
             flight.claimed.id
             for flight, _, decision in decisions
@@ -115,6 +114,45 @@ def results_record(
     for flight, result, decision in decisions:
         _observe(flight, result, decision, kept=flight.claimed.id in kept, now=now, report=report)
     return report
+
+
+# The columns of an attempt row, in the order ``results_record`` builds them.
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "endpoint_id",
+    "number",
+    "trigger",
+    "started_at",
+    "duration_ms",
+    "request_url",
+    "request_headers",
+    "response_status",
+    "response_headers",
+    "response_body",
+    "response_body_encoding",
+    "error",
+)
+_JSON_COLUMNS = frozenset({7, 9})
+
+
+def attempts_insert(rows: list[tuple[Any, ...]]) -> None:
+    """Insert attempt rows: ``COPY`` on PostgreSQL (no SQL text to build, no model objects),
+    one multi-row INSERT elsewhere."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Attempt._meta.db_table)
+        with connection.cursor() as cursor:
+            sql = f"COPY {table} ({', '.join(_ATTEMPT_COLUMNS)}) FROM STDIN"
+            with cursor.cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(
+                        [json.dumps(v) if i in _JSON_COLUMNS else v for i, v in enumerate(row)]
+                    )
+        return
+    Attempt.objects.bulk_create(
+        [Attempt(**dict(zip(_ATTEMPT_COLUMNS, row, strict=True))) for row in rows]
+    )
 
 
 def _observe(

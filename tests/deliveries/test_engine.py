@@ -55,6 +55,8 @@ def test_a_delivery_goes_out_signed_and_is_recorded(tenant, invoice_paid, receiv
     assert attempt.response_status == 200
     assert attempt.number == 1
     assert attempt.request_headers["webhook-id"] == event.pk
+    assert attempt.response_headers["x-receiver"] == "tests"
+    assert attempt.response_body == "ok"
     assert Webhook(secret).verify(request.body, request.headers)["data"] == {"n": 0}
 
 
