@@ -91,25 +91,32 @@ _RETURNED = (
 
 
 def claim(
-    wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID
+    wants: Sequence[Want],
+    *,
+    now: datetime,
+    lease_until: datetime,
+    token: uuid.UUID,
+    limit: int | None = None,
 ) -> list[Claimed]:
-    """Claim what ``wants`` asks for; returns the claimed deliveries, oldest first per endpoint."""
+    """Claim what ``wants`` asks for, ``limit`` at most in all (endpoints earlier in ``wants``
+    first); returns the claimed deliveries, oldest first per endpoint."""
     wants = [w for w in wants if w.count > 0]
     if not wants:
         return []
+    total = limit if limit is not None else sum(w.count for w in wants)
     if connection.vendor == "postgresql":
-        return _claim_postgresql(wants, now=now, lease_until=lease_until, token=token)
-    return _claim_serialised(wants, now=now, lease_until=lease_until, token=token)
+        return _claim_postgresql(wants, now=now, lease_until=lease_until, token=token, limit=total)
+    return _claim_serialised(wants, now=now, lease_until=lease_until, token=token, limit=total)
 
 
 def _claim_postgresql(
-    wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID
+    wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID, limit: int
 ) -> list[Claimed]:
     values = ", ".join(["(%s::varchar, %s::integer, %s::boolean)"] * len(wants))
     params: list[Any] = [token, lease_until]
     for want in wants:
         params += [want.endpoint_id, want.count, want.manual_only]
-    params.append(now)
+    params += [now, limit]
     sql = f"""
     UPDATE {_DELIVERIES} AS d
     SET status = 'sending', claim_token = %s, lease_expires_at = %s, dispatched_until = NULL
@@ -123,6 +130,7 @@ def _claim_postgresql(
             LIMIT w.n
             FOR UPDATE SKIP LOCKED
         ) AS x
+        LIMIT %s
     ) AS picked, {_EVENTS} AS ev
     WHERE d.id = picked.id AND ev.id = d.event_id
     RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count,
@@ -151,7 +159,7 @@ def _claim_postgresql(
 
 
 def _claim_serialised(
-    wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID
+    wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID, limit: int
 ) -> list[Claimed]:
     due = _db_value("next_attempt_at", now)
     parts: list[str] = []
@@ -169,9 +177,10 @@ def _claim_serialised(
         params += [want.endpoint_id, due, want.count]
     sql = (
         f"UPDATE {_DELIVERIES} SET status = 'sending', claim_token = %s, "  # noqa: S608
-        f"lease_expires_at = %s, dispatched_until = NULL WHERE id IN ({' UNION ALL '.join(parts)}) "
-        f"RETURNING {_RETURNED}"
+        f"lease_expires_at = %s, dispatched_until = NULL WHERE id IN "
+        f"(SELECT id FROM ({' UNION ALL '.join(parts)}) LIMIT %s) RETURNING {_RETURNED}"
     )
+    params.append(limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -78,6 +78,7 @@ class EndpointView:
     headers: dict[str, str]
     circuit_open: bool
     probe_due: bool
+    next_probe_at: datetime | None
     rate_limit: int | None
     had_failures: bool  # failures on record or an open circuit: a success must reset them
     secrets: list[str] = field(default_factory=list)
@@ -150,6 +151,7 @@ class EndpointCache:
                 headers=dict(headers or {}),
                 circuit_open=is_open,
                 probe_due=is_open and (next_probe is None or next_probe <= now),
+                next_probe_at=next_probe if is_open else None,
                 rate_limit=rate or None,
                 had_failures=is_open or failing is not None or bool(failures),
                 secrets=[

@@ -53,6 +53,7 @@ def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
 
 class Engine:
     DISCOVER_SECONDS = 1.0
+    HOLD_SECONDS = 5.0
     ERROR_PAUSE_MAX = 5.0
 
     def __init__(self) -> None:
@@ -227,9 +228,10 @@ class Engine:
                 self._due.pop(endpoint_id, None)
         wants: list[Want] = []
         rate_granted: dict[str, int] = {}
-        for endpoint_id, view in views.items():
-            if room <= 0:
-                break
+        # Oldest due first. Each endpoint may ask for all its free room; the claim as a whole
+        # takes at most ``room``, so endpoints with one delivery each do not reserve a window.
+        for endpoint_id in sorted(views, key=lambda e: self._due.get(e, now)):
+            view = views[endpoint_id]
             want = self._want(view, now, ws, min(room, self._free(endpoint_id, ws)))
             if want is None:
                 continue
@@ -241,18 +243,29 @@ class Engine:
                 rate_granted[endpoint_id] = granted
                 want = Want(endpoint_id, granted)
             wants.append(want)
-            room -= want.count
         if not wants:
             return
         token = uuid.uuid4()
         claimed = claim(
-            wants, now=now, lease_until=now + timedelta(seconds=ws.lease_seconds), token=token
+            wants,
+            now=now,
+            lease_until=now + timedelta(seconds=ws.lease_seconds),
+            token=token,
+            limit=room,
         )
         got = Counter(c.endpoint_id for c in claimed)
+        complete = len(claimed) < room  # every endpoint got all it could: none was cut short
         for want in wants:
-            if got[want.endpoint_id] < want.count:
+            if complete and got[want.endpoint_id] < want.count:
                 # Nothing more is due there now; discovery or a wake-up brings it back.
                 self._due.pop(want.endpoint_id, None)
+                if want.manual_only:
+                    # Until the next probe, or a wake-up (a person's replay) if sooner; a lost
+                    # wake-up costs a manual try at most HOLD_SECONDS.
+                    probe = views[want.endpoint_id].next_probe_at or now
+                    self._held[want.endpoint_id] = min(
+                        probe, now + timedelta(seconds=self.HOLD_SECONDS)
+                    )
             if want.endpoint_id in rate_granted:
                 unused = rate_granted[want.endpoint_id] - got[want.endpoint_id]
                 rate_refund(want.endpoint_id, views[want.endpoint_id].rate_limit or 1, unused, now)
@@ -398,6 +411,9 @@ class Engine:
                     time.sleep(min(2**attempt * 0.1, 5))
                 continue
             self._cache.forget_views(report.health_changed)
+            if report.recovered:
+                # A closed circuit releases what waited: claim for it now, not after a hold.
+                self.wake(report.recovered)
             with self._totals_lock:
                 for name in ("succeeded", "retrying", "failed"):
                     setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))

@@ -46,6 +46,7 @@ class RecordReport:
     failed: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
     health_changed: set[str] = field(default_factory=set)  # endpoints whose health was written
+    recovered: set[str] = field(default_factory=set)  # succeeded after failures or a circuit
 
 
 def results_record(
@@ -111,6 +112,7 @@ def results_record(
             delivery_exhausted(delivery=Delivery(pk=delivery_id))
         endpoint_health(tally, now=now, ws=ws)
     report.health_changed = tally.recovered | set(tally.failures) | tally.gone
+    report.recovered = set(tally.recovered)
     for flight, result, decision in decisions:
         _observe(flight, result, decision, kept=flight.claimed.id in kept, now=now, report=report)
     return report

@@ -127,6 +127,7 @@ def test_an_open_circuit_sends_one_probe_when_due_and_a_manual_replay_at_once(
 
     delivery = Delivery.objects.get(event=events[0])
     delivery_replay(delivery=delivery)
+    engine.wake([endpoint.pk])  # what the replay's deliver message does in a worker
     engine.run_until_idle()
     # The replay went out now, as the probe; its success closed the circuit and released the rest.
     assert Attempt.objects.get(delivery=delivery).trigger == Attempt.Trigger.MANUAL
@@ -287,3 +288,22 @@ class TestWindow:
         for i in range(10_000):
             window.observe(seconds=0.001, status=200, now=300 + i)
         assert window.size == 128
+
+
+def test_one_turn_claims_across_many_endpoints_up_to_the_process_limit(
+    tenant, invoice_paid, receiver, settings
+):
+    """An endpoint with one due delivery does not reserve a whole window of the process's room
+    (one event fanned out to many endpoints goes out in one claim)."""
+    settings.WEBHOOKS_SENDER_MAX_PENDING = 20
+    for i in range(30):
+        endpoint_create(tenant=tenant, url=receiver.url(f"/hold/{i}"))
+    _publish(tenant)
+    engine = Engine()
+    try:
+        engine.turn(wait=0)
+        assert Delivery.objects.filter(status=Delivery.Status.SENDING).count() == 20
+    finally:
+        receiver.release.set()
+    engine.run_until_idle()
+    assert Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 30

@@ -138,3 +138,30 @@ def test_worker_killed_mid_request_is_sent_again(
     assert [(a.number, a.error) for a in attempts] == [(1, LEASE_LOST_ERROR), (2, "")]
     assert attempts[1].response_status == 200
     assert [r.headers["webhook-id"] for r in receiver.received()] == [event.pk, event.pk]
+
+
+def test_a_killed_worker_costs_a_try_only_for_requests_it_had_started(
+    tmp_path, e2e_settings, clean_broker, receiver, tenant, invoice_paid
+):
+    """The engine claims only what it can start: after kill -9, the lease recovery charges a
+    try to the requests that were in flight, and nothing else of the backlog."""
+    endpoint_create(tenant=tenant, url=receiver.url("/hold"))
+    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(40)]
+    doomed = start_worker(tmp_path, name="doomed")
+    try:
+        assert receiver.wait_for(10, timeout=30), doomed.output()
+        time.sleep(1)  # anything else it would claim, it would have claimed by now
+    finally:
+        doomed.kill()
+        receiver.release.set()
+    started = len(receiver.received())
+
+    Delivery.objects.filter(status=Delivery.Status.SENDING).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    report = sweep()
+
+    assert report.leases_recovered == started
+    assert Attempt.objects.filter(error=LEASE_LOST_ERROR).count() == started
+    untouched = Delivery.objects.filter(status=Delivery.Status.PENDING, attempt_count=0)
+    assert untouched.count() == len(events) - started
