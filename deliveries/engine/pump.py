@@ -150,6 +150,8 @@ class Engine:
         if self._recorder is not None and self._recorder.backlog >= self.MAX_UNRECORDED:
             return min(0.01, max(0.0, until_discovery))
         ws = self._settings()
+        if not self._room_worth_claiming(ws):
+            return max(0.0, min(until_discovery, self.DISCOVER_SECONDS))
         now = timezone.now()
         soonest = min(
             (d for e, d in self._due.items() if e not in self._held and self._has_room(e, ws)),
@@ -217,7 +219,16 @@ class Engine:
         return [e for e, due in self._due.items() if due <= now and e not in self._held]
 
     # --- claiming ----------------------------------------------------------------------------
+    def _room_worth_claiming(self, ws: WebhooksSettings) -> bool:
+        """Free room in the process for a claim: any when idle, else an eighth of the limit (so
+        that with thousands of endpoints due, a turn per finished request does not scan them
+        all for one slot)."""
+        room = ws.sender_max_pending - len(self._flying)
+        return room > 0 and (not self._flying or room >= max(1, ws.sender_max_pending // 8))
+
     def _claim_round(self, now: datetime, ws: WebhooksSettings) -> None:
+        if not self._room_worth_claiming(ws):
+            return
         room = ws.sender_max_pending - len(self._flying)
         candidates = [e for e in self._due_now(now) if self._has_room(e, ws)]
         if room <= 0 or not candidates:
