@@ -8,7 +8,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from webhooks_platform.conf import webhooks_settings
 
 from .engine import engine_enabled
-from .engine.pump import engine, engine_wake_deliveries
+from .engine.worker import engine, engine_wake_deliveries
 from .services.dispatch import fanout_flag_clear
 from .services.fanout import event_fan_out, events_fan_out_pending
 from .services.jobs import job_run

@@ -20,35 +20,26 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
-from deliveries import signing, transport
+from deliveries import transport
 from deliveries.models import Delivery
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from . import register_local
 from .claim import Claimed, Want, claim, discover
 from .gate import EndpointCache, EndpointView, Window, probe_take, rate_refund, rate_reserve
-from .record import Flight, RecordReport, results_record
+from .record import Flight, RecorderThread, RecordReport, results_record
+from .send import signed_request, transport_options
 
 logger = logging.getLogger(__name__)
 
 _WAKE = object()
-
-
-def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
-    return transport.TransportOptions(
-        timeout=ws.attempt_timeout,
-        allowed_subnets=ws.allowed_subnets,
-        body_limit=ws.response_body_limit,
-        require_https=ws.require_https,
-        per_group_limit=ws.endpoint_concurrency,
-    )
 
 
 class Engine:
@@ -70,7 +61,7 @@ class Engine:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._recorder: _Recorder | None = None  # None: record in the turning thread (tests)
+        self._recorder: RecorderThread | None = None  # None: record in the turning thread (tests)
         self._ws: WebhooksSettings | None = None
         self._ws_read_at = -1e9
         self._totals_lock = threading.Lock()
@@ -83,7 +74,9 @@ class Engine:
                 return
             self._stopping.clear()
             if self._recorder is None:
-                self._recorder = _Recorder(lambda finished: self._write(finished, self._settings()))
+                self._recorder = RecorderThread(
+                    lambda finished: self._write(finished, self._settings())
+                )
             self._thread = threading.Thread(target=self._run, name="webhooks-engine", daemon=True)
             self._thread.start()
         register_local(self)
@@ -339,37 +332,13 @@ class Engine:
         timestamp = int(time.time())
         requests: list[transport.OutboundRequest] = []
         for item in claimed:
-            view = views[item.endpoint_id]
-            flight = Flight(claimed=item, url=view.url, had_failures=view.had_failures)
+            flight, request = signed_request(item, views[item.endpoint_id], timestamp=timestamp)
             self._flying[item.id] = flight
             self._per_endpoint[item.endpoint_id] += 1
-            problem = ""
-            if not view.secrets:
-                problem = "no live signing secret"
-            elif item.body == "":
-                # Retention blanked the body between a replay's check and now: never send "".
-                problem = "event payload was removed by retention"
-            if problem:
-                self._inbox.put(
-                    transport.AttemptResult(
-                        key=item.id, started_at=timezone.now(), duration_ms=0, error=problem
-                    )
-                )
-                continue
-            body = item.body.encode("utf-8")
-            headers = dict(view.headers)
-            headers["content-type"] = "application/json"
-            headers.update(
-                signing.headers(
-                    secrets=view.secrets, msg_id=item.event_id, timestamp=timestamp, body=body
-                )
-            )
-            flight.headers = headers
-            requests.append(
-                transport.OutboundRequest(
-                    key=item.id, url=view.url, headers=headers, body=body, group=item.endpoint_id
-                )
-            )
+            if isinstance(request, transport.AttemptResult):
+                self._inbox.put(request)  # not sendable: recorded as a failed try, never sent
+            else:
+                requests.append(request)
         return requests
 
     # --- recording -----------------------------------------------------------------------------
@@ -430,80 +399,3 @@ class Engine:
                     setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
                 self.totals.outcomes.update(report.outcomes)
             return
-
-
-class _Recorder:
-    """The engine's second thread: writes finished tries in bulks, on its own connection."""
-
-    MAX_BULK = 1000
-
-    def __init__(self, write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None]):
-        self._write = write
-        self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]]] = queue.Queue()
-        self._rows = 0
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="webhooks-recorder", daemon=True)
-        self._thread.start()
-
-    @property
-    def backlog(self) -> int:
-        """Finished tries not written yet."""
-        return self._rows
-
-    def put(self, finished: list[tuple[Flight, transport.AttemptResult]]) -> None:
-        with self._lock:
-            self._rows += len(finished)
-        self._queue.put(finished)
-
-    def join(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self._rows and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return not self._rows
-
-    def _run(self) -> None:
-        while True:
-            bulk = self._queue.get()
-            while len(bulk) < self.MAX_BULK:
-                try:
-                    bulk = bulk + self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            try:
-                self._write(bulk)
-            except Exception:  # noqa: BLE001  logged; the sweeper settles what was not written
-                logger.exception("recorder lost %d results", len(bulk))
-            with self._lock:
-                self._rows -= len(bulk)
-
-
-_engine: Engine | None = None
-_engine_lock = threading.Lock()
-
-
-def engine() -> Engine:
-    """This process's engine (created on first use, started by the worker)."""
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            _engine = Engine()
-        return _engine
-
-
-def local_engine() -> Engine | None:
-    """The engine running in this process, if any."""
-    return _engine if _engine is not None and _engine.running else None
-
-
-def engine_wake_deliveries(*, delivery_ids: list[int]) -> int:
-    """A ``deliver`` message: wake this process's engine for those deliveries' endpoints."""
-    endpoint_ids = set(
-        Delivery.objects.filter(id__in=delivery_ids, status=Delivery.Status.PENDING)
-        .values_list("endpoint_id", flat=True)
-        .distinct()
-    )
-    local = engine()
-    local.start()
-    if endpoint_ids:
-        local.wake(endpoint_ids)
-    return len(endpoint_ids)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -204,3 +208,48 @@ def _observe(
             "duration_ms": result.duration_ms,
         },
     )
+
+
+class RecorderThread:
+    """The engine's second thread: writes finished tries in bulks, on its own connection."""
+
+    MAX_BULK = 1000
+
+    def __init__(self, write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None]):
+        self._write = write
+        self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]]] = queue.Queue()
+        self._rows = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="webhooks-recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def backlog(self) -> int:
+        """Finished tries not written yet."""
+        return self._rows
+
+    def put(self, finished: list[tuple[Flight, transport.AttemptResult]]) -> None:
+        with self._lock:
+            self._rows += len(finished)
+        self._queue.put(finished)
+
+    def join(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._rows and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self._rows
+
+    def _run(self) -> None:
+        while True:
+            bulk = self._queue.get()
+            while len(bulk) < self.MAX_BULK:
+                try:
+                    bulk = bulk + self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            try:
+                self._write(bulk)
+            except Exception:  # noqa: BLE001  logged; the sweeper settles what was not written
+                logger.exception("recorder lost %d results", len(bulk))
+            with self._lock:
+                self._rows -= len(bulk)

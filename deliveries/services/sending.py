@@ -29,7 +29,7 @@ from django.utils import timezone
 from deliveries import policy, signing, transport
 from deliveries.engine.gate import probe_take, rate_reserve
 from deliveries.engine.health import CIRCUIT_OPEN, EndpointTally, endpoint_health
-from deliveries.engine.pump import transport_options
+from deliveries.engine.send import transport_options
 from deliveries.engine.state import ERROR_MAX, delivery_next_state, states_write, stored_body
 from deliveries.models import Attempt, Delivery
 from endpoints.services import endpoint_secrets_live

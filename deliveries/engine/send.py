@@ -1,0 +1,50 @@
+"""Turning a claimed delivery into a signed request for the transport."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from deliveries import signing, transport
+from webhooks_platform.conf import WebhooksSettings
+
+from .claim import Claimed
+from .gate import EndpointView
+from .record import Flight
+
+
+def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
+    return transport.TransportOptions(
+        timeout=ws.attempt_timeout,
+        allowed_subnets=ws.allowed_subnets,
+        body_limit=ws.response_body_limit,
+        require_https=ws.require_https,
+        per_group_limit=ws.endpoint_concurrency,
+    )
+
+
+def signed_request(
+    item: Claimed, view: EndpointView, *, timestamp: int
+) -> tuple[Flight, transport.OutboundRequest | transport.AttemptResult]:
+    """The flight to track and the request to send, or the failed try to record instead when
+    the delivery cannot be sent (no live secret, or a body retention removed)."""
+    flight = Flight(claimed=item, url=view.url, had_failures=view.had_failures)
+    problem = ""
+    if not view.secrets:
+        problem = "no live signing secret"
+    elif item.body == "":
+        # Retention blanked the body between a replay's check and now: never send "".
+        problem = "event payload was removed by retention"
+    if problem:
+        return flight, transport.AttemptResult(
+            key=item.id, started_at=timezone.now(), duration_ms=0, error=problem
+        )
+    body = item.body.encode("utf-8")
+    headers = dict(view.headers)
+    headers["content-type"] = "application/json"
+    headers.update(
+        signing.headers(secrets=view.secrets, msg_id=item.event_id, timestamp=timestamp, body=body)
+    )
+    flight.headers = headers
+    return flight, transport.OutboundRequest(
+        key=item.id, url=view.url, headers=headers, body=body, group=item.endpoint_id
+    )
