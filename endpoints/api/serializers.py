@@ -173,6 +173,12 @@ class SecretOutSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text="The current signing secret (whsec_...).")
 
 
+class CircuitResetOutSerializer(serializers.Serializer):
+    released = serializers.IntegerField(
+        help_text="Waiting deliveries made due now (they go out at once)."
+    )
+
+
 class SecretRotateInSerializer(serializers.Serializer):
     grace_period_seconds = serializers.IntegerField(
         required=False,

@@ -17,6 +17,7 @@ from webhooks_platform.api.permissions import HasApiKey, IsPlatformKey, Platform
 from webhooks_platform.api.views import ApiView, TenantView, responses
 
 from .serializers import (
+    CircuitResetOutSerializer,
     EndpointCreatedOutSerializer,
     EndpointCreateInSerializer,
     EndpointOutSerializer,
@@ -306,3 +307,32 @@ class EndpointSecretRotateView(EndpointView):
                 details={"grace_period_seconds": data.get("grace_period_seconds")},
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EndpointCircuitResetView(EndpointView):
+    @extend_schema(
+        tags=["endpoints"],
+        parameters=[TENANT_PARAM],
+        summary="Retry now: close the circuit",
+        description="Closes the endpoint's circuit, starts its failure run over and sends what "
+        "waits for it at once, without waiting for the next probe. If the receiver still "
+        "fails, the circuit opens again after the usual run of failures.",
+        request=None,
+        responses=responses({200: CircuitResetOutSerializer}, 400, 404),
+    )
+    def post(self, request: Request, tenant: str, endpoint: str) -> Response:
+        target = self.get_endpoint()
+        if not target.enabled:
+            raise exceptions.ValidationError(
+                {"endpoint": "The endpoint is disabled; enabling it also resets its circuit."}
+            )
+        with transaction.atomic():
+            released = services.endpoint_circuit_reset(endpoint=target)
+            services.audit_record(
+                action="endpoint.circuit_reset",
+                api_key=self.api_key,
+                tenant=self.tenant,
+                target=target,
+                details={"released": released},
+            )
+        return Response(CircuitResetOutSerializer({"released": released}).data)

@@ -261,3 +261,28 @@ def test_an_open_circuit_is_visible(api_a):
     body = api_a.get(f"{BASE}{created['id']}/").json()
 
     assert (body["circuit_state"], body["consecutive_failures"]) == ("open", 12)
+
+
+def test_circuit_reset_closes_the_circuit_and_is_audited(api_a, endpoint_a):
+    from django.utils import timezone
+
+    Endpoint.objects.filter(pk=endpoint_a.pk).update(
+        circuit_state="open", circuit_next_probe_at=timezone.now(), consecutive_failures=12
+    )
+
+    response = api_a.post(f"{BASE}{endpoint_a.pk}/circuit-reset/", format="json")
+
+    assert response.status_code == 200
+    assert response.json() == {"released": 0}
+    endpoint_a.refresh_from_db()
+    assert (endpoint_a.circuit_state, endpoint_a.consecutive_failures) == ("closed", 0)
+    assert AuditEntry.objects.get(target_id=endpoint_a.pk).action == "endpoint.circuit_reset"
+
+
+def test_circuit_reset_of_a_disabled_endpoint_is_a_clear_400(api_a, endpoint_a):
+    Endpoint.objects.filter(pk=endpoint_a.pk).update(enabled=False)
+
+    response = api_a.post(f"{BASE}{endpoint_a.pk}/circuit-reset/", format="json")
+
+    assert response.status_code == 400
+    assert "disabled" in response.content.decode()

@@ -27,6 +27,7 @@ OBJECT_ROUTES = [
     ("delete", "endpoints/{endpoint}/"),
     ("get", "endpoints/{endpoint}/secret/"),
     ("post", "endpoints/{endpoint}/secret/rotate/"),
+    ("post", "endpoints/{endpoint}/circuit-reset/"),
     ("post", "endpoints/{endpoint}/test/"),
     ("post", "endpoints/{endpoint}/recover/"),
     ("get", "endpoints/{endpoint}/stats/"),

@@ -28,6 +28,7 @@ def test_schema_is_valid_openapi_3_with_every_route(client):
         "/api/v1/tenants/{tenant}/endpoints/{endpoint}/",
         "/api/v1/tenants/{tenant}/endpoints/{endpoint}/secret/",
         "/api/v1/tenants/{tenant}/endpoints/{endpoint}/secret/rotate/",
+        "/api/v1/tenants/{tenant}/endpoints/{endpoint}/circuit-reset/",
         "/api/v1/tenants/{tenant}/endpoints/{endpoint}/test/",
         "/api/v1/tenants/{tenant}/endpoints/{endpoint}/recover/",
         "/api/v1/tenants/{tenant}/endpoints/{endpoint}/stats/",

@@ -32,6 +32,11 @@ v1 = [
         endpoints_views.EndpointSecretRotateView.as_view(),
         name="endpoint-secret-rotate",
     ),
+    path(
+        f"{EP}/circuit-reset/",
+        endpoints_views.EndpointCircuitResetView.as_view(),
+        name="endpoint-circuit-reset",
+    ),
     path(f"{EP}/test/", deliveries_views.EndpointTestView.as_view(), name="endpoint-test"),
     path(f"{EP}/recover/", deliveries_views.EndpointRecoverView.as_view(), name="endpoint-recover"),
     path(f"{EP}/stats/", deliveries_views.EndpointStatsView.as_view(), name="endpoint-stats"),
