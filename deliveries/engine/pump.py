@@ -226,6 +226,10 @@ class Engine:
         candidates = [e for e in self._due_now(now) if self._has_room(e, ws)]
         if room <= 0 or not candidates:
             return
+        # Oldest due first, and no more endpoints than the room could serve one delivery each:
+        # with thousands due, a round reads and asks for only those it can start.
+        if len(candidates) > room:
+            candidates = sorted(candidates, key=lambda e: self._due.get(e, now))[:room]
         views = self._cache.load(candidates, now)
         for endpoint_id in candidates:
             if endpoint_id not in views:  # disabled or deleted: the sweeper cancels its work
