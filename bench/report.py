@@ -80,15 +80,21 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             "Published with `publish_events` while no worker ran; the clock starts when the "
             "workers are ready. Worker RSS is the largest resident set of any worker process.",
             "",
-            "| workers | our /s | baseline /s | ratio | seconds | worker RSS max MB "
+            "HTTP ceiling: aiohttp with 64 requests in flight, same bodies and receiver, no "
+            "database, measured beside the baseline.",
+            "",
+            "| workers | our /s | baseline /s | ratio | HTTP ceiling /s (× baseline) "
+            "| ours ÷ ceiling | seconds | worker RSS max MB "
             "| CPU s per 1,000 (workers / pg / redis) |",
-            "|---:|---:|---:|---:|---:|---:|---|",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for n, w in s6["by_workers"].items():
             cpu = w["cpu_s_per_1000"]
             lines.append(
                 f"| {n} | {_fmt(w['deliveries_per_s'])} | {_fmt(w['baseline_per_s'])} "
-                f"| {_fmt(w['ratio'])} | {_fmt(w['seconds'])} | {_fmt(w['worker_rss_mb_max'])} "
+                f"| {_fmt(w['ratio'])} | {_fmt(w.get('http_ceiling_per_s'))} "
+                f"({_fmt(w.get('ceiling_ratio'))}) | {_fmt(w.get('fraction_of_ceiling'))} "
+                f"| {_fmt(w['seconds'])} | {_fmt(w['worker_rss_mb_max'])} "
                 f"| {_fmt(cpu['workers'])} / {_fmt(cpu['postgres'])} / {_fmt(cpu['redis'])} |"
             )
     s5 = results.get("5")

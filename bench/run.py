@@ -156,6 +156,42 @@ def baseline(receiver: infra.Receiver, fixtures: Fixtures, posts: int) -> float:
     return posts / elapsed
 
 
+def http_ceiling(
+    receiver: infra.Receiver, fixtures: Fixtures, posts: int, in_flight: int = 64
+) -> float:
+    """What a Python sender can reach here: aiohttp, ``in_flight`` requests at once, the same
+    bodies to the same receiver, no database and nothing recorded."""
+    import asyncio
+
+    import aiohttp
+
+    body, headers = fixtures.body_and_headers()
+    url = f"{receiver.base}/ok/ceiling"
+
+    async def run() -> float:
+        connector = aiohttp.TCPConnector(limit=in_flight)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with session.post(url, data=body, headers=headers) as response:
+                response.raise_for_status()
+            left = posts
+
+            async def worker() -> None:
+                nonlocal left
+                while left > 0:
+                    left -= 1
+                    async with session.post(url, data=body, headers=headers) as response:
+                        response.raise_for_status()
+                        await response.read()
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
+            return posts / (time.perf_counter() - t0)
+
+    rate = asyncio.run(run())
+    receiver.reset()
+    return rate
+
+
 # --- publishers (separate processes, so that publishing does not share this GIL) --------------
 
 
@@ -555,7 +591,18 @@ class Bench:
         result["scenario"] = "6"
         result["title"] = f"backlog of {self.sizes.s6_events:,} events to 1 endpoint, drained"
         result["by_workers"] = {
-            n: {k: r[k] for k in ("deliveries_per_s", "baseline_per_s", "ratio", "seconds")}
+            n: {
+                k: r[k]
+                for k in (
+                    "deliveries_per_s",
+                    "baseline_per_s",
+                    "ratio",
+                    "seconds",
+                    "http_ceiling_per_s",
+                    "ceiling_ratio",
+                    "fraction_of_ceiling",
+                )
+            }
             | {"worker_rss_mb_max": r["worker_rss_mb_max"], "cpu_s_per_1000": r["cpu_s_per_1000"]}
             for n, r in runs.items()
         }
@@ -574,6 +621,7 @@ class Bench:
                 tenant, [{"event_type": EVENT_TYPE, "payload": {"n": n, "pad": PAD}} for n in batch]
             )
         base = baseline(self.receiver, self.fixtures, self.sizes.baseline_posts)
+        ceiling = http_ceiling(self.receiver, self.fixtures, 4 * self.sizes.baseline_posts)
         self.receiver.reset()
         progress = Progress(endpoint_ids, events)
         self.workers = infra.Workers(
@@ -599,6 +647,9 @@ class Bench:
             "deliveries_done": delivered,
             **flow_figures(delivered, elapsed, base, cpu, stats, progress),
             "worker_rss_mb_max": rss_max,
+            "http_ceiling_per_s": round(ceiling, 1),
+            "ceiling_ratio": round(ceiling / base, 3) if base else None,
+            "fraction_of_ceiling": round(delivered / elapsed / ceiling, 3) if ceiling else None,
         }
         self.quiesce(endpoint_ids)
         self.workers.stop()
@@ -636,7 +687,9 @@ def one_line(r: dict[str, Any]) -> str:
     if r["scenario"] == "6":
         return "; ".join(
             f"{n} worker(s): {w['deliveries_per_s']}/s, baseline {w['baseline_per_s']}/s, "
-            f"ratio {w['ratio']}, worker RSS max {w['worker_rss_mb_max']} MB, CPU ms/delivery "
+            f"ratio {w['ratio']}, HTTP ceiling {w['http_ceiling_per_s']}/s "
+            f"({w['ceiling_ratio']}x baseline; ours {w['fraction_of_ceiling']} of it), "
+            f"worker RSS max {w['worker_rss_mb_max']} MB, CPU ms/delivery "
             + ", ".join(f"{k} {v}" for k, v in w["cpu_s_per_1000"].items())
             for n, w in r["by_workers"].items()
         )
