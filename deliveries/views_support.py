@@ -13,7 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from endpoints.models import Endpoint
 from endpoints.selectors import audit_entries, endpoints_needing_attention, tenant_get
+from endpoints.services import endpoint_circuit_reset
 from webhooks_platform.dashboard import audit, flat_message, staff_view
 
 from . import selectors
@@ -114,6 +116,24 @@ def support_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpRespo
     if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         return redirect(back)
     return redirect("support-delivery-detail", delivery_id=delivery.pk)
+
+
+@require_POST
+@staff_view
+def support_circuit_reset(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    """Retry now, for any tenant's endpoint: close its circuit and send what waited."""
+    endpoint = Endpoint.objects.filter(pk=endpoint_id, deleted_at__isnull=True).first()
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    if not endpoint.enabled:
+        messages.error(request, "The endpoint is disabled; enabling it also resets its circuit.")
+        return redirect("support-home")
+    released = endpoint_circuit_reset(endpoint=endpoint)
+    audit(request, action="endpoint.circuit_reset", tenant=endpoint.tenant, target=endpoint)
+    messages.success(
+        request, f"Circuit of {endpoint.url} reset: {released} waiting deliveries go out now."
+    )
+    return redirect("support-home")
 
 
 @require_POST

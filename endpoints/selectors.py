@@ -60,7 +60,7 @@ def endpoints_needing_attention(*, limit: int = 100) -> list[Endpoint]:
 
     return list(
         Endpoint.objects.filter(deleted_at__isnull=True)
-        .filter(Q(enabled=False) | Q(failing_since__isnull=False))
+        .filter(Q(enabled=False) | Q(failing_since__isnull=False) | Q(circuit_state="open"))
         .select_related("tenant")
         .order_by(F("failing_since").asc(nulls_last=True), F("disabled_at").desc(nulls_last=True))[
             :limit

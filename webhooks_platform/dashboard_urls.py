@@ -80,6 +80,11 @@ urlpatterns = [
     path("support/", support.support_home, name="support-home"),
     path("support/deliveries/", support.support_deliveries, name="support-deliveries"),
     path(
+        "support/endpoints/<str:endpoint_id>/circuit-reset/",
+        support.support_circuit_reset,
+        name="support-circuit-reset",
+    ),
+    path(
         "support/deliveries/<int:delivery_id>/",
         support.support_delivery_detail,
         name="support-delivery-detail",

@@ -82,3 +82,28 @@ def test_disable_then_enable_resets_the_circuit(open_circuit):
     endpoint.refresh_from_db()
     assert endpoint.circuit_state == "closed"
     assert endpoint.consecutive_failures == 0
+
+
+def test_support_sees_the_open_circuit_and_can_retry_now(client_for, staff, open_circuit):
+    endpoint, waiting = open_circuit
+    client = client_for(staff)
+
+    home = client.get(reverse("support-home")).content.decode()
+    response = client.post(reverse("support-circuit-reset", args=[endpoint.pk]))
+
+    assert "Circuit open" in home
+    assert reverse("support-circuit-reset", args=[endpoint.pk]) in home
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.circuit_state == "closed"
+    assert AuditEntry.objects.filter(action="endpoint.circuit_reset", target_id=endpoint.pk)
+
+
+def test_only_staff_reach_the_support_circuit_reset(client_for, member, open_circuit):
+    endpoint, _ = open_circuit
+
+    response = client_for(member).post(reverse("support-circuit-reset", args=[endpoint.pk]))
+
+    assert response.status_code in (302, 403, 404)
+    endpoint.refresh_from_db()
+    assert endpoint.circuit_state == "open"
