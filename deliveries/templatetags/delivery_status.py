@@ -1,0 +1,46 @@
+"""Why a delivery waits, in words: ``{{ delivery|waiting }}`` for a pending delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+
+from webhooks_platform.conf import webhooks_settings
+
+register = template.Library()
+
+
+def _at(moment: Any) -> str:
+    local = timezone.localtime(moment)
+    pattern = "H:i:s T" if local.date() == timezone.localdate() else "M j, H:i T"
+    return date_format(local, pattern)
+
+
+@register.filter
+def waiting(delivery: Any) -> str:
+    """What a pending delivery waits for: the endpoint, its circuit, its rate limit or its
+    retry schedule. Empty for any other status."""
+    if delivery.status != "pending":
+        return ""
+    endpoint = delivery.endpoint
+    now = timezone.now()
+    due = delivery.next_attempt_at
+    if not endpoint.enabled:
+        return "endpoint disabled: it goes out when the endpoint is enabled"
+    if delivery.manual_requested:
+        return "manual try: going out now"
+    if endpoint.circuit_state == "open":
+        probe = endpoint.circuit_next_probe_at
+        when = f"at {_at(probe)}" if probe and probe > now else "now"
+        return f"circuit open: the next probe goes {when}; this delivery follows its success"
+    if due is None or due <= now:
+        if endpoint.rate_limit:
+            return f"due now, within the endpoint's rate limit ({endpoint.rate_limit}/s)"
+        return "due now: going out"
+    if delivery.attempt_count == 0:
+        return f"first try at {_at(due)}"
+    tries = len(webhooks_settings().retry_schedule) + 1
+    return f"retry {delivery.scheduled_attempts + 1} of {tries} at {_at(due)}"
