@@ -118,8 +118,16 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5. A sender that opens dozens of connections at
+    # once then loses SYNs, and the kernel retries them after 1, 2, 4, 8 s: deliveries look
+    # 15 s late for a reason that is the receiver's, not the sender's. Real servers listen
+    # with a backlog in the hundreds.
+    request_queue_size = 1024
+
+
 def start_receiver() -> Receiver:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.daemon_threads = True
     receiver = Receiver(server=server)
     server.RequestHandlerClass = _handler(receiver)
