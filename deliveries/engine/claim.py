@@ -90,6 +90,24 @@ _RETURNED = (
 )
 
 
+def _claimed(
+    row: Sequence[Any], token: uuid.UUID, *, body: str, created: datetime | None
+) -> Claimed:
+    """A claimed delivery from a row that starts with the ``_RETURNED`` columns."""
+    return Claimed(
+        id=row[0],
+        endpoint_id=row[1],
+        event_id=row[2],
+        tenant_id=row[3],
+        attempt_count=row[4],
+        scheduled_attempts=row[5],
+        manual_requested=bool(row[6]),
+        claim_token=token,
+        body=body,
+        event_created_at=created,
+    )
+
+
 def claim(
     wants: Sequence[Want],
     *,
@@ -139,21 +157,7 @@ def _claim_postgresql(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    claimed = [
-        Claimed(
-            id=r[0],
-            endpoint_id=r[1],
-            event_id=r[2],
-            tenant_id=r[3],
-            attempt_count=r[4],
-            scheduled_attempts=r[5],
-            manual_requested=r[6],
-            claim_token=token,
-            body=r[7],
-            event_created_at=r[8],
-        )
-        for r in rows
-    ]
+    claimed = [_claimed(r, token, body=r[7], created=r[8]) for r in rows]
     claimed.sort(key=lambda c: c.id)
     return claimed
 
@@ -195,18 +199,5 @@ def _claim_serialised(
     claimed = []
     for r in sorted(rows):
         body, created = events.get(r[2], ("", None))
-        claimed.append(
-            Claimed(
-                id=r[0],
-                endpoint_id=r[1],
-                event_id=r[2],
-                tenant_id=r[3],
-                attempt_count=r[4],
-                scheduled_attempts=r[5],
-                manual_requested=bool(r[6]),
-                claim_token=token,
-                body=body,
-                event_created_at=created,
-            )
-        )
+        claimed.append(_claimed(r, token, body=body, created=created))
     return claimed

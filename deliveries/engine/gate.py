@@ -177,9 +177,6 @@ class EndpointCache:
         for endpoint_id, secrets in loaded.items():
             self._secrets[endpoint_id] = (versions.get(endpoint_id), secrets)
 
-    def forget(self, endpoint_id: str) -> None:
-        self._secrets.pop(endpoint_id, None)
-
 
 def probe_take(endpoint_id: str, now: datetime, ws: WebhooksSettings) -> bool:
     """Let one probe through an open circuit; pushes the next probe past this one's lease."""

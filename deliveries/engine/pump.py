@@ -102,10 +102,6 @@ class Engine:
         recorded = self._recorder is None or self._recorder.join(deadline - time.monotonic())
         return recorded and not self._thread.is_alive()
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._flying)
-
     # --- the loop (the engine thread, or a test's thread through run_until_idle) ----------
     def _run(self) -> None:
         pause = 0.1
@@ -401,5 +397,4 @@ class Engine:
             with self._totals_lock:
                 for name in ("succeeded", "retrying", "failed"):
                     setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
-                self.totals.outcomes.update(report.outcomes)
             return

@@ -48,7 +48,6 @@ class RecordReport:
     succeeded: int = 0
     retrying: int = 0
     failed: int = 0
-    outcomes: dict[int, str] = field(default_factory=dict)
     health_changed: set[str] = field(default_factory=set)  # endpoints whose health was written
     recovered: set[str] = field(default_factory=set)  # succeeded after failures or a circuit
 
@@ -118,7 +117,15 @@ def results_record(
     report.health_changed = tally.recovered | set(tally.failures) | tally.gone
     report.recovered = set(tally.recovered)
     for flight, result, decision in decisions:
-        _observe(flight, result, decision, kept=flight.claimed.id in kept, now=now, report=report)
+        _count(report, decision.outcome)
+        attempt_observed(
+            flight.claimed,
+            result,
+            decision.outcome,
+            kept=flight.claimed.id in kept,
+            event_created_at=flight.claimed.event_created_at,
+            now=now,
+        )
     return report
 
 
@@ -161,48 +168,49 @@ def attempts_insert(rows: list[tuple[Any, ...]]) -> None:
     )
 
 
-def _observe(
-    flight: Flight,
-    result: transport.AttemptResult,
-    decision: policy.Decision,
-    *,
-    kept: bool,
-    now: datetime,
-    report: RecordReport,
-) -> None:
-    claimed = flight.claimed
-    outcome = decision.outcome
+def _count(report: RecordReport, outcome: policy.Outcome) -> None:
     if outcome is policy.Outcome.SUCCEEDED:
         report.succeeded += 1
     elif outcome is policy.Outcome.RETRY:
         report.retrying += 1
     else:
         report.failed += 1
-    report.outcomes[claimed.id] = str(outcome)
+
+
+def attempt_observed(
+    delivery: Any,
+    result: transport.AttemptResult,
+    outcome: policy.Outcome,
+    *,
+    kept: bool,
+    event_created_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Metrics and the log line of one recorded try. ``delivery`` is a claimed row or a model
+    instance (``id``, ``tenant_id``, ``event_id``, ``endpoint_id``, ``attempt_count`` before
+    the try). Shared by the engine and the classic sender."""
     metrics.attempt_recorded(
         status=result.status, error=result.error, duration_ms=result.duration_ms
     )
     if kept and outcome is not policy.Outcome.RETRY:
         final = "succeeded" if outcome is policy.Outcome.SUCCEEDED else "failed"
-        metrics.delivery_finished(
-            outcome=final, event_created_at=claimed.event_created_at, finished_at=now
-        )
+        metrics.delivery_finished(outcome=final, event_created_at=event_created_at, finished_at=now)
     if not kept:
         # The lease expired and the sweeper took the delivery back; the attempt still happened,
         # so it is recorded, but the newer state is left alone.
         logger.warning(
             "attempt finished after its lease expired",
-            extra={"delivery_id": claimed.id, "endpoint_id": claimed.endpoint_id},
+            extra={"delivery_id": delivery.id, "endpoint_id": delivery.endpoint_id},
         )
     logger.info(
         "attempt %s",
         outcome,
         extra={
-            "tenant_id": claimed.tenant_id,
-            "event_id": claimed.event_id,
-            "delivery_id": claimed.id,
-            "endpoint_id": claimed.endpoint_id,
-            "attempt_number": claimed.attempt_count + 1,
+            "tenant_id": delivery.tenant_id,
+            "event_id": delivery.event_id,
+            "delivery_id": delivery.id,
+            "endpoint_id": delivery.endpoint_id,
+            "attempt_number": delivery.attempt_count + 1,
             "status_code": result.status,
             "error": result.error,
             "duration_ms": result.duration_ms,

@@ -29,11 +29,11 @@ from django.utils import timezone
 from deliveries import policy, signing, transport
 from deliveries.engine.gate import probe_take, rate_reserve
 from deliveries.engine.health import CIRCUIT_OPEN, EndpointTally, endpoint_health
+from deliveries.engine.record import attempt_observed
 from deliveries.engine.send import transport_options
 from deliveries.engine.state import ERROR_MAX, delivery_next_state, states_write, stored_body
 from deliveries.models import Attempt, Delivery
 from endpoints.services import endpoint_secrets_live
-from webhooks_platform import metrics
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from .operational import delivery_exhausted
@@ -384,38 +384,17 @@ def _apply(
 
 
 def _after_write(transition: _Transition, *, kept: bool, now: datetime) -> None:
-    delivery, result, decision = transition.delivery, transition.result, transition.decision
-    metrics.attempt_recorded(
-        status=result.status, error=result.error, duration_ms=result.duration_ms
-    )
-    if kept and decision.outcome is not policy.Outcome.RETRY:
-        final = "succeeded" if decision.outcome is policy.Outcome.SUCCEEDED else "failed"
-        metrics.delivery_finished(
-            outcome=final, event_created_at=delivery.event.created_at, finished_at=now
-        )
-        # 410 already announces itself as endpoint.disabled.
-        if decision.outcome is policy.Outcome.FAILED:
-            delivery_exhausted(delivery=delivery)
-    if not kept:
-        # The lease expired and the sweeper took the delivery back; the attempt still happened,
-        # so it is recorded, but the newer state is left alone.
-        logger.warning(
-            "attempt finished after its lease expired",
-            extra={"delivery_id": delivery.pk, "endpoint_id": delivery.endpoint_id},
-        )
-    logger.info(
-        "attempt %s",
+    delivery, decision = transition.delivery, transition.decision
+    # 410 already announces itself as endpoint.disabled.
+    if kept and decision.outcome is policy.Outcome.FAILED:
+        delivery_exhausted(delivery=delivery)
+    attempt_observed(
+        delivery,
+        transition.result,
         decision.outcome,
-        extra={
-            "tenant_id": delivery.tenant_id,
-            "event_id": delivery.event_id,
-            "delivery_id": delivery.pk,
-            "endpoint_id": delivery.endpoint_id,
-            "attempt_number": delivery.attempt_count + 1,
-            "status_code": result.status,
-            "error": result.error,
-            "duration_ms": result.duration_ms,
-        },
+        kept=kept,
+        event_created_at=delivery.event.created_at,
+        now=now,
     )
 
 
