@@ -19,6 +19,10 @@ class Event(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
     event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="events")
     body = models.TextField()
+    # The body is the payload itself (the Svix message format), not {"type", "timestamp", "data"}.
+    body_is_payload = models.BooleanField(default=False)
+    channels = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001  (NULL: no key; unique only when set)
     # A test event goes to this endpoint only.
     only_endpoint = models.ForeignKey(
@@ -56,7 +60,10 @@ class Event(models.Model):
 
     @property
     def payload(self) -> Any:
-        return None if self.payload_purged else json.loads(self.body)["data"]
+        if self.payload_purged:
+            return None
+        value = json.loads(self.body)
+        return value if self.body_is_payload else value["data"]
 
 
 class Delivery(models.Model):

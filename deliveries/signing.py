@@ -61,11 +61,20 @@ def signature_header(*, secrets: Iterable[str], msg_id: str, timestamp: int, bod
     return " ".join(sign(secret=s, msg_id=msg_id, timestamp=timestamp, body=body) for s in secrets)
 
 
-def headers(*, secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def headers(
+    *,
+    secrets: Iterable[str],
+    msg_id: str,
+    timestamp: int,
+    body: bytes,
+    prefix: str = "webhook",
+) -> dict[str, str]:
+    """The three signature headers; ``prefix="svix"`` names them ``svix-*`` as Svix does (same
+    scheme and values, so Svix's and Standard Webhooks' verifiers accept them)."""
     return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(
+        f"{prefix}-id": msg_id,
+        f"{prefix}-timestamp": str(timestamp),
+        f"{prefix}-signature": signature_header(
             secrets=secrets, msg_id=msg_id, timestamp=timestamp, body=body
         ),
     }

@@ -5,7 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from webhooks_platform.ids import new_endpoint_id
+from webhooks_platform.ids import new_app_id, new_endpoint_id
 
 EVENT_TYPE_NAME_RE = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 
@@ -13,9 +13,23 @@ EVENT_TYPE_NAME_RE = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 class Tenant(models.Model):
     """A customer of the product; owns endpoints and receives events."""
 
+    class MessageFormat(models.TextChoices):
+        # Body {"type", "timestamp", "data"}, headers webhook-id/-timestamp/-signature.
+        STANDARD = "standard", "Standard Webhooks (envelope, webhook-* headers)"
+        # Body = the payload as published, headers svix-id/-timestamp/-signature (what Svix sends).
+        SVIX = "svix", "Svix (payload as the body, svix-* headers)"
+
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    # The id of the Svix-compatible API (``app_…``) and the caller's own key for it.
+    public_id = models.CharField(max_length=40, unique=True, default=new_app_id, editable=False)
+    uid = models.CharField(max_length=256, null=True, blank=True, unique=True)  # noqa: DJ001  (NULL: no uid; unique only when set)
+    metadata = models.JSONField(default=dict, blank=True)
+    message_format = models.CharField(
+        max_length=16, choices=MessageFormat.choices, default=MessageFormat.STANDARD
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["slug"]
@@ -57,6 +71,10 @@ class EventType(models.Model):
     schema = models.JSONField(null=True, blank=True, help_text="JSON Schema for payloads")
     example = models.JSONField(null=True, blank=True, help_text="An example payload")
     archived = models.BooleanField(default=False)
+    deprecated = models.BooleanField(default=False)
+    feature_flag = models.CharField(max_length=256, blank=True)
+    # Svix's versioned schemas ({"1": {...}}), stored and returned as given; not enforced.
+    schemas = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -74,7 +92,12 @@ class Endpoint(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")
     url = models.CharField(max_length=2048)
     description = models.CharField(max_length=500, blank=True)
+    # The caller's own key for the endpoint (Svix ``uid``), unique within the tenant.
+    uid = models.CharField(max_length=256, null=True, blank=True)  # noqa: DJ001  (NULL: no uid)
     event_types = models.ManyToManyField(EventType, blank=True, related_name="endpoints")
+    # An endpoint with channels receives only events that share one; none: not filtered.
+    channels = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -98,6 +121,13 @@ class Endpoint(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "uid"],
+                condition=Q(uid__isnull=False),
+                name="endpoint_tenant_uid_uniq",
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["tenant", "enabled"],
@@ -184,3 +214,22 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_type} {self.target_id}"
+
+
+class IdempotentResponse(models.Model):
+    """The first answer to a POST that carried an ``Idempotency-Key``, replayed to repeats.
+
+    ``key_hash`` is SHA-256 of the API key's hash, the idempotency key and the full path with its
+    query: a key only ever replays to the caller that sent it, for the same request.
+    """
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    status = models.PositiveSmallIntegerField()
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="idempotent_created_idx")]
+
+    def __str__(self) -> str:
+        return f"idempotent response {self.status} at {self.created_at}"

@@ -45,17 +45,116 @@ RESERVED_HEADERS = frozenset(
 def is_platform_header(name: str) -> bool:
     """Headers the platform sets (or that frame the request); endpoints may not set them."""
     lower = name.lower()
-    return lower in RESERVED_HEADERS or lower.startswith("webhook-")
+    return lower in RESERVED_HEADERS or lower.startswith(("webhook-", "svix-"))
 
 
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
+class AlreadyExists(ValidationError):  # noqa: N818  (a ValidationError, named for the case)
+    """The name or uid is taken (the native API answers 400, the Svix-compatible one 409)."""
+
+
+_UNSET: Any = object()
+_UID_RE = re.compile(r"^[a-zA-Z0-9_.\-]{1,256}$")
+MAX_METADATA_BYTES = 8 * 1024
+
+
+def uid_validate(uid: Any, *, field: str = "uid", reserved_prefix: str = "") -> str | None:
+    """A caller's own key for an object: 1-256 letters, digits, '-', '_' or '.'; None for none.
+
+    It may not start with the prefix of the platform's ids (``app_``, ``ep_``), so that a path
+    segment can never mean both an id and a uid."""
+    if uid is None:
+        return None
+    if not isinstance(uid, str) or not _UID_RE.match(uid):
+        raise ValidationError({field: "Use 1-256 letters, digits, '-', '_' or '.'."})
+    if reserved_prefix and uid.startswith(reserved_prefix):
+        raise ValidationError({field: f"A uid may not start with {reserved_prefix!r}."})
+    return uid
+
+
+def metadata_validate(metadata: Any) -> dict[str, str]:
+    """Free-form labels: an object of strings to strings, up to 8 KB."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise ValidationError({"metadata": "Metadata is an object of strings to strings."})
+    if sum(len(k) + len(v) for k, v in metadata.items()) > MAX_METADATA_BYTES:
+        raise ValidationError({"metadata": f"Metadata is at most {MAX_METADATA_BYTES} bytes."})
+    return dict(metadata)
+
+
+def channels_validate_field(channels: Any) -> list[str]:
+    from deliveries import PublishError
+    from deliveries.services.publishing import channels_validate
+
+    try:
+        return channels_validate(channels)
+    except PublishError as exc:
+        raise ValidationError({"channels": str(exc)}) from exc
+
+
+def _message_format_validate(value: Any) -> str:
+    if value not in Tenant.MessageFormat.values:
+        raise ValidationError(
+            {"message_format": f"Use one of: {', '.join(Tenant.MessageFormat.values)}."}
+        )
+    return value
+
+
+def _tenant_save(tenant: Tenant, *, creating: bool) -> Tenant:
+    try:
+        with transaction.atomic():
+            if creating:
+                tenant.save(force_insert=True)
+            else:
+                tenant.save()
+    except IntegrityError as exc:
+        if tenant.uid and Tenant.objects.filter(uid=tenant.uid).exclude(pk=tenant.pk).exists():
+            raise AlreadyExists({"uid": f"A tenant with uid {tenant.uid!r} exists."}) from exc
+        message = f"A tenant with slug {tenant.slug!r} already exists."
+        raise AlreadyExists({"slug": message}) from exc
+    return tenant
+
+
+def tenant_slug_for(*, uid: str | None, public_id: str) -> str:
+    """A free slug for a tenant made through the Svix-compatible API: its uid where that is a
+    valid slug no tenant has, else its id."""
+    candidate = (uid or "").lower()
+    if (
+        _SLUG_RE.match(candidate)
+        and not candidate.isdigit()
+        and not Tenant.objects.filter(slug=candidate).exists()
+    ):
+        return candidate
+    return public_id.lower().replace("_", "-")
+
+
 # --- Tenants ---------------------------------------------------------------------------------
 
 
-def tenant_create(*, slug: str, name: str = "") -> Tenant:
+def tenant_create(
+    *,
+    slug: str | None = None,
+    name: str = "",
+    uid: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    message_format: str = Tenant.MessageFormat.STANDARD,
+) -> Tenant:
+    """A tenant. ``slug`` is derived from ``uid`` or the id when not given (Svix's apps have
+    no slug)."""
+    uid = uid_validate(uid, reserved_prefix="app_")
+    tenant = Tenant(
+        uid=uid,
+        metadata=metadata_validate(metadata),
+        message_format=_message_format_validate(message_format),
+    )
+    if slug is None:
+        slug = tenant_slug_for(uid=uid, public_id=tenant.public_id)
     slug = (slug or "").strip().lower()
     if not _SLUG_RE.match(slug):
         raise ValidationError(
@@ -66,20 +165,38 @@ def tenant_create(*, slug: str, name: str = "") -> Tenant:
         )
     if slug.isdigit():
         raise ValidationError({"slug": "A slug may not be only digits (it would read as an id)."})
-    try:
-        with transaction.atomic():
-            return Tenant.objects.create(slug=slug, name=(name or slug).strip()[:200])
-    except IntegrityError as exc:
-        raise ValidationError({"slug": f"A tenant with slug {slug!r} already exists."}) from exc
+    tenant.slug = slug
+    tenant.name = (name or slug).strip()[:200]
+    return _tenant_save(tenant, creating=True)
 
 
-def tenant_update(*, tenant: Tenant, name: str) -> Tenant:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "A name may not be empty."})
-    tenant.name = name[:200]
-    tenant.save(update_fields=["name"])
-    return tenant
+def tenant_update(
+    *,
+    tenant: Tenant,
+    name: str | None = None,
+    uid: str | None = _UNSET,
+    metadata: Mapping[str, str] | None = None,
+    message_format: str | None = None,
+) -> Tenant:
+    """Change what is given; ``uid=None`` removes the uid, omitted leaves it."""
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ValidationError({"name": "A name may not be empty."})
+        tenant.name = name[:200]
+    if uid is not _UNSET:
+        tenant.uid = uid_validate(uid, reserved_prefix="app_")
+    if metadata is not None:
+        tenant.metadata = metadata_validate(metadata)
+    if message_format is not None:
+        tenant.message_format = _message_format_validate(message_format)
+    return _tenant_save(tenant, creating=False)
+
+
+@transaction.atomic
+def tenant_delete(*, tenant: Tenant) -> None:
+    """Delete a tenant with its endpoints, events, deliveries and keys (Svix's app delete)."""
+    Tenant.objects.filter(pk=tenant.pk).delete()
 
 
 # --- Event types -----------------------------------------------------------------------------
@@ -107,8 +224,27 @@ def _validate_example(schema: Any, example: Any) -> None:
         ) from exc
 
 
+def _schemas_validate(schemas: Any) -> Any:
+    """Svix's ``schemas``: an object of version to JSON Schema, stored as given."""
+    if schemas is None:
+        return None
+    if not isinstance(schemas, Mapping) or not all(
+        isinstance(v, Mapping) for v in schemas.values()
+    ):
+        raise ValidationError({"schemas": "Give an object of version to JSON Schema object."})
+    return dict(schemas)
+
+
 def event_type_create(
-    *, name: str, description: str = "", schema: Any = None, example: Any = None
+    *,
+    name: str,
+    description: str = "",
+    schema: Any = None,
+    example: Any = None,
+    schemas: Any = None,
+    deprecated: bool = False,
+    feature_flag: str = "",
+    archived: bool = False,
 ) -> EventType:
     name = (name or "").strip()
     if not re.match(EVENT_TYPE_NAME_RE, name) or len(name) > 128:
@@ -123,13 +259,17 @@ def event_type_create(
     try:
         with transaction.atomic():
             return EventType.objects.create(
-                name=name, description=description or "", schema=schema, example=example
+                name=name,
+                description=description or "",
+                schema=schema,
+                example=example,
+                schemas=_schemas_validate(schemas),
+                deprecated=bool(deprecated),
+                feature_flag=(feature_flag or "")[:256],
+                archived=bool(archived),
             )
     except IntegrityError as exc:
-        raise ValidationError({"name": f"Event type {name!r} already exists."}) from exc
-
-
-_UNSET: Any = object()
+        raise AlreadyExists({"name": f"Event type {name!r} already exists."}) from exc
 
 
 def event_type_update(
@@ -139,7 +279,16 @@ def event_type_update(
     schema: Any = _UNSET,
     example: Any = _UNSET,
     archived: bool | None = None,
+    schemas: Any = _UNSET,
+    deprecated: bool | None = None,
+    feature_flag: str | None = None,
 ) -> EventType:
+    if schemas is not _UNSET:
+        event_type.schemas = _schemas_validate(schemas)
+    if deprecated is not None:
+        event_type.deprecated = bool(deprecated)
+    if feature_flag is not None:
+        event_type.feature_flag = feature_flag[:256]
     new_schema = event_type.schema if schema is _UNSET else schema
     new_example = event_type.example if example is _UNSET else example
     _validate_schema(new_schema)
@@ -157,6 +306,19 @@ def event_type_update(
 def event_type_archive(*, event_type: EventType) -> EventType:
     """Archiving stops new events of the type; history and subscriptions stay."""
     return event_type_update(event_type=event_type, archived=True)
+
+
+def event_type_delete(*, event_type: EventType) -> None:
+    """Delete a type for good; only one no event was ever published with (archive the others)."""
+    from django.db.models import ProtectedError
+
+    try:
+        with transaction.atomic():
+            event_type.delete()
+    except ProtectedError as exc:
+        raise AlreadyExists(
+            {"name": f"Events of {event_type.name!r} exist; archive the type instead."}
+        ) from exc
 
 
 # --- Endpoints -------------------------------------------------------------------------------
@@ -266,15 +428,26 @@ def endpoint_create(
     enabled: bool = True,
     secret: str | None = None,
     rate_limit: int | None = None,
+    uid: str | None = None,
+    channels: Iterable[str] | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint and its first signing secret; returns both (the secret in clear once)."""
+    uid = uid_validate(uid, reserved_prefix="ep_")
+    channel_names = channels_validate_field(list(channels) if channels is not None else None)
+    clean_metadata = metadata_validate(metadata)
     url = endpoint_url_validate(url)
     rate_limit = endpoint_rate_limit_validate(rate_limit)
     clean_headers = endpoint_headers_validate(headers)
     types = _event_types_resolve(event_types)
     secret = _secret_or_new(secret)
+    if uid is not None and Endpoint.objects.filter(tenant=tenant, uid=uid).exists():
+        raise AlreadyExists({"uid": f"An endpoint with uid {uid!r} exists."})
     endpoint = Endpoint.objects.create(
         tenant=tenant,
+        uid=uid,
+        channels=channel_names,
+        metadata=clean_metadata,
         url=url,
         description=(description or "")[:500],
         headers=clean_headers,
@@ -298,8 +471,26 @@ def endpoint_update(
     headers: Mapping[str, str] | None = None,
     enabled: bool | None = None,
     rate_limit: int | None = _UNSET,
+    uid: str | None = _UNSET,
+    channels: Iterable[str] | None = _UNSET,
+    metadata: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """Change what is given; ``rate_limit=None`` removes the limit, omitted leaves it."""
+    """Change what is given; ``rate_limit=None`` removes the limit (``uid=None`` the uid,
+    ``channels=None`` the channels), omitted leaves it."""
+    if uid is not _UNSET:
+        uid = uid_validate(uid, reserved_prefix="ep_")
+        taken = Endpoint.objects.filter(tenant_id=endpoint.tenant_id, uid=uid).exclude(
+            pk=endpoint.pk
+        )
+        if uid is not None and taken.exists():
+            raise AlreadyExists({"uid": f"An endpoint with uid {uid!r} exists."})
+        endpoint.uid = uid
+    if channels is not _UNSET:
+        endpoint.channels = channels_validate_field(
+            list(channels) if channels is not None else None
+        )
+    if metadata is not None:
+        endpoint.metadata = metadata_validate(metadata)
     if rate_limit is not _UNSET:
         endpoint.rate_limit = endpoint_rate_limit_validate(rate_limit)
     if url is not None:

@@ -1,6 +1,8 @@
-"""Public identifiers: a prefix and a ULID (time-ordered, 26 Crockford base32 characters).
+"""Public identifiers: a prefix and 27 characters, a ULID (time-ordered, 26 Crockford base32
+characters) plus one more random character, so they have the length of Svix's ids (``app_``,
+``ep_``, ``msg_`` + 27) that clients of the Svix-compatible API may store in fixed-size columns.
 
-Time order keeps B-tree inserts at the right edge and lets ids double as a sort key; the 80 random
+Time order keeps B-tree inserts at the right edge and lets ids double as a sort key; the 85 random
 bits make them unguessable, so an id in a URL reveals nothing about other tenants' objects.
 """
 
@@ -22,7 +24,11 @@ def ulid() -> str:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{ulid()}"
+    return f"{prefix}_{ulid()}{_ALPHABET[os.urandom(1)[0] & 31]}"
+
+
+def new_app_id() -> str:
+    return new_id("app")
 
 
 def new_endpoint_id() -> str:

@@ -38,6 +38,8 @@ class Claimed:
     claim_token: uuid.UUID
     body: str = ""
     event_created_at: datetime | None = None
+    # The event is on the Svix message format: svix-* signature headers, not webhook-*.
+    svix_format: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,12 @@ _RETURNED = (
 
 
 def _claimed(
-    row: Sequence[Any], token: uuid.UUID, *, body: str, created: datetime | None
+    row: Sequence[Any],
+    token: uuid.UUID,
+    *,
+    body: str,
+    created: datetime | None,
+    svix_format: bool = False,
 ) -> Claimed:
     """A claimed delivery from a row that starts with the ``_RETURNED`` columns."""
     return Claimed(
@@ -105,6 +112,7 @@ def _claimed(
         claim_token=token,
         body=body,
         event_created_at=created,
+        svix_format=bool(svix_format),
     )
 
 
@@ -152,12 +160,13 @@ def _claim_postgresql(
     ) AS picked, {_EVENTS} AS ev
     WHERE d.id = picked.id AND ev.id = d.event_id
     RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count,
-              d.scheduled_attempts, d.manual_requested, ev.body, ev.created_at
+              d.scheduled_attempts, d.manual_requested, ev.body, ev.created_at,
+              ev.body_is_payload
     """  # noqa: S608  (identifiers from the models; every value is a parameter)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    claimed = [_claimed(r, token, body=r[7], created=r[8]) for r in rows]
+    claimed = [_claimed(r, token, body=r[7], created=r[8], svix_format=r[9]) for r in rows]
     claimed.sort(key=lambda c: c.id)
     return claimed
 
@@ -191,13 +200,13 @@ def _claim_serialised(
     if not rows:
         return []
     events = {
-        pk: (body, created)
-        for pk, body, created in Event.objects.filter(id__in={r[2] for r in rows}).values_list(
-            "id", "body", "created_at"
-        )
+        pk: (body, created, svix)
+        for pk, body, created, svix in Event.objects.filter(
+            id__in={r[2] for r in rows}
+        ).values_list("id", "body", "created_at", "body_is_payload")
     }
     claimed = []
     for r in sorted(rows):
-        body, created = events.get(r[2], ("", None))
-        claimed.append(_claimed(r, token, body=body, created=created))
+        body, created, svix = events.get(r[2], ("", None, False))
+        claimed.append(_claimed(r, token, body=body, created=created, svix_format=svix))
     return claimed

@@ -42,7 +42,13 @@ def signed_request(
     headers = dict(view.headers)
     headers["content-type"] = "application/json"
     headers.update(
-        signing.headers(secrets=view.secrets, msg_id=item.event_id, timestamp=timestamp, body=body)
+        signing.headers(
+            secrets=view.secrets,
+            msg_id=item.event_id,
+            timestamp=timestamp,
+            body=body,
+            prefix="svix" if item.svix_format else "webhook",
+        )
     )
     flight.headers = headers
     return flight, transport.OutboundRequest(

@@ -23,7 +23,9 @@ BULK_CHUNK = 1000
 
 
 def event_subscribers(*, event: Event) -> list[str]:
-    """Ids of the enabled endpoints that receive ``event`` (no subscribed types means all)."""
+    """Ids of the enabled endpoints that receive ``event``: subscribed to its type (no types
+    means all), and sharing a channel with it unless the endpoint has no channels (an endpoint
+    with channels never receives an event without one, as in Svix)."""
     endpoints = Endpoint.objects.filter(
         tenant_id=event.tenant_id, enabled=True, deleted_at__isnull=True
     )
@@ -33,7 +35,9 @@ def event_subscribers(*, event: Event) -> list[str]:
         endpoints = endpoints.filter(
             Q(event_types=event.event_type_id) | Q(event_types__isnull=True)
         )
-    return list(endpoints.values_list("id", flat=True).distinct())
+    rows = endpoints.values_list("id", "channels").distinct()
+    wanted = set(event.channels or ())
+    return [pk for pk, channels in rows if not channels or wanted.intersection(channels)]
 
 
 def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
@@ -145,6 +149,13 @@ def _send_claimed(token: uuid.UUID, expected: int) -> None:
 
 
 DRAIN_LIMIT = 1000
+
+
+def _audience(event: Event) -> tuple[int, str | None, tuple[str, ...]]:
+    """What decides an event's subscribers: events alike in it share one lookup."""
+    return (event.event_type_id, event.only_endpoint_id, tuple(sorted(event.channels or ())))
+
+
 SEND_HERE_MAX_BATCHES = 4
 
 
@@ -168,18 +179,18 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
                 skip_locked(
                     Event.objects.filter(tenant_id=tenant_id, fanned_out_at__isnull=True)
                     .order_by("created_at")
-                    .only("id", "tenant_id", "event_type_id", "only_endpoint_id")
+                    .only("id", "tenant_id", "event_type_id", "only_endpoint_id", "channels")
                 )[:DRAIN_LIMIT]
             )
             if not events:
                 break
-            subscribers: dict[tuple[int, str | None], list[str]] = {}
-            for event in events:
-                key = (event.event_type_id, event.only_endpoint_id)
+            subscribers: dict[tuple[int, str | None, tuple[str, ...]], list[str]] = {}
+            keys = [_audience(event) for event in events]
+            for event, key in zip(events, keys, strict=True):
                 if key not in subscribers:
                     subscribers[key] = event_subscribers(event=event)
             created = _deliveries_create(
-                [(e, subscribers[(e.event_type_id, e.only_endpoint_id)]) for e in events],
+                [(e, subscribers[key]) for e, key in zip(events, keys, strict=True)],
                 now=now,
                 ws=ws,
                 claim_up_to=SEND_HERE_MAX_BATCHES * ws.delivery_batch_size if send_here else 0,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,17 +18,36 @@ from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_CHANNELS = 10
+CHANNEL_RE = re.compile(r"[a-zA-Z0-9_.\-]{1,128}")
+
+
+class EventExists(PublishError):
+    """A publish whose idempotency key the tenant has used; ``event`` is the first event."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__(f"an event with idempotency key {event.idempotency_key!r} exists")
+        self.event = event
 
 
 def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def event_body(*, event_type: str, created_at: datetime, payload: Any) -> str:
-    """The JSON body of an event, exactly as it is signed and sent."""
+def event_body(
+    *, event_type: str, created_at: datetime, payload: Any, payload_only: bool = False
+) -> str:
+    """The JSON body of an event, exactly as it is signed and sent: the Standard Webhooks
+    envelope ``{"type", "timestamp", "data"}``, or with ``payload_only`` (a tenant on the Svix
+    message format) the payload itself."""
+    value = (
+        payload
+        if payload_only
+        else {"type": event_type, "timestamp": _timestamp(created_at), "data": payload}
+    )
     try:
         return json.dumps(
-            {"type": event_type, "timestamp": _timestamp(created_at), "data": payload},
+            value,
             ensure_ascii=False,
             allow_nan=False,
             separators=(",", ":"),
@@ -67,6 +87,23 @@ def _schema_check(event_type: EventType, payload: Any) -> None:
         )
 
 
+def channels_validate(channels: Any, *, what: str = "channels") -> list[str]:
+    """A list of up to ``MAX_CHANNELS`` channel names such as ``project_123`` or ``eu.orders``."""
+    if channels is None:
+        return []
+    if not isinstance(channels, list | tuple) or not all(isinstance(c, str) for c in channels):
+        raise PublishError(f"{what} must be a list of strings")
+    if len(channels) > MAX_CHANNELS:
+        raise PublishError(f"{what} holds at most {MAX_CHANNELS} names; this has {len(channels)}")
+    for name in channels:
+        if not CHANNEL_RE.fullmatch(name):
+            raise PublishError(
+                f"{what}: {name[:140]!r} is not a channel name (1 to 128 letters, digits, "
+                "'-', '_' or '.')"
+            )
+    return list(dict.fromkeys(channels))
+
+
 def _idempotency_key_check(idempotency_key: Any) -> None:
     if idempotency_key is None:
         return
@@ -86,9 +123,14 @@ def _event_build(
     idempotency_key: str | None,
     created_at: datetime,
     only_endpoint: Endpoint | None = None,
+    channels: Any = None,
+    tags: Any = None,
 ) -> Event:
     """The unsaved event for one publish, after every check but the idempotency key's."""
-    body = event_body(event_type=type_obj.name, created_at=created_at, payload=payload)
+    payload_only = tenant.message_format == Tenant.MessageFormat.SVIX
+    body = event_body(
+        event_type=type_obj.name, created_at=created_at, payload=payload, payload_only=payload_only
+    )
     limit = webhooks_settings().max_payload_bytes
     size = len(body.encode("utf-8"))
     if size > limit:
@@ -98,6 +140,9 @@ def _event_build(
         tenant=tenant,
         event_type=type_obj,
         body=body,
+        body_is_payload=payload_only,
+        channels=channels_validate(channels),
+        tags=channels_validate(tags, what="tags"),
         idempotency_key=idempotency_key,
         only_endpoint=only_endpoint,
         created_at=created_at,
@@ -113,17 +158,25 @@ def event_publish(
     payload: Any,
     idempotency_key: str | None = None,
     only_endpoint: Endpoint | None = None,
+    channels: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+    repeat_raises: bool = False,
 ) -> Event:
     """Store one event and enqueue its fan-out when the caller's transaction commits.
 
     One INSERT whatever the number of subscribers: the fan-out runs in a worker. A repeated
-    ``idempotency_key`` for the tenant returns the first event and enqueues nothing.
+    ``idempotency_key`` for the tenant returns the first event and enqueues nothing, or with
+    ``repeat_raises`` raises ``EventExists`` (the Svix API answers a repeated ``eventId`` 409).
+    ``channels``: only endpoints with a channel in common receive it, besides endpoints without
+    channels; ``tags`` are labels to search by.
     """
     _idempotency_key_check(idempotency_key)
     tenant_obj = _tenant_resolve(tenant)
     if idempotency_key is not None:
         existing = Event.objects.filter(tenant=tenant_obj, idempotency_key=idempotency_key).first()
         if existing is not None:
+            if repeat_raises:
+                raise EventExists(existing)
             return existing
     event = _event_build(
         tenant=tenant_obj,
@@ -132,6 +185,8 @@ def event_publish(
         idempotency_key=idempotency_key,
         created_at=timezone.now(),
         only_endpoint=only_endpoint,
+        channels=channels,
+        tags=tags,
     )
     if idempotency_key is None:
         # Nothing can conflict: a plain INSERT, without the savepoint's two extra round trips.
@@ -142,7 +197,10 @@ def event_publish(
                 event.save(force_insert=True)
         except IntegrityError:
             # Another caller published the same key between our check and our insert.
-            return Event.objects.get(tenant=tenant_obj, idempotency_key=idempotency_key)
+            first = Event.objects.get(tenant=tenant_obj, idempotency_key=idempotency_key)
+            if repeat_raises:
+                raise EventExists(first) from None
+            return first
 
     metrics.event_published(event_type=event.event_type.name)
     from deliveries.services.dispatch import fan_out_send, fan_out_signal
@@ -227,6 +285,8 @@ def events_publish(
                 payload=item["payload"],
                 idempotency_key=key,
                 created_at=created_at,
+                channels=item.get("channels"),
+                tags=item.get("tags"),
             )
         except PublishError as exc:
             code = "payload_too_large" if isinstance(exc, PayloadTooLarge) else "validation_error"

@@ -102,7 +102,13 @@ def _request_headers(
     headers = dict(delivery.endpoint.headers or {})
     headers["content-type"] = "application/json"
     headers.update(
-        signing.headers(secrets=secrets, msg_id=delivery.event_id, timestamp=timestamp, body=body)
+        signing.headers(
+            secrets=secrets,
+            msg_id=delivery.event_id,
+            timestamp=timestamp,
+            body=body,
+            prefix="svix" if delivery.event.body_is_payload else "webhook",
+        )
     )
     return headers
 
