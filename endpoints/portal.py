@@ -26,7 +26,11 @@ def portal_token(*, tenant: Tenant, expires_in: int = DEFAULT_EXPIRES_IN) -> str
 def portal_link(tenant: Tenant, *, expires_in: int = DEFAULT_EXPIRES_IN, base_url: str = "") -> str:
     """An absolute URL when ``base_url`` (scheme and host) is given, else a path."""
     token = portal_token(tenant=tenant, expires_in=expires_in)
-    return base_url.rstrip("/") + reverse("portal-enter", kwargs={"token": token})
+    return base_url.rstrip("/") + portal_path(token)
+
+
+def portal_path(token: str) -> str:
+    return reverse("portal-enter", kwargs={"token": token})
 
 
 def portal_token_verify(token: str) -> Tenant | None:

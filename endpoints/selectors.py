@@ -72,3 +72,12 @@ def tenants_list() -> QuerySet[Tenant]:
     """The product's tenants. Internal ones (slugs starting with "_", which ``tenant_create``
     refuses, such as the operational-webhooks tenant) are left out."""
     return Tenant.objects.exclude(slug__startswith="_")
+
+
+def endpoint_get_by_key(*, tenant: Tenant, key: str) -> Endpoint | None:
+    """An endpoint of ``tenant`` by id or by its uid (the Svix API takes either)."""
+    from django.db.models import Q
+
+    qs = Endpoint.objects.filter(Q(pk=key) | Q(uid=key), tenant=tenant, deleted_at__isnull=True)
+    found = list(qs.prefetch_related("event_types")[:2])
+    return next((e for e in found if e.pk == key), found[0] if found else None)

@@ -19,8 +19,17 @@ CANCELLED_BY_DISABLE = "endpoint disabled"
 
 def deliveries_cancel_for_endpoint(*, endpoint_id: str, reason: str) -> int:
     """Cancel what is waiting for ``endpoint_id``; a delivery mid-attempt finishes its attempt."""
+    return _cancel_pending(Delivery.objects.filter(endpoint_id=endpoint_id), reason)
+
+
+def deliveries_cancel_for_event(*, event_id: str, reason: str) -> int:
+    """Cancel what is waiting of ``event_id`` (its payload is gone)."""
+    return _cancel_pending(Delivery.objects.filter(event_id=event_id), reason)
+
+
+def _cancel_pending(deliveries, reason: str) -> int:  # type: ignore[no-untyped-def]
     now = timezone.now()
-    count = Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING).update(
+    count = deliveries.filter(status=Delivery.Status.PENDING).update(
         status=Delivery.Status.CANCELLED,
         cancel_reason=reason,
         finished_at=now,

@@ -327,12 +327,17 @@ def _reconcile(result: PublishResult, stored: dict[str, Event]) -> PublishResult
     return result if winner.pk == event.pk else PublishResult("existing", winner)
 
 
-def event_send_test(*, endpoint: Endpoint, event_type: EventType | str) -> Event:
-    """An example event of ``event_type`` to ``endpoint`` only, through the normal pipeline."""
+def event_send_test(
+    *, endpoint: Endpoint, event_type: EventType | str, payload: Any = None
+) -> Event:
+    """An example event of ``event_type`` to ``endpoint`` only, through the normal pipeline
+    (``payload``, or the type's example)."""
     if not endpoint.enabled:
         raise PublishError("the endpoint is disabled; enable it before sending a test event")
     type_obj = _event_type_resolve(event_type)
     example = type_obj.example if type_obj.example is not None else {"test": True}
+    if payload is not None:
+        example = payload
     return event_publish(
         tenant=endpoint.tenant,
         event_type=type_obj,

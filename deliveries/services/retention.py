@@ -144,6 +144,26 @@ def _blank_event_bodies(cutoff: datetime, batch_size: int) -> int:
     return blanked
 
 
+def event_expunge(*, event: Event) -> None:
+    """Remove an event's payload now (Svix's expunge); its deliveries still waiting are
+    cancelled, since an event without a body is never sent."""
+    from .lifecycle import deliveries_cancel_for_event
+
+    with transaction.atomic():
+        Event.objects.filter(pk=event.pk).update(body="")
+        deliveries_cancel_for_event(event_id=event.pk, reason="payload expunged")
+    event.body = ""
+
+
+EXPUNGED = "EXPUNGED"
+
+
+def attempt_expunge(*, attempt: Attempt) -> None:
+    """Remove what a receiver answered to one attempt (its body and headers)."""
+    Attempt.objects.filter(pk=attempt.pk).update(response_body=EXPUNGED, response_headers={})
+    attempt.response_body, attempt.response_headers = EXPUNGED, {}
+
+
 def _delete_deliveries(cutoff: datetime, batch_size: int) -> tuple[int, int]:
     deliveries = attempts = 0
     for ids in _chunks(_old_finished_deliveries(cutoff), batch_size):

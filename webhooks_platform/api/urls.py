@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from deliveries.api import views as deliveries_views
@@ -60,9 +61,20 @@ v1 = [
     ),
 ]
 
+
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Every answer under ``/api/`` is JSON, an unknown path too."""
+    return JsonResponse(
+        {"error": {"code": "not_found", "message": "No such API route.", "fields": {}}},
+        status=404,
+    )
+
+
 app_name = "api"
 urlpatterns = [
     path("v1/", include(v1)),
+    path("v1/", include("webhooks_platform.svix_api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^.*$", not_found),
 ]

@@ -1,0 +1,353 @@
+"""Svix's request and response bodies (camelCase), mapped onto the platform's models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from deliveries.models import Attempt, Delivery, Event
+from endpoints.models import Endpoint
+
+S = serializers
+
+# --- input -------------------------------------------------------------------------------------
+
+
+class StringMap(S.DictField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=S.CharField(allow_blank=True, trim_whitespace=False), **kwargs)
+
+
+class ApplicationIn(S.Serializer):
+    name = S.CharField(max_length=200)
+    uid = S.CharField(required=False, allow_null=True, max_length=256)
+    metadata = StringMap(required=False)
+    throttleRate = S.IntegerField(required=False, allow_null=True, min_value=1)  # noqa: N815
+
+
+class ApplicationPatch(ApplicationIn):
+    name = S.CharField(required=False, max_length=200)
+
+
+class EventTypeIn(S.Serializer):
+    name = S.CharField(max_length=256)
+    description = S.CharField(required=False, allow_blank=True)
+    archived = S.BooleanField(required=False)
+    deprecated = S.BooleanField(required=False)
+    schemas = S.DictField(required=False, allow_null=True)
+    featureFlag = S.CharField(required=False, allow_null=True, allow_blank=True, max_length=256)  # noqa: N815
+    featureFlags = S.ListField(child=S.CharField(max_length=256), required=False, allow_null=True)  # noqa: N815
+    groupName = S.CharField(required=False, allow_null=True, allow_blank=True)  # noqa: N815
+
+
+class EventTypePatch(EventTypeIn):
+    name = S.CharField(required=False, max_length=256)
+
+
+class EndpointIn(S.Serializer):
+    url = S.CharField(max_length=2048)
+    description = S.CharField(required=False, allow_blank=True, max_length=500)
+    uid = S.CharField(required=False, allow_null=True, max_length=256)
+    disabled = S.BooleanField(required=False)
+    eventTypes = S.ListField(child=S.CharField(), required=False, allow_null=True)  # noqa: N815
+    filterTypes = S.ListField(child=S.CharField(), required=False, allow_null=True)  # noqa: N815
+    channels = S.ListField(child=S.CharField(), required=False, allow_null=True)
+    secret = S.CharField(required=False, allow_null=True)
+    throttleRate = S.IntegerField(required=False, allow_null=True)  # noqa: N815
+    rateLimit = S.IntegerField(required=False, allow_null=True)  # noqa: N815
+    metadata = StringMap(required=False)
+    headers = StringMap(required=False)
+    version = S.IntegerField(required=False)
+
+
+class EndpointPatch(EndpointIn):
+    url = S.CharField(required=False, max_length=2048)
+
+
+class RotateIn(S.Serializer):
+    key = S.CharField(required=False, allow_null=True)
+    gracePeriodSeconds = S.IntegerField(required=False, allow_null=True)  # noqa: N815
+
+
+class HeadersIn(S.Serializer):
+    headers = S.DictField(child=S.CharField(allow_null=True, allow_blank=True))
+    deleteHeaders = S.ListField(child=S.CharField(), required=False)  # noqa: N815
+
+
+class RecoverIn(S.Serializer):
+    since = S.DateTimeField()
+    until = S.DateTimeField(required=False, allow_null=True)
+
+
+class ExampleIn(S.Serializer):
+    eventType = S.CharField(max_length=256)  # noqa: N815
+    exampleIndex = S.IntegerField(required=False, min_value=0)  # noqa: N815
+
+
+class MessageIn(S.Serializer):
+    eventType = S.CharField(max_length=256)  # noqa: N815
+    payload = S.DictField(required=False)
+    data = S.DictField(required=False)
+    eventId = S.CharField(required=False, allow_null=True, max_length=255)  # noqa: N815
+    channels = S.ListField(child=S.CharField(), required=False, allow_null=True)
+    tags = S.ListField(child=S.CharField(), required=False, allow_null=True)
+    application = ApplicationIn(required=False)
+    payloadRetentionPeriod = S.IntegerField(  # noqa: N815
+        required=False, allow_null=True, min_value=1, max_value=90
+    )
+    payloadRetentionHours = S.IntegerField(required=False, allow_null=True, min_value=1)  # noqa: N815
+    deliverAt = S.DateTimeField(required=False, allow_null=True)  # noqa: N815
+
+
+class PortalAccessIn(S.Serializer):
+    application = ApplicationIn(required=False)
+    expiry = S.IntegerField(required=False, allow_null=True, min_value=60, max_value=7 * 86400)
+    readOnly = S.BooleanField(required=False)  # noqa: N815
+    featureFlags = S.ListField(child=S.CharField(), required=False)  # noqa: N815
+    capabilities = S.ListField(child=S.CharField(), required=False, allow_null=True)
+    sessionId = S.CharField(required=False, allow_null=True)  # noqa: N815
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+class ApplicationOut(S.Serializer):
+    id = S.CharField(source="public_id")
+    uid = S.CharField(allow_null=True)
+    name = S.CharField()
+    metadata = S.DictField(child=S.CharField())
+    throttleRate = S.SerializerMethodField()  # noqa: N815
+    createdAt = S.DateTimeField(source="created_at")  # noqa: N815
+    updatedAt = S.DateTimeField(source="updated_at")  # noqa: N815
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_throttleRate(self, obj: Any) -> None:  # noqa: N802
+        return None  # throttling is per endpoint here
+
+
+class EventTypeOut(S.Serializer):
+    name = S.CharField()
+    description = S.CharField()
+    archived = S.BooleanField()
+    deprecated = S.BooleanField()
+    featureFlag = S.SerializerMethodField()  # noqa: N815
+    createdAt = S.DateTimeField(source="created_at")  # noqa: N815
+    updatedAt = S.DateTimeField(source="updated_at")  # noqa: N815
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_featureFlag(self, obj: Any) -> str | None:  # noqa: N802
+        return obj.feature_flag or None
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if self.context.get("with_content", True):
+            data["schemas"] = instance.schemas or (
+                {"1": instance.schema} if instance.schema else None
+            )
+        return data
+
+
+def _endpoint_common(endpoint: Endpoint) -> dict[str, Any]:
+    types = [t.name for t in endpoint.event_types.all()] or None
+    return {
+        "id": endpoint.pk,
+        "uid": endpoint.uid,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "disabled": not endpoint.enabled,
+        "eventTypes": types,
+        "filterTypes": types,
+        "channels": list(endpoint.channels) or None,
+        "throttleRate": endpoint.rate_limit,
+        "rateLimit": endpoint.rate_limit,
+        "version": 1,
+        "createdAt": S.DateTimeField().to_representation(endpoint.created_at),
+        "updatedAt": S.DateTimeField().to_representation(endpoint.updated_at),
+    }
+
+
+class EndpointOut(S.Serializer):
+    id = S.CharField()
+    uid = S.CharField(allow_null=True)
+    url = S.CharField()
+    description = S.CharField()
+    metadata = S.DictField(child=S.CharField())
+    disabled = S.BooleanField()
+    eventTypes = S.ListField(child=S.CharField(), allow_null=True)  # noqa: N815
+    channels = S.ListField(child=S.CharField(), allow_null=True)
+    throttleRate = S.IntegerField(allow_null=True)  # noqa: N815
+    version = S.IntegerField()
+    createdAt = S.DateTimeField()  # noqa: N815
+    updatedAt = S.DateTimeField()  # noqa: N815
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {**_endpoint_common(instance), "metadata": dict(instance.metadata or {})}
+
+
+class SecretOut(S.Serializer):
+    key = S.CharField()
+
+
+class HeadersOut(S.Serializer):
+    headers = S.DictField(child=S.CharField())
+    sensitive = S.ListField(child=S.CharField())
+
+
+class StatsOut(S.Serializer):
+    success = S.IntegerField()
+    pending = S.IntegerField()
+    sending = S.IntegerField()
+    fail = S.IntegerField()
+    canceled = S.IntegerField()
+
+
+class RecoverOut(S.Serializer):
+    id = S.CharField()
+    status = S.ChoiceField(choices=["running", "finished", "failed"])
+    task = S.CharField()
+    updatedAt = S.DateTimeField()  # noqa: N815
+
+
+def message_payload(event: Event, with_content: bool) -> dict[str, Any]:
+    if not with_content:
+        return {}
+    if event.payload_purged:
+        return {"expired": True}
+    payload = event.payload
+    return payload if isinstance(payload, dict) else {"data": payload}
+
+
+def message_out(event: Event, *, with_content: bool) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        "eventId": event.idempotency_key,
+        "eventType": event.event_type.name,
+        "payload": message_payload(event, with_content),
+        "channels": list(event.channels) or None,
+        "tags": list(event.tags) or None,
+        "timestamp": S.DateTimeField().to_representation(event.created_at),
+    }
+
+
+class MessageOut(S.Serializer):
+    id = S.CharField()
+    eventId = S.CharField(allow_null=True)  # noqa: N815
+    eventType = S.CharField()  # noqa: N815
+    payload = S.DictField()
+    channels = S.ListField(child=S.CharField(), allow_null=True)
+    tags = S.ListField(child=S.CharField(), allow_null=True)
+    timestamp = S.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return message_out(instance, with_content=self.context.get("with_content", True))
+
+
+# Svix's MessageStatus: 0 success, 1 pending, 2 fail, 3 sending (also: a retry is scheduled),
+# 4 canceled.
+STATUS_TEXT = {0: "success", 1: "pending", 2: "fail", 3: "sending", 4: "canceled"}
+
+
+def delivery_status(delivery: Delivery) -> int:
+    if delivery.status == Delivery.Status.SUCCEEDED:
+        return 0
+    if delivery.status == Delivery.Status.FAILED:
+        return 2
+    if delivery.status == Delivery.Status.CANCELLED:
+        return 4
+    if delivery.status == Delivery.Status.SENDING or delivery.attempt_count:
+        return 3
+    return 1
+
+
+def delivery_state(delivery: Delivery) -> dict[str, Any]:
+    code = delivery_status(delivery)
+    waiting = delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at
+    return {
+        "status": code,
+        "statusText": STATUS_TEXT[code],
+        "nextAttempt": S.DateTimeField().to_representation(delivery.next_attempt_at)
+        if waiting
+        else None,
+    }
+
+
+class EndpointMessageOut(MessageOut):
+    status = S.IntegerField()
+    statusText = S.CharField()  # noqa: N815
+    nextAttempt = S.DateTimeField(allow_null=True)  # noqa: N815
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        with_content = self.context.get("with_content", True)
+        return {
+            **message_out(instance.event, with_content=with_content),
+            **delivery_state(instance),
+        }
+
+
+class MessageEndpointOut(S.Serializer):
+    id = S.CharField()
+    uid = S.CharField(allow_null=True)
+    url = S.CharField()
+    description = S.CharField()
+    disabled = S.BooleanField()
+    eventTypes = S.ListField(child=S.CharField(), allow_null=True)  # noqa: N815
+    channels = S.ListField(child=S.CharField(), allow_null=True)
+    throttleRate = S.IntegerField(allow_null=True)  # noqa: N815
+    status = S.IntegerField()
+    statusText = S.CharField()  # noqa: N815
+    nextAttempt = S.DateTimeField(allow_null=True)  # noqa: N815
+    createdAt = S.DateTimeField()  # noqa: N815
+    updatedAt = S.DateTimeField()  # noqa: N815
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {**_endpoint_common(instance.endpoint), **delivery_state(instance)}
+
+
+class AttemptOut(S.Serializer):
+    id = S.CharField()
+    msgId = S.CharField()  # noqa: N815
+    endpointId = S.CharField()  # noqa: N815
+    url = S.CharField()
+    response = S.CharField()
+    responseStatusCode = S.IntegerField()  # noqa: N815
+    responseDurationMs = S.IntegerField()  # noqa: N815
+    status = S.IntegerField()
+    statusText = S.CharField()  # noqa: N815
+    triggerType = S.IntegerField()  # noqa: N815
+    timestamp = S.DateTimeField()
+
+    def to_representation(self, instance: Attempt) -> dict[str, Any]:
+        from .base import int_id
+
+        code = 0 if instance.succeeded else 2
+        if not self.context.get("with_content", True):
+            response = "{}"
+        elif instance.response_body:
+            response = instance.response_body
+        else:
+            response = instance.error or ""
+        return {
+            "id": int_id("atmpt_", instance.pk),
+            "msgId": instance.delivery.event_id,
+            "endpointId": instance.endpoint_id,
+            "url": instance.request_url,
+            "response": response,
+            "responseStatusCode": instance.response_status,
+            "responseDurationMs": instance.duration_ms,
+            "status": code,
+            "statusText": STATUS_TEXT[code],
+            "triggerType": 1 if instance.trigger == Attempt.Trigger.MANUAL else 0,
+            "timestamp": S.DateTimeField().to_representation(instance.started_at),
+        }
+
+
+class PortalAccessOut(S.Serializer):
+    url = S.CharField()
+    token = S.CharField()
+
+
+class Empty(S.Serializer):
+    pass
