@@ -137,9 +137,15 @@ class EventTypeOut(S.Serializer):
     createdAt = S.DateTimeField(source="created_at")  # noqa: N815
     updatedAt = S.DateTimeField(source="updated_at")  # noqa: N815
 
+    featureFlags = S.SerializerMethodField()  # noqa: N815
+
     @extend_schema_field(OpenApiTypes.STR)
     def get_featureFlag(self, obj: Any) -> str | None:  # noqa: N802
         return obj.feature_flag or None
+
+    @extend_schema_field(S.ListField(child=S.CharField()))
+    def get_featureFlags(self, obj: Any) -> list[str] | None:  # noqa: N802
+        return [obj.feature_flag] if obj.feature_flag else None
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)

@@ -176,12 +176,13 @@ class EndpointSecretView(EndpointSubView):
 
 
 class EndpointSecretRotateView(EndpointSubView):
-    @extend_schema(tags=TAG, request=s.RotateIn, responses={204: None})
+    @extend_schema(tags=TAG, request=s.RotateIn, responses={200: s.SecretOut})
     def post(self, request: Request, app: str, endpoint: str) -> Response:
+        # SDK 2.x before 2.9 ignores the body; 2.9 reads the new key from it.
         found = self.endpoint()
         data = self.parse(s.RotateIn, self.body() if request.data else {})
         with transaction.atomic():
-            services.endpoint_secret_rotate(
+            key = services.endpoint_secret_rotate(
                 endpoint=found,
                 secret=_secret(data.get("key")),
                 grace_period_seconds=data.get("gracePeriodSeconds"),
@@ -189,7 +190,7 @@ class EndpointSecretRotateView(EndpointSubView):
             services.audit_record(
                 action="endpoint.secret_rotate", api_key=self.api_key, target=found
             )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"key": key})
 
 
 def _headers_out(headers: dict[str, str]) -> dict[str, Any]:
