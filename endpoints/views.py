@@ -360,3 +360,38 @@ def event_catalogue(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         for t in selectors.event_types_list()
     ]
     return render(request, "portal/catalogue.html", {"types": types, "section": "catalogue"})
+
+
+# --- Tenant settings -------------------------------------------------------------------------
+
+
+@require_GET
+@tenant_view
+def tenant_settings(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    return render(
+        request,
+        "portal/settings.html",
+        {"tenant": tenant, "formats": Tenant.MessageFormat.choices, "section": "settings"},
+    )
+
+
+@require_POST
+@tenant_view(write=True)
+def tenant_settings_update(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    wanted = request.POST.get("message_format", "")
+    try:
+        services.tenant_update(tenant=tenant, message_format=wanted)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("tenant-settings")
+    audit(
+        request,
+        action="tenant.update",
+        tenant=tenant,
+        target=tenant,
+        details={"message_format": wanted},
+    )
+    messages.success(
+        request, f"Message format set to {tenant.get_message_format_display()} for new events."
+    )
+    return redirect("tenant-settings")

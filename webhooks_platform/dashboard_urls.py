@@ -76,6 +76,12 @@ urlpatterns = [
     path("attempts/<int:attempt_id>/", delivery_views.attempt_detail, name="attempt-detail"),
     path("jobs/<int:job_id>.json", delivery_views.job_status, name="job-status"),
     path("catalogue/", endpoint_views.event_catalogue, name="event-catalogue"),
+    path("settings/", endpoint_views.tenant_settings, name="tenant-settings"),
+    path(
+        "settings/update/",
+        endpoint_views.tenant_settings_update,
+        name="tenant-settings-update",
+    ),
     # Support console
     path("support/", support.support_home, name="support-home"),
     path("support/deliveries/", support.support_deliveries, name="support-deliveries"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from endpoints.models import Endpoint
+from endpoints.models import Endpoint, Tenant
 from endpoints.portal import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN
 from endpoints.services import MAX_CUSTOM_HEADERS, MAX_ROTATION_GRACE_SECONDS
 from webhooks_platform.api.pagination import PageQuerySerializer
@@ -53,16 +53,28 @@ class TenantOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     slug = serializers.CharField()
     name = serializers.CharField()
+    app_id = serializers.CharField(
+        source="public_id", help_text="The tenant's id in the Svix-compatible API (`app_…`)."
+    )
+    message_format = serializers.ChoiceField(
+        choices=Tenant.MessageFormat.choices,
+        help_text="`standard`: body {type, timestamp, data} with webhook-* headers; `svix`: the "
+        "payload as the body with svix-* headers. Applies to events published afterwards.",
+    )
     created_at = serializers.DateTimeField()
 
 
 class TenantCreateInSerializer(serializers.Serializer):
     slug = StrictCharField(max_length=64)
     name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    message_format = serializers.ChoiceField(
+        choices=Tenant.MessageFormat.choices, required=False, default="standard"
+    )
 
 
 class TenantUpdateInSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=200)
+    name = StrictCharField(max_length=200, required=False)
+    message_format = serializers.ChoiceField(choices=Tenant.MessageFormat.choices, required=False)
 
 
 class PortalLinkInSerializer(serializers.Serializer):

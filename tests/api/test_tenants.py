@@ -20,8 +20,21 @@ def test_platform_creates_a_tenant(platform):
         "id": tenant.pk,
         "slug": "initech",
         "name": "Initech",
+        "app_id": tenant.public_id,
+        "message_format": "standard",
         "created_at": tenant.created_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+def test_the_message_format_is_seen_and_changed_through_the_api(platform, tenant):
+    response = platform.patch("/api/v1/tenants/acme/", {"message_format": "svix"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["message_format"] == "svix"
+    tenant.refresh_from_db()
+    assert tenant.message_format == "svix"
+    bad = platform.patch("/api/v1/tenants/acme/", {"message_format": "xml"}, format="json")
+    assert_error(bad, 400, "validation_error")
 
 
 def test_a_duplicate_slug_is_a_field_error(platform, tenant):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from deliveries.models import Attempt, Delivery, Event
@@ -123,7 +122,7 @@ class ApplicationOut(S.Serializer):
     createdAt = S.DateTimeField(source="created_at")  # noqa: N815
     updatedAt = S.DateTimeField(source="updated_at")  # noqa: N815
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(S.IntegerField(allow_null=True))
     def get_throttleRate(self, obj: Any) -> None:  # noqa: N802
         return None  # throttling is per endpoint here
 
@@ -139,11 +138,11 @@ class EventTypeOut(S.Serializer):
 
     featureFlags = S.SerializerMethodField()  # noqa: N815
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(S.CharField(allow_null=True))
     def get_featureFlag(self, obj: Any) -> str | None:  # noqa: N802
         return obj.feature_flag or None
 
-    @extend_schema_field(S.ListField(child=S.CharField()))
+    @extend_schema_field(S.ListField(child=S.CharField(), allow_null=True))
     def get_featureFlags(self, obj: Any) -> list[str] | None:  # noqa: N802
         return [obj.feature_flag] if obj.feature_flag else None
 
@@ -357,3 +356,35 @@ class PortalAccessOut(S.Serializer):
 
 class Empty(S.Serializer):
     pass
+
+
+def _name_components() -> None:
+    """OpenAPI components of this API are named ``Svix…``, apart from the native API's."""
+    for name, value in list(globals().items()):
+        ours = isinstance(value, type) and issubclass(value, S.Serializer)
+        if ours and value.__module__ == __name__:
+            extend_schema_serializer(component_name=f"Svix{name}")(value)
+
+
+_name_components()
+
+
+_LISTS: dict[type, type] = {}
+
+
+def listed(item: type[S.Serializer]) -> type[S.Serializer]:
+    """Svix's list envelope around ``item``, for the OpenAPI document."""
+    if item not in _LISTS:
+        name = item.__name__
+        envelope = type(
+            f"ListResponse{name}",
+            (S.Serializer,),
+            {
+                "data": item(many=True),
+                "iterator": S.CharField(allow_null=True),
+                "prevIterator": S.CharField(allow_null=True, required=False),
+                "done": S.BooleanField(),
+            },
+        )
+        _LISTS[item] = extend_schema_serializer(component_name=f"SvixListResponse{name}")(envelope)
+    return _LISTS[item]

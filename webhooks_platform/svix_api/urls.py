@@ -57,3 +57,20 @@ urlpatterns = [
     route(rf"{APP}/attempt/msg/(?P<msg>{SEG})", messages.AttemptsByMessageView, "attempts-by-msg"),
     re_path(r"^(?:app|event-type|auth|health)(?:/.*)?$", not_found),
 ]
+
+
+SVIX_SEGMENTS = {"app", "event-type", "auth", "health"}
+
+
+def schema_paths_without_slash(result, generator, request, public):  # type: ignore[no-untyped-def]
+    """OpenAPI post-processing: the Svix routes as the SDKs call them, with no trailing slash
+    (they answer both ways; the document shows one)."""
+    result["paths"] = {
+        (path.rstrip("/") if _svix(path) else path): item for path, item in result["paths"].items()
+    }
+    return result
+
+
+def _svix(path: str) -> bool:
+    parts = path.split("/")  # "", "api", "v1", first segment, ...
+    return len(parts) > 3 and parts[3] in SVIX_SEGMENTS

@@ -81,7 +81,7 @@ def app_get_or_create(data: dict[str, Any], path_key: str) -> Tenant:
 
 
 class AppListView(SvixView):
-    @extend_schema(tags=TAG_APP, responses={200: s.ApplicationOut(many=True)})
+    @extend_schema(tags=TAG_APP, responses={200: s.listed(s.ApplicationOut)})
     def get(self, request: Request) -> Response:
         self.platform_only()
         order = request.query_params.get("order") or "ascending"
@@ -166,7 +166,7 @@ def _event_type_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class EventTypeListView(SvixView):
-    @extend_schema(tags=TAG_EVENT_TYPE, responses={200: s.EventTypeOut(many=True)})
+    @extend_schema(tags=TAG_EVENT_TYPE, responses={200: s.listed(s.EventTypeOut)})
     def get(self, request: Request) -> Response:
         query = request.query_params
         qs = EventType.objects.all()

@@ -95,7 +95,7 @@ def endpoint_update(endpoint: Endpoint, data: dict[str, Any], *, replace: bool) 
 
 
 class EndpointListView(SvixView):
-    @extend_schema(tags=TAG, responses={200: s.EndpointOut(many=True)})
+    @extend_schema(tags=TAG, responses={200: s.listed(s.EndpointOut)})
     def get(self, request: Request, app: str) -> Response:
         tenant = self.app()
         order = request.query_params.get("order") or "descending"

@@ -90,7 +90,7 @@ class AppScopedView(SvixView):
 
 
 class MessageListView(AppScopedView):
-    @extend_schema(tags=TAG_MSG, responses={200: s.MessageOut(many=True)})
+    @extend_schema(tags=TAG_MSG, responses={200: s.listed(s.MessageOut)})
     def get(self, request: Request, app: str) -> Response:
         tenant = self.app()
         qs = Event.objects.filter(tenant=tenant).select_related("event_type")
@@ -216,14 +216,14 @@ def _attempt_page(qs: QuerySet[Attempt], request: Request) -> Response:
 
 
 class AttemptsByEndpointView(AppScopedView):
-    @extend_schema(tags=TAG_ATTEMPT, responses={200: s.AttemptOut(many=True)})
+    @extend_schema(tags=TAG_ATTEMPT, responses={200: s.listed(s.AttemptOut)})
     def get(self, request: Request, app: str, endpoint: str) -> Response:
         found = self.endpoint_of(self.app())
         return _attempt_page(Attempt.objects.filter(endpoint=found), request)
 
 
 class AttemptsByMessageView(AppScopedView):
-    @extend_schema(tags=TAG_ATTEMPT, responses={200: s.AttemptOut(many=True)})
+    @extend_schema(tags=TAG_ATTEMPT, responses={200: s.listed(s.AttemptOut)})
     def get(self, request: Request, app: str, msg: str) -> Response:
         tenant = self.app()
         qs = Attempt.objects.filter(delivery__event=self.message(tenant))
@@ -260,7 +260,7 @@ class AttemptContentView(AttemptDetailView):
 
 
 class AttemptedDestinationsView(AppScopedView):
-    @extend_schema(tags=TAG_ATTEMPT, responses={200: s.MessageEndpointOut(many=True)})
+    @extend_schema(tags=TAG_ATTEMPT, responses={200: s.listed(s.MessageEndpointOut)})
     def get(self, request: Request, app: str, msg: str) -> Response:
         event = self.message(self.app())
         qs = Delivery.objects.filter(event=event).select_related("endpoint")
@@ -275,7 +275,7 @@ class AttemptedDestinationsView(AppScopedView):
 
 
 class AttemptedMessagesView(AppScopedView):
-    @extend_schema(tags=TAG_ATTEMPT, responses={200: s.EndpointMessageOut(many=True)})
+    @extend_schema(tags=TAG_ATTEMPT, responses={200: s.listed(s.EndpointMessageOut)})
     def get(self, request: Request, app: str, endpoint: str) -> Response:
         found = self.endpoint_of(self.app())
         qs = Delivery.objects.filter(endpoint=found).select_related("event", "event__event_type")
