@@ -30,6 +30,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from deliveries.models import Attempt, Delivery, Event
+from endpoints.models import IdempotentResponse
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
@@ -46,6 +47,7 @@ class PurgeReport:
     attempts_deleted: int = 0
     response_bodies_blanked: int = 0
     event_bodies_blanked: int = 0
+    idempotent_responses_deleted: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -191,6 +193,9 @@ def _delete_events(cutoff: datetime, batch_size: int) -> int:
     return deleted
 
 
+IDEMPOTENCY_TTL = timedelta(hours=12)
+
+
 def retention_purge(
     *, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None
 ) -> PurgeReport:
@@ -203,7 +208,10 @@ def retention_purge(
     payload_cutoff = (
         now - timedelta(days=ws.payload_retention_days) if ws.payload_retention_days > 0 else None
     )
+    # Answers kept for Idempotency-Key replays live 12 hours (as Svix keeps them).
+    expired = IdempotentResponse.objects.filter(created_at__lt=now - IDEMPOTENCY_TTL)
     if dry_run:
+        report.idempotent_responses_deleted = expired.count()
         doomed = _old_finished_deliveries(row_cutoff) if row_cutoff is not None else None
         doomed_events = (
             _orphan_old_events(row_cutoff, ignoring=doomed) if row_cutoff is not None else None
@@ -234,5 +242,6 @@ def retention_purge(
     if payload_cutoff is not None:
         report.response_bodies_blanked = _blank_response_bodies(payload_cutoff, batch_size)
         report.event_bodies_blanked = _blank_event_bodies(payload_cutoff, batch_size)
+    report.idempotent_responses_deleted = expired.delete()[0]
     logger.info("retention purge done", extra=report.as_dict())
     return report

@@ -178,3 +178,19 @@ def test_the_command_reports_counts_and_dry_run_changes_nothing(make_delivery):
     assert "events deleted: 1" in out.getvalue()
     assert "5 rows were changed." in out.getvalue()
     assert _counts() == (1, 1, 1)
+
+
+def test_stored_idempotent_answers_go_after_twelve_hours():
+    from django.utils import timezone
+
+    from endpoints.models import IdempotentResponse
+
+    old = IdempotentResponse.objects.create(key_hash="a" * 64, status=201, body="{}")
+    fresh = IdempotentResponse.objects.create(key_hash="b" * 64, status=201, body="{}")
+    IdempotentResponse.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(hours=13)
+    )
+
+    assert retention_purge(dry_run=True).idempotent_responses_deleted == 1
+    assert retention_purge().idempotent_responses_deleted == 1
+    assert list(IdempotentResponse.objects.values_list("pk", flat=True)) == [fresh.pk]

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -29,13 +29,13 @@ from rest_framework.views import set_rollback
 
 from deliveries import PayloadTooLarge, PublishError
 from deliveries.services.publishing import EventExists
+from deliveries.services.retention import IDEMPOTENCY_TTL
 from endpoints.models import IdempotentResponse, Tenant
 from endpoints.services import AlreadyExists
 from webhooks_platform.api.views import ApiView
 
 logger = logging.getLogger(__name__)
 
-IDEMPOTENCY_TTL = timedelta(hours=12)
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 50
 
