@@ -84,6 +84,7 @@ class EventOutSerializer(serializers.Serializer):
     only_endpoint_id = serializers.CharField(
         allow_null=True, help_text="Set for a test event, which goes to this endpoint only."
     )
+    channels = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
 
 
@@ -98,6 +99,13 @@ class EventDetailOutSerializer(EventOutSerializer):
 class EventCreateInSerializer(serializers.Serializer):
     event_type = StrictCharField(max_length=128, help_text="A name from the catalogue.")
     payload = serializers.JSONField(help_text="Any JSON; sent as the body's `data`.")
+    channels = serializers.ListField(
+        child=StrictCharField(max_length=128),
+        max_length=10,
+        required=False,
+        help_text="Only endpoints with one of these channels, and endpoints without channels, "
+        "receive the event.",
+    )
 
 
 class EventBatchItemInSerializer(EventCreateInSerializer):

@@ -159,6 +159,7 @@ class EventListView(TenantView):
             event_type=data["event_type"],
             payload=data["payload"],
             idempotency_key=request.headers.get("Idempotency-Key"),
+            channels=data.get("channels"),
         )
         return Response(EventOutSerializer(event).data, status=status.HTTP_202_ACCEPTED)
 

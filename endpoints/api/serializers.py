@@ -90,6 +90,11 @@ class PortalLinkOutSerializer(serializers.Serializer):
 
 # --- Endpoints -------------------------------------------------------------------------------
 
+_CHANNELS_HELP = (
+    "With channels, the endpoint receives only events that share one; empty: not filtered by "
+    "channel."
+)
+
 
 class EndpointOutSerializer(serializers.Serializer):
     id = serializers.CharField()
@@ -112,6 +117,7 @@ class EndpointOutSerializer(serializers.Serializer):
     rate_limit = serializers.IntegerField(
         allow_null=True, help_text="Deliveries per second; null means no limit."
     )
+    channels = serializers.ListField(child=serializers.CharField(), help_text=_CHANNELS_HELP)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -158,10 +164,20 @@ class EndpointCreateInSerializer(serializers.Serializer):
     secret = StrictCharField(
         required=False, help_text="A whsec_ secret to use; omitted, one is generated."
     )
+    channels = serializers.ListField(
+        child=StrictCharField(max_length=128),
+        max_length=10,
+        required=False,
+        default=list,
+        help_text=_CHANNELS_HELP,
+    )
 
 
 class EndpointUpdateInSerializer(serializers.Serializer):
     url = StrictCharField(max_length=2048, required=False)
+    channels = serializers.ListField(
+        child=StrictCharField(max_length=128), max_length=10, required=False
+    )
     description = StrictCharField(max_length=500, allow_blank=True, required=False)
     event_types = serializers.ListField(
         child=StrictCharField(max_length=128), max_length=1000, required=False

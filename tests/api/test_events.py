@@ -26,6 +26,7 @@ def test_publish_is_202_with_the_event(api_a, invoice_paid):
         "payload": {"id": "in_1"},
         "idempotency_key": None,
         "only_endpoint_id": None,
+        "channels": [],
         "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
     }
 
@@ -236,3 +237,39 @@ def test_a_tenant_key_cannot_batch_into_another_tenant(client_for, key_b, tenant
 
     assert_error(response, 404, "not_found")
     assert Event.objects.count() == 0
+
+
+def test_channels_decide_which_endpoints_receive_an_event(platform, tenant, invoice_paid):
+    from deliveries.models import Delivery
+    from deliveries.services.fanout import event_fan_out
+
+    made = {}
+    for name, channels in (("eu", ["eu"]), ("us", ["us"]), ("all", [])):
+        response = platform.post(
+            "/api/v1/tenants/acme/endpoints/",
+            {"url": f"http://127.0.0.1:9/{name}", "channels": channels},
+            format="json",
+        )
+        assert response.status_code == 201
+        assert response.json()["channels"] == channels
+        made[response.json()["id"]] = name
+
+    response = platform.post(
+        "/api/v1/tenants/acme/events/",
+        {"event_type": "invoice.paid", "payload": {}, "channels": ["eu"]},
+        format="json",
+    )
+    assert response.status_code == 202
+    assert response.json()["channels"] == ["eu"]
+    event_fan_out(event_id=response.json()["id"])
+
+    got = Delivery.objects.filter(event_id=response.json()["id"]).values_list(
+        "endpoint_id", flat=True
+    )
+    assert sorted(made[pk] for pk in got) == ["all", "eu"]
+    bad = platform.post(
+        "/api/v1/tenants/acme/events/",
+        {"event_type": "invoice.paid", "payload": {}, "channels": ["not a channel"]},
+        format="json",
+    )
+    assert bad.status_code == 400
