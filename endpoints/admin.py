@@ -110,7 +110,7 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = Endpoint
-        fields = ["url", "description", "headers", "event_types", "rate_limit"]
+        fields = ["url", "description", "headers", "event_types", "rate_limit", "channels"]
 
     def clean_url(self) -> str:
         try:
@@ -122,6 +122,12 @@ class EndpointForm(forms.ModelForm):
     def clean_headers(self) -> dict[str, str]:
         try:
             return services.endpoint_headers_validate(self.cleaned_data["headers"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+
+    def clean_channels(self) -> list[str]:
+        try:
+            return services.channels_validate_field(self.cleaned_data["channels"])
         except ValidationError as exc:
             raise ValidationError(exc.messages) from exc
 

@@ -123,6 +123,7 @@ class EndpointForm(forms.Form):
     )
     enabled = forms.BooleanField(required=False, initial=True)
     rate_limit = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+    channels = forms.CharField(required=False, max_length=1400)
 
     def __init__(self, *args: Any, subscribed: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,6 +148,9 @@ class EndpointForm(forms.Form):
             headers[name.strip()] = value.strip()
         return headers
 
+    def clean_channels(self) -> list[str]:
+        return [c.strip() for c in self.cleaned_data["channels"].split(",") if c.strip()]
+
     def add_service_errors(self, exc: ValidationError) -> None:
         for key, msgs in validation_messages(exc).items():
             for msg in msgs:
@@ -162,6 +166,7 @@ def _service_kwargs(form: EndpointForm) -> dict[str, Any]:
         "headers": data["headers"],
         "enabled": data["enabled"],
         "rate_limit": data["rate_limit"],
+        "channels": data["channels"],
     }
 
 
@@ -191,6 +196,7 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
         "headers": "\n".join(f"{k}: {v}" for k, v in (endpoint.headers or {}).items()),
         "enabled": endpoint.enabled,
         "rate_limit": endpoint.rate_limit,
+        "channels": ", ".join(endpoint.channels or []),
     }
     form = EndpointForm(request.POST or None, initial=initial, subscribed=initial["event_types"])
     if request.method == "POST" and form.is_valid():

@@ -303,3 +303,27 @@ def test_an_open_circuit_shows_on_the_endpoint_pages(client_for, member, endpoin
 
     assert "Circuit open" in listing
     assert "Circuit open since" in detail
+
+
+def test_channels_are_set_and_shown_on_the_endpoint_page(client_for, member, endpoint):
+    from django.urls import reverse
+
+    client = client_for(member)
+    response = client.post(
+        reverse("endpoint-edit", args=[endpoint.pk]),
+        {"url": endpoint.url, "channels": "eu, project_42", "enabled": "on"},
+    )
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.channels == ["eu", "project_42"]
+    page = client.get(reverse("endpoint-detail", args=[endpoint.pk])).content.decode()
+    assert "project_42" in page
+
+    bad = client.post(
+        reverse("endpoint-edit", args=[endpoint.pk]),
+        {"url": endpoint.url, "channels": "not a channel", "enabled": "on"},
+    )
+    assert bad.status_code == 200
+    assert "is not a channel name" in bad.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.channels == ["eu", "project_42"]
