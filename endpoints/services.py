@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -75,6 +76,23 @@ def uid_validate(uid: Any, *, field: str = "uid", reserved_prefix: str = "") -> 
     return uid
 
 
+def json_storable(value: Any, field: str) -> Any:
+    """``value`` unless it holds a string PostgreSQL's JSON cannot store: a NUL (``\\u0000``)
+    or a lone UTF-16 surrogate (not text at all)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError({field: f"Not storable as JSON: {exc}"}) from exc
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            {field: "A string holds a lone UTF-16 surrogate (such as \\ud800), which is not text."}
+        ) from exc
+    if "\\u0000" in text:
+        raise ValidationError({field: "A string holds a NUL character (\\u0000)."})
+    return value
+
+
 def metadata_validate(metadata: Any) -> dict[str, str]:
     """Free-form labels: an object of strings to strings, up to 8 KB."""
     if metadata is None:
@@ -85,7 +103,7 @@ def metadata_validate(metadata: Any) -> dict[str, str]:
         raise ValidationError({"metadata": "Metadata is an object of strings to strings."})
     if sum(len(k) + len(v) for k, v in metadata.items()) > MAX_METADATA_BYTES:
         raise ValidationError({"metadata": f"Metadata is at most {MAX_METADATA_BYTES} bytes."})
-    return dict(metadata)
+    return json_storable(dict(metadata), "metadata")
 
 
 def channels_validate_field(channels: Any) -> list[str]:
@@ -205,6 +223,7 @@ def tenant_delete(*, tenant: Tenant) -> None:
 def _validate_schema(schema: Any) -> None:
     if schema is None:
         return
+    json_storable(schema, "schema")
     if not isinstance(schema, dict):
         raise ValidationError({"schema": "A JSON Schema is a JSON object."})
     try:
@@ -214,6 +233,8 @@ def _validate_schema(schema: Any) -> None:
 
 
 def _validate_example(schema: Any, example: Any) -> None:
+    if example is not None:
+        json_storable(example, "example")
     if schema is None or example is None:
         return
     try:
@@ -232,7 +253,7 @@ def _schemas_validate(schemas: Any) -> Any:
         isinstance(v, Mapping) for v in schemas.values()
     ):
         raise ValidationError({"schemas": "Give an object of version to JSON Schema object."})
-    return dict(schemas)
+    return json_storable(dict(schemas), "schemas")
 
 
 def event_type_create(
@@ -371,8 +392,12 @@ def endpoint_headers_validate(headers: Any) -> dict[str, str]:
             raise ValidationError({"headers": f"{name!r} is given twice."})
         if not isinstance(value, str):
             raise ValidationError({"headers": f"The value of {name!r} must be a string."})
-        if any(c in value for c in "\r\n\x00"):
+        if any(c in value for c in "\r\n"):
             raise ValidationError({"headers": f"The value of {name!r} has a line break."})
+        if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+            raise ValidationError(
+                {"headers": f"The value of {name!r} has a control character (only tab is allowed)."}
+            )
         size += len(name) + len(value)
         clean[name] = value
     if size > MAX_CUSTOM_HEADERS_BYTES:

@@ -10,6 +10,7 @@ that were checked, so a DNS answer that changes between check and connect cannot
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -113,6 +114,26 @@ def parse_ip_literal(host: str) -> IPAddress | None:
         return None
 
 
+_LABEL_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def _check_hostname(host: str) -> None:
+    """A name DNS could hold: labels of 1-63 letters, digits, '-' or '_', 253 characters in all
+    (one trailing dot allowed). Refused at save rather than failing later as a DNS error."""
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > 253:
+        raise UnsafeURL("URL host is longer than 253 characters")
+    for label in name.split("."):
+        if not label:
+            raise UnsafeURL("URL host has an empty label (two dots, or a leading dot)")
+        if len(label) > 63:
+            raise UnsafeURL("URL host has a label longer than 63 characters")
+        if not _LABEL_RE.match(label):
+            raise UnsafeURL(
+                f"URL host label {label[:63]!r} is not a DNS name (letters, digits, '-' and '_')"
+            )
+
+
 def check_url_shape(url: str, *, require_https: bool) -> tuple[str, str, int]:
     """Validate scheme, credentials, host and port; return ``(scheme, host, port)``."""
     if not isinstance(url, str) or not url.strip():
@@ -143,6 +164,8 @@ def check_url_shape(url: str, *, require_https: bool) -> tuple[str, str, int]:
         raise UnsafeURL(f"URL host is not valid: {exc}") from exc
     if not host.strip("."):
         raise UnsafeURL("URL has no host")
+    if parse_ip_literal(host) is None:
+        _check_hostname(host)
     if port is None:
         port = 443 if scheme == "https" else 80
     if port == 0:

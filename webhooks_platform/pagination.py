@@ -40,7 +40,8 @@ def decode_cursor(cursor: str) -> Any:
         (value,) = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError) as exc:
         raise InvalidCursor("cursor is not one this API returned") from exc
-    if not isinstance(value, int | str):
+    if not isinstance(value, int | str) or (isinstance(value, str) and "\x00" in value):
+        # PostgreSQL refuses NUL in a query parameter; no key this API returns holds one.
         raise InvalidCursor("cursor is not one this API returned")
     return value
 

@@ -132,7 +132,12 @@ def _event_build(
         event_type=type_obj.name, created_at=created_at, payload=payload, payload_only=payload_only
     )
     limit = webhooks_settings().max_payload_bytes
-    size = len(body.encode("utf-8"))
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise PublishError(
+            "payload holds a lone UTF-16 surrogate (such as \\ud800), which is not text"
+        ) from exc
     if size > limit:
         raise PayloadTooLarge(f"payload is {size} bytes once encoded; the limit is {limit} bytes")
     _schema_check(type_obj, payload)

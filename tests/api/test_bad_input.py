@@ -1,0 +1,98 @@
+"""Bad input the hostile review found (hardening issue, items 10-12 and 14): each a clear 400
+that stores nothing, where it used to be a 500 or worse."""
+
+import base64
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from deliveries import PublishError, publish_event
+from endpoints.models import Endpoint, EventType
+from endpoints.services import endpoint_create, endpoint_headers_validate
+
+from .support import assert_error
+
+pytestmark = pytest.mark.django_db
+
+SURROGATE_BODY = b'{"event_type": "invoice.paid", "payload": {"note": "\\ud800"}}'
+
+
+def test_a_lone_surrogate_in_a_payload_is_400(api_a, invoice_paid):
+    response = api_a.post(
+        "/api/v1/tenants/acme/events/", SURROGATE_BODY, content_type="application/json"
+    )
+
+    error = assert_error(response, 400, "parse_error")
+    assert "surrogate" in error["message"]
+
+
+def test_a_lone_surrogate_never_reaches_the_catalogue(platform):
+    body = b'{"name": "odd.type", "example": {"x": "\\udfff"}}'
+    response = platform.post("/api/v1/event-types/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert not EventType.objects.filter(name="odd.type").exists()
+    assert platform.get("/api/v1/event-types/").status_code == 200
+
+
+def test_publish_event_in_python_refuses_a_lone_surrogate(tenant, invoice_paid):
+    with pytest.raises(PublishError, match="surrogate"):
+        publish_event(tenant, "invoice.paid", {"note": "\ud800"})
+
+
+def test_nul_in_an_event_type_schema_or_example_is_a_field_error(platform):
+    for field, value in (("schema", {"title": "a\u0000b"}), ("example", {"x": "\u0000"})):
+        response = platform.post(
+            "/api/v1/event-types/", {"name": f"nul.{field}", field: value}, format="json"
+        )
+        error = assert_error(response, 400, "validation_error")
+        assert field in error["fields"]
+
+
+def test_a_cursor_holding_nul_is_400(api_a):
+    cursor = base64.urlsafe_b64encode(json.dumps(["\u0000"]).encode()).decode().rstrip("=")
+
+    response = api_a.get(f"/api/v1/tenants/acme/events/?cursor={cursor}")
+
+    assert_error(response, 400, "validation_error")
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x7f", "\x00", "\x1b"])
+def test_control_characters_in_header_values_are_refused(char):
+    with pytest.raises(ValidationError, match="control character"):
+        endpoint_headers_validate({"X-Token": f"a{char}b"})
+
+
+def test_a_tab_in_a_header_value_is_allowed():
+    assert endpoint_headers_validate({"X-Token": "a\tb"}) == {"X-Token": "a\tb"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://" + "a" * 300 + ".example.com/",
+        "http://%31%32%37.0.0.1/",
+        "http://.127.0.0.1/",
+        "http://a..example.com/",
+        "http://" + ".".join(["abc"] * 70) + "/",
+        "http://exa$mple.com/",
+    ],
+)
+def test_hosts_that_cannot_exist_are_refused_at_save(tenant, url):
+    with pytest.raises(ValidationError) as exc:
+        endpoint_create(tenant=tenant, url=url)
+    assert "url" in exc.value.message_dict
+    assert not Endpoint.objects.exists()
+
+
+def test_ordinary_names_still_pass(tenant, dns):
+    dns["hooks.example-shop.com."] = ["127.0.0.1"]
+    dns["my_svc.internal"] = ["127.0.0.1"]
+    for url in (
+        "http://hooks.example-shop.com./x",
+        "http://my_svc.internal:8080/",
+        "http://127.0.0.1:9/",
+    ):
+        endpoint_create(tenant=tenant, url=url)
+    assert Endpoint.objects.count() == 3
