@@ -96,3 +96,16 @@ def test_ordinary_names_still_pass(tenant, dns):
     ):
         endpoint_create(tenant=tenant, url=url)
     assert Endpoint.objects.count() == 3
+
+
+def test_unknown_fields_are_refused_not_ignored(api_a, endpoint_a):
+    response = api_a.patch(
+        f"/api/v1/tenants/acme/endpoints/{endpoint_a.pk}/",
+        {"secret": "whsec_" + "A" * 40, "description": "x"},
+        format="json",
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == ["secret"]
+    endpoint_a.refresh_from_db()
+    assert endpoint_a.description == ""

@@ -31,6 +31,9 @@ def responses(ok: dict[int, Any], *errors: int) -> dict[int, Any]:
 
 
 class ApiView(APIView):
+    # The native API refuses fields it does not know; the Svix-compatible one ignores them, as
+    # Svix does, so newer SDKs keep working.
+    unknown_fields_allowed = False
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # DRF parses straight from the socket, bypassing DATA_UPLOAD_MAX_MEMORY_SIZE.
         try:
@@ -64,6 +67,13 @@ class ApiView(APIView):
                 {"non_field_errors": ["The request body must be a JSON object."]}
             )
         serializer = serializer_class(data=data, **kwargs)
+        if not self.unknown_fields_allowed:
+            unknown = sorted(set(data) - set(serializer.fields))
+            if unknown:
+                # Ignoring them would answer 200 to {"secret": ...} and change nothing.
+                raise exceptions.ValidationError(
+                    {name: ["Unknown field; see the API reference."] for name in unknown}
+                )
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 

@@ -286,6 +286,7 @@ class SvixView(ApiView):
     """A view of the Svix-compatible API."""
 
     _idempotency_hash: str | None = None
+    unknown_fields_allowed = True
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return svix_exception_handler
