@@ -34,6 +34,7 @@ class ApiView(APIView):
     # The native API refuses fields it does not know; the Svix-compatible one ignores them, as
     # Svix does, so newer SDKs keep working.
     unknown_fields_allowed = False
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # DRF parses straight from the socket, bypassing DATA_UPLOAD_MAX_MEMORY_SIZE.
         try:
