@@ -466,6 +466,16 @@ def endpoint_create(
     clean_headers = endpoint_headers_validate(headers)
     types = _event_types_resolve(event_types)
     secret = _secret_or_new(secret)
+    cap = webhooks_settings().max_endpoints_per_tenant
+    # Locks the tenant row, so that concurrent creations cannot both pass the count.
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    if cap and Endpoint.objects.filter(tenant=tenant, deleted_at__isnull=True).count() >= cap:
+        raise ValidationError(
+            {
+                "non_field_errors": f"This tenant has {cap} endpoints, the most allowed "
+                "(WEBHOOKS_MAX_ENDPOINTS_PER_TENANT); delete one first."
+            }
+        )
     if uid is not None and Endpoint.objects.filter(tenant=tenant, uid=uid).exists():
         raise AlreadyExists({"uid": f"An endpoint with uid {uid!r} exists."})
     endpoint = Endpoint.objects.create(

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from deliveries import PublishError
 from deliveries.selectors import deliveries_filter, endpoints_health
 from deliveries.services.publishing import event_send_test
+from deliveries.views import log_page
 from deliveries.views_charts import endpoint_charts
 from webhooks_platform.dashboard import (
     PORTAL_SESSION_KEY,
@@ -106,10 +107,18 @@ def _endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
 @require_GET
 @tenant_view
 def endpoint_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    endpoints = list(selectors.endpoints_for_tenant(tenant=tenant))
-    health = endpoints_health(endpoint_ids=[e.pk for e in endpoints])
-    rows = [{"endpoint": e, **health[e.pk]} for e in endpoints]
-    return render(request, "portal/endpoint_list.html", {"rows": rows, "section": "endpoints"})
+    # Keyset pages, newest first (endpoint ids are time-ordered): a tenant with thousands of
+    # endpoints gets pages of 50, not one page of a megabyte.
+    endpoints = selectors.endpoints_for_tenant(tenant=tenant)
+    total = endpoints.count()
+    page = log_page(request, endpoints)
+    health = endpoints_health(endpoint_ids=[e.pk for e in page["items"]])
+    rows = [{"endpoint": e, **health[e.pk]} for e in page["items"]]
+    return render(
+        request,
+        "portal/endpoint_list.html",
+        {"rows": rows, "total": total, "section": "endpoints", **page},
+    )
 
 
 class EndpointForm(forms.Form):

@@ -22,6 +22,14 @@ def _platform_settings(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Throttle counters are per key id, and ids repeat across tests: each test starts at 0."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_real_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """Name resolution answers from this table only: no test may query a real DNS server."""
     import ipaddress

@@ -43,6 +43,8 @@ class WebhooksSettings:
     operational_webhook_urls: tuple[str, ...] = ()
     operational_webhook_secret: str = ""
     endpoint_concurrency_max: int = 128
+    max_endpoints_per_tenant: int = 200
+    api_rate_limit: int = 3000
 
     @property
     def lease_seconds(self) -> float:
@@ -93,4 +95,6 @@ def webhooks_settings() -> WebhooksSettings:
         ),
         operational_webhook_secret=str(settings.WEBHOOKS_OPERATIONAL_WEBHOOK_SECRET or ""),
         endpoint_concurrency_max=int(settings.WEBHOOKS_ENDPOINT_CONCURRENCY_MAX),
+        max_endpoints_per_tenant=int(settings.WEBHOOKS_MAX_ENDPOINTS_PER_TENANT),
+        api_rate_limit=int(settings.WEBHOOKS_API_RATE_LIMIT),
     )

@@ -203,6 +203,12 @@ WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default
 WEBHOOKS_ENDPOINT_CONCURRENCY_MAX = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY_MAX", default=128)
 # Requests one worker process holds in flight or queued, across endpoints.
 WEBHOOKS_SENDER_MAX_PENDING = env.int("WEBHOOKS_SENDER_MAX_PENDING", default=1000)
+# Endpoints a tenant may have (not counting deleted ones): one publish sends one request per
+# endpoint, so an unbounded tenant is an amplifier. 0: no cap.
+WEBHOOKS_MAX_ENDPOINTS_PER_TENANT = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_TENANT", default=200)
+# API requests per minute per API key (DRF throttling on the cache below; 429 with
+# Retry-After beyond it). 0: no limit.
+WEBHOOKS_API_RATE_LIMIT = env.int("WEBHOOKS_API_RATE_LIMIT", default=3000)
 # Fernet keys (urlsafe base64 of 32 bytes), newest first, that encrypt signing secrets at rest.
 # Empty: one key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
@@ -256,6 +262,11 @@ LOGGING = {
     },
 }
 
+# The cache the API's per-key throttle counts in. In-process by default (one web process, as
+# `make run` has); several web processes share a limit only through a shared cache, such as
+# CACHE_URL=redis://redis:6379/1 (docker-compose.yml sets it).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -264,6 +275,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["webhooks_platform.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "webhooks_platform.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["webhooks_platform.api.throttling.ApiKeyThrottle"],
     # The API has keys, not users: no AnonymousUser (and no auth app lookups) for keyless calls.
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
