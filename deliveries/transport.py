@@ -223,17 +223,48 @@ async def _connect_and_post(
         timeout=aiohttp.ClientTimeout(total=remaining),
     ) as response:
         result.status = response.status
-        for raw_name, raw_value in response.headers.items():
-            # Bytes that are not UTF-8 arrive as lone surrogates, which neither JSON output nor
-            # PostgreSQL's jsonb accept: store them as U+FFFD instead.
-            key, value = _clean_text(raw_name).lower(), _clean_text(raw_value)
-            previous = result.response_headers.get(key)
-            result.response_headers[key] = value if previous is None else f"{previous}, {value}"
+        result.response_headers = stored_headers(response.headers.items())
         try:
             result.response_body = await _read_limited(response, options.body_limit)
         except (TimeoutError, aiohttp.ClientError) as exc:
             # The status arrived; a body cut short does not change the outcome.
             result.error = f"response body incomplete: {_error_text(exc)}"
+
+
+MAX_STORED_HEADERS = 50
+MAX_STORED_HEADER_BYTES = 16 * 1024
+MAX_STORED_HEADER_VALUE = 2048
+TRUNCATED_HEADER = "x-webhooks-headers-not-stored"
+# Kept whatever the caps: the retry policy reads it.
+_ALWAYS_KEPT = frozenset({"retry-after"})
+
+
+def stored_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Response headers as an attempt stores them: at most 50, 16 kB in all, 2 kB a value.
+
+    A receiver (or whatever sits in front of it) may answer with a megabyte of headers; the
+    attempt log keeps what helps debugging and says how many were left out. Bytes that are not
+    UTF-8 arrive as lone surrogates, which neither JSON output nor PostgreSQL's jsonb accept:
+    they are stored as U+FFFD.
+    """
+    out: dict[str, str] = {}
+    size = dropped = 0
+    for raw_name, raw_value in items:
+        key, value = _clean_text(raw_name).lower(), _clean_text(raw_value)
+        if len(value) > MAX_STORED_HEADER_VALUE:
+            value = value[:MAX_STORED_HEADER_VALUE] + "…"
+        previous = out.get(key)
+        merged = value if previous is None else f"{previous}, {value}"
+        grows = len(merged) - len(previous or "") + (0 if previous is not None else len(key))
+        full = len(out) >= MAX_STORED_HEADERS or size + grows > MAX_STORED_HEADER_BYTES
+        if full and key not in _ALWAYS_KEPT:
+            dropped += 1
+            continue
+        out[key] = merged[: MAX_STORED_HEADER_VALUE * 2]
+        size += grows
+    if dropped:
+        out[TRUNCATED_HEADER] = f"{dropped} more headers were not stored"
+    return out
 
 
 async def _send_one(

@@ -3,7 +3,8 @@
 ``/ok`` 200, ``/status/<code>`` any status (``?retry_after=N`` adds Retry-After), ``/hang/<s>``
 answers 200 after ``s`` seconds, ``/redirect`` 302, ``/close`` drops the connection without a
 response, ``/binary`` 200 with a non-UTF-8 body, ``/big`` 200 with a 50 kB body,
-``/badheader`` 200 with a header value that is not UTF-8. Every request is recorded with its
+``/badheader`` 200 with a header value that is not UTF-8, ``/manyheaders`` 200 with 800 kB of
+headers. Every request is recorded with its
 headers and body.
 """
 
@@ -102,6 +103,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 payload = b"x" * 50_000
             elif kind == "badheader":
                 headers["X-Bad"] = "\xff\xfe"  # latin-1 on the wire: not UTF-8
+            elif kind == "manyheaders":
+                # 100 headers of 8 kB (800 kB; aiohttp refuses more than 128 headers or 8 kB a line).
+                headers = {f"X-Filler-{i}": "v" * 8000 for i in range(100)}
+                headers["Retry-After"] = "7"
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

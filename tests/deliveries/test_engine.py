@@ -307,3 +307,22 @@ def test_one_turn_claims_across_many_endpoints_up_to_the_process_limit(
         receiver.release.set()
     engine.run_until_idle()
     assert Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 30
+
+
+def test_a_megabyte_of_response_headers_is_stored_capped(tenant, invoice_paid, receiver):
+    import json as _json
+
+    from deliveries.transport import MAX_STORED_HEADER_BYTES, MAX_STORED_HEADERS, TRUNCATED_HEADER
+
+    endpoint_create(tenant=tenant, url=receiver.url("/manyheaders"))
+    (event,) = _publish(tenant)
+
+    Engine().run_until_idle()
+
+    attempt = Attempt.objects.get(delivery__event=event)
+    headers = attempt.response_headers
+    assert attempt.response_status == 200, attempt.error
+    assert len(headers) <= MAX_STORED_HEADERS + 2
+    assert len(_json.dumps(headers)) < MAX_STORED_HEADER_BYTES * 1.2
+    assert headers["retry-after"] == "7"  # the policy's header survives the cap
+    assert headers[TRUNCATED_HEADER].endswith("more headers were not stored")
