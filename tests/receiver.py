@@ -104,7 +104,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             elif kind == "badheader":
                 headers["X-Bad"] = "\xff\xfe"  # latin-1 on the wire: not UTF-8
             elif kind == "manyheaders":
-                # 100 headers of 8 kB (800 kB; aiohttp refuses more than 128 headers or 8 kB a line).
+                # 100 headers of 8 kB: 800 kB (aiohttp refuses over 128 headers, 8 kB a line).
                 headers = {f"X-Filler-{i}": "v" * 8000 for i in range(100)}
                 headers["Retry-After"] = "7"
             self.send_response(status)

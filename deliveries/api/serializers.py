@@ -59,12 +59,26 @@ class AttemptOutSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
+DETAIL_ATTEMPTS = 20
+
+
 class DeliveryDetailOutSerializer(DeliveryOutSerializer):
-    attempts = serializers.SerializerMethodField()
+    attempts = serializers.SerializerMethodField(
+        help_text=f"The newest {DETAIL_ATTEMPTS} attempts, in the order they were made; every "
+        "attempt, in pages, newest first, at `attempts/`."
+    )
+    attempts_more = serializers.SerializerMethodField(
+        help_text="True when older attempts are not in `attempts`."
+    )
 
     @extend_schema_field(AttemptOutSerializer(many=True))
     def get_attempts(self, delivery: Delivery) -> list[dict[str, Any]]:
-        return AttemptOutSerializer(self.context["attempts"], many=True).data
+        newest = self.context["attempts"][:DETAIL_ATTEMPTS]
+        return AttemptOutSerializer(list(reversed(newest)), many=True).data
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_attempts_more(self, delivery: Delivery) -> bool:
+        return len(self.context["attempts"]) > DETAIL_ATTEMPTS
 
 
 class DeliveryListQuerySerializer(PageQuerySerializer, _WindowSerializer):

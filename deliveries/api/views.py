@@ -21,11 +21,13 @@ from deliveries.services.publishing import (
 from endpoints.api.views import TENANT_PARAM, EndpointView
 from endpoints.services import audit_record
 from webhooks_platform.api.exceptions import error_body, validation_error_body
-from webhooks_platform.api.pagination import page_response, paginated
+from webhooks_platform.api.pagination import PageQuerySerializer, page_response, paginated
 from webhooks_platform.api.permissions import HasApiKey
 from webhooks_platform.api.views import TenantView, responses
 
 from .serializers import (
+    DETAIL_ATTEMPTS,
+    AttemptOutSerializer,
     DeliveryDetailOutSerializer,
     DeliveryListQuerySerializer,
     DeliveryOutSerializer,
@@ -280,8 +282,25 @@ class DeliveryDetailView(DeliveryView):
     )
     def get(self, request: Request, tenant: str, delivery: str) -> Response:
         found = self.get_delivery()
-        attempts = selectors.delivery_attempts(delivery=found)
+        newest = selectors.delivery_attempts(delivery=found).order_by("-id")
+        attempts = list(newest[: DETAIL_ATTEMPTS + 1])
         return Response(DeliveryDetailOutSerializer(found, context={"attempts": attempts}).data)
+
+
+class DeliveryAttemptsView(DeliveryView):
+    @extend_schema(
+        tags=["deliveries"],
+        summary="A delivery's attempts",
+        description="Every attempt of the delivery, newest first, in pages.",
+        parameters=[TENANT_PARAM, PageQuerySerializer],
+        responses=responses({200: paginated(AttemptOutSerializer)}, 400, 404),
+    )
+    def get(self, request: Request, tenant: str, delivery: str) -> Response:
+        found = self.get_delivery()
+        query = self.parse_query(PageQuerySerializer)
+        return page_response(
+            selectors.delivery_attempts(delivery=found), query, AttemptOutSerializer
+        )
 
 
 class DeliveryReplayView(DeliveryView):

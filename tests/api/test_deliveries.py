@@ -192,3 +192,34 @@ def test_stats_count_deliveries_and_attempts(api_a, failing, receiver):
 def test_an_unknown_delivery_id_is_404(api_a, tenant):
     assert_error(api_a.get(f"{BASE}deliveries/not-a-number/"), 404, "not_found")
     assert_error(api_a.get(f"{BASE}deliveries/999999/"), 404, "not_found")
+
+
+def test_a_delivery_detail_holds_the_newest_attempts_and_pages_the_rest(
+    api_a, endpoint_a, delivered
+):
+    from django.utils import timezone
+
+    from deliveries.models import Attempt
+
+    delivery = delivered(endpoint_a)
+    for number in range(1, 26):
+        Attempt.objects.create(
+            delivery=delivery,
+            endpoint=endpoint_a,
+            number=number,
+            trigger="scheduled",
+            started_at=timezone.now(),
+            request_url=endpoint_a.url,
+            response_status=500,
+        )
+    base = f"/api/v1/tenants/acme/deliveries/{delivery.pk}/"
+
+    detail = api_a.get(base).json()
+    assert [a["number"] for a in detail["attempts"]] == list(range(6, 26))
+    assert detail["attempts_more"] is True
+
+    first = api_a.get(base + "attempts/?limit=10").json()
+    second = api_a.get(base + f"attempts/?limit=20&cursor={first['next_cursor']}").json()
+    numbers = [a["number"] for a in first["data"] + second["data"]]
+    assert numbers == list(range(25, 0, -1))
+    assert second["next_cursor"] is None

@@ -33,6 +33,7 @@ OBJECT_ROUTES = [
     ("get", "endpoints/{endpoint}/stats/"),
     ("get", "events/{event}/"),
     ("get", "deliveries/{delivery}/"),
+    ("get", "deliveries/{delivery}/attempts/"),
     ("post", "deliveries/{delivery}/replay/"),
     ("get", "jobs/{job}/"),
 ]

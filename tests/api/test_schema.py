@@ -38,6 +38,7 @@ def test_schema_is_valid_openapi_3_with_every_route(client):
         "/api/v1/tenants/{tenant}/events/{event}/",
         "/api/v1/tenants/{tenant}/deliveries/",
         "/api/v1/tenants/{tenant}/deliveries/{delivery}/",
+        "/api/v1/tenants/{tenant}/deliveries/{delivery}/attempts/",
         "/api/v1/tenants/{tenant}/deliveries/{delivery}/replay/",
         # The Svix-compatible surface, as its SDKs call it (no trailing slash).
         "/api/v1/app",

@@ -55,6 +55,11 @@ v1 = [
         name="delivery-detail",
     ),
     path(
+        f"{T}/deliveries/<str:delivery>/attempts/",
+        deliveries_views.DeliveryAttemptsView.as_view(),
+        name="delivery-attempts",
+    ),
+    path(
         f"{T}/deliveries/<str:delivery>/replay/",
         deliveries_views.DeliveryReplayView.as_view(),
         name="delivery-replay",
