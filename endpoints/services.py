@@ -43,6 +43,35 @@ RESERVED_HEADERS = frozenset(
 )
 
 
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "www-authenticate",
+        "cookie",
+        "x-api-key",
+        "x-auth-token",
+        "api-key",
+        "apikey",
+    }
+)
+_SENSITIVE_PARTS = ("token", "secret", "password", "passwd", "api-key", "apikey", "credential")
+REDACTED = "[redacted]"
+
+
+def is_sensitive_header(name: str) -> bool:
+    """Headers that carry credentials: their values are never shown back nor stored in
+    attempts (``Authorization``, ``X-Api-Key``, any ``…-Token``, ``…-Secret``…)."""
+    lower = name.lower()
+    return lower in SENSITIVE_HEADERS or any(part in lower for part in _SENSITIVE_PARTS)
+
+
+def headers_redacted(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with the values of credential headers replaced, as an attempt stores them."""
+    return {k: (REDACTED if is_sensitive_header(k) else v) for k, v in headers.items()}
+
+
 def is_platform_header(name: str) -> bool:
     """Headers the platform sets (or that frame the request); endpoints may not set them."""
     lower = name.lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from deliveries import signing, transport
+from endpoints.services import headers_redacted
 from webhooks_platform.conf import WebhooksSettings
 
 from .claim import Claimed
@@ -50,7 +51,8 @@ def signed_request(
             prefix="svix" if item.svix_format else "webhook",
         )
     )
-    flight.headers = headers
+    # What the attempt log keeps: credentials in custom headers are not copied into it.
+    flight.headers = headers_redacted(headers)
     return flight, transport.OutboundRequest(
         key=item.id, url=view.url, headers=headers, body=body, group=item.endpoint_id
     )

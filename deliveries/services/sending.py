@@ -33,7 +33,7 @@ from deliveries.engine.record import attempt_observed
 from deliveries.engine.send import transport_options
 from deliveries.engine.state import ERROR_MAX, delivery_next_state, states_write, stored_body
 from deliveries.models import Attempt, Delivery
-from endpoints.services import endpoint_secrets_live
+from endpoints.services import endpoint_secrets_live, headers_redacted
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from .operational import delivery_exhausted
@@ -371,7 +371,7 @@ def _apply(
         started_at=result.started_at,
         duration_ms=result.duration_ms,
         request_url=delivery.endpoint.url,
-        request_headers=batch.sent_headers.get(delivery.pk, {}),
+        request_headers=headers_redacted(batch.sent_headers.get(delivery.pk, {})),
         response_status=result.status,
         response_headers=result.response_headers,
         response_body=body,

@@ -326,3 +326,26 @@ def test_a_megabyte_of_response_headers_is_stored_capped(tenant, invoice_paid, r
     assert len(_json.dumps(headers)) < MAX_STORED_HEADER_BYTES * 1.2
     assert headers["retry-after"] == "7"  # the policy's header survives the cap
     assert headers[TRUNCATED_HEADER].endswith("more headers were not stored")
+
+
+def test_credentials_in_custom_headers_are_sent_but_not_stored_in_attempts(
+    tenant, invoice_paid, receiver
+):
+    endpoint_create(
+        tenant=tenant,
+        url=receiver.url("/ok"),
+        headers={"Authorization": "Bearer s3cret", "X-Service-Token": "t0k", "X-Team": "billing"},
+    )
+    (event,) = _publish(tenant)
+
+    Engine().run_until_idle()
+
+    (request,) = receiver.received()
+    sent = {k.lower(): v for k, v in request.headers.items()}
+    assert sent["authorization"] == "Bearer s3cret"
+    assert sent["x-service-token"] == "t0k"
+    stored = Attempt.objects.get(delivery__event=event).request_headers
+    assert stored["Authorization"] == "[redacted]"
+    assert stored["X-Service-Token"] == "[redacted]"
+    assert stored["X-Team"] == "billing"
+    assert "s3cret" not in str(stored)

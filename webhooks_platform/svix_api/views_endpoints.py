@@ -22,17 +22,6 @@ from . import serializers as s
 from .base import SvixError, SvixView, int_id, invalid, page, parse_time
 
 TAG = ["svix: endpoint"]
-# Header names whose values the API never shows (Svix lists their names as ``sensitive``).
-SENSITIVE_HEADERS = frozenset(
-    {
-        "x-auth-token",
-        "x-api-key",
-        "www-authenticate",
-        "authorization",
-        "proxy-authenticate",
-        "proxy-authorization",
-    }
-)
 STATS_MAX_SPAN = timedelta(days=28, minutes=5)
 RECOVER_MAX_AGE = timedelta(days=14, minutes=5)
 
@@ -194,7 +183,8 @@ class EndpointSecretRotateView(EndpointSubView):
 
 
 def _headers_out(headers: dict[str, str]) -> dict[str, Any]:
-    shown = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+    # Credential headers are listed by name only (Svix's ``sensitive``).
+    shown = {k: v for k, v in headers.items() if not services.is_sensitive_header(k)}
     return {"headers": shown, "sensitive": sorted(k for k in headers if k not in shown)}
 
 
