@@ -8,13 +8,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from deliveries.models import Delivery
+from deliveries.models import Attempt, Delivery
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 
 from .dispatch import deliveries_dispatch
 
 CANCELLED_BY_DISABLE = "endpoint disabled"
+MAX_MANUAL_PER_HOUR = 10
 
 
 def deliveries_cancel_for_endpoint(*, endpoint_id: str, reason: str) -> int:
@@ -71,6 +72,19 @@ def delivery_replay(*, delivery: Delivery) -> Delivery:
             {"delivery": "The event's payload was removed by retention; it cannot be sent again."}
         )
     now = timezone.now()
+    recent = Attempt.objects.filter(
+        delivery_id=delivery.pk,
+        trigger=Attempt.Trigger.MANUAL,
+        started_at__gte=now - timedelta(hours=1),
+    ).count()
+    if recent >= MAX_MANUAL_PER_HOUR:
+        # Each replay is a request to the receiver: unlimited, it is a way to flood it.
+        raise ValidationError(
+            {
+                "delivery": f"This delivery was sent by hand {recent} times in the last hour, "
+                f"the most allowed ({MAX_MANUAL_PER_HOUR}); try again later."
+            }
+        )
     updated = (
         Delivery.objects.filter(pk=delivery.pk)
         .exclude(status=Delivery.Status.SENDING)

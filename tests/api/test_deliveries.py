@@ -223,3 +223,29 @@ def test_a_delivery_detail_holds_the_newest_attempts_and_pages_the_rest(
     numbers = [a["number"] for a in first["data"] + second["data"]]
     assert numbers == list(range(25, 0, -1))
     assert second["next_cursor"] is None
+
+
+def test_a_delivery_can_be_replayed_by_hand_only_so_often(api_a, endpoint_a, delivered):
+    from django.utils import timezone
+
+    from deliveries.models import Attempt
+    from deliveries.services.lifecycle import MAX_MANUAL_PER_HOUR
+
+    delivery = delivered(endpoint_a)
+    for number in range(1, MAX_MANUAL_PER_HOUR + 1):
+        Attempt.objects.create(
+            delivery=delivery,
+            endpoint=endpoint_a,
+            number=number,
+            trigger="manual",
+            started_at=timezone.now(),
+            request_url=endpoint_a.url,
+            response_status=500,
+        )
+
+    response = api_a.post(f"/api/v1/tenants/acme/deliveries/{delivery.pk}/replay/")
+
+    error = assert_error(response, 400, "validation_error")
+    assert "the most allowed" in error["message"]
+    Attempt.objects.filter(delivery=delivery).update(started_at=timezone.now() - timedelta(hours=2))
+    assert api_a.post(f"/api/v1/tenants/acme/deliveries/{delivery.pk}/replay/").status_code == 202
