@@ -22,7 +22,7 @@ from webhooks_platform.pagination import InvalidCursor, keyset_page
 
 from . import selectors
 from .models import Attempt, Delivery, Job
-from .services.jobs import job_recover_create
+from .services.jobs import job_outcomes, job_recover_create, job_scope
 from .services.lifecycle import delivery_replay
 
 PAGE_SIZE = 50
@@ -238,6 +238,8 @@ def job_json(job: Job) -> JsonResponse:
             "done": job.done,
             "progress": round(job.progress, 4),
             "error": job.error,
+            "scope": job_scope(job),
+            "outcomes": job_outcomes(job),
         }
     )
     response["Cache-Control"] = "no-store"

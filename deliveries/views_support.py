@@ -20,7 +20,7 @@ from webhooks_platform.dashboard import audit, flat_message, staff_view
 
 from . import selectors
 from .models import Delivery
-from .services.jobs import job_bulk_replay_create
+from .services.jobs import job_bulk_replay_create, job_scope
 from .services.lifecycle import delivery_replay
 from .views import LogFilterForm, attempt_view_model, delivery_context, job_json, log_page
 
@@ -176,7 +176,11 @@ def support_job(request: HttpRequest, job_id: int) -> HttpResponse:
     job = selectors.job_get(tenant=None, job_id=job_id)
     if job is None:
         raise Http404("No such job.")
-    return render(request, "support/job.html", {"job": job, "section": "support-deliveries"})
+    return render(
+        request,
+        "support/job.html",
+        {"job": job, "scope": job_scope(job), "section": "support-deliveries"},
+    )
 
 
 @require_GET

@@ -43,6 +43,18 @@ class DeliveryOutSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 
+    @extend_schema_field(serializers.DictField())
+    def get_params(self, job: Job) -> dict[str, Any]:
+        from deliveries.services.jobs import job_scope
+
+        return job_scope(job)
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_outcomes(self, job: Job) -> dict[str, int]:
+        from deliveries.services.jobs import job_outcomes
+
+        return job_outcomes(job)
+
 
 class AttemptOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -198,7 +210,14 @@ class JobOutSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Job.Kind.choices)
     status = serializers.ChoiceField(choices=Job.Status.choices)
     endpoint_id = serializers.CharField(allow_null=True)
-    params = serializers.DictField()
+    params = serializers.SerializerMethodField(
+        help_text="What the job ran on: its window and filters."
+    )
+    outcomes = serializers.SerializerMethodField(
+        help_text="What became of the deliveries it sent again, now: delivered, still_failing, "
+        "in_progress, cancelled, skipped (not sent: disabled endpoint, mid-attempt, payload "
+        "gone); counted over the first `tracked` of them."
+    )
     total = serializers.IntegerField()
     done = serializers.IntegerField()
     progress = serializers.FloatField(help_text="0.0 to 1.0")
@@ -206,3 +225,15 @@ class JobOutSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(serializers.DictField())
+    def get_params(self, job: Job) -> dict[str, Any]:
+        from deliveries.services.jobs import job_scope
+
+        return job_scope(job)
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_outcomes(self, job: Job) -> dict[str, int]:
+        from deliveries.services.jobs import job_outcomes
+
+        return job_outcomes(job)

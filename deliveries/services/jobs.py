@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -121,6 +121,45 @@ def _job_queryset(job: Job):  # type: ignore[no-untyped-def]
     return qs
 
 
+#: Replayed deliveries whose outcome a job reports (their ids are kept in its params).
+OUTCOMES_TRACKED = 10_000
+
+
+def job_outcomes(job: Job) -> dict[str, int]:
+    """What became of the deliveries ``job`` sent again, now: delivered, still failing (their
+    new tries failed too), in progress (waiting or being sent) and skipped (on a disabled
+    endpoint, mid-attempt, or with their payload gone). Counted over the first
+    ``OUTCOMES_TRACKED`` replayed; ``tracked`` says how many that is."""
+    ids = job.params.get("replayed_ids") or []
+    counts = {"delivered": 0, "still_failing": 0, "in_progress": 0, "cancelled": 0}
+    by_status = {
+        Delivery.Status.SUCCEEDED: "delivered",
+        Delivery.Status.FAILED: "still_failing",
+        Delivery.Status.PENDING: "in_progress",
+        Delivery.Status.SENDING: "in_progress",
+        Delivery.Status.CANCELLED: "cancelled",
+    }
+    for start in range(0, len(ids), 1000):
+        rows = (
+            Delivery.objects.filter(id__in=ids[start : start + 1000])
+            .values("status")
+            .annotate(n=Count("id"))
+        )
+        for row in rows:
+            counts[by_status[row["status"]]] += row["n"]
+    replayed = job.params.get("replayed", (job.params.get("result") or {}).get("replayed", 0))
+    return {
+        **counts,
+        "skipped": max(0, job.done - replayed),
+        "tracked": len(ids),
+    }
+
+
+def job_scope(job: Job) -> dict[str, object]:
+    """What the job ran on (its window and filters), without its bookkeeping."""
+    return {k: v for k, v in job.params.items() if k not in ("replayed_ids", "replayed", "result")}
+
+
 #: Runs of one job after which a job whose worker keeps dying is failed instead of resumed.
 MAX_RUNS = 3
 
@@ -144,34 +183,38 @@ def job_run(*, job_id: int) -> Job | None:
     # Deliveries whose event payload retention removed cannot be sent again.
     qs = _job_queryset(job).exclude(status=Delivery.Status.SENDING).exclude(event__body="")
     done = replayed = 0
+    tracked: list[int] = []
     if job.resume_after is not None:
         qs = qs.filter(id__gt=job.resume_after)
         done, replayed = job.done, job.params.get("replayed", 0)
+        tracked = list(job.params.get("replayed_ids", []))
     ids = list(qs.order_by("id").values_list("id", flat=True))
     Job.objects.filter(pk=job.pk).update(total=done + len(ids), done=done)
     try:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             with transaction.atomic():
-                replayed += (
+                taken = list(
                     Delivery.objects.filter(id__in=chunk, endpoint__enabled=True)
                     .exclude(status=Delivery.Status.SENDING)
-                    .update(
-                        status=Delivery.Status.PENDING,
-                        next_attempt_at=timezone.now(),
-                        manual_requested=True,
-                        dispatched_until=None,
-                        finished_at=None,
-                        cancel_reason="",
-                    )
+                    .values_list("id", flat=True)
                 )
+                replayed += Delivery.objects.filter(id__in=taken).update(
+                    status=Delivery.Status.PENDING,
+                    next_attempt_at=timezone.now(),
+                    manual_requested=True,
+                    dispatched_until=None,
+                    finished_at=None,
+                    cancel_reason="",
+                )
+                tracked.extend(taken[: max(0, OUTCOMES_TRACKED - len(tracked))])
                 deliveries_dispatch(delivery_ids=chunk)
                 done += len(chunk)
                 Job.objects.filter(pk=job.pk).update(
                     done=done,
                     resume_after=chunk[-1],
                     heartbeat_at=timezone.now(),
-                    params={**job.params, "replayed": replayed},
+                    params={**job.params, "replayed": replayed, "replayed_ids": tracked},
                 )
     except Exception as exc:
         logger.exception("job failed", extra={"job_id": job.pk})
@@ -186,7 +229,11 @@ def job_run(*, job_id: int) -> Job | None:
         status=Job.Status.SUCCEEDED,
         finished_at=timezone.now(),
         heartbeat_at=None,
-        params={**params, "result": {"replayed": replayed, "skipped": done - replayed}},
+        params={
+            **params,
+            "replayed_ids": tracked,
+            "result": {"replayed": replayed, "skipped": done - replayed},
+        },
     )
     job.refresh_from_db()
     return job

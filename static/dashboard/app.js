@@ -60,18 +60,30 @@
     var bar = box.querySelector(".bar > div");
     var text = box.querySelector("[data-job-text]");
     var badge = box.querySelector("[data-job-status]");
+    var started = Date.now();
     function tick() {
       fetch(box.dataset.jobUrl, { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.json(); })
         .then(function (job) {
           bar.style.width = Math.round(job.progress * 100) + "%";
-          text.textContent = job.done + " of " + job.total + " replayed" +
+          var o = job.outcomes || {};
+          var parts = [];
+          if (o.delivered) parts.push(o.delivered + " delivered");
+          if (o.still_failing) parts.push(o.still_failing + " still failing");
+          if (o.in_progress) parts.push(o.in_progress + " in progress");
+          if (o.cancelled) parts.push(o.cancelled + " cancelled");
+          if (o.skipped) parts.push(o.skipped + " skipped");
+          text.textContent = job.done + " of " + job.total + " looked at" +
+            (parts.length ? ": " + parts.join(", ") : "") +
             (job.error ? " — " + job.error : "");
+          box.dataset.outcomes = parts.join(", ");
           badge.textContent = job.status;
           badge.className = "badge " + job.status;
           box.className = "job " + job.status;
           box.dataset.status = job.status;
-          if (job.status !== "succeeded" && job.status !== "failed") setTimeout(tick, 700);
+          var moving = job.status !== "succeeded" && job.status !== "failed";
+          if (moving) setTimeout(tick, 700);
+          else if (o.in_progress && Date.now() - started < 120000) setTimeout(tick, 2000);
         })
         .catch(function () { setTimeout(tick, 2000); });
     }

@@ -267,6 +267,15 @@ def test_support_job_page_and_json(client_for, staff, other_delivery):
         "done": 0,
         "progress": 1.0,
         "error": "",
+        "scope": {"filters": {"status": "failed"}},
+        "outcomes": {
+            "delivered": 0,
+            "still_failing": 0,
+            "in_progress": 0,
+            "cancelled": 0,
+            "skipped": 0,
+            "tracked": 0,
+        },
     }
 
 

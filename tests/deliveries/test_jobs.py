@@ -179,3 +179,28 @@ def test_a_job_whose_worker_keeps_dying_is_failed_with_the_reason(tenant, invoic
     assert job.status == "failed"
     assert job.error == f"its worker stopped {MAX_RUNS} times while running it"
     assert job.finished_at is not None
+
+
+def test_a_finished_job_reports_what_became_of_what_it_sent_again(tenant, invoice_paid):
+    from deliveries.services.jobs import job_outcomes, job_scope
+
+    endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x")
+    since = timezone.now() - timedelta(hours=1)
+    failed = [_failed_delivery(tenant, endpoint) for _ in range(3)]
+    job = job_recover_create(endpoint=endpoint, since=since)
+    job = job_run(job_id=job.pk)
+
+    # Nothing has been sent yet: all three wait.
+    assert job_outcomes(job) == {
+        "delivered": 0,
+        "still_failing": 0,
+        "in_progress": 3,
+        "cancelled": 0,
+        "skipped": 0,
+        "tracked": 3,
+    }
+    Delivery.objects.filter(pk=failed[0].pk).update(status=Delivery.Status.SUCCEEDED)
+    Delivery.objects.filter(pk=failed[1].pk).update(status=Delivery.Status.FAILED)
+    outcomes = job_outcomes(job)
+    assert (outcomes["delivered"], outcomes["still_failing"], outcomes["in_progress"]) == (1, 1, 1)
+    assert job_scope(job) == {"status": "failed", "since": since.isoformat(), "until": None}

@@ -181,7 +181,9 @@ def test_recover_shows_job_progress(page, sign_in, tenant, invoice_paid, receive
     job_run(job_id=Job.objects.get().pk)
 
     expect(page.locator("#job-progress [data-job-status]")).to_have_text("succeeded")
-    expect(page.locator("#job-progress [data-job-text]")).to_have_text("2 of 2 replayed")
+    expect(page.locator("#job-progress [data-job-text]")).to_have_text(
+        "2 of 2 looked at: 2 in progress"
+    )
 
 
 def test_a_typed_url_of_another_tenant_is_not_found(
@@ -245,7 +247,7 @@ def test_support_bulk_replays_failed_deliveries_with_progress(
     expect(page.locator("[data-job-status]")).to_have_text("queued")
     job_run(job_id=Job.objects.get().pk)
     expect(page.locator("[data-job-status]")).to_have_text("succeeded")
-    expect(page.locator("[data-job-text]")).to_have_text("3 of 3 replayed")
+    expect(page.locator("[data-job-text]")).to_have_text("3 of 3 looked at: 3 in progress")
     expect(page.locator(".job .bar > div")).to_have_attribute("style", "width: 100%;")
     shot("support-job")
     _deliver_pending()
