@@ -1,0 +1,321 @@
+"""Writes to endpoints and their signing secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from deliveries import signing
+from webhooks_platform.conf import webhooks_settings
+
+from .. import crypto
+from ..models import Endpoint, EndpointSecret, EventType, Tenant
+from .rules import (
+    _UNSET,
+    MAX_ROTATION_GRACE_SECONDS,
+    AlreadyExists,
+    channels_validate_field,
+    endpoint_headers_validate,
+    endpoint_rate_limit_validate,
+    endpoint_url_validate,
+    metadata_validate,
+    uid_validate,
+)
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+def _event_types_resolve(
+    names: Iterable[str | EventType], *, keep: Iterable[str] = ()
+) -> list[EventType]:
+    """The event types named; archived ones only if already subscribed (``keep``), so editing
+    an endpoint does not silently drop a subscription to a type archived since."""
+    wanted = {n.name if isinstance(n, EventType) else str(n) for n in names}
+    found = {et.name: et for et in EventType.objects.filter(name__in=wanted)}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise ValidationError({"event_types": f"Unknown event types: {', '.join(missing)}."})
+    kept = set(keep)
+    archived = sorted(n for n, et in found.items() if et.archived and n not in kept)
+    if archived:
+        raise ValidationError({"event_types": f"Archived event types: {', '.join(archived)}."})
+    return list(found.values())
+
+
+def _secret_or_new(secret: str | None) -> str:
+    """A caller's own ``whsec_`` secret, validated, or a freshly generated one."""
+    if secret is None:
+        return signing.secret_generate()
+    try:
+        signing.secret_key(secret)
+    except signing.InvalidSecret as exc:
+        raise ValidationError({"secret": str(exc)}) from exc
+    return secret
+
+
+def _secret_store(*, endpoint: Endpoint, secret: str) -> EndpointSecret:
+    return EndpointSecret.objects.create(endpoint=endpoint, encrypted=crypto.encrypt(secret))
+
+
+@transaction.atomic
+def endpoint_create(
+    *,
+    tenant: Tenant,
+    url: str,
+    description: str = "",
+    event_types: Iterable[str | EventType] = (),
+    headers: Mapping[str, str] | None = None,
+    enabled: bool = True,
+    secret: str | None = None,
+    rate_limit: int | None = None,
+    uid: str | None = None,
+    channels: Iterable[str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> tuple[Endpoint, str]:
+    """Create an endpoint and its first signing secret; returns both (the secret in clear once)."""
+    uid = uid_validate(uid, reserved_prefix="ep_")
+    channel_names = channels_validate_field(list(channels) if channels is not None else None)
+    clean_metadata = metadata_validate(metadata)
+    url = endpoint_url_validate(url)
+    rate_limit = endpoint_rate_limit_validate(rate_limit)
+    clean_headers = endpoint_headers_validate(headers)
+    types = _event_types_resolve(event_types)
+    secret = _secret_or_new(secret)
+    cap = webhooks_settings().max_endpoints_per_tenant
+    # Locks the tenant row, so that concurrent creations cannot both pass the count.
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    if cap and Endpoint.objects.filter(tenant=tenant, deleted_at__isnull=True).count() >= cap:
+        raise ValidationError(
+            {
+                "non_field_errors": f"This tenant has {cap} endpoints, the most allowed "
+                "(WEBHOOKS_MAX_ENDPOINTS_PER_TENANT); delete one first."
+            }
+        )
+    if uid is not None and Endpoint.objects.filter(tenant=tenant, uid=uid).exists():
+        raise AlreadyExists({"uid": f"An endpoint with uid {uid!r} exists."})
+    endpoint = Endpoint.objects.create(
+        tenant=tenant,
+        uid=uid,
+        channels=channel_names,
+        metadata=clean_metadata,
+        url=url,
+        description=(description or "")[:500],
+        headers=clean_headers,
+        enabled=enabled,
+        rate_limit=rate_limit,
+        disabled_reason="" if enabled else "disabled when created",
+        disabled_at=None if enabled else timezone.now(),
+    )
+    endpoint.event_types.set(types)
+    _secret_store(endpoint=endpoint, secret=secret)
+    return endpoint, secret
+
+
+@transaction.atomic
+def endpoint_update(
+    *,
+    endpoint: Endpoint,
+    url: str | None = None,
+    description: str | None = None,
+    event_types: Iterable[str | EventType] | None = None,
+    headers: Mapping[str, str] | None = None,
+    enabled: bool | None = None,
+    rate_limit: int | None = _UNSET,
+    uid: str | None = _UNSET,
+    channels: Iterable[str] | None = _UNSET,
+    metadata: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """Change what is given; ``rate_limit=None`` removes the limit (``uid=None`` the uid,
+    ``channels=None`` the channels), omitted leaves it."""
+    if uid is not _UNSET:
+        uid = uid_validate(uid, reserved_prefix="ep_")
+        taken = Endpoint.objects.filter(tenant_id=endpoint.tenant_id, uid=uid).exclude(
+            pk=endpoint.pk
+        )
+        if uid is not None and taken.exists():
+            raise AlreadyExists({"uid": f"An endpoint with uid {uid!r} exists."})
+        endpoint.uid = uid
+    if channels is not _UNSET:
+        endpoint.channels = channels_validate_field(
+            list(channels) if channels is not None else None
+        )
+    if metadata is not None:
+        endpoint.metadata = metadata_validate(metadata)
+    if rate_limit is not _UNSET:
+        endpoint.rate_limit = endpoint_rate_limit_validate(rate_limit)
+    if url is not None:
+        endpoint.url = endpoint_url_validate(url)
+    if description is not None:
+        endpoint.description = description[:500]
+    if headers is not None:
+        endpoint.headers = endpoint_headers_validate(headers)
+    if event_types is not None:
+        current = endpoint.event_types.values_list("name", flat=True)
+        endpoint.event_types.set(_event_types_resolve(event_types, keep=current))
+    endpoint.save()
+    if enabled is True and not endpoint.enabled:
+        endpoint_enable(endpoint=endpoint)
+    elif enabled is False and endpoint.enabled:
+        endpoint_disable(endpoint=endpoint, reason="disabled by user")
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_disable(*, endpoint: Endpoint, reason: str) -> Endpoint:
+    """Stop delivering to ``endpoint``; what was waiting is cancelled (and revived on enable)."""
+    from deliveries.services.lifecycle import deliveries_cancel_for_endpoint
+    from deliveries.services.operational import endpoint_state_changed
+
+    now = timezone.now()
+    updated = Endpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+        enabled=False, disabled_reason=reason[:500], disabled_at=now, updated_at=now
+    )
+    endpoint.refresh_from_db()
+    if updated:
+        deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint disabled")
+        endpoint_state_changed(endpoint=endpoint, event="endpoint.disabled", reason=reason)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
+    """Deliver again, resuming the deliveries cancelled by the disable still in the retry window."""
+    from deliveries.services.lifecycle import deliveries_resume_for_endpoint
+    from deliveries.services.operational import endpoint_state_changed
+
+    now = timezone.now()
+    updated = Endpoint.objects.filter(
+        pk=endpoint.pk, enabled=False, deleted_at__isnull=True
+    ).update(
+        enabled=True,
+        disabled_reason="",
+        disabled_at=None,
+        failing_since=None,
+        updated_at=now,
+        **_CIRCUIT_CLOSED,
+    )
+    endpoint.refresh_from_db()
+    if updated:
+        deliveries_resume_for_endpoint(endpoint_id=endpoint.pk)
+        endpoint_state_changed(endpoint=endpoint, event="endpoint.enabled")
+    return endpoint
+
+
+# A person saying "try again now": the circuit closes and the failure run starts over.
+_CIRCUIT_CLOSED = {
+    "circuit_state": "closed",
+    "circuit_opened_at": None,
+    "circuit_next_probe_at": None,
+    "consecutive_failures": 0,
+}
+
+
+@transaction.atomic
+def endpoint_circuit_reset(*, endpoint: Endpoint) -> int:
+    """Close ``endpoint``'s circuit and send what waits for it now; returns how many go.
+
+    For a person who fixed the receiver and will not wait for the next probe. If the receiver
+    still fails, the circuit opens again after the usual run of failures.
+    """
+    from deliveries.models import Delivery
+    from deliveries.services.dispatch import deliveries_dispatch
+    from deliveries.services.operational import endpoint_state_changed
+
+    now = timezone.now()
+    was_open = Endpoint.objects.filter(pk=endpoint.pk, circuit_state="open").exists()
+    Endpoint.objects.filter(pk=endpoint.pk).update(updated_at=now, **_CIRCUIT_CLOSED)
+    endpoint.refresh_from_db()
+    waiting = list(
+        Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING).values_list(
+            "id", flat=True
+        )
+    )
+    Delivery.objects.filter(id__in=waiting).update(next_attempt_at=now, dispatched_until=None)
+    if waiting:
+        deliveries_dispatch(delivery_ids=waiting)
+    if was_open:
+        endpoint_state_changed(
+            endpoint=endpoint, event="endpoint.circuit_closed", reason="reset by a person"
+        )
+    return len(waiting)
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: Endpoint) -> None:
+    """Soft delete: the endpoint stops receiving, its history stays readable by support."""
+    from deliveries.services.lifecycle import deliveries_cancel_for_endpoint
+
+    now = timezone.now()
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, deleted_at=now, disabled_at=now, disabled_reason="deleted", updated_at=now
+    )
+    deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint deleted")
+
+
+def endpoint_secrets_live(*, endpoint_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Decrypted live secrets per endpoint, newest first."""
+    from django.db.models import Q
+
+    now = timezone.now()
+    rows = (
+        EndpointSecret.objects.filter(endpoint_id__in=list(endpoint_ids))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("endpoint_id", "-created_at", "-id")
+        .values_list("endpoint_id", "encrypted")
+    )
+    out: dict[str, list[str]] = {}
+    for endpoint_id, encrypted in rows:
+        out.setdefault(endpoint_id, []).append(crypto.decrypt(encrypted))
+    return out
+
+
+def endpoint_secret_current(*, endpoint: Endpoint) -> str:
+    return endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [""])[0]
+
+
+@transaction.atomic
+def endpoint_secret_rotate(
+    *, endpoint: Endpoint, grace_period_seconds: int | None = None, secret: str | None = None
+) -> str:
+    """Make a new current secret; the old ones keep signing for the grace period."""
+    grace = (
+        webhooks_settings().secret_rotation_grace
+        if grace_period_seconds is None
+        else grace_period_seconds
+    )
+    if (
+        not isinstance(grace, int)
+        or isinstance(grace, bool)
+        or not 0 <= grace <= MAX_ROTATION_GRACE_SECONDS
+    ):
+        raise ValidationError(
+            {"grace_period_seconds": f"Give 0 to {MAX_ROTATION_GRACE_SECONDS} seconds."}
+        )
+    secret = _secret_or_new(secret)
+    # Lock the endpoint so two rotations at once cannot both leave a "current" secret.
+    Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
+    now = timezone.now()
+    expires = now + timedelta(seconds=grace)
+    EndpointSecret.objects.filter(endpoint=endpoint, expires_at__isnull=True).update(
+        expires_at=expires
+    )
+    EndpointSecret.objects.filter(endpoint=endpoint, expires_at__gt=expires).update(
+        expires_at=expires
+    )
+    _secret_store(endpoint=endpoint, secret=secret)
+    return secret
+
+
+def secrets_reencrypt() -> int:
+    """Rewrite every stored secret under the newest encryption key; returns how many."""
+    count = 0
+    for row in EndpointSecret.objects.only("id", "encrypted").iterator(chunk_size=500):
+        rotated = crypto.rotate(row.encrypted)
+        if rotated != row.encrypted:
+            EndpointSecret.objects.filter(pk=row.pk).update(encrypted=rotated)
+            count += 1
+    return count
