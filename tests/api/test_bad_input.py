@@ -109,3 +109,15 @@ def test_unknown_fields_are_refused_not_ignored(api_a, endpoint_a):
     assert list(error["fields"]) == ["secret"]
     endpoint_a.refresh_from_db()
     assert endpoint_a.description == ""
+
+
+def test_a_nul_in_an_api_url_answers_json(api_a):
+    native = api_a.get("/api/v1/tenants/acme/endpoints/?cursor=%00")
+    svix = api_a.get("/api/v1/app/acme/endpoint/%00")
+
+    assert native.status_code == svix.status_code == 400
+    assert native.json()["error"]["code"] == "bad_request"
+    assert svix.json() == {
+        "code": "bad_request",
+        "detail": "NUL characters are not allowed in URLs.",
+    }

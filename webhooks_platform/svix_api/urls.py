@@ -66,11 +66,12 @@ def schema_paths_without_slash(result, generator, request, public):  # type: ign
     """OpenAPI post-processing: the Svix routes as the SDKs call them, with no trailing slash
     (they answer both ways; the document shows one)."""
     result["paths"] = {
-        (path.rstrip("/") if _svix(path) else path): item for path, item in result["paths"].items()
+        (path.rstrip("/") if is_svix_path(path) else path): item
+        for path, item in result["paths"].items()
     }
     return result
 
 
-def _svix(path: str) -> bool:
+def is_svix_path(path: str) -> bool:
     parts = path.split("/")  # "", "api", "v1", first segment, ...
     return len(parts) > 3 and parts[3] in SVIX_SEGMENTS
