@@ -7,6 +7,7 @@ differs from a laptop only by environment variables: ``DATABASE_URL=postgres://.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "webhooks_platform.apps.WebhooksPlatformConfig",
     "endpoints",
     "deliveries",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -58,7 +60,27 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-in throttling (django-axes): after WEBHOOKS_LOGIN_FAILURE_LIMIT wrong passwords for one
+# account, or from one address, further tries of that account or address are refused for
+# WEBHOOKS_LOGIN_COOLOFF_MINUTES, right password or not; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("WEBHOOKS_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("WEBHOOKS_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+# Behind a proxy, the client's address is in X-Forwarded-For: say how many proxies to trust.
+AXES_IPWARE_PROXY_COUNT = env.int("WEBHOOKS_TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 # --- Browser security --------------------------------------------------------------------------
 # Scripts and styles only from this server (the dashboard's one script is a static file); inline
