@@ -173,6 +173,8 @@ class ApiKey(models.Model):
     )
     prefix = models.CharField(max_length=32, unique=True)
     key_hash = models.CharField(max_length=64, unique=True)
+    # Reads only: for dashboards, exporters and support tooling that must not change anything.
+    read_only = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

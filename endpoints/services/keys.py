@@ -50,8 +50,11 @@ def api_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def api_key_create(*, tenant: Tenant | None = None, name: str = "") -> tuple[ApiKey, str]:
+def api_key_create(
+    *, tenant: Tenant | None = None, name: str = "", read_only: bool = False
+) -> tuple[ApiKey, str]:
     """A new key; returns the row and the key in clear, which is never stored or shown again.
+    A ``read_only`` key may only read (GET, HEAD, OPTIONS), on either API.
 
     The key is ``whk_<12 hex>_<43 urlsafe chars>``: the first part is the visible prefix kept on
     the row to identify the key, the rest carries 256 random bits.
@@ -68,6 +71,7 @@ def api_key_create(*, tenant: Tenant | None = None, name: str = "") -> tuple[Api
                     name=(name or "").strip()[:200],
                     prefix=prefix,
                     key_hash=api_key_hash(key),
+                    read_only=read_only,
                 )
         except IntegrityError:
             # 48 bits of prefix make a clash rare, not impossible.

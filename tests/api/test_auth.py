@@ -133,3 +133,23 @@ def test_a_blank_authorization_header_is_401(tenant):
     response = APIClient().get(TENANT_ROUTE, HTTP_AUTHORIZATION="   ")
 
     assert response.status_code == 401
+
+
+def test_a_read_only_key_reads_and_cannot_write_on_either_api(client_for, tenant, invoice_paid):
+    from endpoints.services import api_key_create
+
+    _, key = api_key_create(tenant=tenant, name="exporter", read_only=True)
+    client = client_for(key)
+
+    assert client.get("/api/v1/tenants/acme/endpoints/").status_code == 200
+    assert client.get("/api/v1/app/acme/endpoint").status_code == 200
+    refused = client.post(
+        "/api/v1/tenants/acme/endpoints/", {"url": "http://127.0.0.1:9/x"}, format="json"
+    )
+    assert refused.status_code == 403
+    assert "read-only" in refused.json()["error"]["message"]
+    svix = client.post(
+        "/api/v1/app/acme/msg", {"eventType": "invoice.paid", "payload": {}}, format="json"
+    )
+    assert svix.status_code == 403
+    assert svix.json()["code"] == "insufficient access"

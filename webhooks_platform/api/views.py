@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -50,6 +51,9 @@ class ApiView(APIView):
         if any("\x00" in str(value) for value in kwargs.values()):
             raise exceptions.NotFound()
         super().initial(request, *args, **kwargs)
+        key = request_api_key(request)
+        if key is not None and key.read_only and request.method not in SAFE_METHODS:
+            raise exceptions.PermissionDenied("This API key is read-only.")
 
     @property
     def api_key(self) -> ApiKey:

@@ -17,6 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--tenant", default=None, help="slug or id of the tenant")
         parser.add_argument("--name", default="", help="a label, such as 'billing service'")
+        parser.add_argument(
+            "--read-only", action="store_true", help="a key that can only read (GET)"
+        )
         add_json_flag(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -25,8 +28,12 @@ class Command(BaseCommand):
             tenant = tenant_get(key=options["tenant"])
             if tenant is None:
                 raise CommandError(f"No tenant {options['tenant']!r}.")
-        api_key, key = api_key_create(tenant=tenant, name=options["name"])
+        api_key, key = api_key_create(
+            tenant=tenant, name=options["name"], read_only=options["read_only"]
+        )
         scope = f"tenant {tenant.slug}" if tenant else "platform"
+        if api_key.read_only:
+            scope = f"read-only {scope}"
         emit(
             self,
             options,
@@ -35,6 +42,7 @@ class Command(BaseCommand):
                 "prefix": api_key.prefix,
                 "tenant": tenant.slug if tenant else None,
                 "name": api_key.name,
+                "read_only": api_key.read_only,
                 "key": key,
             },
             f"Created {scope} API key {api_key.prefix} (id {api_key.pk}). "
