@@ -48,11 +48,12 @@ def load(attempts: int, receiver_base: str) -> dict[str, Any]:
     with connection.cursor() as cur:
         cur.execute(
             """
-            INSERT INTO deliveries_event (id, body, created_at, fanned_out_at, event_type_id,
-                                          tenant_id)
+            INSERT INTO deliveries_event (id, body, body_is_payload, channels, tags, created_at,
+                                          fanned_out_at, event_type_id, tenant_id)
             SELECT 'msg_s5_' || g,
                    '{"type":"bench.ping","timestamp":"2025-01-01T00:00:00.000Z","data":{"n":'
                        || g || '}}',
+                   false, '[]'::jsonb, '[]'::jsonb,
                    now() - make_interval(secs => %(span)s * (%(n)s - g)::float8 / %(n)s),
                    now(), %(event_type)s, %(tenant)s
             FROM generate_series(1, %(n)s) AS g

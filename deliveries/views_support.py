@@ -144,6 +144,22 @@ def support_bulk_replay(request: HttpRequest) -> HttpResponse:
         messages.error(request, "The filters are not valid; nothing was replayed.")
         return redirect("support-deliveries")
     tenant = filters.pop("tenant", None)
+    if request.POST.get("scope") == "all" and request.POST.get("confirmed") != "1":
+        # Replaying everything that matches is one click away from thousands of requests:
+        # say how many first, and go only on a second, explicit yes.
+        matching = selectors.deliveries_filter(tenant=tenant, **filters).count()
+        fields = [(k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken",)]
+        return render(
+            request,
+            "support/bulk_replay_confirm.html",
+            {
+                "count": matching,
+                "tenant": tenant,
+                "filters": filters,
+                "fields": fields,
+                "section": "support-deliveries",
+            },
+        )
     for key in ("since", "until"):
         if key in filters:
             filters[key] = filters[key].isoformat()

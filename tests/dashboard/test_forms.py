@@ -244,9 +244,15 @@ def test_support_replay_one_is_audited_against_the_tenant(client_for, staff, oth
 
 
 def test_support_bulk_replay_of_all_that_match(client_for, staff, other_delivery, failed_delivery):
-    response = client_for(staff).post(
-        reverse("support-bulk-replay"), {"status": "failed", "tenant": "globex", "scope": "all"}
-    )
+    client = client_for(staff)
+    fields = {"status": "failed", "tenant": "globex", "scope": "all"}
+    confirm = client.post(reverse("support-bulk-replay"), fields)
+
+    # First the count and a confirmation; nothing runs yet.
+    assert confirm.status_code == 200
+    assert 'id="replay-count">1<' in confirm.content.decode()
+    assert not Job.objects.exists()
+    response = client.post(reverse("support-bulk-replay"), {**fields, "confirmed": "1"})
 
     job = Job.objects.get()
     assert response["Location"] == reverse("support-job", args=[job.pk])

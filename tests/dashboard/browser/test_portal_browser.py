@@ -242,6 +242,8 @@ def test_support_bulk_replays_failed_deliveries_with_progress(
     expect(page.locator("tr[data-delivery]")).to_have_count(3)
     shot("support-deliveries")
     page.click("#replay-all")
+    expect(page.locator("#replay-count")).to_have_text("3")
+    page.click("#confirm")
 
     expect(page).to_have_url(re.compile(r"/support/jobs/\d+/$"))
     expect(page.locator("[data-job-status]")).to_have_text("queued")
