@@ -307,6 +307,8 @@ LOGGING = {
     "loggers": {
         # The embedded broker has no host; kombu warns about that on every connection.
         "kombu.connection": {"level": "ERROR"},
+        # django-axes announces its version at every start; its sign-in failures stay logged.
+        "axes.apps": {"level": "WARNING"},
         # Celery's two INFO lines per task ("received", "succeeded in") cost more CPU than a
         # small deliver task's own work at thousands a second, and say less than the
         # platform's per-attempt log line; CELERY_TASK_LOG_LEVEL=INFO brings them back.

@@ -112,4 +112,47 @@
       });
     });
   });
+
+  // A select that submits its form when changed (the tenant switcher); without this file a
+  // button does it. An inline onchange would be refused by the Content-Security-Policy.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  // Times in the server's zone (as rendered) or the browser's own, by the person's choice.
+  var TZ_KEY = "webhooks.times";
+  function localText(t) {
+    var d = new Date(t.getAttribute("datetime"));
+    var options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+                    hour12: false, timeZoneName: "short" };
+    if (t.dataset.when !== "short") options.second = "2-digit";
+    if (d.getFullYear() !== new Date().getFullYear()) options.year = "numeric";
+    return d.toLocaleString(undefined, options);
+  }
+  function applyTimes() {
+    var mode = localStorage.getItem(TZ_KEY) === "local" ? "local" : "server";
+    document.documentElement.dataset.times = mode;
+    document.querySelectorAll("time[data-when]").forEach(function (t) {
+      if (t.dataset.mode === mode) return;
+      if (t.dataset.server === undefined) t.dataset.server = t.textContent;
+      t.textContent = mode === "local" ? localText(t) : t.dataset.server;
+      t.title = mode === "local" ? t.dataset.server : "";
+      t.dataset.mode = mode;
+    });
+    var toggle = document.getElementById("tz-toggle");
+    var label = toggle && "Times: " + (mode === "local" ? "local" : toggle.dataset.serverZone);
+    // Only when it changes: every write is a mutation the observer below would see again.
+    if (toggle && toggle.textContent !== label) toggle.textContent = label;
+  }
+  var toggle = document.getElementById("tz-toggle");
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      var next = localStorage.getItem(TZ_KEY) === "local" ? "server" : "local";
+      localStorage.setItem(TZ_KEY, next);
+      applyTimes();
+    });
+  }
+  applyTimes();
+  // Live-refreshed fragments bring new <time> elements; each is rewritten once per mode.
+  new MutationObserver(applyTimes).observe(document.body, { childList: true, subtree: true });
 })();
