@@ -75,7 +75,7 @@ def attempts_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None
         ok_h = plot_h * ok / max_value
         fail_h = plot_h * failed / max_value
         base = HEIGHT - PAD_BOTTOM
-        when = f"{start:%H:00}" if unit == "hour" else f"{start:%a %d %b}"
+        when = f"{start:%H:00 %Z}" if unit == "hour" else f"{start:%a %d %b}"
         every = 3 if unit == "hour" else 1
         bars.append(
             Bar(
@@ -94,7 +94,11 @@ def attempts_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None
             )
         )
     return Chart(
-        title="Last 24 hours, per hour" if unit == "hour" else "Last 7 days, per day",
+        title=(
+            f"Last 24 hours, per hour ({timezone.localtime(now).strftime('%Z')})"
+            if unit == "hour"
+            else f"Last 7 days, per day ({timezone.localtime(now).strftime('%Z')})"
+        ),
         bars=bars,
         max_value=max_value,
         ok_total=sum(v[0] for v in values),

@@ -61,7 +61,7 @@ def test_endpoint_detail_hides_the_secret_and_draws_both_charts(client_for, memb
     assert endpoint_secret_current(endpoint=endpoint) not in html
     assert "whsec_••••" in html
     assert html.count("<svg") == 2
-    assert "Last 24 hours, per hour" in html
+    assert "Last 24 hours, per hour (UTC)" in html
     assert "Last 7 days, per day" in html
 
 
