@@ -10,18 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -321,15 +320,17 @@ class SvixView(ApiView):
             data = getattr(response, "data", None)
             body = "" if data is None else json.dumps(data, cls=JSONEncoder)
             try:
+                with transaction.atomic():
+                    IdempotentResponse.objects.create(
+                        key_hash=self._idempotency_hash, status=response.status_code, body=body
+                    )
+            except IntegrityError:
+                # A concurrent duplicate stored its answer first (kept), or an expired answer
+                # retention has not removed yet holds the key (replaced).
                 IdempotentResponse.objects.filter(
                     key_hash=self._idempotency_hash,
                     created_at__lt=timezone.now() - IDEMPOTENCY_TTL,
-                ).delete()
-                IdempotentResponse.objects.create(
-                    key_hash=self._idempotency_hash, status=response.status_code, body=body
-                )
-            except IntegrityError:
-                pass  # a concurrent duplicate stored its answer first
+                ).update(status=response.status_code, body=body, created_at=timezone.now())
         return response
 
     def body(self) -> dict[str, Any]:
@@ -340,11 +341,20 @@ class SvixView(ApiView):
 
     def app(self) -> Tenant:
         """The application (tenant) in the path, by id, uid or slug; another tenant's is 404."""
-        found = app_find(self.kwargs["app"])
-        api_key = self.api_key
-        if found is None or (not api_key.is_platform and found.pk != api_key.tenant_id):
+        found = self.app_if_any()
+        if found is None:
             raise exceptions.NotFound()
         return found
+
+    def app_if_any(self) -> Tenant | None:
+        """The application in the path, or None when there is none by that key (looked up
+        once per request); another tenant's is still a 404."""
+        if not hasattr(self, "_app"):
+            self._app = app_find(self.kwargs["app"])
+        api_key = self.api_key
+        if self._app is not None and not api_key.is_platform and self._app.pk != api_key.tenant_id:
+            raise exceptions.NotFound()
+        return self._app
 
     def platform_only(self) -> None:
         if not self.api_key.is_platform:
@@ -360,10 +370,3 @@ def app_find(key: str) -> Tenant | None:
         kind = 0 if tenant.public_id == key else 1 if tenant.uid == key else 2
         by_kind.setdefault(kind, tenant)
     return by_kind[min(by_kind)] if by_kind else None
-
-
-UID_PATH_RE = re.compile(r"^[a-zA-Z0-9_.\-]{1,256}$")
-
-
-def created_status(created: bool) -> int:
-    return status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -11,6 +11,8 @@ from deliveries.models import Attempt, Delivery, Event
 from endpoints.models import Endpoint
 
 S = serializers
+# ISO 8601 the way every DRF DateTimeField here renders it (one field, not one per value).
+_time = serializers.DateTimeField().to_representation
 
 # --- input -------------------------------------------------------------------------------------
 
@@ -169,8 +171,8 @@ def _endpoint_common(endpoint: Endpoint) -> dict[str, Any]:
         "throttleRate": endpoint.rate_limit,
         "rateLimit": endpoint.rate_limit,
         "version": 1,
-        "createdAt": S.DateTimeField().to_representation(endpoint.created_at),
-        "updatedAt": S.DateTimeField().to_representation(endpoint.updated_at),
+        "createdAt": _time(endpoint.created_at),
+        "updatedAt": _time(endpoint.updated_at),
     }
 
 
@@ -233,7 +235,7 @@ def message_out(event: Event, *, with_content: bool) -> dict[str, Any]:
         "payload": message_payload(event, with_content),
         "channels": list(event.channels) or None,
         "tags": list(event.tags) or None,
-        "timestamp": S.DateTimeField().to_representation(event.created_at),
+        "timestamp": _time(event.created_at),
     }
 
 
@@ -273,9 +275,7 @@ def delivery_state(delivery: Delivery) -> dict[str, Any]:
     return {
         "status": code,
         "statusText": STATUS_TEXT[code],
-        "nextAttempt": S.DateTimeField().to_representation(delivery.next_attempt_at)
-        if waiting
-        else None,
+        "nextAttempt": _time(delivery.next_attempt_at) if waiting else None,
     }
 
 
@@ -345,7 +345,7 @@ class AttemptOut(S.Serializer):
             "status": code,
             "statusText": STATUS_TEXT[code],
             "triggerType": 1 if instance.trigger == Attempt.Trigger.MANUAL else 0,
-            "timestamp": S.DateTimeField().to_representation(instance.started_at),
+            "timestamp": _time(instance.started_at),
         }
 
 

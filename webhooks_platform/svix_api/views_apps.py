@@ -115,13 +115,12 @@ class AppDetailView(SvixView):
     @extend_schema(tags=TAG_APP, request=s.ApplicationIn, responses={200: s.ApplicationOut})
     def put(self, request: Request, app: str) -> Response:
         data = self.parse(s.ApplicationIn, self.body())
-        found = app_find(app)
-        if found is None:
+        tenant = self.app_if_any()
+        if tenant is None:
             self.platform_only()
             if app.startswith("app_"):
                 raise exceptions.NotFound()
             return Response(s.ApplicationOut(app_create(data, uid=app)).data, status=201)
-        tenant = self.app()
         fields = _app_fields(data)
         fields.setdefault("uid", None)
         fields.setdefault("metadata", {})

@@ -273,9 +273,7 @@ def recover_out(job: Any) -> dict[str, Any]:
         "id": int_id("qtask_", job.pk),
         "status": state.get(job.status, "failed"),
         "task": "endpoint.recover",
-        "updatedAt": s.S.DateTimeField().to_representation(
-            job.finished_at or job.started_at or job.created_at
-        ),
+        "updatedAt": s._time(job.finished_at or job.started_at or job.created_at),
     }
 
 

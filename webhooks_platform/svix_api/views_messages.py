@@ -22,7 +22,6 @@ from . import serializers as s
 from .base import (
     SvixError,
     SvixView,
-    app_find,
     int_cursor,
     int_from_id,
     invalid,
@@ -113,9 +112,8 @@ class MessageListView(AppScopedView):
     @extend_schema(tags=TAG_MSG, request=s.MessageIn, responses={202: s.MessageOut})
     def post(self, request: Request, app: str) -> Response:
         data = self.parse(s.MessageIn, self.body())
-        if app_find(app) is not None:
-            tenant = self.app()
-        else:
+        tenant = self.app_if_any()
+        if tenant is None:
             self.platform_only()
             tenant = app_get_or_create(data.get("application") or {}, app)
         if data.get("deliverAt") is not None:
@@ -203,16 +201,24 @@ def _attempt_filters(qs: QuerySet[Attempt], request: Request) -> QuerySet[Attemp
     return _time_window(qs, "started_at", request)
 
 
-def _attempt_page(qs: QuerySet[Attempt], request: Request) -> Response:
+def _newest_first(
+    qs: QuerySet[Any], request: Request, out: type[s.S.Serializer], *, prefix: str
+) -> Response:
+    """One page of ``qs`` newest first by integer id, shown as ``prefix`` + 27 characters."""
     context = {"with_content": _with_content(request)}
     return page(
-        _attempt_filters(qs.select_related("delivery"), request),
+        qs,
         request,
-        lambda rows: s.AttemptOut(rows, many=True, context=context).data,
+        lambda rows: out(rows, many=True, context=context).data,
         key="id",
         descending=True,
-        **int_cursor("atmpt_"),
+        **int_cursor(prefix),
     )
+
+
+def _attempt_page(qs: QuerySet[Attempt], request: Request) -> Response:
+    qs = _attempt_filters(qs.select_related("delivery"), request)
+    return _newest_first(qs, request, s.AttemptOut, prefix="atmpt_")
 
 
 class AttemptsByEndpointView(AppScopedView):
@@ -264,14 +270,8 @@ class AttemptedDestinationsView(AppScopedView):
     def get(self, request: Request, app: str, msg: str) -> Response:
         event = self.message(self.app())
         qs = Delivery.objects.filter(event=event).select_related("endpoint")
-        return page(
-            qs.prefetch_related("endpoint__event_types"),
-            request,
-            lambda rows: s.MessageEndpointOut(rows, many=True).data,
-            key="id",
-            descending=True,
-            **int_cursor("msgep_"),
-        )
+        qs = qs.prefetch_related("endpoint__event_types")
+        return _newest_first(qs, request, s.MessageEndpointOut, prefix="msgep_")
 
 
 class AttemptedMessagesView(AppScopedView):
@@ -285,26 +285,21 @@ class AttemptedMessagesView(AppScopedView):
             qs = qs.filter(event_type__name__in=types)
         wanted = request.query_params.get("status")
         if wanted not in (None, ""):
-            by_code = {
-                "0": Q(status="succeeded"),
-                "1": Q(status="pending", attempt_count=0),
-                "2": Q(status="failed"),
-                "3": Q(status="sending") | Q(status="pending", attempt_count__gt=0),
-                "4": Q(status="cancelled"),
-            }
-            if wanted not in by_code:
+            if wanted not in DELIVERY_BY_STATUS:
                 raise invalid("query", "status", "status is 0 to 4")
-            qs = qs.filter(by_code[wanted])
+            qs = qs.filter(DELIVERY_BY_STATUS[wanted])
         qs = _time_window(qs, "created_at", request)
-        context = {"with_content": _with_content(request)}
-        return page(
-            qs,
-            request,
-            lambda rows: s.EndpointMessageOut(rows, many=True, context=context).data,
-            key="id",
-            descending=True,
-            **int_cursor("msgep_"),
-        )
+        return _newest_first(qs, request, s.EndpointMessageOut, prefix="msgep_")
+
+
+# Svix's message status of a delivery, as a filter (see ``serializers.delivery_status``).
+DELIVERY_BY_STATUS = {
+    "0": Q(status="succeeded"),
+    "1": Q(status="pending", attempt_count=0),
+    "2": Q(status="failed"),
+    "3": Q(status="sending") | Q(status="pending", attempt_count__gt=0),
+    "4": Q(status="cancelled"),
+}
 
 
 class ResendView(AppScopedView):
