@@ -200,18 +200,29 @@ class Receiver:
 class Workers:
     """``count`` Celery worker processes (threads pool) plus beat for the sweeper."""
 
-    def __init__(self, logs: Path, *, count: int, concurrency: int, extra_env: dict[str, str]):
+    def __init__(
+        self,
+        logs: Path,
+        *,
+        count: int,
+        concurrency: int,
+        extra_env: dict[str, str],
+        profile: Path | None = None,
+    ):
+        """``profile``: run each worker under ``bench.profiled`` (``<profile>-<i>.pstats``)."""
         env = platform_env(**extra_env)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
         queues = "webhooks.deliver,webhooks.retry,webhooks.default"
         for i in range(count):
             log = logs / f"worker{i}.log"
+            launcher = ["-m", "celery"]
+            if profile is not None:
+                launcher = ["-m", "bench.profiled", f"{profile}-{i}.pstats", "celery"]
             proc = spawn(
                 [
                     sys.executable,
-                    "-m",
-                    "celery",
+                    *launcher,
                     "-A",
                     "webhooks_platform",
                     "worker",

@@ -334,8 +334,18 @@ def in_background(fn: Any, *args: Any) -> Any:
 
 
 class Bench:
-    def __init__(self, sizes: Sizes, out: Path, workers: int, concurrency: int) -> None:
+    def __init__(
+        self,
+        sizes: Sizes,
+        out: Path,
+        workers: int,
+        concurrency: int,
+        profile: bool = False,
+        drain_workers: tuple[int, ...] = (1, 2),
+    ) -> None:
         self.sizes = sizes
+        self.profile = profile
+        self.drain_workers = drain_workers
         self.out = out
         self.logs = out / "logs"
         self.worker_count = workers
@@ -586,8 +596,8 @@ class Bench:
         Published with ``publish_events`` (1,000 a call). The clock starts when the workers are
         ready; the baseline is measured just before each drain. Worker RSS is sampled throughout.
         """
-        runs = {str(n): self.drain(workers=n) for n in (1, 2)}
-        result = dict(runs["1"])
+        runs = {str(n): self.drain(workers=n) for n in self.drain_workers}
+        result = dict(next(iter(runs.values())))
         result["scenario"] = "6"
         result["title"] = f"backlog of {self.sizes.s6_events:,} events to 1 endpoint, drained"
         result["by_workers"] = {
@@ -625,7 +635,11 @@ class Bench:
         self.receiver.reset()
         progress = Progress(endpoint_ids, events)
         self.workers = infra.Workers(
-            self.logs, count=workers, concurrency=self.concurrency, extra_env={}
+            self.logs,
+            count=workers,
+            concurrency=self.concurrency,
+            extra_env={},
+            profile=self.out / f"profile-6-{workers}w" if self.profile else None,
         )
         self.cpu = infra.CpuMeter(self.workers, self.receiver, self.publishers.pids)
         rss = infra.RssSampler(self.workers.pids()[:workers])
@@ -733,12 +747,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", help="1-6; repeat for several")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the scenario 6 workers (yappi, CPU clock): results/profile-6-*.pstats",
+    )
+    parser.add_argument(
+        "--drain-workers",
+        default="1,2",
+        help="scenario 6: the worker counts to drain the backlog with, comma-separated",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out = RESULTS / "quick" if args.quick else RESULTS
     out.mkdir(parents=True, exist_ok=True)
     wanted = args.scenario or ["1", "2", "3", "4", "5", "6"]
-    bench = Bench(sizes, out, args.workers, args.concurrency)
+    drain_workers = tuple(int(n) for n in args.drain_workers.split(","))
+    bench = Bench(sizes, out, args.workers, args.concurrency, args.profile, drain_workers)
     started = time.monotonic()
     status = 0
     try:
