@@ -95,9 +95,25 @@ _STATE_COLUMNS = (
 )
 
 
+_ARRAY_TYPES = ("bigint", "uuid", "boolean", *(kind for _, kind in _STATE_COLUMNS))
+_NAMES = ", ".join(name for name, _ in _STATE_COLUMNS)
+# One statement text whatever the bulk's size (each column is one array parameter), so the
+# driver converts it once and binds a dozen parameters instead of a dozen per delivery.
+# Identifiers come from the model and the constants above; every value is a parameter.
+_STATES_SQL = (
+    f"UPDATE {Delivery._meta.db_table} AS d SET "  # noqa: S608
+    + ", ".join(f"{name} = v.{name}" for name, _ in _STATE_COLUMNS if name != "finished_at")
+    + ", finished_at = CASE WHEN v.sets_finished THEN v.finished_at ELSE d.finished_at END, "
+    "manual_requested = false, claim_token = NULL, lease_expires_at = NULL "
+    f"FROM unnest({', '.join(f'%s::{kind}[]' for kind in _ARRAY_TYPES)}) "
+    f"AS v(id, token, sets_finished, {_NAMES}) "
+    "WHERE d.id = v.id AND d.claim_token = v.token RETURNING d.id"
+)
+
+
 def states_write(rows: list[tuple[int, uuid.UUID | None, dict[str, Any]]]) -> set[int]:
     """Write each delivery's new state (id, claim token, fields) if it still holds that claim;
-    returns the ids written. One ``UPDATE … FROM (VALUES …)`` on PostgreSQL, row by row
+    returns the ids written. One ``UPDATE … FROM unnest(…)`` on PostgreSQL, row by row
     elsewhere; the claim-token condition is per row either way, so a delivery whose lease was
     taken back meanwhile keeps its newer state."""
     if not rows:
@@ -108,27 +124,11 @@ def states_write(rows: list[tuple[int, uuid.UUID | None, dict[str, Any]]]) -> se
             for pk, token, fields in rows
             if Delivery.objects.filter(pk=pk, claim_token=token).update(**fields)
         }
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    row = "(%s::bigint, %s::uuid, %s::boolean, " + ", ".join(
-        f"%s::{kind}" for _, kind in _STATE_COLUMNS
-    )
-    row += ")"
-    params: list[Any] = []
+    columns: list[list[Any]] = [[], [], []] + [[] for _ in _STATE_COLUMNS]
     for pk, token, fields in rows:
-        params += [pk, token, "finished_at" in fields]
-        params += [fields.get(name) for name, _ in _STATE_COLUMNS]
-    assignments = ", ".join(
-        f"{name} = v.{name}" for name, _ in _STATE_COLUMNS if name != "finished_at"
-    )
-    # Identifiers come from the model and the constant above; every value is a parameter.
-    sql = (
-        f"UPDATE {table} AS d SET {assignments}, "  # noqa: S608
-        "finished_at = CASE WHEN v.sets_finished THEN v.finished_at ELSE d.finished_at END, "
-        "manual_requested = false, claim_token = NULL, lease_expires_at = NULL "
-        f"FROM (VALUES {', '.join([row] * len(rows))}) "
-        f"AS v(id, token, sets_finished, {', '.join(name for name, _ in _STATE_COLUMNS)}) "
-        "WHERE d.id = v.id AND d.claim_token = v.token RETURNING d.id"
-    )
+        values = (pk, token, "finished_at" in fields, *(fields.get(n) for n, _ in _STATE_COLUMNS))
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_STATES_SQL, columns)
         return {r[0] for r in cursor.fetchall()}
