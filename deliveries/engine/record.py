@@ -126,6 +126,15 @@ def results_record(
             event_created_at=flight.claimed.event_created_at,
             now=now,
         )
+    logger.info(
+        "attempts recorded",
+        extra={
+            "attempts": len(finished),
+            "succeeded": report.succeeded,
+            "retrying": report.retrying,
+            "failed": report.failed,
+        },
+    )
     return report
 
 
@@ -202,7 +211,13 @@ def attempt_observed(
             "attempt finished after its lease expired",
             extra={"delivery_id": delivery.id, "endpoint_id": delivery.endpoint_id},
         )
-    logger.info(
+    # A success is the common case at thousands a second: its line is DEBUG (the attempt row
+    # holds it all, and each bulk logs its counts); a try that did not succeed stays INFO.
+    level = logging.DEBUG if outcome is policy.Outcome.SUCCEEDED else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    logger.log(
+        level,
         "attempt %s",
         outcome,
         extra={
