@@ -17,6 +17,7 @@ It writes nothing to the database and imports nothing from Django.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import queue
 import socket
@@ -180,15 +181,18 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
 async def _resolve_checked(
     host: str, port: int, options: TransportOptions, resolver: _PinnedResolver
 ) -> list[url_safety.IPAddress]:
-    literal = url_safety.parse_ip_literal(host)
-    if literal is not None:
-        addresses = [literal]
-    else:
-        addresses = await resolver.lookup(host, port)
-        if not addresses:
-            raise OSError("no addresses")
+    addresses = await resolver.lookup(host, port)
+    if not addresses:
+        raise OSError("no addresses")
     url_safety.check_addresses(host, addresses, options.allowed_subnets)
     return addresses
+
+
+@functools.lru_cache(maxsize=4096)
+def _url_shape(url: str, require_https: bool) -> tuple[str, str, int]:
+    """``check_url_shape`` once per URL (it depends on nothing else); the addresses the host
+    resolves to are still checked on every attempt."""
+    return url_safety.check_url_shape(url, require_https=require_https)
 
 
 async def _connect_and_post(
@@ -200,10 +204,15 @@ async def _connect_and_post(
     t0: float,
 ) -> None:
     try:
-        _, host, port = url_safety.check_url_shape(request.url, require_https=options.require_https)
-        addresses = await asyncio.wait_for(
-            _resolve_checked(host, port, options, resolver), timeout=options.timeout
-        )
+        _, host, port = _url_shape(request.url, options.require_https)
+        literal = url_safety.parse_ip_literal(host)
+        if literal is not None:  # nothing to look up, so no timer to arm
+            addresses = [literal]
+            url_safety.check_addresses(host, addresses, options.allowed_subnets)
+        else:
+            addresses = await asyncio.wait_for(
+                _resolve_checked(host, port, options, resolver), timeout=options.timeout
+            )
     except url_safety.UnsafeURL as exc:
         result.error = f"blocked: {exc}"
         return
