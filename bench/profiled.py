@@ -1,8 +1,9 @@
 """Run a command's Python entry point under yappi (CPU clock, every thread) and write the
 profile when the process exits: ``python -m bench.profiled OUT.pstats celery -A … worker …``.
 
-The bench starts workers this way with ``--profile``; the profile is summarised in the run's
-report (``bench/report.py``) and can be read with ``python -m pstats OUT.pstats``.
+The bench starts scenario 6's workers this way with ``--profile``; read a profile with
+``python -m pstats OUT.pstats`` (``sort cumtime``, ``stats 40``). yappi's CPU clock slows the
+worker several times over: use it to rank where the time goes, never for throughput.
 """
 
 from __future__ import annotations
