@@ -16,7 +16,11 @@ class Event(models.Model):
     """One published event. ``body`` holds the exact bytes that are signed and sent."""
 
     id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
+    # Indexes: a foreign key's own index is left out where a composite index below starts with
+    # it (every index is one more write per row).
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="events")
     body = models.TextField()
     # The body is the payload itself (the Svix message format), not {"type", "timestamp", "data"}.
@@ -26,7 +30,7 @@ class Event(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001  (NULL: no key; unique only when set)
     # A test event goes to this endpoint only.
     only_endpoint = models.ForeignKey(
-        Endpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Endpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now)
     fanned_out_at = models.DateTimeField(null=True, blank=True)
@@ -43,10 +47,18 @@ class Event(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="event_tenant_log_idx"),
+            # A tenant's events waiting for fan-out, oldest first (the drain; the sweeper scans
+            # it whole). Led by the tenant so that the drain reads it in order with its LIMIT.
             models.Index(
-                fields=["created_at"],
+                fields=["tenant", "created_at"],
                 condition=Q(fanned_out_at__isnull=True),
-                name="event_fanout_pending_idx",
+                name="event_fanout_waiting_idx",
+            ),
+            # Test events (rare): deleting an endpoint finds its own.
+            models.Index(
+                fields=["only_endpoint"],
+                condition=Q(only_endpoint__isnull=False),
+                name="event_only_endpoint_idx",
             ),
         ]
 
@@ -76,11 +88,23 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of their own: each key leads a composite index below (event: the unique
+    # event × endpoint; endpoint and tenant: the log indexes). A delivery row is written three
+    # times in its life, and each index is one more write every time.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     # Copied from the event so that the delivery log filters without a join.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The event's own key PROTECTs the type (a delivery never outlives its event), and the
+    # database's foreign key backs it: no index, and no scan of deliveries when a type that
+    # was never published is deleted.
+    event_type = models.ForeignKey(
+        EventType, on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
     # Tries taken from the automatic schedule; manual replays do not consume it.
@@ -156,8 +180,13 @@ class Attempt(models.Model):
         UTF8 = "utf-8", "UTF-8"
         BASE64 = "base64", "Base64"
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="attempts")
+    # Each key leads a composite index below, so neither has one of its own.
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempts", db_index=False
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="attempts", db_index=False
+    )
     number = models.PositiveIntegerField()
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     started_at = models.DateTimeField()
