@@ -190,6 +190,10 @@ class Receiver:
     def stats(self) -> dict[str, Any]:
         return self._call("/_stats")
 
+    def total(self) -> int:
+        """Requests received since the last reset (all paths)."""
+        return int(self._call("/_total")["total"])
+
     def reset(self) -> None:
         self._call("/_reset", b"{}")
 

@@ -6,7 +6,7 @@ arrival (wall clock) of every ``webhook-id`` at every path, and verifies the sig
 request in ``sample_every`` with ``deliveries.signing.verify`` against the secrets the harness
 registered.
 
-Control routes (the harness's only way in): ``GET /_stats``, ``POST /_reset``,
+Control routes (the harness's only way in): ``GET /_stats``, ``GET /_total``, ``POST /_reset``,
 ``POST /_secrets`` (a JSON map of path → secret).
 
 Run: ``python -m bench.receiver PORT``; it prints ``ready`` once listening.
@@ -87,6 +87,8 @@ def verify(request: web.BaseRequest, body: bytes, state: State, path: str, now: 
 
 
 async def control(request: web.BaseRequest, state: State, path: str) -> web.Response:
+    if path == "/_total":  # cheap enough to poll many times a second
+        return web.json_response({"total": state.total})
     if path == "/_stats":
         return web.json_response(
             {
