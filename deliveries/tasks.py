@@ -9,8 +9,7 @@ from webhooks_platform.conf import webhooks_settings
 
 from .engine import engine_enabled
 from .engine.worker import engine, engine_wake_deliveries
-from .services.dispatch import fanout_flag_clear
-from .services.fanout import event_fan_out, events_fan_out_pending
+from .services.fanout import event_fan_out, fan_out_tenant_drain
 from .services.jobs import job_run
 from .services.retention import retention_purge
 from .services.sending import deliveries_send, sender_drain
@@ -24,10 +23,7 @@ def fan_out(event_id: str) -> int:
 
 @shared_task(name="deliveries.fan_out_tenant", ignore_result=True)
 def fan_out_tenant(tenant_id: int) -> int:
-    # Drop the flag before draining: an event committed after this is either seen by the
-    # drain or raises the flag again (and so sends another message).
-    fanout_flag_clear(tenant_id)
-    return events_fan_out_pending(tenant_id=tenant_id, send_here=True)
+    return fan_out_tenant_drain(tenant_id=tenant_id)
 
 
 @shared_task(name="deliveries.deliver", ignore_result=True)

@@ -45,6 +45,7 @@ class WebhooksSettings:
     endpoint_concurrency_max: int = 128
     max_endpoints_per_tenant: int = 200
     api_rate_limit: int = 3000
+    fanout_linger: float = 0.01
 
     @property
     def lease_seconds(self) -> float:
@@ -97,4 +98,5 @@ def webhooks_settings() -> WebhooksSettings:
         endpoint_concurrency_max=int(settings.WEBHOOKS_ENDPOINT_CONCURRENCY_MAX),
         max_endpoints_per_tenant=int(settings.WEBHOOKS_MAX_ENDPOINTS_PER_TENANT),
         api_rate_limit=int(settings.WEBHOOKS_API_RATE_LIMIT),
+        fanout_linger=float(settings.WEBHOOKS_FANOUT_LINGER_MS) / 1000,
     )

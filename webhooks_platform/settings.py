@@ -256,6 +256,8 @@ WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default
 WEBHOOKS_ENDPOINT_CONCURRENCY_MAX = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY_MAX", default=128)
 # Requests one worker process holds in flight or queued, across endpoints.
 WEBHOOKS_SENDER_MAX_PENDING = env.int("WEBHOOKS_SENDER_MAX_PENDING", default=1000)
+# While a tenant publishes a stream, its fan-out waits this long to take the burst in one go.
+WEBHOOKS_FANOUT_LINGER_MS = env.int("WEBHOOKS_FANOUT_LINGER_MS", default=10)
 # Endpoints a tenant may have (not counting deleted ones): one publish sends one request per
 # endpoint, so an unbounded tenant is an amplifier. 0: no cap.
 WEBHOOKS_MAX_ENDPOINTS_PER_TENANT = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_TENANT", default=200)

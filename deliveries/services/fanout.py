@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from endpoints.models import Endpoint
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 from webhooks_platform.db import skip_locked
 
-from .dispatch import deliveries_dispatch
+from .dispatch import deliveries_dispatch, fanout_flag_clear
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +208,34 @@ def _audience(event: Event) -> tuple[int, str | None, tuple[str, ...]]:
 
 
 SEND_HERE_MAX_BATCHES = 4
+
+# A tenant drained this recently is publishing a stream: its next drain lingers first.
+STREAM_GAP_SECONDS = 0.25
+_MAX_REMEMBERED = 10_000
+_last_drain: dict[int, float] = {}
+
+
+def fan_out_tenant_drain(*, tenant_id: int) -> int:
+    """Answer a tenant's fan-out message: drop its flag, then fan out what waits.
+
+    While a tenant publishes a stream, a drain lingers ``fanout_linger`` before dropping the
+    flag: publishes meanwhile see the flag up and send no message, so one drain, one claim and
+    one record serve the whole burst instead of two events each (in bench scenario 1, 9,600
+    drains for 20,000 events, each costing more than its events' delivery). A single publish
+    after a quiet spell is drained at once. Dropping the flag before draining keeps the rule
+    that an event committed after the drop is either seen by this drain or raises the flag
+    again (and so sends another message).
+    """
+    linger = webhooks_settings().fanout_linger
+    last = _last_drain.get(tenant_id)
+    if linger > 0 and last is not None and time.monotonic() - last < STREAM_GAP_SECONDS:
+        time.sleep(linger)
+    fanout_flag_clear(tenant_id)
+    drained = events_fan_out_pending(tenant_id=tenant_id, send_here=True)
+    if len(_last_drain) >= _MAX_REMEMBERED:
+        _last_drain.clear()
+    _last_drain[tenant_id] = time.monotonic()
+    return drained
 
 
 def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:

@@ -87,3 +87,25 @@ def test_a_small_drain_sends_its_deliveries_itself(receiver, tenant, invoice_pai
 
     assert sorted(r.headers["webhook-id"] for r in got) == sorted(e.pk for e in events)
     assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_a_drain_lingers_only_while_the_tenant_streams(tenant, invoice_paid, settings, monkeypatch):
+    from deliveries.services import fanout
+
+    settings.WEBHOOKS_FANOUT_LINGER_MS = 40
+    endpoint_create(tenant=tenant, url="http://127.0.0.1:9/a")
+    slept: list[float] = []
+    monkeypatch.setattr(fanout.time, "sleep", slept.append)
+    fanout._last_drain.pop(tenant.pk, None)
+
+    publish_event(tenant, "invoice.paid", {"n": 1})
+    first = fanout.fan_out_tenant_drain(tenant_id=tenant.pk)  # after a quiet spell: at once
+    publish_event(tenant, "invoice.paid", {"n": 2})
+    second = fanout.fan_out_tenant_drain(tenant_id=tenant.pk)  # a stream: gathers the burst
+    fanout._last_drain[tenant.pk] -= fanout.STREAM_GAP_SECONDS + 1
+    publish_event(tenant, "invoice.paid", {"n": 3})
+    third = fanout.fan_out_tenant_drain(tenant_id=tenant.pk)  # quiet again: at once
+
+    assert (first, second, third) == (1, 1, 1)
+    assert slept == [0.04]
+    assert Delivery.objects.count() == 3
