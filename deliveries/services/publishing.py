@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from deliveries import PayloadTooLarge, PublishError
@@ -131,7 +131,8 @@ def _event_build(
     body = event_body(
         event_type=type_obj.name, created_at=created_at, payload=payload, payload_only=payload_only
     )
-    limit = webhooks_settings().max_payload_bytes
+    ws = webhooks_settings()
+    limit = ws.max_payload_bytes
     try:
         size = len(body.encode("utf-8"))
     except UnicodeEncodeError as exc:
@@ -151,8 +152,7 @@ def _event_build(
         idempotency_key=idempotency_key,
         only_endpoint=only_endpoint,
         created_at=created_at,
-        fanout_dispatched_until=created_at
-        + timedelta(seconds=webhooks_settings().dispatch_timeout),
+        fanout_dispatched_until=created_at + timedelta(seconds=ws.dispatch_timeout),
     )
 
 
@@ -177,15 +177,26 @@ def event_publish(
     """
     _idempotency_key_check(idempotency_key)
     tenant_obj = _tenant_resolve(tenant)
+    name = event_type.name if isinstance(event_type, EventType) else str(event_type)
+    if idempotency_key is None and only_endpoint is None and connection.vendor == "postgresql":
+        event = _publish_with_type_seen(
+            tenant=tenant_obj, name=name, payload=payload, channels=channels, tags=tags
+        )
+        if event is not None:
+            return _published(event, only_endpoint=None)
     if idempotency_key is not None:
         existing = Event.objects.filter(tenant=tenant_obj, idempotency_key=idempotency_key).first()
         if existing is not None:
             if repeat_raises:
                 raise EventExists(existing)
             return existing
+    type_obj = _event_type_resolve(event_type)
+    if len(_types_seen) >= _MAX_TYPES_SEEN:
+        _types_seen.clear()
+    _types_seen[name] = type_obj
     event = _event_build(
         tenant=tenant_obj,
-        type_obj=_event_type_resolve(event_type),
+        type_obj=type_obj,
         payload=payload,
         idempotency_key=idempotency_key,
         created_at=timezone.now(),
@@ -206,7 +217,11 @@ def event_publish(
             if repeat_raises:
                 raise EventExists(first) from None
             return first
+    return _published(event, only_endpoint=only_endpoint)
 
+
+def _published(event: Event, *, only_endpoint: Endpoint | None) -> Event:
+    """After the INSERT: count it, and enqueue its fan-out for when the transaction commits."""
     metrics.event_published(event_type=event.event_type.name)
     from deliveries.services.dispatch import fan_out_send, fan_out_signal
 
@@ -216,6 +231,71 @@ def event_publish(
         )
     else:
         transaction.on_commit(lambda: fan_out_send([event.pk]))
+    return event
+
+
+# Event types as this process last read them, by name: a publish checks its payload against
+# the type it saw, and its INSERT stores the event only if the type is still that one.
+_types_seen: dict[str, EventType] = {}
+_MAX_TYPES_SEEN = 10_000
+
+_EVENT_INSERT_IF_TYPE_UNCHANGED = f"""
+INSERT INTO {Event._meta.db_table} (id, tenant_id, event_type_id, body, body_is_payload,
+    channels, tags, idempotency_key, only_endpoint_id, created_at, fanned_out_at,
+    fanout_dispatched_until)
+SELECT %s, %s, t.id, %s, %s, %s::jsonb, %s::jsonb, NULL, NULL, %s, NULL, %s
+FROM {EventType._meta.db_table} AS t
+WHERE t.id = %s AND t.name = %s AND NOT t.archived AND t.schema IS NOT DISTINCT FROM %s::jsonb
+"""  # noqa: S608  (table names from the models; every value is a parameter)
+
+
+def _publish_with_type_seen(
+    *, tenant: Tenant, name: str, payload: Any, channels: Any, tags: Any
+) -> Event | None:
+    """The common publish (no idempotency key, not a test event) on PostgreSQL, in one
+    statement: the payload is checked against the event type this process saw last, and one
+    ``INSERT … SELECT`` stores the event only if the type still has that id, is not archived and
+    has that schema. None when the type is not known here, or changed, or the payload failed
+    the check: the caller then reads the type afresh and publishes the usual way (so an error
+    always comes from the type as it is now)."""
+    seen = _types_seen.get(name)
+    if seen is None:
+        return None
+    try:
+        event = _event_build(
+            tenant=tenant,
+            type_obj=seen,
+            payload=payload,
+            idempotency_key=None,
+            created_at=timezone.now(),
+            channels=channels,
+            tags=tags,
+        )
+    except PublishError:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EVENT_INSERT_IF_TYPE_UNCHANGED,
+            [
+                event.pk,
+                tenant.pk,
+                event.body,
+                event.body_is_payload,
+                json.dumps(event.channels),
+                json.dumps(event.tags),
+                event.created_at,
+                event.fanout_dispatched_until,
+                seen.pk,
+                seen.name,
+                None if seen.schema is None else json.dumps(seen.schema),
+            ],
+        )
+        stored = cursor.rowcount == 1
+    if not stored:
+        _types_seen.pop(name, None)
+        return None
+    event._state.adding = False
+    event._state.db = connection.alias
     return event
 
 

@@ -2,6 +2,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 
 from deliveries import PublishError, publish_event
@@ -153,3 +154,38 @@ def test_fan_out_follows_subscriptions(tenant, other_tenant, invoice_paid, user_
     assert (created, again) == (2, 2)
     assert Delivery.objects.count() == 2
     assert not to_users.deliveries.exists()
+
+
+ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="the one-statement publish is PostgreSQL's")
+def test_a_publish_of_a_type_seen_before_is_one_statement(
+    tenant, invoice_paid, django_assert_num_queries
+):
+    publish_event(tenant, "invoice.paid", {"n": 1})  # reads the type
+
+    with django_assert_num_queries(1):
+        event = publish_event(tenant, "invoice.paid", {"n": 2})
+
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.event_type_id, stored.payload) == (invoice_paid.pk, {"n": 2})
+
+
+def test_a_type_changed_elsewhere_is_checked_as_it_is_now(tenant, invoice_paid):
+    """Another process changes the type (a queryset update: nothing in this process hears of
+    it); the next publish here still answers to the type as it is."""
+    from endpoints.models import EventType
+
+    publish_event(tenant, "invoice.paid", {"amount": 1})
+    EventType.objects.filter(pk=invoice_paid.pk).update(
+        schema={"type": "object", "required": ["amount"]}
+    )
+    with pytest.raises(PublishError, match="does not match the schema"):
+        publish_event(tenant, "invoice.paid", {"other": 1})
+    assert publish_event(tenant, "invoice.paid", {"amount": 2}).payload == {"amount": 2}
+
+    EventType.objects.filter(pk=invoice_paid.pk).update(archived=True)
+    with pytest.raises(PublishError, match="is archived"):
+        publish_event(tenant, "invoice.paid", {"amount": 3})
+    assert Event.objects.count() == 2
