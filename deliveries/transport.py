@@ -44,6 +44,8 @@ class OutboundRequest:
     headers: dict[str, str]
     body: bytes
     group: str = ""  # requests sharing a group (an endpoint) share a concurrency cap
+    # The ranges this request may reach instead of the options' (an operators' endpoint).
+    allowed_subnets: tuple[url_safety.Network, ...] | None = None
 
 
 @dataclass
@@ -179,12 +181,12 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 async def _resolve_checked(
-    host: str, port: int, options: TransportOptions, resolver: _PinnedResolver
+    host: str, port: int, allowed: tuple[url_safety.Network, ...], resolver: _PinnedResolver
 ) -> list[url_safety.IPAddress]:
     addresses = await resolver.lookup(host, port)
     if not addresses:
         raise OSError("no addresses")
-    url_safety.check_addresses(host, addresses, options.allowed_subnets)
+    url_safety.check_addresses(host, addresses, allowed)
     return addresses
 
 
@@ -205,13 +207,16 @@ async def _connect_and_post(
 ) -> None:
     try:
         _, host, port = _url_shape(request.url, options.require_https)
+        allowed = (
+            options.allowed_subnets if request.allowed_subnets is None else request.allowed_subnets
+        )
         literal = url_safety.parse_ip_literal(host)
         if literal is not None:  # nothing to look up, so no timer to arm
             addresses = [literal]
-            url_safety.check_addresses(host, addresses, options.allowed_subnets)
+            url_safety.check_addresses(host, addresses, allowed)
         else:
             addresses = await asyncio.wait_for(
-                _resolve_checked(host, port, options, resolver), timeout=options.timeout
+                _resolve_checked(host, port, allowed, resolver), timeout=options.timeout
             )
     except url_safety.UnsafeURL as exc:
         result.error = f"blocked: {exc}"

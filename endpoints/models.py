@@ -8,6 +8,8 @@ from django.db.models import Q
 from webhooks_platform.ids import new_app_id, new_endpoint_id
 
 EVENT_TYPE_NAME_RE = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+# The platform's internal tenant whose endpoints are the operators' URLs (operational webhooks).
+OPERATIONS_TENANT_SLUG = "_operations"
 
 
 class Tenant(models.Model):
@@ -36,6 +38,10 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def is_operations(self) -> bool:
+        return self.slug == OPERATIONS_TENANT_SLUG
 
 
 class Membership(models.Model):

@@ -43,13 +43,12 @@ def check_webhooks_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
         problems.append(Error("WEBHOOKS_ATTEMPT_TIMEOUT must be positive.", id="webhooks.E003"))
     if int(settings.WEBHOOKS_MAX_PAYLOAD_BYTES) <= 0:
         problems.append(Error("WEBHOOKS_MAX_PAYLOAD_BYTES must be positive.", id="webhooks.E004"))
-    for cidr in settings.WEBHOOKS_ALLOWED_SUBNETS:
-        try:
-            ipaddress.ip_network(str(cidr).strip(), strict=False)
-        except ValueError:
-            problems.append(
-                Error(f"WEBHOOKS_ALLOWED_SUBNETS: {cidr!r} is not a CIDR.", id="webhooks.E005")
-            )
+    for name in ("WEBHOOKS_ALLOWED_SUBNETS", "WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS"):
+        for cidr in getattr(settings, name):
+            try:
+                ipaddress.ip_network(str(cidr).strip(), strict=False)
+            except ValueError:
+                problems.append(Error(f"{name}: {cidr!r} is not a CIDR.", id="webhooks.E005"))
     if int(settings.WEBHOOKS_DELIVERY_BATCH_SIZE) < 1:
         problems.append(Error("WEBHOOKS_DELIVERY_BATCH_SIZE must be >= 1.", id="webhooks.E006"))
     if settings.WEBHOOKS_ENGINE not in ("engine", "classic"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -46,6 +47,13 @@ class WebhooksSettings:
     max_endpoints_per_tenant: int = 200
     api_rate_limit: int = 3000
     fanout_linger: float = 0.01
+    operational_allowed_subnets: tuple[Network, ...] = ()
+
+    def subnets_for(self, *, operations: bool) -> tuple[Network, ...]:
+        """The ranges an endpoint may reach: the operators' endpoints add their own."""
+        if operations:
+            return self.allowed_subnets + self.operational_allowed_subnets
+        return self.allowed_subnets
 
     @property
     def lease_seconds(self) -> float:
@@ -57,6 +65,12 @@ class WebhooksSettings:
         return self.attempt_timeout * 2 + 30
 
 
+def _networks(cidrs: Any) -> tuple[Network, ...]:
+    return tuple(
+        ipaddress.ip_network(str(cidr).strip(), strict=False) for cidr in cidrs if str(cidr).strip()
+    )
+
+
 def webhooks_settings() -> WebhooksSettings:
     return WebhooksSettings(
         retry_schedule=tuple(float(s) for s in settings.WEBHOOKS_RETRY_SCHEDULE),
@@ -65,11 +79,8 @@ def webhooks_settings() -> WebhooksSettings:
         attempt_timeout=float(settings.WEBHOOKS_ATTEMPT_TIMEOUT),
         max_payload_bytes=int(settings.WEBHOOKS_MAX_PAYLOAD_BYTES),
         response_body_limit=int(settings.WEBHOOKS_RESPONSE_BODY_LIMIT),
-        allowed_subnets=tuple(
-            ipaddress.ip_network(str(cidr).strip(), strict=False)
-            for cidr in settings.WEBHOOKS_ALLOWED_SUBNETS
-            if str(cidr).strip()
-        ),
+        allowed_subnets=_networks(settings.WEBHOOKS_ALLOWED_SUBNETS),
+        operational_allowed_subnets=_networks(settings.WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS),
         require_https=bool(settings.WEBHOOKS_REQUIRE_HTTPS),
         disable_after_failing_seconds=float(settings.WEBHOOKS_DISABLE_AFTER_FAILING_DAYS) * 86400,
         secret_rotation_grace=int(settings.WEBHOOKS_SECRET_ROTATION_GRACE),

@@ -237,6 +237,9 @@ WEBHOOKS_ALLOWED_SUBNETS = env.list(
     "WEBHOOKS_ALLOWED_SUBNETS",
     default=["127.0.0.0/8", "::1/128"] if _LOCAL_DEVELOPMENT else [],
 )
+# Ranges opened to the operators' own URLs only (WEBHOOKS_OPERATIONAL_WEBHOOK_URLS), never to a
+# tenant's endpoint: a private alerting service does not open its network to every tenant.
+WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS = env.list("WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS", default=[])
 WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=False)
 WEBHOOKS_DISABLE_AFTER_FAILING_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_FAILING_DAYS", default=5)
 WEBHOOKS_SECRET_ROTATION_GRACE = env.int("WEBHOOKS_SECRET_ROTATION_GRACE", default=86400)

@@ -21,8 +21,8 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 
 from endpoints import crypto
-from endpoints.models import Endpoint, EndpointSecret
-from webhooks_platform.conf import WebhooksSettings
+from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret
+from webhooks_platform.conf import Network, WebhooksSettings, webhooks_settings
 
 from .health import CIRCUIT_OPEN
 
@@ -82,6 +82,9 @@ class EndpointView:
     rate_limit: int | None
     had_failures: bool  # failures on record or an open circuit: a success must reset them
     secrets: list[str] = field(default_factory=list)
+    # An operators' endpoint (operational webhooks) reaches its own ranges too; None: the
+    # platform's allow-list, as for every tenant's endpoint.
+    allowed_subnets: tuple[Network, ...] | None = None
 
 
 class EndpointCache:
@@ -95,7 +98,9 @@ class EndpointCache:
         # endpoint id -> (when read, its view or None when disabled or deleted)
         self._views: dict[str, tuple[float, EndpointView | None]] = {}
 
-    def load(self, endpoint_ids: list[str], now: datetime) -> dict[str, EndpointView]:
+    def load(
+        self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings | None = None
+    ) -> dict[str, EndpointView]:
         """The enabled, live endpoints among ``endpoint_ids``, as read within the last
         ``VIEW_SECONDS`` (this process's own health writes drop them sooner: ``forget_views``)."""
         clock = time.monotonic()
@@ -105,7 +110,7 @@ class EndpointCache:
             if clock - self._views.get(e, (-1e9, None))[0] > self.VIEW_SECONDS
         ]
         if stale:
-            fresh = self._read(stale, now)
+            fresh = self._read(stale, now, ws)
             for endpoint_id in stale:
                 self._views[endpoint_id] = (clock, fresh.get(endpoint_id))
             if len(self._views) > 50_000:
@@ -121,7 +126,9 @@ class EndpointCache:
         for endpoint_id in endpoint_ids:
             self._views.pop(endpoint_id, None)
 
-    def _read(self, endpoint_ids: list[str], now: datetime) -> dict[str, EndpointView]:
+    def _read(
+        self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings | None
+    ) -> dict[str, EndpointView]:
         """One query for the endpoints, plus one for secrets whose version changed."""
         newest = EndpointSecret.objects.filter(endpoint_id=OuterRef("pk")).order_by("-id")
         rows = list(
@@ -137,13 +144,14 @@ class EndpointCache:
                 "failing_since",
                 "consecutive_failures",
                 "secret_version",
+                "tenant__slug",
             )
         )
         stale = [r[0] for r in rows if self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None]
         if stale:
             self._reload_secrets(stale, {r[0]: r[8] for r in rows}, now)
         views: dict[str, EndpointView] = {}
-        for ep_id, url, headers, state, next_probe, rate, failing, failures, _ in rows:
+        for ep_id, url, headers, state, next_probe, rate, failing, failures, _, slug in rows:
             is_open = state == CIRCUIT_OPEN
             views[ep_id] = EndpointView(
                 id=ep_id,
@@ -159,6 +167,11 @@ class EndpointCache:
                     for s, exp in self._secrets.get(ep_id, (None, []))[1]
                     if exp is None or exp > now
                 ],
+                allowed_subnets=(
+                    (ws or webhooks_settings()).subnets_for(operations=True)
+                    if slug == OPERATIONS_TENANT_SLUG
+                    else None
+                ),
             )
         return views
 

@@ -226,7 +226,7 @@ class Engine:
         # with thousands due, a round reads and asks for only those it can start.
         if len(candidates) > room:
             candidates = sorted(candidates, key=lambda e: self._due.get(e, now))[:room]
-        views = self._cache.load(candidates, now)
+        views = self._cache.load(candidates, now, ws)
         for endpoint_id in candidates:
             if endpoint_id not in views:  # disabled or deleted: the sweeper cancels its work
                 self._due.pop(endpoint_id, None)

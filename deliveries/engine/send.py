@@ -54,5 +54,10 @@ def signed_request(
     # What the attempt log keeps: credentials in custom headers are not copied into it.
     flight.headers = headers_redacted(headers)
     return flight, transport.OutboundRequest(
-        key=item.id, url=view.url, headers=headers, body=body, group=item.endpoint_id
+        key=item.id,
+        url=view.url,
+        headers=headers,
+        body=body,
+        group=item.endpoint_id,
+        allowed_subnets=view.allowed_subnets,
     )

@@ -24,12 +24,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from deliveries.models import Delivery, Event
-from endpoints.models import Endpoint, EventType, Tenant
+from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EventType, Tenant
 from webhooks_platform.conf import webhooks_settings
 
 logger = logging.getLogger(__name__)
 
-OPERATIONS_TENANT_SLUG = "_operations"
+__all__ = ["OPERATIONS_TENANT_SLUG"]
 
 EVENT_TYPES = {
     "endpoint.disabled": "Operational: an endpoint was disabled (by a user, 410 Gone, or failing).",

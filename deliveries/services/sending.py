@@ -92,7 +92,7 @@ def deliveries_claimed(*, claim_token: uuid.UUID) -> list[Delivery]:
     return list(
         Delivery.objects.filter(
             claim_token=claim_token, status=Delivery.Status.SENDING
-        ).select_related("event", "endpoint", "event_type")
+        ).select_related("event", "endpoint__tenant", "event_type")
     )
 
 
@@ -267,6 +267,11 @@ def _build_requests(
                 headers=headers,
                 body=body,
                 group=delivery.endpoint_id,
+                allowed_subnets=(
+                    batch.ws.subnets_for(operations=True)
+                    if delivery.endpoint.tenant.is_operations
+                    else None
+                ),
             )
         )
     return requests, unsendable

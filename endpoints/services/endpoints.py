@@ -80,7 +80,7 @@ def endpoint_create(
     uid = uid_validate(uid, reserved_prefix="ep_")
     channel_names = channels_validate_field(list(channels) if channels is not None else None)
     clean_metadata = metadata_validate(metadata)
-    url = endpoint_url_validate(url)
+    url = endpoint_url_validate(url, operations=tenant.is_operations)
     rate_limit = endpoint_rate_limit_validate(rate_limit)
     clean_headers = endpoint_headers_validate(headers)
     types = _event_types_resolve(event_types)
@@ -148,7 +148,7 @@ def endpoint_update(
     if rate_limit is not _UNSET:
         endpoint.rate_limit = endpoint_rate_limit_validate(rate_limit)
     if url is not None:
-        endpoint.url = endpoint_url_validate(url)
+        endpoint.url = endpoint_url_validate(url, operations=endpoint.tenant.is_operations)
     if description is not None:
         endpoint.description = description[:500]
     if headers is not None:

@@ -149,11 +149,15 @@ def _message_format_validate(value: Any) -> str:
     return value
 
 
-def endpoint_url_validate(url: str) -> str:
+def endpoint_url_validate(url: str, *, operations: bool = False) -> str:
+    """A URL an endpoint may have; ``operations``: one of the operators' own endpoints, which
+    may also reach ``WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS``."""
     ws = webhooks_settings()
     url = (url or "").strip()
     try:
-        url_safety.check_url(url, allowed=ws.allowed_subnets, require_https=ws.require_https)
+        url_safety.check_url(
+            url, allowed=ws.subnets_for(operations=operations), require_https=ws.require_https
+        )
     except url_safety.UnsafeURL as exc:
         raise ValidationError({"url": str(exc)}) from exc
     return url

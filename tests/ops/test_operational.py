@@ -183,3 +183,32 @@ def test_the_body_is_a_standard_envelope(operators, tenant):
 
     assert set(body) == {"type", "timestamp", "data"}
     assert body["type"] == "endpoint.disabled"
+
+
+@pytest.mark.parametrize("engine", ["classic", "engine"])
+def test_the_operators_own_ranges_open_to_their_urls_only(
+    operators, tenant, invoice_paid, settings, engine
+):
+    """A private operator URL does not open its range to every tenant."""
+    from django.core.exceptions import ValidationError
+
+    from deliveries.engine.pump import Engine
+
+    customer = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/customer")[0]
+    settings.WEBHOOKS_ALLOWED_SUBNETS = []
+    settings.WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS = ["127.0.0.0/8"]
+    settings.WEBHOOKS_ENGINE = engine
+
+    with pytest.raises(ValidationError, match="loopback"):
+        endpoint_create(tenant=tenant, url="http://127.0.0.1:9/another")
+    endpoint_disable(endpoint=customer, reason="disabled by user")
+    if engine == "engine":
+        for event in ops_events():
+            event_fan_out(event_id=event.pk)
+        Engine().run_until_idle(timeout=20)
+    else:
+        run_pipeline()
+
+    (request,) = operators.received("/ok")
+    assert verified(request)["type"] == "endpoint.disabled"
+    assert Delivery.objects.get(tenant__slug=OPERATIONS_TENANT_SLUG).status == "succeeded"
