@@ -77,6 +77,9 @@ class EventType(models.Model):
     schema = models.JSONField(null=True, blank=True, help_text="JSON Schema for payloads")
     example = models.JSONField(null=True, blank=True, help_text="An example payload")
     archived = models.BooleanField(default=False)
+    # The platform's own (the operational webhooks' types): not in any tenant's catalogue, and
+    # only the operations tenant may subscribe to or publish them.
+    internal = models.BooleanField(default=False)
     deprecated = models.BooleanField(default=False)
     feature_flag = models.CharField(max_length=256, blank=True)
     # Svix's versioned schemas ({"1": {...}}), stored and returned as given; not enforced.

@@ -38,7 +38,8 @@ def endpoint_get(*, tenant: Tenant | None, endpoint_id: str) -> Endpoint | None:
 
 
 def event_types_list(*, include_archived: bool = False) -> QuerySet[EventType]:
-    qs = EventType.objects.all().order_by("name")
+    """The catalogue tenants see (the platform's internal types are not in it)."""
+    qs = EventType.objects.filter(internal=False).order_by("name")
     return qs if include_archived else qs.filter(archived=False)
 
 

@@ -121,7 +121,7 @@ def _event_type(name: str) -> EventType:
     try:
         with transaction.atomic():
             event_type, _ = EventType.objects.get_or_create(
-                name=name, defaults={"description": EVENT_TYPES[name]}
+                name=name, defaults={"description": EVENT_TYPES[name], "internal": True}
             )
     except IntegrityError:
         event_type = EventType.objects.get(name=name)

@@ -65,10 +65,10 @@ def _tenant_resolve(tenant: Tenant | str) -> Tenant:
     return found
 
 
-def _event_type_resolve(event_type: EventType | str) -> EventType:
+def _event_type_resolve(event_type: EventType | str, tenant: Tenant) -> EventType:
     name = event_type.name if isinstance(event_type, EventType) else str(event_type)
     found = EventType.objects.filter(name=name).first()
-    if found is None:
+    if found is None or (found.internal and not tenant.is_operations):
         raise PublishError(f"unknown event type {name!r}")
     if found.archived:
         raise PublishError(f"event type {name!r} is archived")
@@ -190,7 +190,7 @@ def event_publish(
             if repeat_raises:
                 raise EventExists(existing)
             return existing
-    type_obj = _event_type_resolve(event_type)
+    type_obj = _event_type_resolve(event_type, tenant_obj)
     if len(_types_seen) >= _MAX_TYPES_SEEN:
         _types_seen.clear()
     _types_seen[name] = type_obj
@@ -259,7 +259,7 @@ def _publish_with_type_seen(
     the check: the caller then reads the type afresh and publishes the usual way (so an error
     always comes from the type as it is now)."""
     seen = _types_seen.get(name)
-    if seen is None:
+    if seen is None or (seen.internal and not tenant.is_operations):
         return None
     try:
         event = _event_build(
@@ -333,7 +333,11 @@ def events_publish(
         raise PublishError(f"a batch holds at most {MAX_BATCH} events; this one has {len(items)}")
     tenant_obj = _tenant_resolve(tenant)
     names = [n for item in items if isinstance(n := item.get("event_type"), str)]
-    types = {t.name: t for t in EventType.objects.filter(name__in=names)}
+    types = {
+        t.name: t
+        for t in EventType.objects.filter(name__in=names)
+        if tenant_obj.is_operations or not t.internal
+    }
     keys = [k for item in items if isinstance(k := item.get("idempotency_key"), str)]
     existing = {
         e.idempotency_key: e
@@ -419,7 +423,7 @@ def event_send_test(
     (``payload``, or the type's example)."""
     if not endpoint.enabled:
         raise PublishError("the endpoint is disabled; enable it before sending a test event")
-    type_obj = _event_type_resolve(event_type)
+    type_obj = _event_type_resolve(event_type, endpoint.tenant)
     example = type_obj.example if type_obj.example is not None else {"test": True}
     if payload is not None:
         example = payload

@@ -69,7 +69,7 @@ class EventTypeDetailView(ApiView):
     permission_classes = [PlatformKeyForWrites]
 
     def get_event_type(self, name: str) -> EventType:
-        event_type = EventType.objects.filter(name=name).first()
+        event_type = EventType.objects.filter(name=name, internal=False).first()
         if event_type is None:
             raise exceptions.NotFound(f"No event type {name!r}.")
         return event_type

@@ -30,12 +30,16 @@ from .rules import (
 
 
 def _event_types_resolve(
-    names: Iterable[str | EventType], *, keep: Iterable[str] = ()
+    names: Iterable[str | EventType], *, tenant: Tenant, keep: Iterable[str] = ()
 ) -> list[EventType]:
     """The event types named; archived ones only if already subscribed (``keep``), so editing
-    an endpoint does not silently drop a subscription to a type archived since."""
+    an endpoint does not silently drop a subscription to a type archived since. The platform's
+    internal types exist for the operations tenant only."""
     wanted = {n.name if isinstance(n, EventType) else str(n) for n in names}
-    found = {et.name: et for et in EventType.objects.filter(name__in=wanted)}
+    types = EventType.objects.filter(name__in=wanted)
+    if not tenant.is_operations:
+        types = types.filter(internal=False)
+    found = {et.name: et for et in types}
     missing = sorted(wanted - set(found))
     if missing:
         raise ValidationError({"event_types": f"Unknown event types: {', '.join(missing)}."})
@@ -83,7 +87,7 @@ def endpoint_create(
     url = endpoint_url_validate(url, operations=tenant.is_operations)
     rate_limit = endpoint_rate_limit_validate(rate_limit)
     clean_headers = endpoint_headers_validate(headers)
-    types = _event_types_resolve(event_types)
+    types = _event_types_resolve(event_types, tenant=tenant)
     secret = _secret_or_new(secret)
     cap = webhooks_settings().max_endpoints_per_tenant
     # Locks the tenant row, so that concurrent creations cannot both pass the count.
@@ -155,7 +159,9 @@ def endpoint_update(
         endpoint.headers = endpoint_headers_validate(headers)
     if event_types is not None:
         current = endpoint.event_types.values_list("name", flat=True)
-        endpoint.event_types.set(_event_types_resolve(event_types, keep=current))
+        endpoint.event_types.set(
+            _event_types_resolve(event_types, tenant=endpoint.tenant, keep=current)
+        )
     endpoint.save()
     if enabled is True and not endpoint.enabled:
         endpoint_enable(endpoint=endpoint)

@@ -80,3 +80,29 @@ def test_delete_archives_and_keeps_the_row(platform, invoice_paid):
 
 def test_an_unknown_name_is_404(platform):
     assert_error(platform.get(f"{BASE}nope.never/"), 404, "not_found")
+
+
+def test_the_operational_types_are_not_in_a_tenants_catalogue(
+    api_a, tenant, invoice_paid, settings
+):
+    from django.core.exceptions import ValidationError
+
+    from deliveries import PublishError, publish_event
+    from endpoints.services import endpoint_create, endpoint_disable
+
+    settings.WEBHOOKS_OPERATIONAL_WEBHOOK_URLS = ["http://127.0.0.1:9/operators"]
+    endpoint = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/a")[0]
+    endpoint_disable(endpoint=endpoint, reason="disabled by user")  # an operational event
+    assert EventType.objects.get(name="endpoint.disabled").internal
+
+    native = [t["name"] for t in api_a.get(BASE, {"include_archived": "true"}).json()["data"]]
+    svix = [t["name"] for t in api_a.get("/api/v1/event-type").json()["data"]]
+    assert native == svix == ["invoice.paid"]
+    assert api_a.get(f"{BASE}endpoint.disabled/").status_code == 404
+    assert api_a.get("/api/v1/event-type/endpoint.disabled").status_code == 404
+    with pytest.raises(ValidationError, match="Unknown event types: endpoint.disabled"):
+        endpoint_create(
+            tenant=tenant, url="http://127.0.0.1:9/b", event_types=["endpoint.disabled"]
+        )
+    with pytest.raises(PublishError, match="unknown event type 'endpoint.disabled'"):
+        publish_event(tenant, "endpoint.disabled", {"sneaky": True})

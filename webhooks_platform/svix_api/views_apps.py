@@ -168,7 +168,7 @@ class EventTypeListView(SvixView):
     @extend_schema(tags=TAG_EVENT_TYPE, responses={200: s.listed(s.EventTypeOut)})
     def get(self, request: Request) -> Response:
         query = request.query_params
-        qs = EventType.objects.all()
+        qs = EventType.objects.filter(internal=False)
         if not parse_bool(query.get("include_archived"), "include_archived", False):
             qs = qs.filter(archived=False)
         context = {"with_content": parse_bool(query.get("with_content"), "with_content", True)}
@@ -196,7 +196,7 @@ class EventTypeListView(SvixView):
 
 class EventTypeDetailView(SvixView):
     def event_type(self) -> EventType:
-        found = EventType.objects.filter(name=self.kwargs["name"]).first()
+        found = EventType.objects.filter(name=self.kwargs["name"], internal=False).first()
         if found is None:
             raise exceptions.NotFound()
         return found

@@ -292,7 +292,7 @@ class EndpointSendExampleView(EndpointSubView):
             )
             payload: Any = {"success": True}
         else:
-            type_obj = EventType.objects.filter(name=name).first()
+            type_obj = EventType.objects.filter(name=name, internal=False).first()
             if type_obj is None:
                 raise exceptions.NotFound()
             payload = _example(type_obj, data.get("exampleIndex", 0))
