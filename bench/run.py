@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -774,9 +774,20 @@ def main(argv: list[str] | None = None) -> int:
         default="1,2",
         help="scenario 6: the worker counts to drain the backlog with, comma-separated",
     )
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        help="scenario 6 with this many events (e.g. 100000 for worker memory through a long "
+        "drain); results in results/backlog-N/, not the committed table",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out = RESULTS / "quick" if args.quick else RESULTS
+    if args.backlog:
+        sizes = replace(
+            sizes, s6_events=args.backlog, timeout=max(sizes.timeout, args.backlog / 100)
+        )
+        out = RESULTS / f"backlog-{args.backlog}"
     out.mkdir(parents=True, exist_ok=True)
     wanted = args.scenario or ["1", "2", "3", "4", "5", "6"]
     drain_workers = tuple(int(n) for n in args.drain_workers.split(","))
