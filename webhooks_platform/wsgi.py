@@ -4,4 +4,6 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webhooks_platform.settings")
 
-application = get_wsgi_application()
+from webhooks_platform.middleware import ChunkedBody  # noqa: E402  (after the settings module)
+
+application = ChunkedBody(get_wsgi_application())
