@@ -34,8 +34,10 @@ def deliveries_filter(
     event_type: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    response: str | None = None,
 ) -> QuerySet[Delivery]:
-    """Deliveries matching the log's filters. ``tenant=None`` spans every tenant (support)."""
+    """Deliveries matching the log's filters. ``tenant=None`` spans every tenant (support).
+    ``response``: the last answer's class, one of ``RESPONSE_CLASSES``."""
     qs = Delivery.objects.all()
     if tenant is not None:
         qs = qs.filter(tenant=tenant)
@@ -43,9 +45,65 @@ def deliveries_filter(
         qs = qs.filter(endpoint_id=endpoint.pk if isinstance(endpoint, Endpoint) else endpoint)
     if status:
         qs = qs.filter(status=status)
+    if response:
+        qs = _with_response(qs, response)
     return _of_type_in_window(qs, event_type, since, until).select_related(
         "endpoint", "event_type", "tenant"
     )
+
+
+# The last answer of a delivery, by class: "none" is a try without a response (timeout,
+# refused, blocked...), "untried" a delivery with no try yet.
+RESPONSE_CLASSES = {
+    "2xx": "2xx",
+    "3xx": "3xx",
+    "4xx": "4xx",
+    "5xx": "5xx",
+    "none": "No response",
+    "untried": "Not tried yet",
+}
+
+
+def _with_response(qs: QuerySet[Delivery], response: str) -> QuerySet[Delivery]:
+    if response == "untried":
+        return qs.filter(attempt_count=0)
+    if response == "none":
+        return qs.filter(attempt_count__gt=0, last_status_code=0)
+    if response in RESPONSE_CLASSES:
+        low = int(response[0]) * 100
+        return qs.filter(last_status_code__gte=low, last_status_code__lt=low + 100)
+    return qs.none()
+
+
+def event_deliveries(*, event: Event) -> QuerySet[Delivery]:
+    """Every delivery of ``event``, one per endpoint it went to."""
+    return Delivery.objects.filter(event=event).select_related("endpoint").order_by("id")
+
+
+def search_target(*, tenant: Tenant, query: str) -> tuple[str, Any] | None:
+    """What a search box entry names in ``tenant``: an event (by id or idempotency key), an
+    endpoint (by id or uid) or a delivery (by number). None when nothing matches."""
+    query = query.strip()
+    if not query or "\x00" in query or len(query) > 255:
+        return None
+    event = Event.objects.filter(tenant=tenant, pk=query).first()
+    if event is None:
+        event = Event.objects.filter(tenant=tenant, idempotency_key=query).first()
+    if event is not None:
+        return "event", event
+    endpoint = (
+        Endpoint.objects.filter(tenant=tenant, deleted_at__isnull=True)
+        .filter(Q(pk=query) | Q(uid=query))
+        .first()
+    )
+    if endpoint is not None:
+        return "endpoint", endpoint
+    number = query.lstrip("#")
+    if number.isdigit() and len(number) < 19:
+        delivery = Delivery.objects.filter(tenant=tenant, pk=int(number)).first()
+        if delivery is not None:
+            return "delivery", delivery
+    return None
 
 
 def delivery_get(*, tenant: Tenant | None, delivery_id: int | str) -> Delivery | None:

@@ -30,6 +30,11 @@ PAGE_SIZE = 50
 
 class LogFilterForm(forms.Form):
     status = forms.ChoiceField(required=False)
+    response = forms.ChoiceField(
+        required=False,
+        label="Last response",
+        choices=[("", "Any response"), *selectors.RESPONSE_CLASSES.items()],
+    )
     event_type = forms.ChoiceField(required=False, label="Event type")
     since = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -143,6 +148,37 @@ def delivery_log(
         **log_page(request, qs),
     }
     return render(request, "deliveries/log.html", context)
+
+
+@require_GET
+@tenant_view
+def search(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """The search box: an event id or idempotency key opens the event, an endpoint id or uid
+    the endpoint, a delivery number the delivery; anything else says nothing matched."""
+    query = request.GET.get("q", "")
+    found = selectors.search_target(tenant=tenant, query=query)
+    if found is not None:
+        kind, obj = found
+        return redirect(f"{kind}-detail", obj.pk)
+    context = {"query": query.strip()[:255], "section": "deliveries"}
+    return render(request, "deliveries/search.html", context, status=404 if query else 200)
+
+
+@require_GET
+@tenant_view
+def event_detail(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpResponse:
+    """One event and every delivery made of it (one per endpoint it went to)."""
+    event = selectors.event_get(tenant=tenant, event_id=event_id)
+    if event is None:
+        raise Http404("No such event.")
+    deliveries = list(selectors.event_deliveries(event=event))
+    context = {
+        "event": event,
+        "body": _pretty_json(event.body) if not event.payload_purged else "",
+        "deliveries": deliveries,
+        "section": "deliveries",
+    }
+    return render(request, "deliveries/event_detail.html", context)
 
 
 def _delivery_or_404(tenant: Tenant | None, delivery_id: int) -> Delivery:

@@ -67,6 +67,8 @@ urlpatterns = [
         name="endpoint-delivery-log",
     ),
     path("deliveries/", delivery_views.delivery_log, name="delivery-log"),
+    path("search/", delivery_views.search, name="search"),
+    path("events/<str:event_id>/", delivery_views.event_detail, name="event-detail"),
     path("deliveries/<int:delivery_id>/", delivery_views.delivery_detail, name="delivery-detail"),
     path(
         "deliveries/<int:delivery_id>/replay/",
