@@ -38,7 +38,7 @@ def test_portal_pages_fit_a_phone(page, sign_in, tenant, long_endpoint):
     sign_in("alice")
 
     paths = ["/endpoints/", f"/endpoints/{endpoint.pk}/", "/deliveries/", "/settings/"]
-    paths.append(f"/deliveries/{delivery.pk}/")
+    paths += [f"/deliveries/{delivery.pk}/", f"/events/{delivery.event_id}/", "/search/?q=none"]
     if attempt is not None:
         paths.append(f"/attempts/{attempt.pk}/")
     for path in paths:
@@ -58,3 +58,23 @@ def test_support_tables_keep_their_replay_buttons_with_a_long_url(page, sign_in,
     box = button.bounding_box()
     assert box is not None
     assert box["x"] + box["width"] <= 1280
+
+
+def test_the_search_box_finds_an_event_and_its_deliveries_on_a_phone(
+    page, sign_in, tenant, long_endpoint
+):
+    endpoint, delivery = long_endpoint
+    make_user("alice", tenants=(tenant,))
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in("alice")
+
+    page.goto("/deliveries/")
+    page.get_by_label("Find an event, endpoint or delivery").fill(delivery.event_id)
+    page.get_by_role("button", name="Find").click()
+
+    page.wait_for_url(f"**/events/{delivery.event_id}/")
+    rows = page.locator("#event-deliveries tbody tr")
+    assert rows.count() == 1
+    assert _overflow(page) <= 0
+    rows.first.get_by_role("link", name=f"#{delivery.pk}").click()
+    page.wait_for_url(f"**/deliveries/{delivery.pk}/")
