@@ -333,3 +333,23 @@ def test_channels_are_set_and_shown_on_the_endpoint_page(client_for, member, end
     assert "is not a channel name" in bad.content.decode()
     endpoint.refresh_from_db()
     assert endpoint.channels == ["eu", "project_42"]
+
+
+def test_audit_details_are_readable_and_targets_linked(client_for, staff, tenant, failed_delivery):
+    from endpoints.services import audit_record
+
+    audit_record(
+        action="delivery.replay",
+        actor=staff,
+        tenant=tenant,
+        target=failed_delivery,
+        details={"reason": "receiver fixed", "ids": [3, 4], "bulk": False, "scope": {"a": 1}},
+    )
+
+    html = client_for(staff).get(reverse("support-audit"), {"tenant": "acme"}).content.decode()
+
+    assert reverse("support-delivery-detail", args=[failed_delivery.pk]) in html
+    assert "receiver fixed" in html
+    assert "3, 4" in html
+    assert '{"a": 1}' in html.replace("&quot;", '"')
+    assert "{&#x27;" not in html  # no Python repr of a dict

@@ -1,0 +1,50 @@
+"""How the support console shows an audit entry: details as labelled values, targets as links."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+
+register = template.Library()
+
+# Targets that have a page in the support console, by the entry's target type.
+_TARGET_PAGES = {
+    "delivery": "support-delivery-detail",
+    "job": "support-job",
+}
+
+
+@register.filter
+def audit_details(details: Any) -> list[tuple[str, str]]:
+    """``{"reason": "x", "ids": [1, 2]}`` → ``[("reason", "x"), ("ids", "1, 2")]``: plain
+    values as text, lists joined, anything nested as compact JSON (never a Python repr)."""
+    if not isinstance(details, dict):
+        return [("details", _text(details))] if details not in (None, "", {}) else []
+    return [(str(key).replace("_", " "), _text(value)) for key, value in details.items()]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+@register.filter
+def audit_target_url(entry: Any) -> str:
+    """The support page of the entry's target, or "" when it has none."""
+    name = _TARGET_PAGES.get(entry.target_type)
+    if name is None or not entry.target_id.isdigit():
+        return ""
+    try:
+        return reverse(name, args=[int(entry.target_id)])
+    except NoReverseMatch:
+        return ""
