@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -246,6 +247,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "recent": recent,
             "charts": endpoint_charts(endpoint=endpoint),
             "grace_choices": ROTATION_GRACE_CHOICES,
+            "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
             "job_url": reverse("job-status", args=[job_id])
             if job_id.isascii() and job_id.isdigit()
             else "",
@@ -321,9 +323,22 @@ def endpoint_secret_reveal(request: HttpRequest, tenant: Tenant, endpoint_id: st
 @require_POST
 @tenant_view(write=True)
 def endpoint_secret_rotate(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    """Roll the signing secret, as Stripe does: the first POST shows what will happen and until
+    when the old secret keeps signing; only the second, with ``confirm=yes``, rotates."""
     endpoint = _endpoint_or_404(tenant, endpoint_id)
     try:
         grace = int(request.POST.get("grace_period_seconds", ""))
+        if request.POST.get("confirm") != "yes":
+            services.secret_grace_validate(grace)
+            label = dict(ROTATION_GRACE_CHOICES).get(grace, f"{grace} seconds")
+            context = {
+                "endpoint": endpoint,
+                "grace": grace,
+                "label": label,
+                "until": timezone.now() + timedelta(seconds=grace),
+                "section": "endpoints",
+            }
+            return render(request, "portal/secret_rotate_confirm.html", context)
         services.endpoint_secret_rotate(endpoint=endpoint, grace_period_seconds=grace)
     except ValueError:
         messages.error(request, "Choose a grace period.")
@@ -337,10 +352,15 @@ def endpoint_secret_rotate(request: HttpRequest, tenant: Tenant, endpoint_id: st
             target=endpoint,
             details={"grace_period_seconds": grace},
         )
-        label = dict(ROTATION_GRACE_CHOICES).get(grace, f"{grace} seconds")
-        messages.success(
-            request, f"Secret rotated. The previous secret keeps signing for: {label.lower()}."
-        )
+        if grace:
+            until = timezone.localtime(timezone.now() + timedelta(seconds=grace))
+            messages.success(
+                request,
+                "Secret rotated. The previous secret keeps signing until "
+                f"{until:%Y-%m-%d %H:%M} {until.tzname()}.",
+            )
+        else:
+            messages.success(request, "Secret rotated. The previous secret no longer signs.")
     return redirect("endpoint-detail", endpoint_id=endpoint.pk)
 
 

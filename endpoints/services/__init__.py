@@ -11,9 +11,11 @@ from .endpoints import (
     endpoint_disable,
     endpoint_enable,
     endpoint_secret_current,
+    endpoint_secret_old_until,
     endpoint_secret_rotate,
     endpoint_secrets_live,
     endpoint_update,
+    secret_grace_validate,
     secrets_reencrypt,
 )
 from .event_types import (
@@ -85,7 +87,9 @@ __all__ = [
     "endpoint_headers_validate",
     "endpoint_rate_limit_validate",
     "endpoint_secret_current",
+    "endpoint_secret_old_until",
     "endpoint_secret_rotate",
+    "secret_grace_validate",
     "endpoint_secrets_live",
     "endpoint_update",
     "endpoint_url_validate",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -284,15 +285,8 @@ def endpoint_secret_current(*, endpoint: Endpoint) -> str:
 
 
 @transaction.atomic
-def endpoint_secret_rotate(
-    *, endpoint: Endpoint, grace_period_seconds: int | None = None, secret: str | None = None
-) -> str:
-    """Make a new current secret; the old ones keep signing for the grace period."""
-    grace = (
-        webhooks_settings().secret_rotation_grace
-        if grace_period_seconds is None
-        else grace_period_seconds
-    )
+def secret_grace_validate(grace: Any) -> int:
+    """How long a rotated-out secret keeps signing: 0 to seven days, in seconds."""
     if (
         not isinstance(grace, int)
         or isinstance(grace, bool)
@@ -301,6 +295,28 @@ def endpoint_secret_rotate(
         raise ValidationError(
             {"grace_period_seconds": f"Give 0 to {MAX_ROTATION_GRACE_SECONDS} seconds."}
         )
+    return grace
+
+
+def endpoint_secret_old_until(*, endpoint: Endpoint) -> datetime | None:
+    """Until when a rotated-out secret of ``endpoint`` still signs (the latest), or None."""
+    return (
+        EndpointSecret.objects.filter(endpoint=endpoint, expires_at__gt=timezone.now())
+        .order_by("-expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+
+
+def endpoint_secret_rotate(
+    *, endpoint: Endpoint, grace_period_seconds: int | None = None, secret: str | None = None
+) -> str:
+    """Make a new current secret; the old ones keep signing for the grace period."""
+    grace = secret_grace_validate(
+        webhooks_settings().secret_rotation_grace
+        if grace_period_seconds is None
+        else grace_period_seconds
+    )
     secret = _secret_or_new(secret)
     # Lock the endpoint so two rotations at once cannot both leave a "current" secret.
     Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()

@@ -128,9 +128,26 @@ def test_reveal_returns_the_current_secret_uncached(client_for, member, endpoint
     assert response["Cache-Control"] == "no-store"
 
 
+def test_rotate_asks_first_and_says_until_when_the_old_secret_signs(client_for, member, endpoint):
+    client = client_for(member)
+    url = reverse("endpoint-secret-rotate", args=[endpoint.pk])
+
+    asked = client.post(url, {"grace_period_seconds": "3600"})
+    rotated = client.post(url, {"grace_period_seconds": "3600", "confirm": "yes"}, follow=True)
+
+    assert asked.status_code == 200
+    assert "Rotate the secret" in asked.content.decode()
+    assert 'id="rotate-until"' in asked.content.decode()
+    html = rotated.content.decode()
+    assert "The previous secret keeps signing until" in html
+    assert 'id="old-secret"' in html  # the endpoint page says so too
+    assert EndpointSecret.objects.filter(endpoint=endpoint).count() == 2
+
+
 def test_rotate_keeps_the_old_secret_for_the_grace_period(client_for, member, endpoint):
     response = client_for(member).post(
-        reverse("endpoint-secret-rotate", args=[endpoint.pk]), {"grace_period_seconds": "3600"}
+        reverse("endpoint-secret-rotate", args=[endpoint.pk]),
+        {"grace_period_seconds": "3600", "confirm": "yes"},
     )
 
     secrets = list(EndpointSecret.objects.filter(endpoint=endpoint).order_by("created_at", "id"))
@@ -149,7 +166,7 @@ def test_rotate_keeps_the_old_secret_for_the_grace_period(client_for, member, en
 def test_rotate_refuses_a_grace_period_beyond_seven_days(client_for, member, endpoint):
     response = client_for(member).post(
         reverse("endpoint-secret-rotate", args=[endpoint.pk]),
-        {"grace_period_seconds": str(8 * 86400)},
+        {"grace_period_seconds": str(8 * 86400), "confirm": "yes"},
         follow=True,
     )
 

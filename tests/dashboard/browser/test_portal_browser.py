@@ -85,7 +85,11 @@ def test_reveal_copy_and_rotate_the_secret(page, sign_in, shot, tenant, invoice_
 
     page.select_option("#grace", "3600")
     page.click("#secret >> text=Rotate")
-    expect(page.locator(".messages")).to_contain_text("previous secret keeps signing for: 1 hour")
+    expect(page.locator("#rotate-until")).to_be_visible()  # asks first, saying until when
+    shot("endpoint-secret-rotate-confirm")
+    page.click("text=Rotate the secret")
+    expect(page.locator(".messages")).to_contain_text("previous secret keeps signing until")
+    expect(page.locator("#old-secret")).to_be_visible()
     page.click("#secret >> text=Reveal")
     new_secret = endpoint_secret_current(endpoint=endpoint)
     expect(secret_box).to_have_text(new_secret)
