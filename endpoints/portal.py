@@ -3,6 +3,11 @@
 The token is signed with ``SECRET_KEY`` (``django.core.signing``) and carries the tenant id and
 an expiry; nothing is stored, so a link cannot be revoked before it expires — keep lifetimes
 short (default one hour, at most seven days).
+
+The token travels in the link's fragment (``/portal/enter/#<token>``), which browsers never send
+to a server: it stays out of access logs, proxies and ``Referer`` headers. The page's script
+puts it in a form, and it reaches the server only in a POST body. Links of the earlier form
+(``/portal/enter/<token>/``) keep working until they expire.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ def portal_link(tenant: Tenant, *, expires_in: int = DEFAULT_EXPIRES_IN, base_ur
 
 
 def portal_path(token: str) -> str:
-    return reverse("portal-enter", kwargs={"token": token})
+    return reverse("portal-open") + "#" + token
 
 
 def portal_token_verify(token: str) -> Tenant | None:

@@ -58,8 +58,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+def portal_open(request: HttpRequest) -> HttpResponse:
+    """A portal link (``/portal/enter/#<token>``): the token is in the fragment, which only the
+    page's script reads. GET is the page that picks it up; a POST of the token alone shows whose
+    portal it opens; a POST with ``enter`` enters it."""
+    token = request.POST.get("token", "").strip()
+    if request.method == "GET" or not token:
+        return render(request, "portal/portal_open.html")
+    return portal_enter(request, token)
+
+
+@require_http_methods(["GET", "POST"])
 def portal_enter(request: HttpRequest, token: str) -> HttpResponse:
-    """GET shows whose portal the link opens; only the POST (with its CSRF token) enters it.
+    """Whose portal the link opens (GET, or a POST without ``enter``); only a POST with
+    ``enter`` (and its CSRF token) enters it.
 
     Entering on GET would let any page embed someone else's link (an ``<img>``) and swap the
     visitor's session for that tenant's portal, where they might then type their own secrets.
@@ -67,8 +79,8 @@ def portal_enter(request: HttpRequest, token: str) -> HttpResponse:
     tenant = portal.portal_token_verify(token)
     if tenant is None:
         return render(request, "portal/portal_link_invalid.html", status=403)
-    if request.method == "GET":
-        return render(request, "portal/portal_enter.html", {"tenant": tenant})
+    if request.method == "GET" or request.POST.get("enter") != "yes":
+        return render(request, "portal/portal_enter.html", {"tenant": tenant, "token": token})
     # A fresh session with no Django user: whoever was signed in on this browser is signed out,
     # so the link never mixes its tenant with another account's rights.
     logout(request)

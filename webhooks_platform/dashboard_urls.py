@@ -19,6 +19,8 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("portal/enter/", endpoint_views.portal_open, name="portal-open"),
+    # Links of the earlier form, with the token in the path, until they expire (7 days at most).
     path("portal/enter/<str:token>/", endpoint_views.portal_enter, name="portal-enter"),
     path("tenant/switch/", endpoint_views.tenant_switch, name="tenant-switch"),
     # Tenant portal

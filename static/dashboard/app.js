@@ -156,3 +156,14 @@
   // Live-refreshed fragments bring new <time> elements; each is rewritten once per mode.
   new MutationObserver(applyTimes).observe(document.body, { childList: true, subtree: true });
 })();
+
+// A portal link carries its key in the fragment (never sent to a server, so never logged):
+// put it in the form, and drop it from the address bar and history.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-portal-link]");
+  if (!form || !window.location.hash) return;
+  var field = form.querySelector("input[name=token]");
+  field.value = decodeURIComponent(window.location.hash.slice(1));
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+})();
