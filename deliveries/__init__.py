@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from endpoints.models import EventType, Tenant
 
     from .models import Event
-    from .services.publishing import PublishResult
+    from .services.publishing_batch import PublishResult
 
 
 class PublishError(ValueError):
@@ -48,9 +48,9 @@ def publish_events(tenant: Tenant | str, items: Sequence[Mapping[str, Any]]) -> 
     Each item is ``{"event_type": ..., "payload": ..., "idempotency_key": ...}`` (the key is
     optional). Returns one ``PublishResult`` per item, in order: ``created``, ``existing`` (a
     repeated idempotency key) or ``error`` with the message a single publish would raise; a bad
-    item never stops the others. See ``deliveries.services.publishing.events_publish``.
+    item never stops the others. See ``deliveries.services.publishing_batch.events_publish``.
     """
-    from .services.publishing import events_publish
+    from .services.publishing_batch import events_publish
 
     return events_publish(tenant=tenant, items=items)
 

@@ -12,12 +12,8 @@ from deliveries import selectors
 from deliveries.models import Delivery, Event
 from deliveries.services.jobs import job_recover_create
 from deliveries.services.lifecycle import delivery_replay
-from deliveries.services.publishing import (
-    PublishResult,
-    event_publish,
-    event_send_test,
-    events_publish,
-)
+from deliveries.services.publishing import event_publish, event_send_test
+from deliveries.services.publishing_batch import PublishResult, events_publish
 from endpoints.api.views import TENANT_PARAM, EndpointView
 from endpoints.services import audit_record
 from webhooks_platform.api.exceptions import error_body, validation_error_body

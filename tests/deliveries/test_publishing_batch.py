@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from deliveries import PublishError, publish_event, publish_events
 from deliveries.models import Delivery, Event
 from deliveries.services.fanout import events_fan_out_pending
-from deliveries.services.publishing import MAX_BATCH
+from deliveries.services.publishing_batch import MAX_BATCH
 from endpoints.services import endpoint_create, event_type_archive, event_type_create
 
 pytestmark = pytest.mark.django_db
@@ -136,9 +136,9 @@ def test_a_key_taken_by_a_concurrent_publisher_reports_the_stored_event(
     tenant, invoice_paid, monkeypatch
 ):
     # given another caller that stores key "race" between our lookup and our INSERT
-    from deliveries.services import publishing
+    from deliveries.services import publishing_batch
 
-    real_build = publishing._event_build
+    real_build = publishing_batch._event_build
     winner: list[Event] = []
     raced: list[bool] = []
 
@@ -151,7 +151,7 @@ def test_a_key_taken_by_a_concurrent_publisher_reports_the_stored_event(
             )
         return event
 
-    monkeypatch.setattr(publishing, "_event_build", build_then_race)
+    monkeypatch.setattr(publishing_batch, "_event_build", build_then_race)
 
     # when the batch is stored
     results = publish_events(
