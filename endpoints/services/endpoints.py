@@ -284,7 +284,6 @@ def endpoint_secret_current(*, endpoint: Endpoint) -> str:
     return endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [""])[0]
 
 
-@transaction.atomic
 def secret_grace_validate(grace: Any) -> int:
     """How long a rotated-out secret keeps signing: 0 to seven days, in seconds."""
     if (
@@ -308,6 +307,7 @@ def endpoint_secret_old_until(*, endpoint: Endpoint) -> datetime | None:
     )
 
 
+@transaction.atomic
 def endpoint_secret_rotate(
     *, endpoint: Endpoint, grace_period_seconds: int | None = None, secret: str | None = None
 ) -> str:

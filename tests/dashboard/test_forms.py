@@ -128,6 +128,7 @@ def test_reveal_returns_the_current_secret_uncached(client_for, member, endpoint
     assert response["Cache-Control"] == "no-store"
 
 
+@pytest.mark.django_db(transaction=True)  # as a real request runs: no test transaction around it
 def test_rotate_asks_first_and_says_until_when_the_old_secret_signs(client_for, member, endpoint):
     client = client_for(member)
     url = reverse("endpoint-secret-rotate", args=[endpoint.pk])
