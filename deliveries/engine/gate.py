@@ -22,7 +22,7 @@ from django.db.models import OuterRef, Q, Subquery
 
 from endpoints import crypto
 from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret
-from webhooks_platform.conf import Network, WebhooksSettings, webhooks_settings
+from webhooks_platform.conf import Network, WebhooksSettings
 
 from .health import CIRCUIT_OPEN
 
@@ -99,7 +99,7 @@ class EndpointCache:
         self._views: dict[str, tuple[float, EndpointView | None]] = {}
 
     def load(
-        self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings | None = None
+        self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings
     ) -> dict[str, EndpointView]:
         """The enabled, live endpoints among ``endpoint_ids``, as read within the last
         ``VIEW_SECONDS`` (this process's own health writes drop them sooner: ``forget_views``)."""
@@ -127,7 +127,7 @@ class EndpointCache:
             self._views.pop(endpoint_id, None)
 
     def _read(
-        self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings | None
+        self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings
     ) -> dict[str, EndpointView]:
         """One query for the endpoints, plus one for secrets whose version changed."""
         newest = EndpointSecret.objects.filter(endpoint_id=OuterRef("pk")).order_by("-id")
@@ -168,9 +168,7 @@ class EndpointCache:
                     if exp is None or exp > now
                 ],
                 allowed_subnets=(
-                    (ws or webhooks_settings()).subnets_for(operations=True)
-                    if slug == OPERATIONS_TENANT_SLUG
-                    else None
+                    ws.subnets_for(operations=True) if slug == OPERATIONS_TENANT_SLUG else None
                 ),
             )
         return views

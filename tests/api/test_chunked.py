@@ -5,10 +5,8 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +14,7 @@ from django.test import RequestFactory
 
 from deliveries.models import Event
 from endpoints.services import api_key_create
-from tests.workers import ROOT, worker_env
+from tests.workers import ROOT, free_port, wait_for_port, worker_env
 from webhooks_platform.wsgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,16 +83,10 @@ def test_a_chunked_body_over_the_limit_is_413(tenant, invoice_paid, settings):
     assert body["error"]["code"] == "payload_too_large"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(tmp_path) -> Iterator[int]:  # type: ignore[no-untyped-def]
     """The web server as `make run` and docker-compose start it, on the test database."""
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115  (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "webhooks_platform.wsgi", "--bind", f"127.0.0.1:{port}"]
@@ -105,13 +97,7 @@ def gunicorn(tmp_path) -> Iterator[int]:  # type: ignore[no-untyped-def]
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port)
         yield port
     finally:
         proc.terminate()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from django.db import connection
 
 from deliveries import publish_event
 from endpoints.services import endpoint_create
-from tests.workers import ROOT, worker_env
+from tests.workers import ROOT, free_port, worker_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -38,12 +37,6 @@ SOAK_RATE = float(os.environ.get("SOAK_RATE", "10"))
 def _embedded_only() -> None:
     if connection.vendor != "sqlite" or not settings.CELERY_BROKER_URL.startswith("sqlite://"):
         pytest.skip("the embedded mode: SQLite and the SQLite broker")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, timeout: float = 5) -> int:
@@ -102,7 +95,7 @@ class Platform:
 
 @pytest.fixture
 def platform(tmp_path, e2e_settings, clean_broker) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "platform.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

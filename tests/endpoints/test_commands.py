@@ -1,5 +1,4 @@
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from deliveries import signing
 from deliveries.models import Event
 from endpoints.models import Endpoint, EventType, Tenant
 from endpoints.services import endpoint_secret_current
+from tests.workers import free_port, wait_for_port
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,15 +116,9 @@ def test_publish_event_reads_a_large_payload_from_a_file_or_stdin(
         run("publish_event", "acme", "invoice.paid", f"@{path}")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_receive_webhooks_verifies_and_prints():
     secret = signing.secret_generate()
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "receive_webhooks", "--port", str(port), "--secret", secret],
         cwd=ROOT,
@@ -133,13 +127,7 @@ def test_receive_webhooks_verifies_and_prints():
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port, timeout=20)
         body = b'{"type":"invoice.paid","data":{"n":1}}'
         headers = signing.headers(
             secrets=[secret], msg_id="msg_1", timestamp=int(time.time()), body=body
