@@ -22,6 +22,7 @@ from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from deliveries.models import Delivery, Event
+from webhooks_platform.db import bound_cursor
 
 
 @dataclass(slots=True)
@@ -135,36 +136,46 @@ def claim(
     return _claim_serialised(wants, now=now, lease_until=lease_until, token=token, limit=total)
 
 
+# One statement text for every claim (the wants are three array parameters, sent in binary):
+# nothing is quoted into the text per endpoint. Identifiers come from the models; every value
+# is a parameter.
+_CLAIM_SQL = f"""
+UPDATE {_DELIVERIES} AS d
+SET status = 'sending', claim_token = %b, lease_expires_at = %b, dispatched_until = NULL
+FROM (
+    SELECT x.id FROM unnest(%b::varchar[], %b::integer[], %b::boolean[])
+        AS w(endpoint_id, n, manual_only)
+    CROSS JOIN LATERAL (
+        SELECT c.id FROM {_DELIVERIES} AS c
+        WHERE c.endpoint_id = w.endpoint_id AND c.status = 'pending'
+          AND c.next_attempt_at <= %b AND (c.manual_requested OR NOT w.manual_only)
+        ORDER BY c.next_attempt_at, c.id
+        LIMIT w.n
+        FOR UPDATE SKIP LOCKED
+    ) AS x
+    LIMIT %b
+) AS picked, {_EVENTS} AS ev
+WHERE d.id = picked.id AND ev.id = d.event_id
+RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count,
+          d.scheduled_attempts, d.manual_requested, ev.body, ev.created_at,
+          ev.body_is_payload
+"""  # noqa: S608
+
+
 def _claim_postgresql(
     wants: Sequence[Want], *, now: datetime, lease_until: datetime, token: uuid.UUID, limit: int
 ) -> list[Claimed]:
-    values = ", ".join(["(%s::varchar, %s::integer, %s::boolean)"] * len(wants))
-    params: list[Any] = [token, lease_until]
-    for want in wants:
-        params += [want.endpoint_id, want.count, want.manual_only]
-    params += [now, limit]
-    sql = f"""
-    UPDATE {_DELIVERIES} AS d
-    SET status = 'sending', claim_token = %s, lease_expires_at = %s, dispatched_until = NULL
-    FROM (
-        SELECT x.id FROM (VALUES {values}) AS w(endpoint_id, n, manual_only)
-        CROSS JOIN LATERAL (
-            SELECT c.id FROM {_DELIVERIES} AS c
-            WHERE c.endpoint_id = w.endpoint_id AND c.status = 'pending'
-              AND c.next_attempt_at <= %s AND (c.manual_requested OR NOT w.manual_only)
-            ORDER BY c.next_attempt_at, c.id
-            LIMIT w.n
-            FOR UPDATE SKIP LOCKED
-        ) AS x
-        LIMIT %s
-    ) AS picked, {_EVENTS} AS ev
-    WHERE d.id = picked.id AND ev.id = d.event_id
-    RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count,
-              d.scheduled_attempts, d.manual_requested, ev.body, ev.created_at,
-              ev.body_is_payload
-    """  # noqa: S608  (identifiers from the models; every value is a parameter)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    params = [
+        token,
+        lease_until,
+        [w.endpoint_id for w in wants],
+        [w.count for w in wants],
+        [w.manual_only for w in wants],
+        now,
+        limit,
+    ]
+    with bound_cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, params)
         rows = cursor.fetchall()
     claimed = [_claimed(r, token, body=r[7], created=r[8], svix_format=r[9]) for r in rows]
     claimed.sort(key=lambda c: c.id)

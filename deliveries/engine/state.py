@@ -15,6 +15,7 @@ from django.db import connection
 from deliveries import policy
 from deliveries.models import Attempt, Delivery
 from webhooks_platform.conf import WebhooksSettings
+from webhooks_platform.db import bound_cursor
 
 ERROR_MAX = 500
 
@@ -97,15 +98,15 @@ _STATE_COLUMNS = (
 
 _ARRAY_TYPES = ("bigint", "uuid", "boolean", *(kind for _, kind in _STATE_COLUMNS))
 _NAMES = ", ".join(name for name, _ in _STATE_COLUMNS)
-# One statement text whatever the bulk's size (each column is one array parameter), so the
-# driver converts it once and binds a dozen parameters instead of a dozen per delivery.
+# One statement text whatever the bulk's size (each column is one array parameter, sent in
+# binary), so nothing is quoted into the text per delivery.
 # Identifiers come from the model and the constants above; every value is a parameter.
 _STATES_SQL = (
     f"UPDATE {Delivery._meta.db_table} AS d SET "  # noqa: S608
     + ", ".join(f"{name} = v.{name}" for name, _ in _STATE_COLUMNS if name != "finished_at")
     + ", finished_at = CASE WHEN v.sets_finished THEN v.finished_at ELSE d.finished_at END, "
     "manual_requested = false, claim_token = NULL, lease_expires_at = NULL "
-    f"FROM unnest({', '.join(f'%s::{kind}[]' for kind in _ARRAY_TYPES)}) "
+    f"FROM unnest({', '.join(f'%b::{kind}[]' for kind in _ARRAY_TYPES)}) "
     f"AS v(id, token, sets_finished, {_NAMES}) "
     "WHERE d.id = v.id AND d.claim_token = v.token RETURNING d.id"
 )
@@ -129,6 +130,6 @@ def states_write(rows: list[tuple[int, uuid.UUID | None, dict[str, Any]]]) -> se
         values = (pk, token, "finished_at" in fields, *(fields.get(n) for n, _ in _STATE_COLUMNS))
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(_STATES_SQL, columns)
         return {r[0] for r in cursor.fetchall()}

@@ -14,7 +14,7 @@ from deliveries.engine import engine_enabled, has_local, wake_local
 from deliveries.models import Delivery, Event
 from endpoints.models import Endpoint
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
-from webhooks_platform.db import skip_locked
+from webhooks_platform.db import bound_cursor, skip_locked
 
 from .dispatch import deliveries_dispatch, fanout_flag_clear
 
@@ -134,22 +134,22 @@ def _deliveries_create(
 
 
 _DELIVERIES = Delivery._meta.db_table
-# Identifiers from the models; every value is a parameter (one array per column), so the
-# statement's text is the same for every batch.
+# Identifiers from the models; every value is a parameter (one array per column, in binary),
+# so the statement's text is the same for every batch.
 _INSERT_DELIVERIES = f"""
 INSERT INTO {_DELIVERIES} (event_id, endpoint_id, tenant_id, event_type_id, status,
     attempt_count, scheduled_attempts, next_attempt_at, manual_requested, last_error,
     cancel_reason, created_at)
-SELECT t.event_id, t.endpoint_id, t.tenant_id, t.event_type_id, 'pending', 0, 0, %s, false,
-    '', '', %s
-FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[])
+SELECT t.event_id, t.endpoint_id, t.tenant_id, t.event_type_id, 'pending', 0, 0, %b, false,
+    '', '', %b
+FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[])
     AS t(event_id, endpoint_id, tenant_id, event_type_id)
 ON CONFLICT DO NOTHING
 RETURNING id, endpoint_id
 """  # noqa: S608
 _EVENTS_FANNED_OUT = (
     f"UPDATE {Event._meta.db_table} SET fanned_out_at = %s, fanout_dispatched_until = NULL "  # noqa: S608
-    "WHERE id = ANY(%s::varchar[])"
+    "WHERE id = ANY(%b::varchar[])"
 )
 
 
@@ -166,7 +166,7 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
             columns[1].append(endpoint_id)
             columns[2].append(event.tenant_id)
             columns[3].append(event.event_type_id)
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         created: list[tuple[int, str]] = []
         if columns[0]:
             cursor.execute(_INSERT_DELIVERIES, [now, now, *columns])
