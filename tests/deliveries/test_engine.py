@@ -279,6 +279,15 @@ class TestWindow:
         window.observe(seconds=0.01, status=503, now=1.001)
         assert window.size == 20
 
+    def test_the_senders_own_queueing_is_not_congestion(self):
+        """A receiver that answers in 1 ms, seen through an event loop busy with a hundred other
+        requests (tens of milliseconds): the window keeps growing."""
+        window = Window(initial=60, maximum=128)
+        window.observe(seconds=0.001, status=200, now=0)
+        for i in range(100):
+            window.observe(seconds=0.03, status=200, now=1 + i * 0.01)
+        assert window.size == 128
+
     def test_shrinks_when_latency_degrades_and_stays_within_bounds(self):
         window = Window(initial=64, maximum=128)
         window.observe(seconds=0.01, status=200, now=0)
