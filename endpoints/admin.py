@@ -119,9 +119,17 @@ class EndpointForm(forms.ModelForm):
             # The services name the field; a form field wants the bare messages.
             raise ValidationError(exc.messages) from exc
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Credential values are stored sealed and never shown: "[redacted]" kept as is keeps them.
+        if self.instance.pk:
+            self.initial["headers"] = services.headers_redacted(self.instance.headers or {})
+
     def clean_headers(self) -> dict[str, str]:
+        stored = self.instance.headers if self.instance.pk else {}
         try:
-            return services.endpoint_headers_validate(self.cleaned_data["headers"])
+            clean = services.endpoint_headers_validate(self.cleaned_data["headers"])
+            return services.headers_seal(clean, stored or {})
         except ValidationError as exc:
             raise ValidationError(exc.messages) from exc
 

@@ -215,7 +215,10 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
         "url": endpoint.url,
         "description": endpoint.description,
         "event_types": [t.name for t in endpoint.event_types.all()],
-        "headers": "\n".join(f"{k}: {v}" for k, v in (endpoint.headers or {}).items()),
+        # Credential values are never shown back: "[redacted]" saved as is keeps them.
+        "headers": "\n".join(
+            f"{k}: {v}" for k, v in services.headers_redacted(endpoint.headers or {}).items()
+        ),
         "enabled": endpoint.enabled,
         "rate_limit": endpoint.rate_limit,
         "channels": ", ".join(endpoint.channels or []),

@@ -22,6 +22,7 @@ from django.db.models import OuterRef, Q, Subquery
 
 from endpoints import crypto
 from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret
+from endpoints.services import headers_open
 from webhooks_platform.conf import Network, WebhooksSettings
 
 from .health import CIRCUIT_OPEN
@@ -164,7 +165,7 @@ class EndpointCache:
             views[ep_id] = EndpointView(
                 id=ep_id,
                 url=url,
-                headers=dict(headers or {}),
+                headers=headers_open(headers or {}),
                 circuit_open=is_open,
                 probe_due=is_open and (next_probe is None or next_probe <= now),
                 next_probe_at=next_probe if is_open else None,

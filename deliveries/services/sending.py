@@ -33,7 +33,7 @@ from deliveries.engine.record import attempt_observed
 from deliveries.engine.send import transport_options
 from deliveries.engine.state import ERROR_MAX, delivery_next_state, states_write, stored_body
 from deliveries.models import Attempt, Delivery
-from endpoints.services import endpoint_secrets_live, headers_redacted
+from endpoints.services import endpoint_secrets_live, headers_open, headers_redacted
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from .operational import delivery_exhausted
@@ -99,7 +99,7 @@ def deliveries_claimed(*, claim_token: uuid.UUID) -> list[Delivery]:
 def _request_headers(
     *, delivery: Delivery, secrets: list[str], timestamp: int, body: bytes
 ) -> dict[str, str]:
-    headers = dict(delivery.endpoint.headers or {})
+    headers = headers_open(delivery.endpoint.headers or {})
     headers["content-type"] = "application/json"
     headers.update(
         signing.headers(

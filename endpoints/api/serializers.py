@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from endpoints.models import Endpoint, Tenant
 from endpoints.portal import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN
-from endpoints.services import MAX_CUSTOM_HEADERS, MAX_ROTATION_GRACE_SECONDS
+from endpoints.services import MAX_CUSTOM_HEADERS, MAX_ROTATION_GRACE_SECONDS, headers_redacted
 from webhooks_platform.api.pagination import PageQuerySerializer
 from webhooks_platform.api.serializers import StrictCharField
 
@@ -103,7 +103,11 @@ class EndpointOutSerializer(serializers.Serializer):
     event_types = serializers.SerializerMethodField(
         help_text="Subscribed event types; empty means every type."
     )
-    headers = serializers.DictField(child=serializers.CharField())
+    headers = serializers.SerializerMethodField(
+        help_text="Custom headers; the values of credential headers (Authorization, X-Api-Key, "
+        "…-Token, …-Secret) read `[redacted]`: they are stored encrypted and never shown back. "
+        "Sending `[redacted]` back keeps the stored value."
+    )
     enabled = serializers.BooleanField()
     disabled_reason = serializers.CharField()
     disabled_at = serializers.DateTimeField(allow_null=True)
@@ -120,6 +124,9 @@ class EndpointOutSerializer(serializers.Serializer):
     channels = serializers.ListField(child=serializers.CharField(), help_text=_CHANNELS_HELP)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    def get_headers(self, endpoint: Endpoint) -> dict[str, str]:
+        return headers_redacted(endpoint.headers or {})
 
     def get_event_types(self, endpoint: Endpoint) -> list[str]:
         # Sorted in Python: the names come from prefetch_related, which a DB ordering would undo.

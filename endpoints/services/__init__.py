@@ -24,6 +24,7 @@ from .event_types import (
     event_type_delete,
     event_type_update,
 )
+from .header_seal import SEALED_PREFIX, headers_open, headers_seal, is_sealed
 from .keys import (
     API_KEY_PREFIX,
     API_KEY_TOUCH_INTERVAL,
@@ -71,6 +72,7 @@ __all__ = [
     "MAX_RATE_LIMIT",
     "MAX_ROTATION_GRACE_SECONDS",
     "REDACTED",
+    "SEALED_PREFIX",
     "RESERVED_HEADERS",
     "SENSITIVE_HEADERS",
     "api_key_authenticate",
@@ -97,8 +99,11 @@ __all__ = [
     "event_type_create",
     "event_type_delete",
     "event_type_update",
+    "headers_open",
     "headers_redacted",
+    "headers_seal",
     "is_platform_header",
+    "is_sealed",
     "is_sensitive_header",
     "json_storable",
     "metadata_validate",

@@ -15,6 +15,7 @@ from webhooks_platform.conf import webhooks_settings
 
 from .. import crypto
 from ..models import Endpoint, EndpointSecret, EventType, Tenant
+from .header_seal import headers_reseal, headers_seal
 from .rules import (
     _UNSET,
     MAX_ROTATION_GRACE_SECONDS,
@@ -87,7 +88,7 @@ def endpoint_create(
     clean_metadata = metadata_validate(metadata)
     url = endpoint_url_validate(url, operations=tenant.is_operations)
     rate_limit = endpoint_rate_limit_validate(rate_limit)
-    clean_headers = endpoint_headers_validate(headers)
+    clean_headers = headers_seal(endpoint_headers_validate(headers), {})
     types = _event_types_resolve(event_types, tenant=tenant)
     secret = _secret_or_new(secret)
     cap = webhooks_settings().max_endpoints_per_tenant
@@ -157,7 +158,7 @@ def endpoint_update(
     if description is not None:
         endpoint.description = description[:500]
     if headers is not None:
-        endpoint.headers = endpoint_headers_validate(headers)
+        endpoint.headers = headers_seal(endpoint_headers_validate(headers), endpoint.headers or {})
     if event_types is not None:
         current = endpoint.event_types.values_list("name", flat=True)
         endpoint.event_types.set(
@@ -333,11 +334,18 @@ def endpoint_secret_rotate(
 
 
 def secrets_reencrypt() -> int:
-    """Rewrite every stored secret under the newest encryption key; returns how many."""
+    """Rewrite every stored secret, and every endpoint's sealed credential headers, under the
+    newest encryption key; returns how many values were rewritten."""
     count = 0
     for row in EndpointSecret.objects.only("id", "encrypted").iterator(chunk_size=500):
         rotated = crypto.rotate(row.encrypted)
         if rotated != row.encrypted:
             EndpointSecret.objects.filter(pk=row.pk).update(encrypted=rotated)
             count += 1
+    for pk, headers in Endpoint.objects.exclude(headers={}).values_list("id", "headers"):
+        resealed = headers_reseal(headers or {})
+        changed = sum(1 for k, v in resealed.items() if headers.get(k) != v)
+        if changed:
+            Endpoint.objects.filter(pk=pk).update(headers=resealed)
+            count += changed
     return count

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from deliveries.models import Delivery, Event, Job
 from endpoints.models import AuditEntry, Endpoint, EndpointSecret
+from endpoints.services import endpoint_create, headers_open
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,8 @@ def test_create_endpoint_with_types_and_headers(client_for, member, tenant, invo
     assert response["Location"] == reverse("endpoint-detail", args=[endpoint.pk])
     assert endpoint.description == "billing"
     assert [t.name for t in endpoint.event_types.all()] == ["invoice.paid"]
-    assert endpoint.headers == {"X-Api-Key": "abc", "X-Team": "billing"}
+    assert headers_open(endpoint.headers) == {"X-Api-Key": "abc", "X-Team": "billing"}
+    assert "abc" not in endpoint.headers["X-Api-Key"]  # stored sealed
     assert endpoint.enabled is True
 
 
@@ -86,6 +88,34 @@ def test_edit_keeps_values_and_reports_errors(client_for, member, endpoint, sett
     assert response.context["form"].errors["url"] == ["10.0.0.1 is a private address"]
     endpoint.refresh_from_db()
     assert endpoint.url == "http://127.0.0.1:9/hook"
+
+
+def test_edit_never_shows_a_credential_and_saving_the_page_as_is_keeps_it(
+    client_for, member, tenant, invoice_paid
+):
+    endpoint, _ = endpoint_create(
+        tenant=tenant,
+        url="http://127.0.0.1:9/hook",
+        event_types=["invoice.paid"],
+        headers={"Authorization": "Bearer s3cret", "X-Team": "billing"},
+    )
+    client = client_for(member)
+
+    page = client.get(reverse("endpoint-edit", args=[endpoint.pk]))
+    shown = page.context["form"].initial["headers"]
+    response = client.post(
+        reverse("endpoint-edit", args=[endpoint.pk]),
+        {"url": endpoint.url, "event_types": ["invoice.paid"], "headers": shown, "enabled": "on"},
+    )
+
+    assert b"s3cret" not in page.content
+    assert shown == "Authorization: [redacted]\nX-Team: billing"
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert headers_open(endpoint.headers) == {
+        "Authorization": "Bearer s3cret",
+        "X-Team": "billing",
+    }
 
 
 def test_edit_disabling_the_endpoint_is_audited(client_for, member, endpoint):

@@ -358,3 +358,5 @@ def test_credentials_in_custom_headers_are_sent_but_not_stored_in_attempts(
     assert stored["X-Service-Token"] == "[redacted]"
     assert stored["X-Team"] == "billing"
     assert "s3cret" not in str(stored)
+    # Nor in the endpoint's own row: credential values are stored sealed.
+    assert "s3cret" not in str(Endpoint.objects.get().headers)

@@ -17,6 +17,7 @@ from svix.webhooks import Webhook, WebhookVerificationError
 
 from deliveries.models import Event
 from endpoints.models import Endpoint, Tenant
+from endpoints.services import headers_open
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -143,7 +144,7 @@ def test_node_sdk_main_flows(node, server_url, platform_token, receiver, worker)
     assert endpoint.metadata == {"team": "payments", "sdk": "node", "stage": "patch"}
     assert endpoint.rate_limit == shown["throttleRate"] == 60
     assert sorted(t.name for t in endpoint.event_types.all()) == shown["filterTypes"]
-    assert endpoint.headers == out["headers"]
+    assert headers_open(endpoint.headers) == out["headers"]
     assert endpoint.enabled
 
     for message in messages.values():

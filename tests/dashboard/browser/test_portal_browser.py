@@ -18,7 +18,12 @@ from deliveries.services.jobs import job_run
 from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint
 from endpoints.portal import portal_link
-from endpoints.services import endpoint_create, endpoint_secret_current, endpoint_update
+from endpoints.services import (
+    endpoint_create,
+    endpoint_secret_current,
+    endpoint_update,
+    headers_open,
+)
 
 from ..conftest import make_delivery, make_user
 
@@ -60,7 +65,7 @@ def test_sign_in_and_create_an_endpoint(page, sign_in, shot, tenant, invoice_pai
     expect(page.locator("#endpoint-url")).to_have_text("http://127.0.0.1:9/hook")
     expect(page.locator(".messages")).to_contain_text("Endpoint created")
     endpoint = Endpoint.objects.get()
-    assert endpoint.headers == {"X-Api-Key": "abc123"}
+    assert headers_open(endpoint.headers) == {"X-Api-Key": "abc123"}
     assert [t.name for t in endpoint.event_types.all()] == ["invoice.paid"]
     page.click("nav >> text=Endpoints")
     expect(page.locator("#endpoints")).to_contain_text("invoice.paid")
