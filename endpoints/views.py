@@ -34,6 +34,7 @@ from webhooks_platform.dashboard import (
 
 from . import portal, selectors, services
 from .models import Endpoint, Tenant
+from .verify_snippets import verify_snippets
 
 ROTATION_GRACE_CHOICES = [
     (0, "Immediately (old secret stops now)"),
@@ -263,6 +264,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "charts": endpoint_charts(endpoint=endpoint),
             "grace_choices": ROTATION_GRACE_CHOICES,
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
+            "verify_snippets": verify_snippets(tenant.message_format),
             "job_url": reverse("job-status", args=[job_id])
             if job_id.isascii() and job_id.isdigit()
             else "",

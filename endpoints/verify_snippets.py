@@ -1,0 +1,196 @@
+"""How a receiver verifies our signatures, in five languages, with libraries it can install.
+
+Standard Webhooks' own libraries for the ``standard`` format (``webhook-*`` headers); Svix's for
+the ``svix`` format (``svix-*`` headers, which Standard Webhooks' libraries do not read). Each
+snippet reads the secret from ``WEBHOOK_SECRET`` (the ``whsec_…`` value of the endpoint page;
+every library accepts it with its prefix) and verifies the raw body: a body parsed and
+serialised again no longer matches its signature. The Python snippets are run against real
+deliveries in the test suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Snippet:
+    language: str
+    install: str
+    code: str
+
+
+_STANDARD = (
+    Snippet(
+        "Python",
+        "pip install standardwebhooks",
+        '''import os
+
+from standardwebhooks import Webhook
+
+wh = Webhook(os.environ["WEBHOOK_SECRET"])
+
+
+def handle(body: bytes, headers: dict[str, str]) -> dict:
+    """body: the raw request body; headers: the request's headers."""
+    return wh.verify(body, headers)  # raises on a bad signature or an old timestamp
+''',
+    ),
+    Snippet(
+        "Node",
+        "npm install standardwebhooks",
+        """import { Webhook } from "standardwebhooks";
+
+const wh = new Webhook(process.env.WEBHOOK_SECRET);
+
+// Express: app.post("/webhooks", express.raw({ type: "application/json" }), handle)
+function handle(req, res) {
+  try {
+    const event = wh.verify(req.body, req.headers); // throws on a bad signature
+    res.sendStatus(204);
+  } catch (err) {
+    res.sendStatus(400);
+  }
+}
+""",
+    ),
+    Snippet(
+        "Go",
+        "go get github.com/standard-webhooks/standard-webhooks/libraries",
+        """import (
+	"io"
+	"net/http"
+	"os"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+func handle(w http.ResponseWriter, r *http.Request) {
+	wh, err := standardwebhooks.NewWebhook(os.Getenv("WEBHOOK_SECRET"))
+	if err != nil {
+		http.Error(w, "bad secret", http.StatusInternalServerError)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	if err := wh.Verify(body, r.Header); err != nil {
+		http.Error(w, "bad signature", http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+""",
+    ),
+    Snippet(
+        "Ruby",
+        "gem install standardwebhooks",
+        """require "standardwebhooks"
+
+wh = StandardWebhooks::Webhook.new(ENV.fetch("WEBHOOK_SECRET"))
+
+# Rails: payload = request.raw_post, headers = request.headers
+event = wh.verify(payload, headers) # raises StandardWebhooks::WebhookVerificationError
+""",
+    ),
+    Snippet(
+        "PHP",
+        "composer require standard-webhooks/standard-webhooks",
+        """<?php
+$wh = new \\StandardWebhooks\\Webhook(getenv("WEBHOOK_SECRET"));
+
+$payload = file_get_contents("php://input");
+$headers = array_change_key_case(getallheaders(), CASE_LOWER);
+$event = $wh->verify($payload, $headers); // throws on a bad signature
+""",
+    ),
+)
+
+_SVIX = (
+    Snippet(
+        "Python",
+        "pip install svix",
+        '''import json
+import os
+
+from svix.webhooks import Webhook
+
+wh = Webhook(os.environ["WEBHOOK_SECRET"])
+
+
+def handle(body: bytes, headers: dict[str, str]) -> dict:
+    """body: the raw request body; headers: the request's headers."""
+    wh.verify(body, headers)  # raises WebhookVerificationError on a bad signature
+    return json.loads(body)
+''',
+    ),
+    Snippet(
+        "Node",
+        "npm install svix",
+        """import { Webhook } from "svix";
+
+const wh = new Webhook(process.env.WEBHOOK_SECRET);
+
+// Express: app.post("/webhooks", express.raw({ type: "application/json" }), handle)
+function handle(req, res) {
+  try {
+    const event = wh.verify(req.body, req.headers); // throws on a bad signature
+    res.sendStatus(204);
+  } catch (err) {
+    res.sendStatus(400);
+  }
+}
+""",
+    ),
+    Snippet(
+        "Go",
+        "go get github.com/svix/svix-webhooks/go",
+        """import (
+	"io"
+	"net/http"
+	"os"
+
+	svix "github.com/svix/svix-webhooks/go"
+)
+
+func handle(w http.ResponseWriter, r *http.Request) {
+	wh, err := svix.NewWebhook(os.Getenv("WEBHOOK_SECRET"))
+	if err != nil {
+		http.Error(w, "bad secret", http.StatusInternalServerError)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	if err := wh.Verify(body, r.Header); err != nil {
+		http.Error(w, "bad signature", http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+""",
+    ),
+    Snippet(
+        "Ruby",
+        "gem install svix",
+        """require "svix"
+
+wh = Svix::Webhook.new(ENV.fetch("WEBHOOK_SECRET"))
+
+# Rails: payload = request.raw_post, headers = request.headers
+event = wh.verify(payload, headers) # raises Svix::WebhookVerificationError
+""",
+    ),
+    Snippet(
+        "PHP",
+        "composer require svix/svix",
+        """<?php
+$wh = new \\Svix\\Webhook(getenv("WEBHOOK_SECRET"));
+
+$payload = file_get_contents("php://input");
+$headers = array_change_key_case(getallheaders(), CASE_LOWER);
+$event = $wh->verify($payload, $headers); // throws on a bad signature
+""",
+    ),
+)
+
+
+def verify_snippets(message_format: str) -> tuple[Snippet, ...]:
+    """The snippets for a tenant's message format (``standard`` or ``svix``)."""
+    return _SVIX if message_format == "svix" else _STANDARD
