@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -120,3 +122,25 @@ def start_worker(
     )
     worker.wait_ready()
     return worker
+
+
+@contextlib.contextmanager
+def gunicorn_server(log: Path, *, threads: int = 2) -> Iterator[int]:
+    """The web server as docker-compose starts it (one gthread worker here), on the test
+    database; yields its port."""
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "webhooks_platform.wsgi"]
+            + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", str(threads)],
+            cwd=ROOT,
+            env=worker_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(port)
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +12,7 @@ from django.test import RequestFactory
 
 from deliveries.models import Event
 from endpoints.services import api_key_create
-from tests.workers import ROOT, free_port, wait_for_port, worker_env
+from tests.workers import gunicorn_server
 from webhooks_platform.wsgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,24 +83,8 @@ def test_a_chunked_body_over_the_limit_is_413(tenant, invoice_paid, settings):
 
 @pytest.fixture
 def gunicorn(tmp_path) -> Iterator[int]:  # type: ignore[no-untyped-def]
-    """The web server as `make run` and docker-compose start it, on the test database."""
-    port = free_port()
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115  (closed below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "webhooks_platform.wsgi", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "1", "--threads", "2"],
-        cwd=ROOT,
-        env=worker_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port)
+    with gunicorn_server(tmp_path / "gunicorn.log") as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 def test_gunicorn_hands_a_chunked_publish_over_whole(gunicorn, tenant, invoice_paid):

@@ -1,0 +1,143 @@
+"""Slow clients against the deployment docker-compose ships: nginx in front of gunicorn.
+
+gunicorn's threaded worker spends a thread on each connection for as long as its client takes to
+send the request. The compose stack puts ``deploy/nginx/webhooks.conf`` in front: these tests run
+that file, unchanged but for the upstream address and the port, before a gunicorn worker with
+four threads, and open more slow connections than there are threads.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.workers import ROOT, free_port, gunicorn_server, wait_for_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+THREADS = 4
+SLOW = 3 * THREADS  # each kind of slow client, three times the threads
+
+
+def _nginx() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
+    if not found:
+        reason = "nginx is missing; install it with `apt-get install nginx-light`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: the slow-client test must run)", pytrace=False)
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture
+def web(tmp_path) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    with gunicorn_server(tmp_path / "gunicorn.log", threads=THREADS) as port:
+        yield port
+
+
+@pytest.fixture
+def proxy(tmp_path, web) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    """nginx with the shipped server block, proxying to ``web``; yields its port."""
+    binary = _nginx()
+    port = free_port()
+    shipped = (ROOT / "deploy/nginx/webhooks.conf").read_text()
+    assert "server web:8000;" in shipped
+    assert "listen 8080;" in shipped
+    (tmp_path / "webhooks.conf").write_text(
+        shipped.replace("server web:8000;", f"server 127.0.0.1:{web};").replace(
+            "listen 8080;", f"listen 127.0.0.1:{port};"
+        )
+    )
+    for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "nginx.conf").write_text(
+        f"""
+{"user root;" if os.geteuid() == 0 else ""}
+worker_processes 1;
+error_log {tmp_path}/error.log warn;
+pid {tmp_path}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    include {tmp_path}/webhooks.conf;
+}}
+"""
+    )
+    proc = subprocess.Popen(
+        [binary, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "nginx.stderr", "wb"),  # noqa: SIM115  (the process owns it)
+    )
+    try:
+        assert wait_for_port(port, timeout=10), (tmp_path / "nginx.stderr").read_text()
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _slow_connections(port: int) -> list[socket.socket]:
+    """Connections that never finish their request: headers trickling, and bodies shorter than
+    their Content-Length."""
+    held = []
+    for i in range(SLOW):
+        trickle = socket.create_connection(("127.0.0.1", port), timeout=5)
+        trickle.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        short = socket.create_connection(("127.0.0.1", port), timeout=5)
+        short.sendall(
+            b"POST /api/v1/tenants/acme/events/ HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+            + b'{"event_type": "x", "pad": "'
+            + str(i).encode()
+        )
+        held += [trickle, short]
+    return held
+
+
+def _healthz(port: int, timeout: float) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_slow_clients_do_not_hold_the_web_server_behind_the_proxy(proxy):
+    held = _slow_connections(proxy)
+    try:
+        time.sleep(1)  # every slow connection is open and waiting
+        answers = []
+        for _ in range(5):
+            for sock in held[::2]:
+                sock.sendall(b"a")  # the headers keep trickling
+            answers.append(_healthz(proxy, timeout=5))
+        assert answers == [200] * 5
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_without_the_proxy_the_same_clients_hold_every_thread(web):
+    """Why the proxy ships: straight to gunicorn, the same connections stop /healthz."""
+    held = _slow_connections(web)
+    try:
+        time.sleep(1)
+        with pytest.raises(TimeoutError):
+            _healthz(web, timeout=3)
+    finally:
+        for sock in held:
+            sock.close()
