@@ -167,3 +167,13 @@
   field.value = decodeURIComponent(window.location.hash.slice(1));
   history.replaceState(null, "", window.location.pathname + window.location.search);
 })();
+
+// A form that came back with errors: the first field in error takes the focus (its error list is
+// tied to it by aria-describedby, so a screen reader reads the message with the field).
+(function () {
+  "use strict";
+  var first = document.querySelector("[aria-invalid='true']");
+  if (!first) return;
+  var target = first.matches("input, select, textarea") ? first : first.querySelector("input");
+  if (target) target.focus();
+})();

@@ -29,7 +29,7 @@ def test_the_page_shows_each_language_for_the_tenants_format(
     shown = page.context["verify_snippets"]
     assert [s.language for s in shown] == ["Python", "Node", "Go", "Ruby", "PHP"]
     assert all(library.replace("-", "") in s.install.replace("-", "") for s in shown)
-    assert page.content.count(b'<pre class="code">') == 5
+    assert page.content.count(b'<pre class="code" tabindex="0">') == 5
     assert b"WEBHOOK_SECRET" in page.content
 
 

@@ -1,0 +1,173 @@
+"""Accessibility: axe-core (npm) on every page a tenant, a read-only member and support use, and
+the form behaviour a screen-reader user needs (errors tied to their fields, focus on the first)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deliveries.models import Attempt, Delivery
+
+from ..conftest import make_delivery, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AXE_DIR = Path(__file__).resolve().parent / "axe"
+AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+# What WCAG 2.1 A and AA ask; a "serious" or "critical" finding fails the page.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+BLOCKING = {"serious", "critical"}
+
+
+@pytest.fixture
+def page(browser, live_server):  # type: ignore[no-untyped-def]
+    """As the suite's page, except that axe's script may be injected past the CSP (which
+    allows our own scripts only, and stays on for the pages under test)."""
+    context = browser.new_context(base_url=live_server.url, bypass_csp=True)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> Path:
+    """axe-core as the lock file pins it (``npm ci`` on first use)."""
+    if not AXE_JS.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            reason = "npm is missing (apt-get install npm); the accessibility check needs axe-core"
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=AXE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    return AXE_JS
+
+
+def _violations(page: Any, axe_js: Path) -> list[str]:
+    page.add_script_tag(path=str(axe_js))
+    found = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:3])
+        for v in found["violations"]
+        if v["impact"] in BLOCKING
+    ]
+
+
+@pytest.fixture
+def pages(tenant, invoice_paid):  # type: ignore[no-untyped-def]
+    from endpoints.services import endpoint_create
+
+    endpoint, _ = endpoint_create(
+        tenant=tenant, url="http://127.0.0.1:9/hook", event_types=["invoice.paid"]
+    )
+    failed = make_delivery(endpoint, invoice_paid, status=Delivery.Status.FAILED)
+    done = make_delivery(endpoint, invoice_paid, status=Delivery.Status.SUCCEEDED)
+    attempt = Attempt.objects.filter(delivery=failed).first()
+    tenant_pages = [
+        "/endpoints/",
+        "/endpoints/new/",
+        f"/endpoints/{endpoint.pk}/",
+        f"/endpoints/{endpoint.pk}/edit/",
+        "/deliveries/",
+        "/deliveries/?status=failed",
+        f"/deliveries/{failed.pk}/",
+        f"/deliveries/{done.pk}/",
+        f"/events/{failed.event_id}/",
+        "/catalogue/",
+        "/settings/",
+        "/search/?q=nothing",
+    ]
+    if attempt is not None:
+        tenant_pages.append(f"/attempts/{attempt.pk}/")
+    return tenant_pages
+
+
+def _check(page: Any, axe_js: Path, paths: list[str]) -> dict[str, list[str]]:
+    failures = {}
+    for path in paths:
+        page.goto(path)
+        assert page.url.rstrip("/").endswith(path.split("?")[0].rstrip("/")) or "?" in path, (
+            f"{path} redirected to {page.url}"
+        )
+        found = _violations(page, axe_js)
+        if found:
+            failures[path] = found
+    return failures
+
+
+def test_tenant_pages_have_no_serious_violations(page, sign_in, tenant, pages, axe_js):
+    make_user("alice", tenants=(tenant,))
+    sign_in("alice")
+
+    failures = _check(page, axe_js, pages)
+    assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
+
+
+def test_read_only_member_pages_have_no_serious_violations(page, sign_in, tenant, pages, axe_js):
+    from endpoints.models import Membership
+
+    user = make_user("rita", tenants=(tenant,))
+    Membership.objects.filter(user=user).update(role=Membership.Role.VIEWER)
+    sign_in("rita")
+
+    readable = [p for p in pages if not p.endswith(("/new/", "/edit/"))]
+    failures = _check(page, axe_js, readable)
+    assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
+
+
+def test_support_and_sign_in_pages_have_no_serious_violations(page, sign_in, pages, axe_js):
+    page.goto("/login/")
+    assert _violations(page, axe_js) == []
+    make_user("sam", is_staff=True)
+    sign_in("sam")
+
+    paths = ["/support/", "/support/deliveries/?status=failed", "/support/audit/"]
+    failures = _check(page, axe_js, paths)
+    assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
+
+
+def test_a_form_error_is_tied_to_its_field_and_takes_the_focus(page, sign_in, tenant, axe_js):
+    make_user("alice", tenants=(tenant,))
+    sign_in("alice")
+    page.goto("/endpoints/new/")
+
+    page.fill("#id_url", "not a url")
+    page.click("text=Create endpoint")
+
+    url = page.locator("#id_url")
+    assert url.get_attribute("aria-invalid") == "true"
+    described = (url.get_attribute("aria-describedby") or "").split()
+    assert described
+    assert page.locator(f"#{described[0]}").inner_text().strip()
+    assert page.evaluate("document.activeElement.id") == "id_url"
+    assert _violations(page, axe_js) == []
+
+
+def test_flash_messages_are_announced_and_a_skip_link_leads_to_the_content(
+    page, sign_in, tenant, invoice_paid
+):
+    make_user("alice", tenants=(tenant,))
+    sign_in("alice")
+    page.goto("/endpoints/new/")
+    page.fill("#id_url", "http://127.0.0.1:9/new")
+    page.click("text=Create endpoint")
+
+    assert page.locator(".messages").get_attribute("role") == "status"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
