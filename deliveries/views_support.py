@@ -14,19 +14,29 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from endpoints.models import Endpoint
-from endpoints.selectors import audit_entries, endpoints_needing_attention, tenant_get
+from endpoints.selectors import (
+    audit_entries,
+    endpoints_needing_attention,
+    tenant_choices,
+    tenant_get,
+)
 from endpoints.services import endpoint_circuit_reset
 from webhooks_platform.dashboard import audit, flat_message, staff_view
 
 from . import selectors
-from .models import Delivery
+from .models import Delivery, Job
 from .services.jobs import job_bulk_replay_create, job_scope
 from .services.lifecycle import delivery_replay
 from .views import LogFilterForm, attempt_view_model, delivery_context, job_json, log_page
 
 
 class SupportFilterForm(LogFilterForm):
-    tenant = forms.CharField(required=False, label="Tenant (slug)")
+    tenant = forms.CharField(
+        required=False,
+        label="Tenant",
+        # Suggests tenants as one types (the page's datalist); a slug or id is accepted as is.
+        widget=forms.TextInput(attrs={"list": "tenant-choices", "autocomplete": "off"}),
+    )
     endpoint = forms.CharField(required=False, label="Endpoint id")
 
     def clean_tenant(self) -> Any:
@@ -73,7 +83,12 @@ def support_deliveries(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "support/deliveries.html",
-        {"form": form, "section": "support-deliveries", **log_page(request, qs)},
+        {
+            "form": form,
+            "section": "support-deliveries",
+            "tenant_choices": tenant_choices(),
+            **log_page(request, qs),
+        },
     )
 
 
@@ -195,7 +210,30 @@ def support_job(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(
         request,
         "support/job.html",
-        {"job": job, "scope": job_scope(job), "section": "support-deliveries"},
+        {"job": job, "scope": job_scope(job), "section": "support-jobs"},
+    )
+
+
+JOB_STATUSES = {s.value for s in Job.Status}
+
+
+@require_GET
+@staff_view
+def support_jobs(request: HttpRequest) -> HttpResponse:
+    """Every bulk action, newest first: what it covered, who started it, how far it got."""
+    qs = Job.objects.select_related("tenant", "endpoint", "created_by").order_by("-id")
+    status = request.GET.get("status", "")
+    if status in JOB_STATUSES:
+        qs = qs.filter(status=status)
+    return render(
+        request,
+        "support/jobs.html",
+        {
+            "status": status,
+            "statuses": Job.Status.choices,
+            "section": "support-jobs",
+            **log_page(request, qs),
+        },
     )
 
 
@@ -223,6 +261,7 @@ def support_audit(request: HttpRequest) -> HttpResponse:
         "support/audit.html",
         {
             "tenant_key": tenant_key,
+            "tenant_choices": tenant_choices(),
             "action": request.GET.get("action", ""),
             "section": "support-audit",
             **log_page(request, qs),

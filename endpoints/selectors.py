@@ -16,6 +16,15 @@ def tenant_get(*, key: str | int) -> Tenant | None:
     return tenant
 
 
+TENANT_CHOICES_MAX = 1000
+
+
+def tenant_choices() -> list[tuple[str, str]]:
+    """(slug, name) of tenants for a picker: the first ``TENANT_CHOICES_MAX`` by slug (a picker
+    suggests; any slug or id may still be typed)."""
+    return list(Tenant.objects.order_by("slug").values_list("slug", "name")[:TENANT_CHOICES_MAX])
+
+
 def tenants_for_user(*, user) -> QuerySet[Tenant]:  # type: ignore[no-untyped-def]
     if not user.is_authenticated:
         return Tenant.objects.none()

@@ -110,6 +110,7 @@ urlpatterns = [
         name="support-attempt-detail",
     ),
     path("support/bulk-replay/", support.support_bulk_replay, name="support-bulk-replay"),
+    path("support/jobs/", support.support_jobs, name="support-jobs"),
     path("support/jobs/<int:job_id>/", support.support_job, name="support-job"),
     path("support/jobs/<int:job_id>.json", support.support_job_status, name="support-job-status"),
     path("support/audit/", support.support_audit, name="support-audit"),

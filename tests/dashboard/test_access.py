@@ -13,7 +13,7 @@ from endpoints.models import AuditEntry, Endpoint
 
 pytestmark = pytest.mark.django_db
 
-SUPPORT_PAGES = ["support-home", "support-deliveries", "support-audit"]
+SUPPORT_PAGES = ["support-home", "support-deliveries", "support-jobs", "support-audit"]
 
 
 @pytest.mark.parametrize("name", ["endpoint-list", "delivery-log", "event-catalogue"])

@@ -135,7 +135,7 @@ def test_support_and_sign_in_pages_have_no_serious_violations(page, sign_in, pag
     make_user("sam", is_staff=True)
     sign_in("sam")
 
-    paths = ["/support/", "/support/deliveries/?status=failed", "/support/audit/"]
+    paths = ["/support/", "/support/deliveries/?status=failed", "/support/jobs/", "/support/audit/"]
     failures = _check(page, axe_js, paths)
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
