@@ -25,6 +25,10 @@ class Event(models.Model):
     body = models.TextField()
     # The body is the payload itself (the Svix message format), not {"type", "timestamp", "data"}.
     body_is_payload = models.BooleanField(default=False)
+    # A test event (the dashboard's "send test event", the ping on creation): the envelope says
+    # "test": true and every request carries ``x-webhook-test: true``. The database default
+    # serves the raw INSERTs of the publish fast paths.
+    is_test = models.BooleanField(default=False, db_default=False)
     channels = models.JSONField(default=list, blank=True)
     tags = models.JSONField(default=list, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001  (NULL: no key; unique only when set)

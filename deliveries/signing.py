@@ -18,6 +18,9 @@ SECRET_MIN_BYTES = 24
 SECRET_MAX_BYTES = 64
 SECRET_DEFAULT_BYTES = 32
 DEFAULT_TOLERANCE_SECONDS = 300
+# Sent with every request of a test event (the envelope also says "test": true): a receiver can
+# tell a test from a real event without parsing the body. Endpoints may not set it themselves.
+TEST_HEADER = "x-webhook-test"
 
 
 class InvalidSecret(ValueError):

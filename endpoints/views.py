@@ -147,6 +147,8 @@ class EndpointForm(forms.Form):
     enabled = forms.BooleanField(required=False, initial=True)
     rate_limit = forms.IntegerField(required=False, min_value=1, max_value=10_000)
     channels = forms.CharField(required=False, max_length=1400)
+    # On creation only: a test event once the endpoint exists (GitHub's ping).
+    ping = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args: Any, subscribed: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -193,6 +195,28 @@ def _service_kwargs(form: EndpointForm) -> dict[str, Any]:
     }
 
 
+def _ping(request: HttpRequest, endpoint: Endpoint, types: Any) -> None:
+    """A test event to a new endpoint, of its first subscribed type (or the catalogue's first)."""
+    names = [
+        t if isinstance(t, str) else t.name for t in types if isinstance(t, str) or not t.archived
+    ]
+    if not endpoint.enabled or not names:
+        why = "it is disabled" if not endpoint.enabled else "the event catalogue is empty"
+        messages.info(request, f"No test event was sent: {why}.")
+        return
+    try:
+        event = event_send_test(endpoint=endpoint, event_type=names[0])
+    except PublishError as exc:
+        messages.error(request, f"Could not send the test event: {exc}.")
+        return
+    audit(request, action="endpoint.test_send", tenant=endpoint.tenant, target=endpoint)
+    messages.success(
+        request,
+        f"Test event {event.pk} ({names[0]}) sent to check the endpoint; its attempt appears "
+        'below. It carries "test": true and the x-webhook-test header.',
+    )
+
+
 @tenant_view(write=True)
 def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     form = EndpointForm(request.POST or None)
@@ -203,6 +227,9 @@ def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             form.add_service_errors(exc)
         else:
             messages.success(request, "Endpoint created. Reveal its signing secret below.")
+            if form.cleaned_data["ping"]:
+                _ping(request, endpoint, form.cleaned_data["event_types"] or form.catalogue)
+                return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + "?watch=1#recent")
             return redirect("endpoint-detail", endpoint_id=endpoint.pk)
     return render(
         request, "portal/endpoint_form.html", {"form": form, "section": "endpoints", "new": True}
@@ -393,6 +420,7 @@ def endpoint_send_test(request: HttpRequest, tenant: Tenant, endpoint_id: str) -
     except PublishError as exc:
         messages.error(request, f"Could not send the test event: {exc}.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    audit(request, action="endpoint.test_send", tenant=tenant, target=endpoint)
     messages.success(request, f"Test event {event.pk} sent; its attempt appears below.")
     return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + "?watch=1#recent")
 

@@ -41,6 +41,7 @@ class Claimed:
     event_created_at: datetime | None = None
     # The event is on the Svix message format: svix-* signature headers, not webhook-*.
     svix_format: bool = False
+    test: bool = False  # a test event: the request says so (x-webhook-test)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ def _claimed(
     body: str,
     created: datetime | None,
     svix_format: bool = False,
+    test: bool = False,
 ) -> Claimed:
     """A claimed delivery from a row that starts with the ``_RETURNED`` columns."""
     return Claimed(
@@ -114,6 +116,7 @@ def _claimed(
         body=body,
         event_created_at=created,
         svix_format=bool(svix_format),
+        test=bool(test),
     )
 
 
@@ -158,7 +161,7 @@ FROM (
 WHERE d.id = picked.id AND ev.id = d.event_id
 RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count,
           d.scheduled_attempts, d.manual_requested, ev.body, ev.created_at,
-          ev.body_is_payload
+          ev.body_is_payload, ev.is_test
 """  # noqa: S608
 
 
@@ -177,7 +180,9 @@ def _claim_postgresql(
     with bound_cursor() as cursor:
         cursor.execute(_CLAIM_SQL, params)
         rows = cursor.fetchall()
-    claimed = [_claimed(r, token, body=r[7], created=r[8], svix_format=r[9]) for r in rows]
+    claimed = [
+        _claimed(r, token, body=r[7], created=r[8], svix_format=r[9], test=r[10]) for r in rows
+    ]
     claimed.sort(key=lambda c: c.id)
     return claimed
 
@@ -211,13 +216,13 @@ def _claim_serialised(
     if not rows:
         return []
     events = {
-        pk: (body, created, svix)
-        for pk, body, created, svix in Event.objects.filter(
+        pk: (body, created, svix, test)
+        for pk, body, created, svix, test in Event.objects.filter(
             id__in={r[2] for r in rows}
-        ).values_list("id", "body", "created_at", "body_is_payload")
+        ).values_list("id", "body", "created_at", "body_is_payload", "is_test")
     }
     claimed = []
     for r in sorted(rows):
-        body, created, svix = events.get(r[2], ("", None, False))
-        claimed.append(_claimed(r, token, body=body, created=created, svix_format=svix))
+        body, created, svix, test = events.get(r[2], ("", None, False, False))
+        claimed.append(_claimed(r, token, body=body, created=created, svix_format=svix, test=test))
     return claimed

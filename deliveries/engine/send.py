@@ -42,6 +42,8 @@ def signed_request(
     body = item.body.encode("utf-8")
     headers = dict(view.headers)
     headers["content-type"] = "application/json"
+    if item.test:
+        headers[signing.TEST_HEADER] = "true"
     headers.update(
         signing.headers(
             secrets=view.secrets,

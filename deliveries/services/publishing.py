@@ -34,16 +34,21 @@ def _timestamp(moment: datetime) -> str:
 
 
 def event_body(
-    *, event_type: str, created_at: datetime, payload: Any, payload_only: bool = False
+    *,
+    event_type: str,
+    created_at: datetime,
+    payload: Any,
+    payload_only: bool = False,
+    test: bool = False,
 ) -> str:
     """The JSON body of an event, exactly as it is signed and sent: the Standard Webhooks
-    envelope ``{"type", "timestamp", "data"}``, or with ``payload_only`` (a tenant on the Svix
-    message format) the payload itself."""
-    value = (
-        payload
-        if payload_only
-        else {"type": event_type, "timestamp": _timestamp(created_at), "data": payload}
-    )
+    envelope ``{"type", "timestamp", "data"}`` (plus ``"test": true`` for a test event), or with
+    ``payload_only`` (a tenant on the Svix message format) the payload itself."""
+    value: Any = payload
+    if not payload_only:
+        value = {"type": event_type, "timestamp": _timestamp(created_at), "data": payload}
+        if test:
+            value["test"] = True
     try:
         return json.dumps(
             value,
@@ -124,11 +129,16 @@ def _event_build(
     only_endpoint: Endpoint | None = None,
     channels: Any = None,
     tags: Any = None,
+    test: bool = False,
 ) -> Event:
     """The unsaved event for one publish, after every check but the idempotency key's."""
     payload_only = tenant.message_format == Tenant.MessageFormat.SVIX
     body = event_body(
-        event_type=type_obj.name, created_at=created_at, payload=payload, payload_only=payload_only
+        event_type=type_obj.name,
+        created_at=created_at,
+        payload=payload,
+        payload_only=payload_only,
+        test=test,
     )
     ws = webhooks_settings()
     limit = ws.max_payload_bytes
@@ -150,6 +160,7 @@ def _event_build(
         tags=channels_validate(tags, what="tags"),
         idempotency_key=idempotency_key,
         only_endpoint=only_endpoint,
+        is_test=test,
         created_at=created_at,
         fanout_dispatched_until=created_at + timedelta(seconds=ws.dispatch_timeout),
     )
@@ -165,6 +176,7 @@ def event_publish(
     channels: Sequence[str] | None = None,
     tags: Sequence[str] | None = None,
     repeat_raises: bool = False,
+    test: bool = False,
 ) -> Event:
     """Store one event and enqueue its fan-out when the caller's transaction commits.
 
@@ -172,12 +184,14 @@ def event_publish(
     ``idempotency_key`` for the tenant returns the first event and enqueues nothing, or with
     ``repeat_raises`` raises ``EventExists`` (the Svix API answers a repeated ``eventId`` 409).
     ``channels``: only endpoints with a channel in common receive it, besides endpoints without
-    channels; ``tags`` are labels to search by.
+    channels; ``tags`` are labels to search by. ``test``: a test event, marked so that its
+    receiver can tell it from a real one.
     """
     _idempotency_key_check(idempotency_key)
     tenant_obj = _tenant_resolve(tenant)
     name = event_type.name if isinstance(event_type, EventType) else str(event_type)
-    if idempotency_key is None and only_endpoint is None and connection.vendor == "postgresql":
+    fast = idempotency_key is None and only_endpoint is None and not test
+    if fast and connection.vendor == "postgresql":
         event = _publish_with_type_seen(
             tenant=tenant_obj, name=name, payload=payload, channels=channels, tags=tags
         )
@@ -202,6 +216,7 @@ def event_publish(
         only_endpoint=only_endpoint,
         channels=channels,
         tags=tags,
+        test=test,
     )
     if idempotency_key is None:
         # Nothing can conflict: a plain INSERT, without the savepoint's two extra round trips.
@@ -302,7 +317,8 @@ def event_send_test(
     *, endpoint: Endpoint, event_type: EventType | str, payload: Any = None
 ) -> Event:
     """An example event of ``event_type`` to ``endpoint`` only, through the normal pipeline
-    (``payload``, or the type's example)."""
+    (``payload``, or the type's example), marked as a test (``"test": true`` in the envelope,
+    ``x-webhook-test: true`` on every request)."""
     if not endpoint.enabled:
         raise PublishError("the endpoint is disabled; enable it before sending a test event")
     type_obj = _event_type_resolve(event_type, endpoint.tenant)
@@ -314,4 +330,5 @@ def event_send_test(
         event_type=type_obj,
         payload=example,
         only_endpoint=endpoint,
+        test=True,
     )

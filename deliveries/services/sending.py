@@ -101,6 +101,8 @@ def _request_headers(
 ) -> dict[str, str]:
     headers = headers_open(delivery.endpoint.headers or {})
     headers["content-type"] = "application/json"
+    if delivery.event.is_test:
+        headers[signing.TEST_HEADER] = "true"
     headers.update(
         signing.headers(
             secrets=secrets,

@@ -23,6 +23,7 @@ RESERVED_HEADERS = frozenset(
     {
         "content-type",
         "content-length",
+        "x-webhook-test",
         "content-encoding",
         "transfer-encoding",
         "connection",
