@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Aggregate, Count, FloatField, Q, QuerySet
 from django.utils import timezone
 
 from endpoints.models import Endpoint, Tenant
@@ -249,6 +249,48 @@ def attempt_buckets(
         .order_by("bucket")
     )
     return {row["bucket"]: (row["ok"], row["total"] - row["ok"]) for row in rows}
+
+
+class _PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def percentile(values: list[int], fraction: float) -> float:
+    """``percentile_cont``: linear interpolation between the two nearest ranks (sorted input)."""
+    position = fraction * (len(values) - 1)
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def attempt_latency_buckets(
+    *, endpoint: Endpoint, since: datetime, unit: str
+) -> dict[datetime, tuple[float, float]]:
+    """Time to an answer of ``endpoint``'s attempts since ``since``, per hour or day: bucket
+    start -> (p50 ms, p95 ms). Attempts that got no answer (refused, timed out, blocked) are
+    not in it: the delivered/failed chart counts them. In the database on PostgreSQL; SQLite has
+    no percentile, so its (embedded-sized) rows are ranked here, with the same interpolation."""
+    from django.db import connection
+    from django.db.models.functions import TruncDay, TruncHour
+
+    trunc = {"hour": TruncHour, "day": TruncDay}[unit]
+    answered = Attempt.objects.filter(
+        endpoint=endpoint, started_at__gte=since, response_status__gt=0
+    ).annotate(bucket=trunc("started_at"))
+    if connection.vendor == "postgresql":
+        rows = answered.values("bucket").annotate(
+            p50=_PercentileCont("duration_ms", fraction=0.5),
+            p95=_PercentileCont("duration_ms", fraction=0.95),
+        )
+        return {row["bucket"]: (row["p50"], row["p95"]) for row in rows}
+    grouped: dict[datetime, list[int]] = {}
+    for bucket, duration in answered.order_by("duration_ms").values_list("bucket", "duration_ms"):
+        grouped.setdefault(bucket, []).append(duration)
+    return {b: (percentile(v, 0.5), percentile(v, 0.95)) for b, v in grouped.items()}
 
 
 def tenants_health(*, hours: int = 24) -> list[dict[str, object]]:

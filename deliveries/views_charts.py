@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from endpoints.models import Endpoint
 
-from .selectors import attempt_buckets
+from .selectors import attempt_buckets, attempt_latency_buckets
 
 WIDTH = 720
 HEIGHT = 180
@@ -104,6 +104,86 @@ def attempts_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None
         ok_total=sum(v[0] for v in values),
         failed_total=sum(v[1] for v in values),
     )
+
+
+@dataclass(frozen=True)
+class LatencyPoint:
+    x: float
+    y50: float
+    y95: float
+    label: str
+    title: str
+
+
+@dataclass(frozen=True)
+class LatencyChart:
+    title: str
+    points: list[LatencyPoint]  # buckets with answers only
+    labels: list[tuple[float, str]]  # every bucket's x and axis label
+    max_ms: int
+    p50_line: str  # SVG polyline points
+    p95_line: str
+    width: int = WIDTH
+    height: int = HEIGHT
+    pad_left: int = PAD_LEFT
+    baseline: int = HEIGHT - PAD_BOTTOM
+    top: int = PAD_TOP
+
+
+def latency_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None) -> LatencyChart:
+    """Time to an answer, p50 and p95 per bucket, on the same buckets as ``attempts_chart``."""
+    now = now or timezone.now()
+    starts = _starts(now, unit)
+    found = {
+        int(k.timestamp()): v
+        for k, v in attempt_latency_buckets(endpoint=endpoint, since=starts[0], unit=unit).items()
+    }
+    max_ms = max([round(p95) for _, p95 in found.values()] + [1])
+    plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
+    base = HEIGHT - PAD_BOTTOM
+    slot = (WIDTH - PAD_LEFT) / len(starts)
+    every = 3 if unit == "hour" else 1
+    points, labels = [], []
+    for i, start in enumerate(starts):
+        x = round(PAD_LEFT + i * slot + slot * 0.5, 2)
+        if i % every == 0:
+            labels.append((round(PAD_LEFT + i * slot + slot * 0.15, 2), _axis_label(start, unit)))
+        value = found.get(int(start.timestamp()))
+        if value is None:
+            continue
+        p50, p95 = value
+        when = f"{start:%H:00 %Z}" if unit == "hour" else f"{start:%a %d %b}"
+        points.append(
+            LatencyPoint(
+                x=x,
+                y50=round(base - plot_h * p50 / max_ms, 2),
+                y95=round(base - plot_h * p95 / max_ms, 2),
+                label=_axis_label(start, unit),
+                title=f"{when}: p50 {p50:.0f} ms, p95 {p95:.0f} ms",
+            )
+        )
+    zone = timezone.localtime(now).strftime("%Z")
+    span = "Last 24 hours, per hour" if unit == "hour" else "Last 7 days, per day"
+    return LatencyChart(
+        title=f"Time to an answer, {span.lower()} ({zone})",
+        points=points,
+        labels=labels,
+        max_ms=max_ms,
+        p50_line=" ".join(f"{p.x},{p.y50}" for p in points),
+        p95_line=" ".join(f"{p.x},{p.y95}" for p in points),
+    )
+
+
+def _axis_label(start: datetime, unit: str) -> str:
+    return f"{start:%H}h" if unit == "hour" else f"{start:%a}"
+
+
+def endpoint_latency_charts(*, endpoint: Endpoint) -> list[LatencyChart]:
+    now = timezone.now()
+    return [
+        latency_chart(endpoint=endpoint, unit="hour", now=now),
+        latency_chart(endpoint=endpoint, unit="day", now=now),
+    ]
 
 
 def endpoint_charts(*, endpoint: Endpoint) -> list[Chart]:

@@ -21,7 +21,7 @@ from deliveries import PublishError
 from deliveries.selectors import deliveries_filter, endpoints_health
 from deliveries.services.publishing import event_send_test
 from deliveries.views import log_page
-from deliveries.views_charts import endpoint_charts
+from deliveries.views_charts import endpoint_charts, endpoint_latency_charts
 from webhooks_platform.dashboard import (
     PORTAL_SESSION_KEY,
     SELECTED_TENANT_KEY,
@@ -289,6 +289,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "test_default": subscribed[0] if subscribed else "",
             "recent": recent,
             "charts": endpoint_charts(endpoint=endpoint),
+            "latency_charts": endpoint_latency_charts(endpoint=endpoint),
             "grace_choices": ROTATION_GRACE_CHOICES,
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
             "verify_snippets": verify_snippets(tenant.message_format),

@@ -60,7 +60,7 @@ def test_endpoint_detail_hides_the_secret_and_draws_both_charts(client_for, memb
     html = response.content.decode()
     assert endpoint_secret_current(endpoint=endpoint) not in html
     assert "whsec_••••" in html
-    assert html.count("<svg") == 2
+    assert html.count("<svg") == 4
     assert "Last 24 hours, per hour (UTC)" in html
     assert "Last 7 days, per day" in html
 
@@ -312,3 +312,33 @@ def test_viewer_role_sees_custom_header_names_but_not_their_values(
     assert b"receiver-credential" not in as_viewer
     assert b"receiver-credential" in as_admin
     assert failed_delivery.event_id.encode() in as_viewer  # platform headers stay visible
+
+
+def test_response_time_chart_shows_p50_and_p95_of_answered_attempts_per_hour(
+    client_for, member, endpoint, invoice_paid
+):
+    for ms in (10, 20, 30, 40, 1000):
+        delivery = make_delivery(endpoint, invoice_paid, response_status=200)
+        Attempt.objects.filter(delivery=delivery).update(duration_ms=ms)
+    unanswered = make_delivery(endpoint, invoice_paid, response_status=0)
+    Attempt.objects.filter(delivery=unanswered).update(duration_ms=15_000)
+    earlier = make_delivery(
+        endpoint, invoice_paid, response_status=500, created_at=timezone.now() - timedelta(days=3)
+    )
+    Attempt.objects.filter(delivery=earlier).update(duration_ms=70)
+
+    from deliveries.views_charts import endpoint_latency_charts
+
+    hourly, daily = endpoint_latency_charts(endpoint=endpoint)
+
+    # percentile_cont over 10, 20, 30, 40, 1000: p50 30, p95 40 + 0.8 x 960 = 808.
+    (point,) = hourly.points
+    assert point.title.endswith("p50 30 ms, p95 808 ms")
+    assert hourly.max_ms == 808
+    assert [p.title.split(": ")[1] for p in daily.points] == [
+        "p50 70 ms, p95 70 ms",
+        "p50 30 ms, p95 808 ms",
+    ]
+    html = client_for(member).get(reverse("endpoint-detail", args=[endpoint.pk])).content.decode()
+    assert "Time to an answer, last 24 hours, per hour (UTC)" in html
+    assert html.count('class="p50"') == 2
