@@ -9,6 +9,7 @@ four threads, and open more slow connections than there are threads.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -141,3 +142,61 @@ def test_without_the_proxy_the_same_clients_hold_every_thread(web):
     finally:
         for sock in held:
             sock.close()
+
+
+def _raw(port: int, request: bytes) -> tuple[int, str, dict]:
+    """Send ``request`` as is; the answer's status, content type and JSON body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), headers.get("Content-Type", ""), json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [("/api/v1/tenants/acme/events/", "native"), ("/api/v1/app/app_1/msg", "svix")],
+)
+def test_the_proxys_own_refusals_answer_in_the_routes_json_error_shape(proxy, path, shape):
+    long_line = (
+        f"GET {path}?q={'x' * 5000} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    big_header = (
+        f"GET {path} HTTP/1.1\r\nHost: localhost\r\nX-Big: {'y' * 5000}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    big_body = (
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Content-Length: 4000000\r\nConnection: close\r\n\r\n{"
+    )
+
+    answers = {
+        code: _raw(proxy, request.encode())
+        for code, request in (("414", long_line), ("400", big_header), ("413", big_body))
+    }
+
+    for expected, (status, content_type, body) in answers.items():
+        assert status == int(expected)
+        assert content_type == "application/json"
+        # A line too long has no path the proxy could route by: the native shape.
+        if shape == "svix" and expected != "414":
+            assert set(body) == {"code", "detail"}
+            assert body["detail"]
+        else:
+            assert set(body) == {"error"}
+            assert set(body["error"]) == {"code", "message", "fields"}
+    assert answers["413"][2] == (
+        {"code": "payload_too_large", "detail": "The request body is over 3 MB."}
+        if shape == "svix"
+        else {
+            "error": {
+                "code": "payload_too_large",
+                "message": "The request body is over 3 MB.",
+                "fields": {},
+            }
+        }
+    )
