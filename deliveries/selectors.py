@@ -293,6 +293,20 @@ def attempt_latency_buckets(
     return {b: (percentile(v, 0.5), percentile(v, 0.95)) for b, v in grouped.items()}
 
 
+def tenant_endpoints_support(*, tenant: Tenant) -> list[Endpoint]:
+    """A tenant's live endpoints for support, each with its subscriptions (prefetched) and its
+    backlog: ``waiting`` (pending) and ``in_flight`` (sending) deliveries."""
+    return list(
+        Endpoint.objects.filter(tenant=tenant, deleted_at__isnull=True)
+        .annotate(
+            waiting=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.PENDING)),
+            in_flight=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENDING)),
+        )
+        .prefetch_related("event_types")
+        .order_by("created_at")
+    )
+
+
 def tenants_health(*, hours: int = 24) -> list[dict[str, object]]:
     """Every tenant with endpoint counts and its attempts' success over ``hours``; the tenants
     with failing or disabled endpoints first."""

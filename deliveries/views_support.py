@@ -20,7 +20,7 @@ from endpoints.selectors import (
     tenant_choices,
     tenant_get,
 )
-from endpoints.services import endpoint_circuit_reset
+from endpoints.services import endpoint_circuit_reset, endpoint_disable, endpoint_enable
 from webhooks_platform.dashboard import audit, flat_message, staff_view
 
 from . import selectors
@@ -148,7 +148,47 @@ def support_circuit_reset(request: HttpRequest, endpoint_id: str) -> HttpRespons
     messages.success(
         request, f"Circuit of {endpoint.url} reset: {released} waiting deliveries go out now."
     )
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        return redirect(back)
     return redirect("support-home")
+
+
+@require_GET
+@staff_view
+def support_tenant(request: HttpRequest, tenant_key: str) -> HttpResponse:
+    """One tenant as support sees it: each endpoint's configuration, subscriptions, circuit and
+    rate limit, backlog, and the actions that change them."""
+    tenant = tenant_get(key=tenant_key)
+    if tenant is None:
+        raise Http404("No such tenant.")
+    return render(
+        request,
+        "support/tenant.html",
+        {
+            "tenant": tenant,
+            "endpoints": selectors.tenant_endpoints_support(tenant=tenant),
+            "section": "support",
+        },
+    )
+
+
+@require_POST
+@staff_view
+def support_endpoint_toggle(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    """Disable or enable any tenant's endpoint (audited); a disable says who did it."""
+    endpoint = Endpoint.objects.filter(pk=endpoint_id, deleted_at__isnull=True).first()
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    if endpoint.enabled:
+        endpoint_disable(endpoint=endpoint, reason="disabled by support")
+        audit(request, action="endpoint.disable", tenant=endpoint.tenant, target=endpoint)
+        messages.success(request, f"{endpoint.url} disabled; what was waiting is cancelled.")
+    else:
+        endpoint_enable(endpoint=endpoint)
+        audit(request, action="endpoint.enable", tenant=endpoint.tenant, target=endpoint)
+        messages.success(request, f"{endpoint.url} enabled; cancelled deliveries still due resume.")
+    return redirect("support-tenant", tenant_key=endpoint.tenant.slug)
 
 
 @require_POST

@@ -111,6 +111,12 @@ urlpatterns = [
     ),
     path("support/bulk-replay/", support.support_bulk_replay, name="support-bulk-replay"),
     path("support/jobs/", support.support_jobs, name="support-jobs"),
+    path("support/tenants/<str:tenant_key>/", support.support_tenant, name="support-tenant"),
+    path(
+        "support/endpoints/<str:endpoint_id>/toggle/",
+        support.support_endpoint_toggle,
+        name="support-endpoint-toggle",
+    ),
     path("support/jobs/<int:job_id>/", support.support_job, name="support-job"),
     path("support/jobs/<int:job_id>.json", support.support_job_status, name="support-job-status"),
     path("support/audit/", support.support_audit, name="support-audit"),

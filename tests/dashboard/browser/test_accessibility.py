@@ -129,13 +129,14 @@ def test_read_only_member_pages_have_no_serious_violations(page, sign_in, tenant
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
-def test_support_and_sign_in_pages_have_no_serious_violations(page, sign_in, pages, axe_js):
+def test_support_and_sign_in_pages_have_no_serious_violations(page, sign_in, tenant, pages, axe_js):
     page.goto("/login/")
     assert _violations(page, axe_js) == []
     make_user("sam", is_staff=True)
     sign_in("sam")
 
     paths = ["/support/", "/support/deliveries/?status=failed", "/support/jobs/", "/support/audit/"]
+    paths.append(f"/support/tenants/{tenant.slug}/")
     failures = _check(page, axe_js, paths)
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
