@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
 SECRET_MIN_BYTES = 24
@@ -81,6 +81,34 @@ def headers(
             secrets=secrets, msg_id=msg_id, timestamp=timestamp, body=body
         ),
     }
+
+
+def request_headers(
+    *,
+    custom: Mapping[str, str],
+    secrets: Iterable[str],
+    msg_id: str,
+    timestamp: int,
+    body: bytes,
+    svix_format: bool = False,
+    test: bool = False,
+) -> dict[str, str]:
+    """Every header of a delivery request: the endpoint's own (already opened), the content
+    type, the test mark of a test event, and the signature headers (which win over the rest)."""
+    out = dict(custom)
+    out["content-type"] = "application/json"
+    if test:
+        out[TEST_HEADER] = "true"
+    out.update(
+        headers(
+            secrets=secrets,
+            msg_id=msg_id,
+            timestamp=timestamp,
+            body=body,
+            prefix="svix" if svix_format else "webhook",
+        )
+    )
+    return out
 
 
 def verify(

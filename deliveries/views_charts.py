@@ -59,6 +59,20 @@ def _starts(now: datetime, unit: str) -> list[datetime]:
     return [first + timedelta(days=i) for i in range(7)]
 
 
+def _axis_label(start: datetime, unit: str) -> str:
+    return f"{start:%H}h" if unit == "hour" else f"{start:%a}"
+
+
+def _bucket_name(start: datetime, unit: str) -> str:
+    return f"{start:%H:00 %Z}" if unit == "hour" else f"{start:%a %d %b}"
+
+
+def _span_title(unit: str, now: datetime | None) -> str:
+    zone = timezone.localtime(now).strftime("%Z")
+    span = "Last 24 hours, per hour" if unit == "hour" else "Last 7 days, per day"
+    return f"{span} ({zone})"
+
+
 def attempts_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None) -> Chart:
     starts = _starts(now or timezone.now(), unit)
     # Keyed by instant, not by datetime object: the database may return another tzinfo.
@@ -75,7 +89,6 @@ def attempts_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None
         ok_h = plot_h * ok / max_value
         fail_h = plot_h * failed / max_value
         base = HEIGHT - PAD_BOTTOM
-        when = f"{start:%H:00 %Z}" if unit == "hour" else f"{start:%a %d %b}"
         every = 3 if unit == "hour" else 1
         bars.append(
             Bar(
@@ -87,18 +100,12 @@ def attempts_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None
                 fail_h=round(fail_h, 2),
                 ok=ok,
                 failed=failed,
-                label=(f"{start:%H}h" if unit == "hour" else f"{start:%a}")
-                if i % every == 0
-                else "",
-                title=f"{when}: {ok} delivered, {failed} failed",
+                label=_axis_label(start, unit) if i % every == 0 else "",
+                title=f"{_bucket_name(start, unit)}: {ok} delivered, {failed} failed",
             )
         )
     return Chart(
-        title=(
-            f"Last 24 hours, per hour ({timezone.localtime(now).strftime('%Z')})"
-            if unit == "hour"
-            else f"Last 7 days, per day ({timezone.localtime(now).strftime('%Z')})"
-        ),
+        title=_span_title(unit, now),
         bars=bars,
         max_value=max_value,
         ok_total=sum(v[0] for v in values),
@@ -111,7 +118,6 @@ class LatencyPoint:
     x: float
     y50: float
     y95: float
-    label: str
     title: str
 
 
@@ -152,30 +158,23 @@ def latency_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None)
         if value is None:
             continue
         p50, p95 = value
-        when = f"{start:%H:00 %Z}" if unit == "hour" else f"{start:%a %d %b}"
         points.append(
             LatencyPoint(
                 x=x,
                 y50=round(base - plot_h * p50 / max_ms, 2),
                 y95=round(base - plot_h * p95 / max_ms, 2),
-                label=_axis_label(start, unit),
-                title=f"{when}: p50 {p50:.0f} ms, p95 {p95:.0f} ms",
+                title=f"{_bucket_name(start, unit)}: p50 {p50:.0f} ms, p95 {p95:.0f} ms",
             )
         )
-    zone = timezone.localtime(now).strftime("%Z")
-    span = "Last 24 hours, per hour" if unit == "hour" else "Last 7 days, per day"
+    span = _span_title(unit, now)
     return LatencyChart(
-        title=f"Time to an answer, {span.lower()} ({zone})",
+        title=f"Time to an answer, {span[0].lower()}{span[1:]}",
         points=points,
         labels=labels,
         max_ms=max_ms,
         p50_line=" ".join(f"{p.x},{p.y50}" for p in points),
         p95_line=" ".join(f"{p.x},{p.y95}" for p in points),
     )
-
-
-def _axis_label(start: datetime, unit: str) -> str:
-    return f"{start:%H}h" if unit == "hour" else f"{start:%a}"
 
 
 def endpoint_latency_charts(*, endpoint: Endpoint) -> list[LatencyChart]:

@@ -133,13 +133,18 @@ def support_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpRespo
     return redirect("support-delivery-detail", delivery_id=delivery.pk)
 
 
+def _live_endpoint_or_404(endpoint_id: str) -> Endpoint:
+    endpoint = Endpoint.objects.filter(pk=endpoint_id, deleted_at__isnull=True).first()
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    return endpoint
+
+
 @require_POST
 @staff_view
 def support_circuit_reset(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     """Retry now, for any tenant's endpoint: close its circuit and send what waited."""
-    endpoint = Endpoint.objects.filter(pk=endpoint_id, deleted_at__isnull=True).first()
-    if endpoint is None:
-        raise Http404("No such endpoint.")
+    endpoint = _live_endpoint_or_404(endpoint_id)
     if not endpoint.enabled:
         messages.error(request, "The endpoint is disabled; enabling it also resets its circuit.")
         return redirect("support-home")
@@ -177,9 +182,7 @@ def support_tenant(request: HttpRequest, tenant_key: str) -> HttpResponse:
 @staff_view
 def support_endpoint_toggle(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     """Disable or enable any tenant's endpoint (audited); a disable says who did it."""
-    endpoint = Endpoint.objects.filter(pk=endpoint_id, deleted_at__isnull=True).first()
-    if endpoint is None:
-        raise Http404("No such endpoint.")
+    endpoint = _live_endpoint_or_404(endpoint_id)
     if endpoint.enabled:
         endpoint_disable(endpoint=endpoint, reason="disabled by support")
         audit(request, action="endpoint.disable", tenant=endpoint.tenant, target=endpoint)

@@ -195,11 +195,9 @@ def _service_kwargs(form: EndpointForm) -> dict[str, Any]:
     }
 
 
-def _ping(request: HttpRequest, endpoint: Endpoint, types: Any) -> None:
-    """A test event to a new endpoint, of its first subscribed type (or the catalogue's first)."""
-    names = [
-        t if isinstance(t, str) else t.name for t in types if isinstance(t, str) or not t.archived
-    ]
+def _ping(request: HttpRequest, endpoint: Endpoint, names: list[str]) -> None:
+    """A test event to a new endpoint, of the first of ``names`` (its subscriptions, else the
+    catalogue: a new endpoint's form offers live types only)."""
     if not endpoint.enabled or not names:
         why = "it is disabled" if not endpoint.enabled else "the event catalogue is empty"
         messages.info(request, f"No test event was sent: {why}.")
@@ -228,7 +226,8 @@ def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         else:
             messages.success(request, "Endpoint created. Reveal its signing secret below.")
             if form.cleaned_data["ping"]:
-                _ping(request, endpoint, form.cleaned_data["event_types"] or form.catalogue)
+                names = form.cleaned_data["event_types"] or [t.name for t in form.catalogue]
+                _ping(request, endpoint, names)
                 return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + "?watch=1#recent")
             return redirect("endpoint-detail", endpoint_id=endpoint.pk)
     return render(

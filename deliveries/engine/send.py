@@ -40,18 +40,14 @@ def signed_request(
             key=item.id, started_at=timezone.now(), duration_ms=0, error=problem
         )
     body = item.body.encode("utf-8")
-    headers = dict(view.headers)
-    headers["content-type"] = "application/json"
-    if item.test:
-        headers[signing.TEST_HEADER] = "true"
-    headers.update(
-        signing.headers(
-            secrets=view.secrets,
-            msg_id=item.event_id,
-            timestamp=timestamp,
-            body=body,
-            prefix="svix" if item.svix_format else "webhook",
-        )
+    headers = signing.request_headers(
+        custom=view.headers,
+        secrets=view.secrets,
+        msg_id=item.event_id,
+        timestamp=timestamp,
+        body=body,
+        svix_format=item.svix_format,
+        test=item.test,
     )
     # What the attempt log keeps: credentials in custom headers are not copied into it.
     flight.headers = headers_redacted(headers)

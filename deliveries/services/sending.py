@@ -99,20 +99,15 @@ def deliveries_claimed(*, claim_token: uuid.UUID) -> list[Delivery]:
 def _request_headers(
     *, delivery: Delivery, secrets: list[str], timestamp: int, body: bytes
 ) -> dict[str, str]:
-    headers = headers_open(delivery.endpoint.headers or {})
-    headers["content-type"] = "application/json"
-    if delivery.event.is_test:
-        headers[signing.TEST_HEADER] = "true"
-    headers.update(
-        signing.headers(
-            secrets=secrets,
-            msg_id=delivery.event_id,
-            timestamp=timestamp,
-            body=body,
-            prefix="svix" if delivery.event.body_is_payload else "webhook",
-        )
+    return signing.request_headers(
+        custom=headers_open(delivery.endpoint.headers or {}),
+        secrets=secrets,
+        msg_id=delivery.event_id,
+        timestamp=timestamp,
+        body=body,
+        svix_format=delivery.event.body_is_payload,
+        test=delivery.event.is_test,
     )
-    return headers
 
 
 # --- gates: circuit breaker and rate limit -----------------------------------------------------

@@ -53,14 +53,18 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, live_server) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    context = browser.new_context(base_url=live_server.url)
+def open_page(browser: Any, live_server: Any, **options: Any) -> Iterator[Any]:
+    """A page in a fresh browser context on the live server (``options``: the context's)."""
+    context = browser.new_context(base_url=live_server.url, **options)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
+    yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    yield from open_page(browser, live_server)
 
 
 @pytest.fixture(scope="session")

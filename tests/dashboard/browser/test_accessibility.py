@@ -14,6 +14,7 @@ import pytest
 from deliveries.models import Attempt, Delivery
 
 from ..conftest import make_delivery, make_user
+from .conftest import open_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,10 +29,7 @@ BLOCKING = {"serious", "critical"}
 def page(browser, live_server):  # type: ignore[no-untyped-def]
     """As the suite's page, except that axe's script may be injected past the CSP (which
     allows our own scripts only, and stays on for the pages under test)."""
-    context = browser.new_context(base_url=live_server.url, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    yield from open_page(browser, live_server, bypass_csp=True)
 
 
 @pytest.fixture(scope="session")
