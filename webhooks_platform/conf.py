@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -71,7 +73,27 @@ def _networks(cidrs: Any) -> tuple[Network, ...]:
     )
 
 
+# Read once per process: a publish, a fan-out and every engine turn ask for it, and building it
+# costs more than the INSERT's own Python. Tests that change a setting (``override_settings``,
+# pytest-django's ``settings``) send ``setting_changed``, which drops it.
+_cached: WebhooksSettings | None = None
+
+
 def webhooks_settings() -> WebhooksSettings:
+    global _cached
+    if _cached is None:
+        _cached = _webhooks_settings_read()
+    return _cached
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **_: Any) -> None:
+    global _cached
+    if setting.startswith("WEBHOOKS_"):
+        _cached = None
+
+
+def _webhooks_settings_read() -> WebhooksSettings:
     return WebhooksSettings(
         retry_schedule=tuple(float(s) for s in settings.WEBHOOKS_RETRY_SCHEDULE),
         retry_jitter=float(settings.WEBHOOKS_RETRY_JITTER),

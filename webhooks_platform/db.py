@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,9 +27,30 @@ def bound_cursor() -> Iterator[Any]:
     are arrays of a few hundred values: Django's cursor quotes every element into the SQL text
     in Python (about 10 µs a value), in binary they cost a quarter of that and the server
     parses a fixed text. No prepared statements (Django leaves them off for connection poolers),
-    Django's transaction state applies as to its own cursors, and errors arrive as Django's."""
+    Django's transaction state applies as to its own cursors, errors arrive as Django's, and
+    while Django logs queries (``DEBUG``, ``CaptureQueriesContext``) the statements are logged
+    as its own are."""
     import psycopg
 
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
+        yield _Logged(cursor) if connection.queries_logged else cursor
+
+
+class _Logged:
+    """A psycopg cursor whose statements go into Django's query log, as its debug cursor's do."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def execute(self, query: str, params: Any = None) -> Any:
+        start = time.monotonic()
+        try:
+            return self._cursor.execute(query, params)
+        finally:
+            connection.queries_log.append(
+                {"sql": query, "time": f"{time.monotonic() - start:.3f}"}
+            )

@@ -15,6 +15,7 @@ from deliveries.models import Event
 from endpoints.models import Endpoint, EventType, Tenant
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
+from webhooks_platform.db import bound_cursor
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_CHANNELS = 10
@@ -287,7 +288,7 @@ def _publish_with_type_seen(
         )
     except PublishError:
         return None
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             _EVENT_INSERT_IF_TYPE_UNCHANGED,
             [

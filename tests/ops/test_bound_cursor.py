@@ -47,3 +47,11 @@ def test_errors_arrive_as_djangos():
         cursor.execute("CREATE TEMPORARY TABLE bound_probe_unique (n integer PRIMARY KEY)")
     with pytest.raises(IntegrityError), bound_cursor() as cursor:
         cursor.execute("INSERT INTO bound_probe_unique SELECT unnest(%b::integer[])", [[1, 1]])
+
+
+def test_its_statements_are_counted_as_djangos_are(django_assert_num_queries):
+    with django_assert_num_queries(2) as captured, bound_cursor() as cursor:
+        cursor.execute("SELECT unnest(%b::integer[])", [[1, 2]])
+        assert cursor.fetchall() == [(1,), (2,)]
+        cursor.execute("SELECT 1")
+    assert "unnest" in captured.captured_queries[0]["sql"]

@@ -1,6 +1,7 @@
 """Bad delivery settings stop the platform at start-up with a clear message."""
 
 from webhooks_platform.checks import check_webhooks_settings
+from webhooks_platform.conf import webhooks_settings
 
 
 def _ids(settings_problems):
@@ -20,3 +21,14 @@ def test_a_starting_window_above_the_maximum_is_an_error(settings):
 
 def test_the_defaults_pass(settings):
     assert not _ids(check_webhooks_settings(None)) & {"webhooks.E007", "webhooks.E008"}
+
+
+def test_webhooks_settings_read_once_and_again_after_a_change(settings):
+    first = webhooks_settings()
+    assert webhooks_settings() is first  # one read per process, not one per publish
+    settings.WEBHOOKS_ATTEMPT_TIMEOUT = first.attempt_timeout + 7
+    changed = webhooks_settings()
+    assert changed is not first
+    assert changed.attempt_timeout == first.attempt_timeout + 7
+    settings.DEBUG = not settings.DEBUG  # not one of ours: the read stays
+    assert webhooks_settings() is changed
