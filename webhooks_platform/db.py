@@ -51,6 +51,4 @@ class _Logged:
         try:
             return self._cursor.execute(query, params)
         finally:
-            connection.queries_log.append(
-                {"sql": query, "time": f"{time.monotonic() - start:.3f}"}
-            )
+            connection.queries_log.append({"sql": query, "time": f"{time.monotonic() - start:.3f}"})
