@@ -8,12 +8,15 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from endpoints.models import Endpoint
+from endpoints.portal import portal_links_expire_all
 from endpoints.selectors import (
     audit_entries,
     endpoints_needing_attention,
@@ -21,6 +24,7 @@ from endpoints.selectors import (
     tenant_get,
 )
 from endpoints.services import endpoint_circuit_reset, endpoint_disable, endpoint_enable
+from endpoints.views_portal import links_context
 from webhooks_platform.dashboard import audit, flat_message, staff_view
 
 from . import selectors
@@ -174,8 +178,29 @@ def support_tenant(request: HttpRequest, tenant_key: str) -> HttpResponse:
             "tenant": tenant,
             "endpoints": selectors.tenant_endpoints_support(tenant=tenant),
             "section": "support",
+            **links_context(tenant),
         },
     )
+
+
+@require_POST
+@staff_view
+def support_portal_links_expire(request: HttpRequest, tenant_key: str) -> HttpResponse:
+    """End every live portal link of a tenant, and the sessions they opened (audited)."""
+    tenant = tenant_get(key=tenant_key)
+    if tenant is None:
+        raise Http404("No such tenant.")
+    with transaction.atomic():
+        ended = portal_links_expire_all(tenant=tenant)
+        audit(
+            request,
+            action="portal_link.expire_all",
+            tenant=tenant,
+            target=tenant,
+            details={"links": ended},
+        )
+    messages.success(request, f"{ended} portal link{pluralize(ended)} ended, with their sessions.")
+    return redirect("support-tenant", tenant_key=tenant.slug)
 
 
 @require_POST

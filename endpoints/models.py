@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from webhooks_platform.ids import new_app_id, new_endpoint_id
+from webhooks_platform.ids import new_app_id, new_endpoint_id, new_portal_link_id
 
 EVENT_TYPE_NAME_RE = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 # The platform's internal tenant whose endpoints are the operators' URLs (operational webhooks).
@@ -244,3 +246,34 @@ class IdempotentResponse(models.Model):
 
     def __str__(self) -> str:
         return f"idempotent response {self.status} at {self.created_at}"
+
+
+class PortalLink(models.Model):
+    """A portal link as it was handed out: the token names this row, so a link can be revoked
+    (and with it every session it opened) and can be read-only. The token itself is not stored:
+    it is signed, and carries this row's id."""
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=new_portal_link_id, editable=False
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="portal_links")
+    read_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # The caller's own name for the session (Svix's ``sessionId``), to expire links by it.
+    session_id = models.CharField(max_length=256, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="portal_link_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"portal link {self.pk} ({self.tenant_id})"
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now

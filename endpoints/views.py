@@ -8,14 +8,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import logout
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from deliveries import PublishError
 from deliveries.selectors import deliveries_filter, endpoints_health
@@ -23,7 +21,6 @@ from deliveries.services.publishing import event_send_test
 from deliveries.views import log_page
 from deliveries.views_charts import endpoint_charts, endpoint_latency_charts
 from webhooks_platform.dashboard import (
-    PORTAL_SESSION_KEY,
     SELECTED_TENANT_KEY,
     audit,
     flat_message,
@@ -32,7 +29,7 @@ from webhooks_platform.dashboard import (
     viewer_resolve,
 )
 
-from . import portal, selectors, services
+from . import selectors, services
 from .models import Endpoint, Tenant
 from .verify_snippets import verify_snippets
 
@@ -56,45 +53,6 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return render(request, "portal/no_tenant.html", status=403)
     return redirect("login")
-
-
-@require_http_methods(["GET", "POST"])
-def portal_open(request: HttpRequest) -> HttpResponse:
-    """A portal link (``/portal/enter/#<token>``): the token is in the fragment, which only the
-    page's script reads. GET is the page that picks it up; a POST of the token alone shows whose
-    portal it opens; a POST with ``enter`` enters it."""
-    token = request.POST.get("token", "").strip()
-    if request.method == "GET" or not token:
-        return render(request, "portal/portal_open.html")
-    return portal_enter(request, token)
-
-
-@require_http_methods(["GET", "POST"])
-def portal_enter(request: HttpRequest, token: str) -> HttpResponse:
-    """Whose portal the link opens (GET, or a POST without ``enter``); only a POST with
-    ``enter`` (and its CSRF token) enters it.
-
-    Entering on GET would let any page embed someone else's link (an ``<img>``) and swap the
-    visitor's session for that tenant's portal, where they might then type their own secrets.
-    """
-    tenant = portal.portal_token_verify(token)
-    if tenant is None:
-        return render(request, "portal/portal_link_invalid.html", status=403)
-    if request.method == "GET" or request.POST.get("enter") != "yes":
-        return render(request, "portal/portal_enter.html", {"tenant": tenant, "token": token})
-    # A fresh session with no Django user: whoever was signed in on this browser is signed out,
-    # so the link never mixes its tenant with another account's rights.
-    logout(request)
-    request.session[PORTAL_SESSION_KEY] = tenant.pk
-    request.session.set_expiry(max(60, _portal_seconds_left(token)))
-    return redirect("endpoint-list")
-
-
-def _portal_seconds_left(token: str) -> int:
-    """The portal session ends when the link would have expired (tokens cannot be revoked)."""
-    data = signing.loads(token, salt=portal.SALT, max_age=portal.MAX_EXPIRES_IN)
-    signed_at = signing.b62_decode(token.rsplit(":", 2)[-2])
-    return int(data["e"]) - (int(timezone.now().timestamp()) - signed_at)
 
 
 @require_POST

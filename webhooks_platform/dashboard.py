@@ -19,10 +19,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from endpoints.models import Membership, Tenant
+from endpoints.models import Membership, PortalLink, Tenant
+from endpoints.portal import portal_link_live
 from endpoints.services import audit_record
 
 PORTAL_SESSION_KEY = "portal_tenant_id"
+PORTAL_LINK_KEY = "portal_link_id"
 SELECTED_TENANT_KEY = "dashboard_tenant_id"
 
 
@@ -32,6 +34,7 @@ class Viewer:
     tenants: list[Tenant] = field(default_factory=list)
     portal: bool = False
     can_write: bool = True
+    portal_link: PortalLink | None = None
 
 
 def viewer_resolve(request: HttpRequest) -> Viewer | None:
@@ -43,8 +46,20 @@ def viewer_resolve(request: HttpRequest) -> Viewer | None:
         del request.session[PORTAL_SESSION_KEY]
         portal_id = None
     if portal_id is not None:
-        tenant = Tenant.objects.filter(pk=portal_id).first()
-        return None if tenant is None else Viewer(tenant=tenant, tenants=[tenant], portal=True)
+        link = portal_link_live(request.session.get(PORTAL_LINK_KEY))
+        if link is None or link.tenant_id != portal_id:
+            # The link was revoked or has expired (or the session predates stored links): the
+            # session ends with it.
+            request.session.flush()
+            request.portal_ended = True  # type: ignore[attr-defined]
+            return None
+        return Viewer(
+            tenant=link.tenant,
+            tenants=[link.tenant],
+            portal=True,
+            can_write=not link.read_only,
+            portal_link=link,
+        )
     user = request.user
     if not user.is_authenticated:
         return None
@@ -65,7 +80,7 @@ def viewer_resolve(request: HttpRequest) -> Viewer | None:
 def tenant_view(view: Callable[..., HttpResponse] | None = None, *, write: bool = False) -> Any:
     """Resolve the viewer's tenant and pass it to the view as its second argument.
 
-    ``write=True`` refuses members with the viewer role (403).
+    ``write=True`` refuses members with the viewer role and read-only portal links (403).
     """
 
     def decorate(fn: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -73,6 +88,8 @@ def tenant_view(view: Callable[..., HttpResponse] | None = None, *, write: bool 
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             viewer = viewer_resolve(request)
             if viewer is None:
+                if getattr(request, "portal_ended", False):
+                    return render(request, "portal/portal_link_invalid.html", status=403)
                 if request.user.is_authenticated:
                     return render(request, "portal/no_tenant.html", status=403)
                 return redirect_to_login(request.get_full_path())

@@ -6,6 +6,7 @@ from django.urls import path
 from deliveries import views as delivery_views
 from deliveries import views_support as support
 from endpoints import views as endpoint_views
+from endpoints import views_portal as portal_views
 
 urlpatterns = [
     path("", endpoint_views.home, name="dashboard-home"),
@@ -19,9 +20,9 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
-    path("portal/enter/", endpoint_views.portal_open, name="portal-open"),
+    path("portal/enter/", portal_views.portal_open, name="portal-open"),
     # Links of the earlier form, with the token in the path, until they expire (7 days at most).
-    path("portal/enter/<str:token>/", endpoint_views.portal_enter, name="portal-enter"),
+    path("portal/enter/<str:token>/", portal_views.portal_enter, name="portal-enter"),
     path("tenant/switch/", endpoint_views.tenant_switch, name="tenant-switch"),
     # Tenant portal
     path("endpoints/", endpoint_views.endpoint_list, name="endpoint-list"),
@@ -81,6 +82,17 @@ urlpatterns = [
     path("jobs/<int:job_id>.json", delivery_views.job_status, name="job-status"),
     path("catalogue/", endpoint_views.event_catalogue, name="event-catalogue"),
     path("settings/", endpoint_views.tenant_settings, name="tenant-settings"),
+    path("settings/portal-links/", portal_views.portal_links, name="portal-links"),
+    path(
+        "settings/portal-links/new/",
+        portal_views.portal_link_create,
+        name="portal-link-create",
+    ),
+    path(
+        "settings/portal-links/<str:link_id>/revoke/",
+        portal_views.portal_link_revoke,
+        name="portal-link-revoke",
+    ),
     path(
         "settings/update/",
         endpoint_views.tenant_settings_update,
@@ -112,6 +124,11 @@ urlpatterns = [
     path("support/bulk-replay/", support.support_bulk_replay, name="support-bulk-replay"),
     path("support/jobs/", support.support_jobs, name="support-jobs"),
     path("support/tenants/<str:tenant_key>/", support.support_tenant, name="support-tenant"),
+    path(
+        "support/tenants/<str:tenant_key>/portal-links/expire/",
+        support.support_portal_links_expire,
+        name="support-portal-links-expire",
+    ),
     path(
         "support/endpoints/<str:endpoint_id>/toggle/",
         support.support_endpoint_toggle,

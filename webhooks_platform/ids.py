@@ -35,5 +35,9 @@ def new_endpoint_id() -> str:
     return new_id("ep")
 
 
+def new_portal_link_id() -> str:
+    return new_id("pl")
+
+
 def new_event_id() -> str:
     return new_id("msg")

@@ -81,10 +81,26 @@ class PortalLinkInSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(
         required=False, min_value=60, max_value=MAX_EXPIRES_IN, default=DEFAULT_EXPIRES_IN
     )
+    read_only = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The visitor sees endpoints and deliveries and changes nothing.",
+    )
 
 
-class PortalLinkOutSerializer(serializers.Serializer):
-    url = serializers.CharField()
+class PortalLinkSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    read_only = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(
+        allow_null=True, help_text="When a visitor last entered the portal through it."
+    )
+
+
+class PortalLinkOutSerializer(PortalLinkSerializer):
+    url = serializers.CharField(help_text="Shown once: the key is in the fragment.")
     expires_in = serializers.IntegerField()
 
 

@@ -28,6 +28,7 @@ from .serializers import (
     EventTypeUpdateInSerializer,
     PortalLinkInSerializer,
     PortalLinkOutSerializer,
+    PortalLinkSerializer,
     SecretOutSerializer,
     SecretRotateInSerializer,
     TenantCreateInSerializer,
@@ -173,13 +174,56 @@ class PortalLinkView(TenantView):
     )
     def post(self, request: Request, tenant: str) -> Response:
         data = self.parse(PortalLinkInSerializer, request.data)
-        url = portal.portal_link(
-            self.tenant, expires_in=data["expires_in"], base_url=request.build_absolute_uri("/")
-        )
-        return Response(
-            PortalLinkOutSerializer({"url": url, "expires_in": data["expires_in"]}).data,
-            status=status.HTTP_201_CREATED,
-        )
+        with transaction.atomic():
+            link, token = portal.portal_link_create(
+                tenant=self.tenant, expires_in=data["expires_in"], read_only=data["read_only"]
+            )
+            services.audit_record(
+                action="portal_link.create",
+                api_key=self.api_key,
+                tenant=self.tenant,
+                target=link,
+                details={"read_only": link.read_only, "expires_at": link.expires_at.isoformat()},
+            )
+        url = request.build_absolute_uri("/").rstrip("/") + portal.portal_path(token)
+        out = {**PortalLinkSerializer(link).data, "url": url, "expires_in": data["expires_in"]}
+        return Response(PortalLinkOutSerializer(out).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        tags=["tenants"],
+        summary="List portal links",
+        description="The tenant's 50 newest portal links, live, expired or revoked (no keys).",
+        parameters=[TENANT_PARAM],
+        responses=responses({200: PortalLinkSerializer(many=True)}, 403, 404),
+    )
+    def get(self, request: Request, tenant: str) -> Response:
+        links = portal.portal_links_recent(tenant=self.tenant)
+        return Response(PortalLinkSerializer(links, many=True).data)
+
+
+class PortalLinkDetailView(TenantView):
+    permission_classes = [IsPlatformKey]
+
+    @extend_schema(
+        tags=["tenants"],
+        summary="Revoke a portal link",
+        description="The link stops opening the portal, and its open sessions end at once.",
+        parameters=[TENANT_PARAM],
+        responses=responses(NO_CONTENT, 403, 404),
+    )
+    def delete(self, request: Request, tenant: str, link: str) -> Response:
+        found = portal.portal_links_recent(tenant=self.tenant, limit=None).filter(pk=link).first()
+        if found is None:
+            raise exceptions.NotFound(f"No portal link {link!r}.")
+        with transaction.atomic():
+            if portal.portal_link_revoke(found):
+                services.audit_record(
+                    action="portal_link.revoke",
+                    api_key=self.api_key,
+                    tenant=self.tenant,
+                    target=found,
+                )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Endpoints -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from endpoints.models import Tenant
+from endpoints.models import AuditEntry, Tenant
 from endpoints.portal import portal_token_verify
 
 from .support import assert_error
@@ -84,7 +84,32 @@ def test_platform_makes_a_portal_link(platform, tenant):
     assert body["url"].startswith("http://testserver/")
     path, _, token = body["url"].partition("#")
     assert path == "http://testserver" + reverse("portal-open")
-    assert portal_token_verify(token) == tenant
+    link = portal_token_verify(token)
+    assert (link.tenant, link.read_only, body["id"]) == (tenant, False, link.pk)
+    assert body["read_only"] is False
+    assert body["revoked_at"] is None
+
+
+def test_platform_lists_and_revokes_portal_links(platform, tenant, other_tenant):
+    made = platform.post(
+        "/api/v1/tenants/acme/portal-links/", {"read_only": True}, format="json"
+    ).json()
+    token = made["url"].partition("#")[2]
+    listed = platform.get("/api/v1/tenants/acme/portal-links/").json()
+    assert [(x["id"], x["read_only"], x["revoked_at"]) for x in listed] == [
+        (made["id"], True, None)
+    ]
+    assert "url" not in listed[0]  # the key is shown once, at creation
+
+    # Another tenant's path does not reach it.
+    wrong = platform.delete(f"/api/v1/tenants/{other_tenant.slug}/portal-links/{made['id']}/")
+    assert_error(wrong, 404, "not_found")
+    assert portal_token_verify(token) is not None
+
+    assert platform.delete(f"/api/v1/tenants/acme/portal-links/{made['id']}/").status_code == 204
+    assert portal_token_verify(token) is None
+    assert platform.get("/api/v1/tenants/acme/portal-links/").json()[0]["revoked_at"]
+    assert AuditEntry.objects.filter(action="portal_link.revoke", target_id=made["id"]).exists()
 
 
 def test_a_portal_link_lifetime_is_bounded(platform, tenant):

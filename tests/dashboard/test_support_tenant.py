@@ -83,3 +83,25 @@ def test_members_who_are_not_staff_cannot_see_or_act(client_for, member, tenant,
 
 def test_an_unknown_tenant_is_404(client_for, staff):
     assert client_for(staff).get(reverse("support-tenant", args=["nobody"])).status_code == 404
+
+
+def test_support_sees_a_tenants_portal_links_and_ends_them(client, client_for, staff, tenant):
+    from endpoints import portal
+    from webhooks_platform.dashboard import PORTAL_SESSION_KEY
+
+    link = portal.portal_link(tenant, read_only=True)
+    path, _, token = link.partition("#")
+    client.post(path, {"token": token, "enter": "yes"})
+    assert client.session[PORTAL_SESSION_KEY] == tenant.pk
+    support = client_for(staff)
+
+    page = support.get(reverse("support-tenant", args=[tenant.slug])).content.decode()
+    assert portal.portal_token_verify(token).pk in page
+    assert "read-only" in page
+
+    ended = support.post(reverse("support-portal-links-expire", args=[tenant.slug]))
+    assert ended.status_code == 302
+    assert portal.portal_token_verify(token) is None
+    assert client.get(reverse("endpoint-list")).status_code == 403
+    entry = AuditEntry.objects.get(action="portal_link.expire_all")
+    assert (entry.actor, entry.details) == (staff, {"links": 1})

@@ -15,6 +15,7 @@ from svix.api import (
     ApplicationIn,
     ApplicationListOptions,
     ApplicationPatch,
+    ApplicationTokenExpireIn,
     AppPortalAccessIn,
     EndpointHeadersIn,
     EndpointHeadersPatchIn,
@@ -391,6 +392,30 @@ def test_recover_send_example_and_portal_access(svix, receiver, worker, server_u
     page = httpx.get(opener, follow_redirects=True)
     assert page.status_code == 200
     assert key not in page.text
+
+
+def test_read_only_portal_access_and_expire_all(svix, server_url):
+    """``readOnly`` makes a link that looks and changes nothing; ``expire_all`` ends every link
+    of the application (and the sessions they opened), or only those of the given sessions."""
+    from endpoints.portal import portal_token_verify
+
+    app = svix.application.create(ApplicationIn(name="Portal"))
+    looker = svix.authentication.app_portal_access(
+        app.id, AppPortalAccessIn(read_only=True, session_id="s-1")
+    )
+    keeper = svix.authentication.app_portal_access(app.id, AppPortalAccessIn(session_id="s-2"))
+    assert portal_token_verify(looker.token).read_only
+    assert not portal_token_verify(keeper.token).read_only
+
+    svix.authentication.expire_all(app.id, ApplicationTokenExpireIn(session_ids=["s-1"]))
+    assert portal_token_verify(looker.token) is None
+    assert portal_token_verify(keeper.token) is not None
+
+    svix.authentication.expire_all(app.id, ApplicationTokenExpireIn())
+    assert portal_token_verify(keeper.token) is None
+    with pytest.raises(HttpError) as missing:
+        svix.authentication.expire_all("app_nobody", ApplicationTokenExpireIn())
+    assert missing.value.status_code == 404
 
 
 @pytest.mark.e2e

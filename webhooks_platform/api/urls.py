@@ -26,6 +26,11 @@ v1 = [
     path("tenants/", endpoints_views.TenantListView.as_view(), name="tenants"),
     path(f"{T}/", endpoints_views.TenantDetailView.as_view(), name="tenant-detail"),
     path(f"{T}/portal-links/", endpoints_views.PortalLinkView.as_view(), name="portal-links"),
+    path(
+        f"{T}/portal-links/<str:link>/",
+        endpoints_views.PortalLinkDetailView.as_view(),
+        name="portal-link-detail",
+    ),
     path(f"{T}/endpoints/", endpoints_views.EndpointListView.as_view(), name="endpoints"),
     path(f"{EP}/", endpoints_views.EndpointDetailView.as_view(), name="endpoint-detail"),
     path(f"{EP}/secret/", endpoints_views.EndpointSecretView.as_view(), name="endpoint-secret"),

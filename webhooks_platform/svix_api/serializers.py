@@ -109,7 +109,14 @@ class PortalAccessIn(S.Serializer):
     readOnly = S.BooleanField(required=False)  # noqa: N815
     featureFlags = S.ListField(child=S.CharField(), required=False)  # noqa: N815
     capabilities = S.ListField(child=S.CharField(), required=False, allow_null=True)
-    sessionId = S.CharField(required=False, allow_null=True)  # noqa: N815
+    sessionId = S.CharField(required=False, allow_null=True, max_length=256)  # noqa: N815
+
+
+class ExpireAllIn(S.Serializer):
+    expiry = S.IntegerField(required=False, allow_null=True, min_value=0, max_value=7 * 86400)
+    sessionIds = S.ListField(  # noqa: N815
+        child=S.CharField(max_length=256), required=False, allow_null=True, max_length=1000
+    )
 
 
 # --- output ------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ urlpatterns = [
     route(rf"event-type/(?P<name>{SEG})", apps.EventTypeDetailView, "event-type"),
     route(rf"auth/app-portal-access/(?P<app>{SEG})", apps.PortalAccessView, "portal-access"),
     route(rf"auth/dashboard-access/(?P<app>{SEG})", apps.PortalAccessView, "dashboard-access"),
+    route(rf"auth/app/(?P<app>{SEG})/expire-all", apps.ExpireAllView, "expire-all"),
     route(rf"{APP}/endpoint", endpoints.EndpointListView, "endpoints"),
     route(EP, endpoints.EndpointDetailView, "endpoint"),
     route(rf"{EP}/secret", endpoints.EndpointSecretView, "endpoint-secret"),

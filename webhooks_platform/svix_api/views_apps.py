@@ -252,7 +252,45 @@ class PortalAccessView(SvixView):
         self.platform_only()
         data = self.parse(s.PortalAccessIn, self.body() if request.data else {})
         tenant = app_get_or_create(data.get("application") or {}, app)
-        expires_in = data.get("expiry") or portal.DEFAULT_EXPIRES_IN
-        token = portal.portal_token(tenant=tenant, expires_in=expires_in)
+        with transaction.atomic():
+            link, token = portal.portal_link_create(
+                tenant=tenant,
+                expires_in=data.get("expiry") or portal.DEFAULT_EXPIRES_IN,
+                read_only=bool(data.get("readOnly")),
+                session_id=data.get("sessionId") or "",
+            )
+            services.audit_record(
+                action="portal_link.create",
+                api_key=self.api_key,
+                tenant=tenant,
+                target=link,
+                details={"read_only": link.read_only, "expires_at": link.expires_at.isoformat()},
+            )
         url = request.build_absolute_uri("/").rstrip("/") + portal.portal_path(token)
         return Response(s.PortalAccessOut({"url": url, "token": token}).data)
+
+
+class ExpireAllView(SvixView):
+    @extend_schema(
+        tags=["svix: authentication"],
+        request=s.ExpireAllIn,
+        responses={204: None},
+        description="Every portal link of the application (or those of the given sessionIds) "
+        "stops opening the portal in `expiry` seconds (default: now), with its open sessions.",
+    )
+    def post(self, request: Request, app: str) -> Response:
+        self.platform_only()
+        tenant = self.app()
+        data = self.parse(s.ExpireAllIn, self.body() if request.data else {})
+        with transaction.atomic():
+            ended = portal.portal_links_expire_all(
+                tenant=tenant, within=data.get("expiry") or 0, session_ids=data.get("sessionIds")
+            )
+            services.audit_record(
+                action="portal_link.expire_all",
+                api_key=self.api_key,
+                tenant=tenant,
+                target=tenant,
+                details={"links": ended, "within_seconds": data.get("expiry") or 0},
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -87,6 +87,7 @@ def pages(tenant, invoice_paid):  # type: ignore[no-untyped-def]
         f"/events/{failed.event_id}/",
         "/catalogue/",
         "/settings/",
+        "/settings/portal-links/",
         "/search/?q=nothing",
     ]
     if attempt is not None:

@@ -232,6 +232,45 @@ def test_a_portal_link_opens_the_portal_without_a_password(page, shot, tenant, i
     expect(page).to_have_url(re.compile(r"/login/$"))
 
 
+def test_an_admin_hands_out_a_read_only_link_and_revokes_it(
+    page, sign_in, shot, browser, live_server, tenant, invoice_paid
+):
+    from .conftest import open_page
+
+    endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/hook")
+    make_user("alice", tenants=(tenant,))
+    sign_in("alice")
+    page.click("nav >> text=Settings")
+    page.click("text=Manage portal links")
+    page.select_option("#expires_in", label="8 hours")
+    page.check("input[name=read_only]")
+    page.click("text=Make link")
+    expect(page.locator("[data-testid=new-portal-link]")).to_contain_text("read-only")
+    link = page.locator("[data-testid=portal-link-url]").inner_text()
+    shot("portal-link-made")
+
+    visitors = open_page(browser, live_server)
+    visitor = next(visitors)
+    visitor.goto(link)
+    visitor.click("[data-testid=portal-continue]")
+    expect(visitor.locator(".panel")).to_contain_text("read-only")
+    visitor.click("[data-testid=portal-open]")
+    expect(visitor.locator("[data-testid=read-only]")).to_have_text("read-only")
+    expect(visitor.locator("#endpoints")).to_contain_text(endpoint.url)
+    expect(visitor.locator("text=Add endpoint")).to_have_count(0)
+
+    page.reload()  # shows the list again, and makes no second link
+    expect(page.locator("[data-testid=new-portal-link]")).to_have_count(0)
+    expect(page.locator("#portal-links tbody tr")).to_have_count(1)
+    expect(page.locator("#portal-links")).to_contain_text("read-only")
+    page.click("#portal-links >> text=Revoke")
+    expect(page.locator(".messages")).to_contain_text("revoked")
+
+    visitor.reload()
+    expect(visitor.locator("h1")).to_contain_text("was revoked")
+    next(visitors, None)
+
+
 def test_support_bulk_replays_failed_deliveries_with_progress(
     page, sign_in, shot, tenant, other_tenant, invoice_paid, receiver
 ):

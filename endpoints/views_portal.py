@@ -1,0 +1,140 @@
+"""Portal links in the dashboard: entering through one, and a tenant's admins making, listing
+and revoking them (support does the same from the tenant's support page)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from webhooks_platform.dashboard import PORTAL_LINK_KEY, PORTAL_SESSION_KEY, audit, tenant_view
+
+from . import portal
+from .models import Tenant
+
+LIFETIMES = [
+    (3600, "1 hour"),
+    (8 * 3600, "8 hours"),
+    (86400, "24 hours"),
+    (portal.MAX_EXPIRES_IN, "7 days"),
+]
+
+
+@require_http_methods(["GET", "POST"])
+def portal_open(request: HttpRequest) -> HttpResponse:
+    """A portal link (``/portal/enter/#<token>``): the token is in the fragment, which only the
+    page's script reads. GET is the page that picks it up; a POST of the token alone shows whose
+    portal it opens; a POST with ``enter`` enters it."""
+    token = request.POST.get("token", "").strip()
+    if request.method == "GET" or not token:
+        return render(request, "portal/portal_open.html")
+    return portal_enter(request, token)
+
+
+@require_http_methods(["GET", "POST"])
+def portal_enter(request: HttpRequest, token: str) -> HttpResponse:
+    """Whose portal the link opens (GET, or a POST without ``enter``); only a POST with
+    ``enter`` (and its CSRF token) enters it.
+
+    Entering on GET would let any page embed someone else's link (an ``<img>``) and swap the
+    visitor's session for that tenant's portal, where they might then type their own secrets.
+    """
+    link = portal.portal_token_verify(token)
+    if link is None:
+        return render(request, "portal/portal_link_invalid.html", status=403)
+    if request.method == "GET" or request.POST.get("enter") != "yes":
+        return render(
+            request,
+            "portal/portal_enter.html",
+            {"tenant": link.tenant, "link": link, "token": token},
+        )
+    # A fresh session with no Django user: whoever was signed in on this browser is signed out,
+    # so the link never mixes its tenant with another account's rights.
+    logout(request)
+    request.session[PORTAL_SESSION_KEY] = link.tenant_id
+    request.session[PORTAL_LINK_KEY] = link.pk
+    # The session ends when the link expires; revoking the link ends it sooner.
+    request.session.set_expiry(max(60, int((link.expires_at - timezone.now()).total_seconds())))
+    portal.portal_link_touch(link)
+    return redirect("endpoint-list")
+
+
+def links_context(tenant: Tenant) -> dict[str, object]:
+    """What a page listing the tenant's portal links shows."""
+    now = timezone.now()
+    links = list(portal.portal_links_recent(tenant=tenant, limit=20))
+    return {
+        "portal_links": [{"link": link, "live": link.is_live(now)} for link in links],
+        "portal_lifetimes": LIFETIMES,
+    }
+
+
+# The link just made, shown by the next page once (then only its id remains anywhere).
+NEW_LINK_KEY = "portal_link_new"
+
+
+@require_GET
+@tenant_view
+def portal_links(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    if request.viewer.portal:  # type: ignore[attr-defined]
+        raise Http404("Portal links are managed by the tenant's members.")
+    new = request.session.pop(NEW_LINK_KEY, None)
+    context = {"tenant": tenant, "section": "settings", **links_context(tenant)}
+    if isinstance(new, dict) and new.get("tenant") == tenant.pk:
+        context |= {"new_url": new["url"], "new_link": tenant.portal_links.get(pk=new["id"])}
+    return render(request, "portal/portal_links.html", context)
+
+
+@require_POST
+@tenant_view(write=True)
+def portal_link_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """Make a link; the list shows it once (its key is not stored anywhere to show it again)."""
+    if request.viewer.portal:  # type: ignore[attr-defined]
+        raise Http404("Portal links are managed by the tenant's members.")
+    try:
+        expires_in = int(request.POST.get("expires_in", ""))
+        with transaction.atomic():
+            link, token = portal.portal_link_create(
+                tenant=tenant,
+                expires_in=expires_in,
+                read_only=request.POST.get("read_only") == "yes",
+                created_by=request.user,
+            )
+            audit(
+                request,
+                action="portal_link.create",
+                tenant=tenant,
+                target=link,
+                details={"read_only": link.read_only, "expires_at": link.expires_at.isoformat()},
+            )
+    except ValueError:
+        messages.error(request, "Choose how long the link works: 1 hour to 7 days.")
+        return redirect("portal-links")
+    # Redirect, so that reloading the page shows the list instead of making another link.
+    request.session[NEW_LINK_KEY] = {
+        "tenant": tenant.pk,
+        "id": link.pk,
+        "url": request.build_absolute_uri(portal.portal_path(token)),
+    }
+    return redirect("portal-links")
+
+
+@require_POST
+@tenant_view(write=True)
+def portal_link_revoke(request: HttpRequest, tenant: Tenant, link_id: str) -> HttpResponse:
+    if request.viewer.portal:  # type: ignore[attr-defined]
+        raise Http404("Portal links are managed by the tenant's members.")
+    link = portal.portal_links_recent(tenant=tenant, limit=None).filter(pk=link_id).first()
+    if link is None:
+        raise Http404("No such portal link.")
+    with transaction.atomic():
+        if portal.portal_link_revoke(link):
+            audit(request, action="portal_link.revoke", tenant=tenant, target=link)
+            messages.success(request, f"Link {link.pk} revoked; its open sessions have ended.")
+        else:
+            messages.info(request, f"Link {link.pk} had already ended.")
+    return redirect("portal-links")
