@@ -62,8 +62,15 @@ class LogFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
 
 
+# Lists count what matches up to this many: one bounded query (``SELECT count(*) FROM (…
+# LIMIT n)``), so a log of millions of rows costs the same as one of ten thousand.
+COUNT_CAP = 10_000
+
+
 def log_page(request: HttpRequest, queryset: Any) -> dict[str, Any]:
-    """One keyset page of ``queryset`` plus the query strings of the next and first pages."""
+    """One keyset page of ``queryset``, how many rows match (up to ``COUNT_CAP``, then "more
+    than"), and the query strings of the next and first pages."""
+    matching = queryset.order_by()[: COUNT_CAP + 1].count()
     try:
         page = keyset_page(queryset, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
     except InvalidCursor as exc:
@@ -80,6 +87,8 @@ def log_page(request: HttpRequest, queryset: Any) -> dict[str, Any]:
         "next_query": next_query,
         "first_query": first.urlencode(),
         "paged": bool(request.GET.get("cursor")),
+        "matching": min(matching, COUNT_CAP),
+        "matching_more": matching > COUNT_CAP,
     }
 
 

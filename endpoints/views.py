@@ -81,15 +81,13 @@ def _endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
 def endpoint_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     # Keyset pages, newest first (endpoint ids are time-ordered): a tenant with thousands of
     # endpoints gets pages of 50, not one page of a megabyte.
-    endpoints = selectors.endpoints_for_tenant(tenant=tenant)
-    total = endpoints.count()
-    page = log_page(request, endpoints)
+    page = log_page(request, selectors.endpoints_for_tenant(tenant=tenant))
     health = endpoints_health(endpoint_ids=[e.pk for e in page["items"]])
     rows = [{"endpoint": e, **health[e.pk]} for e in page["items"]]
     return render(
         request,
         "portal/endpoint_list.html",
-        {"rows": rows, "total": total, "section": "endpoints", **page},
+        {"rows": rows, "total": page["matching"], "section": "endpoints", **page},
     )
 
 

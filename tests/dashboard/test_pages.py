@@ -129,6 +129,30 @@ def test_delivery_log_filters_by_status_and_type(
     assert ok.pk not in [d.pk for d in by_status]
 
 
+def test_lists_say_how_many_match_up_to_a_cap(
+    client_for, member, staff, endpoint, invoice_paid, monkeypatch
+):
+    from deliveries import views
+
+    for _ in range(3):
+        make_delivery(endpoint, invoice_paid)
+    make_delivery(endpoint, invoice_paid, status="succeeded", response_status=200)
+    client = client_for(member)
+
+    failed = client.get(reverse("delivery-log"), {"status": "failed"})
+    assert failed.context["matching"] == 3
+    assert "3 matches" in failed.content.decode()
+    one = client.get(reverse("delivery-log"), {"status": "succeeded"}).content.decode()
+    assert "1 match<" in one
+    support = client_for(staff).get(reverse("support-deliveries")).content.decode()
+    assert "3 matches" in support
+
+    monkeypatch.setattr(views, "COUNT_CAP", 2)
+    capped = client.get(reverse("delivery-log"))
+    assert (capped.context["matching"], capped.context["matching_more"]) == (2, True)
+    assert "More than 2 match" in capped.content.decode()
+
+
 def test_delivery_log_filters_by_time_range(client_for, member, endpoint, invoice_paid):
     old = make_delivery(endpoint, invoice_paid)
     Delivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
