@@ -16,7 +16,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
-from .models import ApiKey, AuditEntry, Endpoint, EndpointSecret, EventType, Membership, Tenant
+from .models import (
+    ApiKey,
+    AuditEntry,
+    Endpoint,
+    EndpointSecret,
+    EventType,
+    Membership,
+    PortalLink,
+    Tenant,
+)
+from .portal_look import portal_look_validate
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -72,8 +82,47 @@ FailingFilter = _set_or_unset_filter(
 )
 
 
+class TenantForm(forms.ModelForm):
+    """The portal's look is checked as the API checks it (origins, colour, logo URL)."""
+
+    class Meta:
+        model = Tenant
+        fields = "__all__"  # noqa: DJ007  (the admin shows every field of a tenant)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        look = {
+            key: cleaned[f"portal_{key}"]
+            for key in ("embed_origins", "logo_url", "accent_color", "theme")
+            if f"portal_{key}" in cleaned
+        }
+        try:
+            checked = portal_look_validate(look)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+        cleaned.update({f"portal_{key}": value for key, value in checked.items()})
+        return cleaned
+
+
+@admin.register(PortalLink)
+class PortalLinkAdmin(admin.ModelAdmin):
+    """Portal links as made; revoke them from the tenant's support page or the API."""
+
+    list_display = ["id", "tenant", "read_only", "created_at", "expires_at", "revoked_at"]
+    list_filter = ["read_only", TenantSlugFilter]
+    search_fields = ["id", "tenant__slug"]
+    list_select_related = ["tenant"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in PortalLink._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    form = TenantForm
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
     list_filter = [("created_at", admin.DateFieldListFilter)]

@@ -32,6 +32,15 @@ class Tenant(models.Model):
     message_format = models.CharField(
         max_length=16, choices=MessageFormat.choices, default=MessageFormat.STANDARD
     )
+    # The portal's look and where it may be embedded (endpoints.portal_look; set by the product).
+    portal_embed_origins = models.JSONField(default=list, blank=True)
+    portal_logo_url = models.CharField(max_length=500, blank=True, default="")
+    portal_accent_color = models.CharField(max_length=7, blank=True, default="")
+    portal_theme = models.CharField(
+        max_length=8,
+        default="auto",
+        choices=[("auto", "Browser's choice"), ("light", "Light"), ("dark", "Dark")],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

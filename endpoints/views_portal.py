@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webhooks_platform.dashboard import PORTAL_LINK_KEY, PORTAL_SESSION_KEY, audit, tenant_view
+from webhooks_platform.embedding import entry_frame_origins
 
 from . import portal
 from .models import Tenant
@@ -31,6 +32,7 @@ def portal_open(request: HttpRequest) -> HttpResponse:
     portal it opens; a POST with ``enter`` enters it."""
     token = request.POST.get("token", "").strip()
     if request.method == "GET" or not token:
+        request.frame_origins = entry_frame_origins()  # type: ignore[attr-defined]
         return render(request, "portal/portal_open.html")
     return portal_enter(request, token)
 
@@ -46,6 +48,9 @@ def portal_enter(request: HttpRequest, token: str) -> HttpResponse:
     link = portal.portal_token_verify(token)
     if link is None:
         return render(request, "portal/portal_link_invalid.html", status=403)
+    # Framed only by this tenant's origins; in such a frame the page enters by itself.
+    request.frame_origins = link.tenant.portal_embed_origins  # type: ignore[attr-defined]
+    request.look_tenant = link.tenant  # type: ignore[attr-defined]
     if request.method == "GET" or request.POST.get("enter") != "yes":
         return render(
             request,

@@ -65,6 +65,20 @@ def check_webhooks_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
                 id="webhooks.E008",
             )
         )
+    for name in ("SESSION_COOKIE_SAMESITE", "CSRF_COOKIE_SAMESITE"):
+        value = getattr(settings, name)
+        if value not in ("Lax", "Strict", "None", False):
+            problems.append(
+                Error(f"{name} must be Lax, Strict or None; it is {value!r}.", id="webhooks.E020")
+            )
+        elif value == "None" and not getattr(settings, name.replace("SAMESITE", "SECURE")):
+            problems.append(
+                Error(
+                    f"{name}=None needs {name.replace('SAMESITE', 'SECURE')}=true: browsers "
+                    "drop such cookies otherwise, and nobody could sign in.",
+                    id="webhooks.E021",
+                )
+            )
     return problems
 
 

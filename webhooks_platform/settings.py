@@ -60,6 +60,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Inside the two above (it runs before them on the way out): lets a tenant's portal be
+    # framed by the origins it lists, and its logo load.
+    "webhooks_platform.embedding.PortalFrameMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into a 429.
     "axes.middleware.AxesMiddleware",
 ]
@@ -104,6 +107,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# A portal embedded by a page of another site (not a subdomain of the same one) needs its
+# cookies sent in that frame: "None", which browsers accept only with the Secure flags above.
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", default="Lax")
 # A TLS-terminating proxy says so in this header (e.g. X-Forwarded-Proto); only set it when
 # the proxy always sets or strips the header.
 if env.str("SECURE_PROXY_SSL_HEADER", default=""):
@@ -125,6 +132,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webhooks_platform.embedding.portal_look",
             ],
         },
     },

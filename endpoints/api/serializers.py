@@ -3,6 +3,8 @@ the rules; outputs decide what leaves the building (a secret only where the rout
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from endpoints.models import Endpoint, Tenant
@@ -61,7 +63,30 @@ class TenantOutSerializer(serializers.Serializer):
         help_text="`standard`: body {type, timestamp, data} with webhook-* headers; `svix`: the "
         "payload as the body with svix-* headers. Applies to events published afterwards.",
     )
+    portal = serializers.SerializerMethodField(
+        help_text="The portal's look and the origins that may embed it in an iframe."
+    )
     created_at = serializers.DateTimeField()
+
+    def get_portal(self, tenant: Tenant) -> dict[str, Any]:
+        return {
+            "embed_origins": tenant.portal_embed_origins,
+            "logo_url": tenant.portal_logo_url,
+            "accent_color": tenant.portal_accent_color,
+            "theme": tenant.portal_theme,
+        }
+
+
+class PortalLookSerializer(serializers.Serializer):
+    embed_origins = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Origins such as https://app.example.com whose pages may show the portal in "
+        "an iframe (up to 10); pages seen through a portal link of the tenant allow them.",
+    )
+    logo_url = serializers.CharField(required=False, allow_blank=True)
+    accent_color = serializers.CharField(required=False, allow_blank=True, help_text="#rrggbb")
+    theme = serializers.ChoiceField(choices=["auto", "light", "dark"], required=False)
 
 
 class TenantCreateInSerializer(serializers.Serializer):
@@ -75,6 +100,9 @@ class TenantCreateInSerializer(serializers.Serializer):
 class TenantUpdateInSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200, required=False)
     message_format = serializers.ChoiceField(choices=Tenant.MessageFormat.choices, required=False)
+    portal = PortalLookSerializer(
+        required=False, help_text="Only a platform key may change it: the keys given change."
+    )
 
 
 class PortalLinkInSerializer(serializers.Serializer):

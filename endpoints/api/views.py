@@ -157,7 +157,19 @@ class TenantDetailView(TenantView):
     )
     def patch(self, request: Request, tenant: str) -> Response:
         data = self.parse(TenantUpdateInSerializer, request.data)
-        updated = services.tenant_update(tenant=self.tenant, **data)
+        if "portal" in data and not self.api_key.is_platform:
+            # Who may frame the portal is the product's decision, not its tenants'.
+            raise exceptions.PermissionDenied("Only a platform key may change the portal's look.")
+        with transaction.atomic():
+            updated = services.tenant_update(tenant=self.tenant, **data)
+            if "portal" in data:
+                services.audit_record(
+                    action="tenant.portal_look",
+                    api_key=self.api_key,
+                    tenant=updated,
+                    target=updated,
+                    details=dict(data["portal"]),
+                )
         return Response(TenantOutSerializer(updated).data)
 
 

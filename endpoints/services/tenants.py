@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from ..models import Tenant
+from ..portal_look import portal_look_validate
 from .rules import (
     _SLUG_RE,
     _UNSET,
@@ -89,8 +91,10 @@ def tenant_update(
     uid: str | None = _UNSET,
     metadata: Mapping[str, str] | None = None,
     message_format: str | None = None,
+    portal: Mapping[str, Any] | None = None,
 ) -> Tenant:
-    """Change what is given; ``uid=None`` removes the uid, omitted leaves it."""
+    """Change what is given; ``uid=None`` removes the uid, omitted leaves it. ``portal``: the
+    keys of the portal's look to change (``endpoints.portal_look``)."""
     if name is not None:
         name = name.strip()
         if not name:
@@ -102,6 +106,9 @@ def tenant_update(
         tenant.metadata = metadata_validate(metadata)
     if message_format is not None:
         tenant.message_format = _message_format_validate(message_format)
+    if portal is not None:
+        for key, value in portal_look_validate(portal).items():
+            setattr(tenant, f"portal_{key}", value)
     return _tenant_save(tenant, creating=False)
 
 

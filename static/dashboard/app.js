@@ -166,6 +166,17 @@
   var field = form.querySelector("input[name=token]");
   field.value = decodeURIComponent(window.location.hash.slice(1));
   history.replaceState(null, "", window.location.pathname + window.location.search);
+  // Embedded in the product's page: go on without a click. What comes next is shown only if
+  // the link's tenant lets that page frame its portal (frame-ancestors).
+  if (window.self !== window.top && field.value) form.submit();
+})();
+
+// The confirmation of whose portal a link opens: a frame can show it only where the tenant
+// allows (frame-ancestors), so there it enters at once.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-enter-when-framed]");
+  if (form && window.self !== window.top) form.submit();
 })();
 
 // A form that came back with errors: the first field in error takes the focus (its error list is

@@ -134,3 +134,44 @@ def test_internal_tenants_are_not_listed(platform, tenant):
     listed = [t["slug"] for t in platform.get("/api/v1/tenants/").json()["data"]]
 
     assert listed == ["acme"]
+
+
+def test_the_platform_sets_the_portal_look_and_a_tenant_key_may_not(platform, api_a, tenant):
+    look = {
+        "embed_origins": ["https://App.example.com/"],
+        "accent_color": "#1D4ED8",
+        "theme": "dark",
+        "logo_url": "https://cdn.example.com/acme.svg",
+    }
+    response = platform.patch("/api/v1/tenants/acme/", {"portal": look}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["portal"] == {
+        "embed_origins": ["https://app.example.com"],
+        "accent_color": "#1d4ed8",
+        "theme": "dark",
+        "logo_url": "https://cdn.example.com/acme.svg",
+    }
+    partial = platform.patch("/api/v1/tenants/acme/", {"portal": {"theme": "auto"}}, format="json")
+    assert partial.json()["portal"]["embed_origins"] == ["https://app.example.com"]
+    assert AuditEntry.objects.filter(action="tenant.portal_look").count() == 2
+
+    refused = api_a.patch(
+        "/api/v1/tenants/acme/", {"portal": {"embed_origins": ["https://evil.example"]}}
+    )
+    assert_error(refused, 403, "permission_denied")
+    tenant.refresh_from_db()
+    assert tenant.portal_embed_origins == ["https://app.example.com"]
+
+
+def test_a_bad_portal_look_is_a_clear_400_and_changes_nothing(platform, tenant):
+    response = platform.patch(
+        "/api/v1/tenants/acme/",
+        {"portal": {"theme": "dark", "embed_origins": ["https://app.example.com/portal"]}},
+        format="json",
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert "no path" in str(error)
+    tenant.refresh_from_db()
+    assert (tenant.portal_theme, tenant.portal_embed_origins) == ("auto", [])

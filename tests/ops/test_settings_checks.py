@@ -32,3 +32,13 @@ def test_webhooks_settings_read_once_and_again_after_a_change(settings):
     assert changed.attempt_timeout == first.attempt_timeout + 7
     settings.DEBUG = not settings.DEBUG  # not one of ours: the read stays
     assert webhooks_settings() is changed
+
+
+def test_a_cookie_samesite_must_be_known_and_none_needs_secure(settings):
+    settings.SESSION_COOKIE_SAMESITE = "lax-ish"
+    assert "webhooks.E020" in _ids(check_webhooks_settings(None))
+    settings.SESSION_COOKIE_SAMESITE = "None"
+    settings.SESSION_COOKIE_SECURE = False
+    assert "webhooks.E021" in _ids(check_webhooks_settings(None))
+    settings.SESSION_COOKIE_SECURE = True
+    assert not _ids(check_webhooks_settings(None)) & {"webhooks.E020", "webhooks.E021"}

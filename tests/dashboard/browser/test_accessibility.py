@@ -128,6 +128,22 @@ def test_read_only_member_pages_have_no_serious_violations(page, sign_in, tenant
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
+@pytest.mark.parametrize(("theme", "accent"), [("dark", "#ffe033"), ("light", "#1d4ed8")])
+def test_a_themed_portal_has_no_serious_violations(
+    page, sign_in, tenant, pages, axe_js, theme, accent
+):
+    """A tenant's theme and accent (a pale yellow on dark, a deep blue on light) keep every
+    text readable: the text on the accent and the links are chosen for contrast."""
+    tenant.portal_theme = theme
+    tenant.portal_accent_color = accent
+    tenant.save()
+    make_user("tess", tenants=(tenant,))
+    sign_in("tess")
+
+    failures = _check(page, axe_js, pages)
+    assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
+
+
 def test_support_and_sign_in_pages_have_no_serious_violations(page, sign_in, tenant, pages, axe_js):
     page.goto("/login/")
     assert _violations(page, axe_js) == []
