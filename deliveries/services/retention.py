@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from deliveries.models import Attempt, Delivery, Event
-from endpoints.models import IdempotentResponse
+from endpoints.models import IdempotentResponse, PortalLink
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
@@ -48,6 +48,7 @@ class PurgeReport:
     response_bodies_blanked: int = 0
     event_bodies_blanked: int = 0
     idempotent_responses_deleted: int = 0
+    portal_links_deleted: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -194,6 +195,14 @@ def _delete_events(cutoff: datetime, batch_size: int) -> int:
 
 
 IDEMPOTENCY_TTL = timedelta(hours=12)
+# Portal links that ended (expired or revoked) are listed for a month, then deleted; the audit
+# log keeps who made and revoked them.
+PORTAL_LINK_TTL = timedelta(days=30)
+
+
+def _ended_portal_links(now: datetime) -> QuerySet[PortalLink]:
+    cutoff = now - PORTAL_LINK_TTL
+    return PortalLink.objects.filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff))
 
 
 def retention_purge(
@@ -212,6 +221,7 @@ def retention_purge(
     expired = IdempotentResponse.objects.filter(created_at__lt=now - IDEMPOTENCY_TTL)
     if dry_run:
         report.idempotent_responses_deleted = expired.count()
+        report.portal_links_deleted = _ended_portal_links(now).count()
         doomed = _old_finished_deliveries(row_cutoff) if row_cutoff is not None else None
         doomed_events = (
             _orphan_old_events(row_cutoff, ignoring=doomed) if row_cutoff is not None else None
@@ -243,5 +253,6 @@ def retention_purge(
         report.response_bodies_blanked = _blank_response_bodies(payload_cutoff, batch_size)
         report.event_bodies_blanked = _blank_event_bodies(payload_cutoff, batch_size)
     report.idempotent_responses_deleted = expired.delete()[0]
+    report.portal_links_deleted = _ended_portal_links(now).delete()[0]
     logger.info("retention purge done", extra=report.as_dict())
     return report

@@ -194,3 +194,23 @@ def test_stored_idempotent_answers_go_after_twelve_hours():
     assert retention_purge(dry_run=True).idempotent_responses_deleted == 1
     assert retention_purge().idempotent_responses_deleted == 1
     assert list(IdempotentResponse.objects.values_list("pk", flat=True)) == [fresh.pk]
+
+
+def test_portal_links_that_ended_a_month_ago_go(tenant):
+    from django.utils import timezone
+
+    from endpoints import portal
+    from endpoints.models import PortalLink
+
+    live = portal.portal_link_create(tenant=tenant)[0]
+    expired = portal.portal_link_create(tenant=tenant)[0]
+    revoked = portal.portal_link_create(tenant=tenant)[0]
+    recently_revoked = portal.portal_link_create(tenant=tenant)[0]
+    long_ago = timezone.now() - timedelta(days=31)
+    PortalLink.objects.filter(pk=expired.pk).update(expires_at=long_ago)
+    PortalLink.objects.filter(pk=revoked.pk).update(revoked_at=long_ago)
+    portal.portal_link_revoke(recently_revoked)
+
+    assert retention_purge(dry_run=True).portal_links_deleted == 2
+    assert retention_purge().portal_links_deleted == 2
+    assert set(PortalLink.objects.values_list("pk", flat=True)) == {live.pk, recently_revoked.pk}

@@ -33,11 +33,13 @@ class Command(BaseCommand):
         self.stdout.write(f"attempts deleted: {report.attempts_deleted}")
         self.stdout.write(f"response bodies blanked: {report.response_bodies_blanked}")
         self.stdout.write(f"event bodies blanked: {report.event_bodies_blanked}")
+        self.stdout.write(f"ended portal links deleted: {report.portal_links_deleted}")
         total = (
             report.events_deleted
             + report.deliveries_deleted
             + report.attempts_deleted
             + report.response_bodies_blanked
             + report.event_bodies_blanked
+            + report.portal_links_deleted
         )
         self.stdout.write(self.style.SUCCESS(f"{total} rows {verb} changed."))
