@@ -22,6 +22,7 @@ def test_platform_creates_a_tenant(platform):
         "name": "Initech",
         "app_id": tenant.public_id,
         "message_format": "standard",
+        "portal": {"embed_origins": [], "logo_url": "", "accent_color": "", "theme": "auto"},
         "created_at": tenant.created_at.isoformat().replace("+00:00", "Z"),
     }
 

@@ -24,6 +24,7 @@ from endpoints.services import (
     endpoint_update,
     headers_open,
 )
+from tests.e2e.conftest import clean_broker, e2e_settings  # noqa: F401  (shared fixtures)
 
 from ..conftest import make_delivery, make_user
 
@@ -336,3 +337,51 @@ def test_the_console_refuses_a_tenant_member(page, sign_in, tenant):
 
     assert response.status == 403
     expect(page.locator("h1")).to_have_text("Not allowed")
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("e2e_settings", "clean_broker")
+def test_after_an_outage_a_replay_arrives_within_seconds(
+    page, sign_in, shot, tenant, invoice_paid, receiver, tmp_path
+):
+    """A real worker sends to a receiver that is down until the circuit opens (its next probe
+    hours away); the receiver comes back, a person presses Replay, and the delivery arrives at
+    once: a person's action is the probe, it does not wait behind the circuit."""
+    import time
+
+    from deliveries import publish_event
+    from tests.workers import start_worker, worker_env
+
+    endpoint, _ = endpoint_create(tenant=tenant, url=receiver.url("/status/500"))
+    worker = start_worker(tmp_path, env=worker_env(WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD="3"))
+    try:
+        for n in range(3):
+            publish_event(tenant, "invoice.paid", {"n": n})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            endpoint.refresh_from_db()
+            if endpoint.circuit_state == "open":
+                break
+            time.sleep(0.2)
+        assert endpoint.circuit_state == "open", worker.output()[-3000:]
+        endpoint_update(endpoint=endpoint, url=receiver.url("/ok"))  # the outage is over
+
+        make_user("alice", tenants=(tenant,))
+        sign_in("alice")
+        page.goto(f"/endpoints/{endpoint.pk}/")
+        expect(page.locator("body")).to_contain_text("Retry now")
+        waiting = Delivery.objects.filter(endpoint=endpoint).order_by("id").first()
+        page.goto(f"/deliveries/{waiting.pk}/")
+        pressed = time.monotonic()
+        page.click("button:has-text('Replay')")
+        expect(page.locator(".messages")).to_contain_text("Replay queued")
+
+        arrived = receiver.wait_for(1, "/ok", timeout=15)
+        took = time.monotonic() - pressed
+        assert took < 10, f"the replay took {took:.1f} s"
+        assert len(arrived) == 1
+        page.reload()
+        expect(page.locator("#delivery-status")).to_have_text("succeeded")
+        shot("replay-after-outage")
+    finally:
+        worker.stop()
