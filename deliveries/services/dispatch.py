@@ -148,6 +148,13 @@ def fan_out_signal(*, tenant_id: int, event_ids: Sequence[str]) -> None:
         logger.warning("broker unavailable; the sweeper will fan out %d events", len(event_ids))
 
 
+def fanout_flag_hold(tenant_id: int) -> None:
+    """A drain still taking the tenant's stream keeps its flag from expiring under it."""
+    client = _redis()
+    if client is not None:
+        client.expire(fanout_flag_key(tenant_id), FANOUT_FLAG_SECONDS)
+
+
 def fanout_flag_clear(tenant_id: int) -> None:
     client = _redis()
     if client is not None:

@@ -107,5 +107,47 @@ def test_a_drain_lingers_only_while_the_tenant_streams(tenant, invoice_paid, set
     third = fanout.fan_out_tenant_drain(tenant_id=tenant.pk)  # quiet again: at once
 
     assert (first, second, third) == (1, 1, 1)
-    assert slept == [0.04]
+    assert slept == [0.04, 0.04]  # the stream's drain lingered, took one, lingered, found none
     assert Delivery.objects.count() == 3
+
+
+@pytest.mark.skipif(not ON_REDIS, reason="the fan-out flag lives in Redis")
+def test_a_streaming_drain_holds_the_flag_and_takes_the_stream_without_messages(
+    tenant, invoice_paid, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """While a tenant streams, one drain takes every linger's events with the flag up: the
+    publishes meanwhile send no message. When a linger brings nothing, the flag drops and a
+    last drain runs; a publish after that raises the flag again."""
+    from deliveries.services import fanout
+    from webhooks_platform.celery import app as celery_app
+
+    settings.WEBHOOKS_FANOUT_LINGER_MS = 10
+    celery_app.control.purge()
+    client = dispatch._redis()
+    flag = dispatch.fanout_flag_key(tenant.pk)
+    client.delete(flag)
+    endpoint_create(tenant=tenant, url="http://127.0.0.1:9/a")
+    fanout._last_drain[tenant.pk] = fanout.time.monotonic()  # it has been streaming
+    with django_capture_on_commit_callbacks(execute=True):
+        publish_event(tenant, "invoice.paid", {"n": 0})  # raises the flag: one message
+    stream = iter(range(1, 4))
+    flags_seen: list[bool] = []
+
+    def linger(seconds: float) -> None:  # each linger, the product publishes one more event
+        flags_seen.append(bool(client.exists(flag)))
+        n = next(stream, None)
+        if n is not None:
+            with django_capture_on_commit_callbacks(execute=True):
+                publish_event(tenant, "invoice.paid", {"n": n})
+
+    monkeypatch.setattr(fanout.time, "sleep", linger)
+    drained = fanout.fan_out_tenant_drain(tenant_id=tenant.pk)
+
+    with celery_app.connection_for_write() as conn:
+        queued = conn.default_channel.client.llen("webhooks.deliver")
+    assert drained == 4
+    assert flags_seen == [True] * 4  # held through the stream
+    assert queued == 1  # the first publish's message only
+    assert not client.exists(flag)
+    assert Delivery.objects.count() == 4
+    celery_app.control.purge()
