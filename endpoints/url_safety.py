@@ -183,6 +183,22 @@ def check_addresses(host: str, addresses: Iterable[IPAddress], allowed: Iterable
             raise BlockedAddress(f"{host} resolves to a {reason} ({address})")
 
 
+def host_unresolved(url: str) -> str | None:
+    """The host of a saved endpoint URL when it does not resolve now; None when it does (or is
+    an address)."""
+    try:
+        _, host, port = check_url_shape(url, require_https=False)
+    except UnsafeURL:
+        return None
+    if parse_ip_literal(host) is not None:
+        return None
+    try:
+        resolve(host, port)
+    except (OSError, UnicodeError):
+        return host
+    return None
+
+
 def check_url(url: str, *, allowed: Iterable[Network], require_https: bool) -> None:
     """Validate an endpoint URL when it is saved.
 

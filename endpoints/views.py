@@ -29,7 +29,7 @@ from webhooks_platform.dashboard import (
     viewer_resolve,
 )
 
-from . import selectors, services
+from . import selectors, services, url_safety
 from .models import Endpoint, Tenant
 from .verify_snippets import verify_snippets
 
@@ -151,6 +151,17 @@ def _service_kwargs(form: EndpointForm) -> dict[str, Any]:
     }
 
 
+def _warn_if_unresolved(request: HttpRequest, url: str) -> None:
+    """A host that does not resolve is accepted (its DNS may come later), and said so."""
+    host = url_safety.host_unresolved(url)
+    if host is not None:
+        messages.warning(
+            request,
+            f"{host} does not resolve right now. The endpoint is saved; deliveries to it fail "
+            "(and are retried) until it does.",
+        )
+
+
 def _ping(request: HttpRequest, endpoint: Endpoint, names: list[str]) -> None:
     """A test event to a new endpoint, of the first of ``names`` (its subscriptions, else the
     catalogue: a new endpoint's form offers live types only)."""
@@ -180,7 +191,13 @@ def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
+            snapshot = services.endpoint_snapshot(endpoint)
+            details = {k: snapshot[k] for k in ("url", "event_types", "channels") if snapshot[k]}
+            audit(
+                request, action="endpoint.create", tenant=tenant, target=endpoint, details=details
+            )
             messages.success(request, "Endpoint created. Reveal its signing secret below.")
+            _warn_if_unresolved(request, endpoint.url)
             if form.cleaned_data["ping"]:
                 names = form.cleaned_data["event_types"] or [t.name for t in form.catalogue]
                 _ping(request, endpoint, names)
@@ -208,16 +225,28 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
     }
     form = EndpointForm(request.POST or None, initial=initial, subscribed=initial["event_types"])
     if request.method == "POST" and form.is_valid():
-        was_enabled = endpoint.enabled
+        before = services.endpoint_snapshot(endpoint)
         try:
             services.endpoint_update(endpoint=endpoint, **_service_kwargs(form))
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            if endpoint.enabled != was_enabled:
+            changes = services.endpoint_changes(before, services.endpoint_snapshot(endpoint))
+            enabled = changes.pop("enabled", None)
+            if changes:
+                audit(
+                    request,
+                    action="endpoint.update",
+                    tenant=tenant,
+                    target=endpoint,
+                    details=changes,
+                )
+            if enabled is not None:
                 action = "endpoint.enable" if endpoint.enabled else "endpoint.disable"
                 audit(request, action=action, tenant=tenant, target=endpoint)
             messages.success(request, "Endpoint saved.")
+            if "url" in changes:
+                _warn_if_unresolved(request, endpoint.url)
             return redirect("endpoint-detail", endpoint_id=endpoint.pk)
     return render(
         request,
@@ -308,6 +337,7 @@ def endpoint_circuit_reset(request: HttpRequest, tenant: Tenant, endpoint_id: st
 def endpoint_secret_reveal(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = _endpoint_or_404(tenant, endpoint_id)
     secret = services.endpoint_secret_current(endpoint=endpoint)
+    audit(request, action="endpoint.secret_reveal", tenant=tenant, target=endpoint)
     if "application/json" in request.headers.get("Accept", ""):
         response = JsonResponse({"secret": secret})
     else:

@@ -38,9 +38,19 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
+# Targets shown on their tenant's support page, at this anchor.
+_TENANT_PAGE_ANCHORS = {"endpoint": "endpoint-", "tenant": "", "portallink": "portal-links"}
+
+
 @register.filter
 def audit_target_url(entry: Any) -> str:
     """The support page of the entry's target, or "" when it has none."""
+    anchor = _TENANT_PAGE_ANCHORS.get(entry.target_type)
+    if anchor is not None and entry.tenant is not None:
+        url = reverse("support-tenant", args=[entry.tenant.slug])
+        if anchor == "endpoint-":
+            return f"{url}#endpoint-{entry.target_id}"
+        return f"{url}#{anchor}" if anchor else url
     name = _TARGET_PAGES.get(entry.target_type)
     if name is None or not entry.target_id.isdigit():
         return ""

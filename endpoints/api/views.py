@@ -275,7 +275,15 @@ class EndpointListView(TenantView):
     )
     def post(self, request: Request, tenant: str) -> Response:
         data = self.parse(EndpointCreateInSerializer, request.data)
-        endpoint, secret = services.endpoint_create(tenant=self.tenant, **data)
+        with transaction.atomic():
+            endpoint, secret = services.endpoint_create(tenant=self.tenant, **data)
+            services.audit_record(
+                action="endpoint.create",
+                api_key=self.api_key,
+                tenant=self.tenant,
+                target=endpoint,
+                details={"url": endpoint.url},
+            )
         # The only response besides /secret/ that carries the secret.
         body = {**EndpointOutSerializer(endpoint).data, "secret": secret}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -299,10 +307,20 @@ class EndpointDetailView(EndpointView):
     def patch(self, request: Request, tenant: str, endpoint: str) -> Response:
         target = self.get_endpoint()
         data = self.parse(EndpointUpdateInSerializer, request.data)
-        was_enabled = target.enabled
+        before = services.endpoint_snapshot(target)
         with transaction.atomic():
             services.endpoint_update(endpoint=target, **data)
-            if data.get("enabled") is not None and data["enabled"] != was_enabled:
+            changes = services.endpoint_changes(before, services.endpoint_snapshot(target))
+            enabled = changes.pop("enabled", None)
+            if changes:
+                services.audit_record(
+                    action="endpoint.update",
+                    api_key=self.api_key,
+                    tenant=self.tenant,
+                    target=target,
+                    details=changes,
+                )
+            if enabled is not None:
                 services.audit_record(
                     action="endpoint.enable" if data["enabled"] else "endpoint.disable",
                     api_key=self.api_key,

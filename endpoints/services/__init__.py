@@ -5,6 +5,7 @@ secrets) and ``keys`` (API keys and the audit log). Callers import from this pac
 from __future__ import annotations
 
 from .endpoints import (
+    endpoint_changes,
     endpoint_circuit_reset,
     endpoint_create,
     endpoint_delete,
@@ -14,6 +15,7 @@ from .endpoints import (
     endpoint_secret_old_until,
     endpoint_secret_rotate,
     endpoint_secrets_live,
+    endpoint_snapshot,
     endpoint_update,
     secret_grace_validate,
     secrets_reencrypt,
@@ -81,6 +83,7 @@ __all__ = [
     "api_key_revoke",
     "audit_record",
     "channels_validate_field",
+    "endpoint_changes",
     "endpoint_circuit_reset",
     "endpoint_create",
     "endpoint_delete",
@@ -93,6 +96,7 @@ __all__ = [
     "endpoint_secret_rotate",
     "secret_grace_validate",
     "endpoint_secrets_live",
+    "endpoint_snapshot",
     "endpoint_update",
     "endpoint_url_validate",
     "event_type_archive",

@@ -64,6 +64,20 @@ def test_patch_updates_fields(api_a, endpoint_a, user_created):
     assert response.status_code == 200
     assert response.json()["description"] == "new"
     assert response.json()["event_types"] == ["user.created"]
+    entry = AuditEntry.objects.get(action="endpoint.update")
+    assert entry.target_id == endpoint_a.pk
+    assert entry.details["event_types"] == {"added": ["user.created"]}
+    assert entry.details["description"].endswith("→ new")
+
+
+def test_create_is_audited(api_a, invoice_paid):
+    response = api_a.post(BASE, {"url": "https://hooks.example.com/x"}, format="json")
+
+    entry = AuditEntry.objects.get(action="endpoint.create")
+    assert (entry.target_id, entry.details) == (
+        response.json()["id"],
+        {"url": "https://hooks.example.com/x"},
+    )
 
 
 def test_patch_disable_and_enable_are_audited(api_a, endpoint_a):

@@ -402,3 +402,78 @@ def test_audit_details_are_readable_and_targets_linked(client_for, staff, tenant
     assert "3, 4" in html
     assert '{"a": 1}' in html.replace("&quot;", '"')
     assert "{&#x27;" not in html  # no Python repr of a dict
+
+
+def test_create_and_changes_are_audited_readably_and_an_unresolved_host_is_said(
+    client_for, member, tenant, invoice_paid, user_created, dns
+):
+    dns["hooks.acme.test"] = ["93.184.216.34"]
+    client = client_for(member)
+    created = client.post(
+        reverse("endpoint-create"),
+        {
+            "url": "https://not-yet.acme.test/hook",
+            "event_types": ["invoice.paid"],
+            "headers": "X-Api-Key: abc",
+            "enabled": "on",
+        },
+        follow=True,
+    )
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    assert "not-yet.acme.test does not resolve right now" in created.content.decode()
+
+    saved = client.post(
+        reverse("endpoint-edit", args=[endpoint.pk]),
+        {
+            "url": "https://hooks.acme.test/hook",
+            "event_types": ["user.created"],
+            "headers": "X-Api-Key: [redacted]\nX-Team: billing",
+            "enabled": "on",
+        },
+        follow=True,
+    )
+    assert "does not resolve" not in saved.content.decode()
+
+    create, update = AuditEntry.objects.order_by("id")
+    assert (create.action, create.target_id, create.actor) == (
+        "endpoint.create",
+        endpoint.pk,
+        member,
+    )
+    assert create.details == {
+        "url": "https://not-yet.acme.test/hook",
+        "event_types": ["invoice.paid"],
+    }
+    assert update.action == "endpoint.update"
+    assert update.details == {
+        "url": "https://not-yet.acme.test/hook → https://hooks.acme.test/hook",
+        "event_types": {"added": ["user.created"], "removed": ["invoice.paid"]},
+        "headers": {"added": ["X-Team"]},
+    }
+    assert "abc" not in str(update.details)
+
+
+def test_revealing_the_secret_is_audited_without_it(client_for, member, endpoint):
+    from endpoints.services import endpoint_secret_current
+
+    client_for(member).post(
+        reverse("endpoint-secret", args=[endpoint.pk]), HTTP_ACCEPT="application/json"
+    )
+
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.target_id, entry.details) == (
+        "endpoint.secret_reveal",
+        endpoint.pk,
+        {},
+    )
+    assert endpoint_secret_current(endpoint=endpoint) not in str(entry.__dict__)
+
+
+def test_the_audit_log_links_an_endpoint_to_its_tenants_support_page(
+    client_for, member, staff, endpoint, tenant
+):
+    client_for(member).post(reverse("endpoint-toggle", args=[endpoint.pk]))
+
+    page = client_for(staff).get(reverse("support-audit")).content.decode()
+
+    assert f'href="{reverse("support-tenant", args=[tenant.slug])}#endpoint-{endpoint.pk}"' in page
