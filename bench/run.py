@@ -401,26 +401,39 @@ class Bench:
         from deliveries.models import Delivery
         from endpoints.models import Endpoint
 
-        # Workers are still recording retries to these endpoints: lock them in id order, as
-        # the recorder does, and try again if PostgreSQL still picks us as a deadlock victim.
-        for attempt in range(5):
-            try:
-                with transaction.atomic():
-                    list(
-                        Endpoint.objects.select_for_update()
-                        .filter(pk__in=endpoint_ids)
-                        .order_by("pk")
-                        .values_list("pk", flat=True)
-                    )
-                    Endpoint.objects.filter(pk__in=endpoint_ids).update(enabled=False)
-                break
-            except OperationalError:
-                if attempt == 4:
-                    raise
-                time.sleep(0.5)
-        Delivery.objects.filter(
-            endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING
-        ).update(status=Delivery.Status.CANCELLED, cancel_reason="bench over")
+        def endpoints_off() -> None:
+            list(
+                Endpoint.objects.select_for_update()
+                .filter(pk__in=endpoint_ids)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            Endpoint.objects.filter(pk__in=endpoint_ids).update(enabled=False)
+
+        def pending_cancelled() -> None:
+            # Rows in id order, as the recorder writes them, skipping those it holds now.
+            waiting = list(
+                Delivery.objects.select_for_update(skip_locked=True)
+                .filter(endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            Delivery.objects.filter(pk__in=waiting, status=Delivery.Status.PENDING).update(
+                status=Delivery.Status.CANCELLED, cancel_reason="bench over"
+            )
+
+        # Workers are still recording retries to these endpoints: lock in id order, as the
+        # recorder does, and try again if PostgreSQL still picks us as a deadlock victim.
+        for step in (endpoints_off, pending_cancelled):
+            for attempt in range(5):
+                try:
+                    with transaction.atomic():
+                        step()
+                    break
+                except OperationalError:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.5)
         self.receiver.reset()
 
     def deliver(
