@@ -50,6 +50,11 @@ def portal_link_create(
     return link, token
 
 
+def portal_link_audit_details(link: PortalLink) -> dict[str, Any]:
+    """What an audit entry of a link's creation says about it (never its key)."""
+    return {"read_only": link.read_only, "expires_at": link.expires_at.isoformat()}
+
+
 def portal_token(*, tenant: Tenant, expires_in: int = DEFAULT_EXPIRES_IN, **options: Any) -> str:
     return portal_link_create(tenant=tenant, expires_in=expires_in, **options)[1]
 

@@ -231,21 +231,11 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            changes = services.endpoint_changes(before, services.endpoint_snapshot(endpoint))
-            enabled = changes.pop("enabled", None)
-            if changes:
-                audit(
-                    request,
-                    action="endpoint.update",
-                    tenant=tenant,
-                    target=endpoint,
-                    details=changes,
-                )
-            if enabled is not None:
-                action = "endpoint.enable" if endpoint.enabled else "endpoint.disable"
-                audit(request, action=action, tenant=tenant, target=endpoint)
+            after = services.endpoint_snapshot(endpoint)
+            for action, details in services.endpoint_change_actions(before, after):
+                audit(request, action=action, tenant=tenant, target=endpoint, details=details)
             messages.success(request, "Endpoint saved.")
-            if "url" in changes:
+            if after["url"] != before["url"]:
                 _warn_if_unresolved(request, endpoint.url)
             return redirect("endpoint-detail", endpoint_id=endpoint.pk)
     return render(

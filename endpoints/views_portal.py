@@ -78,6 +78,12 @@ def links_context(tenant: Tenant) -> dict[str, object]:
     }
 
 
+def _members_only(request: HttpRequest) -> None:
+    """A portal-link visitor neither sees nor makes links (a link must not beget links)."""
+    if request.viewer.portal:  # type: ignore[attr-defined]
+        raise Http404("Portal links are managed by the tenant's members.")
+
+
 # The link just made, shown by the next page once (then only its id remains anywhere).
 NEW_LINK_KEY = "portal_link_new"
 
@@ -85,8 +91,7 @@ NEW_LINK_KEY = "portal_link_new"
 @require_GET
 @tenant_view
 def portal_links(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    if request.viewer.portal:  # type: ignore[attr-defined]
-        raise Http404("Portal links are managed by the tenant's members.")
+    _members_only(request)
     new = request.session.pop(NEW_LINK_KEY, None)
     context = {"tenant": tenant, "section": "settings", **links_context(tenant)}
     if isinstance(new, dict) and new.get("tenant") == tenant.pk:
@@ -98,8 +103,7 @@ def portal_links(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @tenant_view(write=True)
 def portal_link_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """Make a link; the list shows it once (its key is not stored anywhere to show it again)."""
-    if request.viewer.portal:  # type: ignore[attr-defined]
-        raise Http404("Portal links are managed by the tenant's members.")
+    _members_only(request)
     try:
         expires_in = int(request.POST.get("expires_in", ""))
         with transaction.atomic():
@@ -114,7 +118,7 @@ def portal_link_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                 action="portal_link.create",
                 tenant=tenant,
                 target=link,
-                details={"read_only": link.read_only, "expires_at": link.expires_at.isoformat()},
+                details=portal.portal_link_audit_details(link),
             )
     except ValueError:
         messages.error(request, "Choose how long the link works: 1 hour to 7 days.")
@@ -131,8 +135,7 @@ def portal_link_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @require_POST
 @tenant_view(write=True)
 def portal_link_revoke(request: HttpRequest, tenant: Tenant, link_id: str) -> HttpResponse:
-    if request.viewer.portal:  # type: ignore[attr-defined]
-        raise Http404("Portal links are managed by the tenant's members.")
+    _members_only(request)
     link = portal.portal_links_recent(tenant=tenant, limit=None).filter(pk=link_id).first()
     if link is None:
         raise Http404("No such portal link.")

@@ -195,7 +195,7 @@ class PortalLinkView(TenantView):
                 api_key=self.api_key,
                 tenant=self.tenant,
                 target=link,
-                details={"read_only": link.read_only, "expires_at": link.expires_at.isoformat()},
+                details=portal.portal_link_audit_details(link),
             )
         url = request.build_absolute_uri("/").rstrip("/") + portal.portal_path(token)
         out = {**PortalLinkSerializer(link).data, "url": url, "expires_in": data["expires_in"]}
@@ -310,22 +310,14 @@ class EndpointDetailView(EndpointView):
         before = services.endpoint_snapshot(target)
         with transaction.atomic():
             services.endpoint_update(endpoint=target, **data)
-            changes = services.endpoint_changes(before, services.endpoint_snapshot(target))
-            enabled = changes.pop("enabled", None)
-            if changes:
+            after = services.endpoint_snapshot(target)
+            for action, details in services.endpoint_change_actions(before, after):
                 services.audit_record(
-                    action="endpoint.update",
+                    action=action,
                     api_key=self.api_key,
                     tenant=self.tenant,
                     target=target,
-                    details=changes,
-                )
-            if enabled is not None:
-                services.audit_record(
-                    action="endpoint.enable" if data["enabled"] else "endpoint.disable",
-                    api_key=self.api_key,
-                    tenant=self.tenant,
-                    target=target,
+                    details=details,
                 )
         return Response(EndpointOutSerializer(self.get_endpoint()).data)
 

@@ -5,6 +5,7 @@ secrets) and ``keys`` (API keys and the audit log). Callers import from this pac
 from __future__ import annotations
 
 from .endpoints import (
+    endpoint_change_actions,
     endpoint_changes,
     endpoint_circuit_reset,
     endpoint_create,
@@ -83,6 +84,7 @@ __all__ = [
     "api_key_revoke",
     "audit_record",
     "channels_validate_field",
+    "endpoint_change_actions",
     "endpoint_changes",
     "endpoint_circuit_reset",
     "endpoint_create",

@@ -204,6 +204,19 @@ def endpoint_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dic
     return changes
 
 
+def endpoint_change_actions(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The audit entries an endpoint change makes: ``endpoint.update`` with what changed, and
+    ``endpoint.enable`` or ``endpoint.disable`` when that changed."""
+    changes = endpoint_changes(before, after)
+    enabled = changes.pop("enabled", None)
+    actions: list[tuple[str, dict[str, Any]]] = [("endpoint.update", changes)] if changes else []
+    if enabled is not None:
+        actions.append(("endpoint.enable" if after["enabled"] else "endpoint.disable", {}))
+    return actions
+
+
 def _shown(value: Any) -> str:
     if value is None or value == "":
         return "none"

@@ -264,7 +264,7 @@ class PortalAccessView(SvixView):
                 api_key=self.api_key,
                 tenant=tenant,
                 target=link,
-                details={"read_only": link.read_only, "expires_at": link.expires_at.isoformat()},
+                details=portal.portal_link_audit_details(link),
             )
         url = request.build_absolute_uri("/").rstrip("/") + portal.portal_path(token)
         return Response(s.PortalAccessOut({"url": url, "token": token}).data)
