@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -399,55 +398,3 @@ def endpoint_send_test(request: HttpRequest, tenant: Tenant, endpoint_id: str) -
     audit(request, action="endpoint.test_send", tenant=tenant, target=endpoint)
     messages.success(request, f"Test event {event.pk} sent; its attempt appears below.")
     return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + "?watch=1#recent")
-
-
-# --- Catalogue -------------------------------------------------------------------------------
-
-
-@require_GET
-@tenant_view
-def event_catalogue(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    types = [
-        {
-            "type": t,
-            "schema": json.dumps(t.schema, indent=2) if t.schema is not None else "",
-            "example": json.dumps(t.example, indent=2) if t.example is not None else "",
-        }
-        for t in selectors.event_types_list()
-    ]
-    return render(request, "portal/catalogue.html", {"types": types, "section": "catalogue"})
-
-
-# --- Tenant settings -------------------------------------------------------------------------
-
-
-@require_GET
-@tenant_view
-def tenant_settings(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    return render(
-        request,
-        "portal/settings.html",
-        {"tenant": tenant, "formats": Tenant.MessageFormat.choices, "section": "settings"},
-    )
-
-
-@require_POST
-@tenant_view(write=True)
-def tenant_settings_update(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    wanted = request.POST.get("message_format", "")
-    try:
-        services.tenant_update(tenant=tenant, message_format=wanted)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("tenant-settings")
-    audit(
-        request,
-        action="tenant.update",
-        tenant=tenant,
-        target=tenant,
-        details={"message_format": wanted},
-    )
-    messages.success(
-        request, f"Message format set to {tenant.get_message_format_display()} for new events."
-    )
-    return redirect("tenant-settings")

@@ -7,6 +7,7 @@ from deliveries import views as delivery_views
 from deliveries import views_support as support
 from endpoints import views as endpoint_views
 from endpoints import views_portal as portal_views
+from endpoints import views_settings as settings_views
 
 urlpatterns = [
     path("", endpoint_views.home, name="dashboard-home"),
@@ -80,8 +81,8 @@ urlpatterns = [
     ),
     path("attempts/<int:attempt_id>/", delivery_views.attempt_detail, name="attempt-detail"),
     path("jobs/<int:job_id>.json", delivery_views.job_status, name="job-status"),
-    path("catalogue/", endpoint_views.event_catalogue, name="event-catalogue"),
-    path("settings/", endpoint_views.tenant_settings, name="tenant-settings"),
+    path("catalogue/", settings_views.event_catalogue, name="event-catalogue"),
+    path("settings/", settings_views.tenant_settings, name="tenant-settings"),
     path("settings/portal-links/", portal_views.portal_links, name="portal-links"),
     path(
         "settings/portal-links/new/",
@@ -95,7 +96,7 @@ urlpatterns = [
     ),
     path(
         "settings/update/",
-        endpoint_views.tenant_settings_update,
+        settings_views.tenant_settings_update,
         name="tenant-settings-update",
     ),
     # Support console

@@ -4,9 +4,8 @@ secrets) and ``keys`` (API keys and the audit log). Callers import from this pac
 
 from __future__ import annotations
 
+from .changes import endpoint_change_actions, endpoint_changes, endpoint_snapshot
 from .endpoints import (
-    endpoint_change_actions,
-    endpoint_changes,
     endpoint_circuit_reset,
     endpoint_create,
     endpoint_delete,
@@ -16,7 +15,6 @@ from .endpoints import (
     endpoint_secret_old_until,
     endpoint_secret_rotate,
     endpoint_secrets_live,
-    endpoint_snapshot,
     endpoint_update,
     secret_grace_validate,
     secrets_reencrypt,
