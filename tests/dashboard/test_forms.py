@@ -22,7 +22,7 @@ def test_create_endpoint_with_types_and_headers(client_for, member, tenant, invo
             "url": "http://127.0.0.1:9/new",
             "description": "billing",
             "event_types": ["invoice.paid"],
-            "headers": "X-Api-Key: abc\n\nX-Team: billing",
+            "headers": "X-Api-Key: abc 123\n\nX-Team: billing",
             "enabled": "on",
         },
     )
@@ -32,8 +32,8 @@ def test_create_endpoint_with_types_and_headers(client_for, member, tenant, invo
     assert response["Location"] == reverse("endpoint-detail", args=[endpoint.pk])
     assert endpoint.description == "billing"
     assert [t.name for t in endpoint.event_types.all()] == ["invoice.paid"]
-    assert headers_open(endpoint.headers) == {"X-Api-Key": "abc", "X-Team": "billing"}
-    assert "abc" not in endpoint.headers["X-Api-Key"]  # stored sealed
+    assert headers_open(endpoint.headers) == {"X-Api-Key": "abc 123", "X-Team": "billing"}
+    assert "abc 123" not in endpoint.headers["X-Api-Key"]  # stored sealed (no space in it)
     assert endpoint.enabled is True
 
 
