@@ -15,7 +15,7 @@ from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from endpoints.models import Endpoint
+from endpoints.models import Endpoint, Tenant
 from endpoints.portal import portal_links_expire_all
 from endpoints.selectors import (
     audit_entries,
@@ -163,14 +163,19 @@ def support_circuit_reset(request: HttpRequest, endpoint_id: str) -> HttpRespons
     return redirect("support-home")
 
 
+def _tenant_or_404(tenant_key: str) -> Tenant:
+    tenant = tenant_get(key=tenant_key)
+    if tenant is None:
+        raise Http404("No such tenant.")
+    return tenant
+
+
 @require_GET
 @staff_view
 def support_tenant(request: HttpRequest, tenant_key: str) -> HttpResponse:
     """One tenant as support sees it: each endpoint's configuration, subscriptions, circuit and
     rate limit, backlog, and the actions that change them."""
-    tenant = tenant_get(key=tenant_key)
-    if tenant is None:
-        raise Http404("No such tenant.")
+    tenant = _tenant_or_404(tenant_key)
     return render(
         request,
         "support/tenant.html",
@@ -187,9 +192,7 @@ def support_tenant(request: HttpRequest, tenant_key: str) -> HttpResponse:
 @staff_view
 def support_portal_links_expire(request: HttpRequest, tenant_key: str) -> HttpResponse:
     """End every live portal link of a tenant, and the sessions they opened (audited)."""
-    tenant = tenant_get(key=tenant_key)
-    if tenant is None:
-        raise Http404("No such tenant.")
+    tenant = _tenant_or_404(tenant_key)
     with transaction.atomic():
         ended = portal_links_expire_all(tenant=tenant)
         audit(

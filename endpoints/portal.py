@@ -123,7 +123,11 @@ def portal_links_expire_all(
     )
 
 
-def portal_links_recent(*, tenant: Tenant, limit: int | None = 50) -> QuerySet[PortalLink]:
-    """The tenant's newest links, live or not, with who made them (``limit=None``: all)."""
-    links = PortalLink.objects.filter(tenant=tenant).select_related("created_by")
-    return links if limit is None else links[:limit]
+def portal_links_recent(*, tenant: Tenant, limit: int = 50) -> QuerySet[PortalLink]:
+    """The tenant's newest links, live or not, with who made them."""
+    return PortalLink.objects.filter(tenant=tenant).select_related("created_by")[:limit]
+
+
+def portal_link_get(*, tenant: Tenant, link_id: str) -> PortalLink | None:
+    """``tenant``'s link ``link_id``; another tenant's is None, as a missing one."""
+    return PortalLink.objects.filter(tenant=tenant, pk=link_id).first()

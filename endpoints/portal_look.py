@@ -112,7 +112,10 @@ def _logo_url_validate(value: Any) -> str:
 
 def logo_origin(url: str) -> str | None:
     """The origin a logo loads from, for the page's ``img-src``."""
-    return origin_validate(f"{urlsplit(url).scheme}://{urlsplit(url).netloc}") if url else None
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return origin_validate(f"{parts.scheme}://{parts.netloc}")
 
 
 def _luminance(color: str) -> float:

@@ -136,7 +136,7 @@ def portal_link_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @tenant_view(write=True)
 def portal_link_revoke(request: HttpRequest, tenant: Tenant, link_id: str) -> HttpResponse:
     _members_only(request)
-    link = portal.portal_links_recent(tenant=tenant, limit=None).filter(pk=link_id).first()
+    link = portal.portal_link_get(tenant=tenant, link_id=link_id)
     if link is None:
         raise Http404("No such portal link.")
     with transaction.atomic():

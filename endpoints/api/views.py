@@ -224,7 +224,7 @@ class PortalLinkDetailView(TenantView):
         responses=responses(NO_CONTENT, 403, 404),
     )
     def delete(self, request: Request, tenant: str, link: str) -> Response:
-        found = portal.portal_links_recent(tenant=self.tenant, limit=None).filter(pk=link).first()
+        found = portal.portal_link_get(tenant=self.tenant, link_id=link)
         if found is None:
             raise exceptions.NotFound(f"No portal link {link!r}.")
         with transaction.atomic():
