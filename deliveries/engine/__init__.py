@@ -4,6 +4,7 @@
 - ``gate``: what each endpoint may send now (adaptive window, circuit breaker, rate limit) and
   the per-process endpoint and secret cache;
 - ``pump``: the loop that claims only what it can start, launches it and records the results;
+- ``handover``: deliveries this process's fan-out creates already claimed for its engine;
 - ``record``: attempts and next states written in bulk; ``health``: circuit and disabling;
 - ``state``: what a finished try makes of a delivery, shared with the sweeper.
 
@@ -14,9 +15,13 @@ Selected by ``WEBHOOKS_ENGINE`` (``engine``; ``classic`` is the batch sender in
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from .handover import Adopted, Handover
 
 
 def engine_enabled() -> bool:
@@ -27,6 +32,10 @@ class _Wakeable(Protocol):
     running: bool
 
     def wake(self, endpoint_ids: Iterable[str]) -> None: ...
+
+    def reserve(self, wanted: dict[str, int], *, now: datetime) -> Handover | None: ...
+
+    def adopt(self, adopted: Adopted) -> None: ...
 
 
 _local: _Wakeable | None = None
@@ -44,6 +53,23 @@ def wake_local(endpoint_ids: Iterable[str]) -> bool:
     if engine is None or not engine.running:
         return False
     engine.wake(endpoint_ids)
+    return True
+
+
+def reserve_local(wanted: dict[str, int], *, now: datetime) -> Handover | None:
+    """Room this process's engine has now for new deliveries of these endpoints (``handover``)."""
+    engine = _local
+    if engine is None or not engine.running:
+        return None
+    return engine.reserve(wanted, now=now)
+
+
+def adopt_local(adopted: Adopted) -> bool:
+    """Hand committed deliveries created under a reservation to this process's engine."""
+    engine = _local
+    if engine is None or not engine.running:
+        return False
+    engine.adopt(adopted)
     return True
 
 

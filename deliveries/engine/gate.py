@@ -131,6 +131,10 @@ class EndpointCache:
                 views[endpoint_id] = view
         return views
 
+    def peek(self, endpoint_id: str) -> EndpointView | None:
+        """The endpoint's view as last read, however old (None: never read, or not live)."""
+        return self._views.get(endpoint_id, (0, None))[1]
+
     def forget_views(self, endpoint_ids: Iterable[str]) -> None:
         for endpoint_id in endpoint_ids:
             self._views.pop(endpoint_id, None)

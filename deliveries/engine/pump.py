@@ -28,12 +28,12 @@ from django.db import connection
 from django.utils import timezone
 
 from deliveries import transport
-from deliveries.models import Delivery
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from . import register_local
 from .claim import Claimed, Want, claim, discover
 from .gate import EndpointCache, EndpointView, Window, probe_take, rate_refund, rate_reserve
+from .handover import Adopted, Handover, Reservations, deliveries_hand_back
 from .record import Flight, RecorderThread, RecordReport, results_record
 from .send import signed_request, transport_options
 
@@ -57,6 +57,8 @@ class Engine:
         self._flying: dict[int, Flight] = {}
         self._per_endpoint: Counter[str] = Counter()
         self._cache = EndpointCache()
+        self._reservations = Reservations()
+        self._adopted: list[Adopted] = []
         self._last_discovery = -1e9
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -91,6 +93,35 @@ class Engine:
             self._woken.update(endpoint_ids)
         self._inbox.put(_WAKE)
 
+    def reserve(self, wanted: dict[str, int], *, now: datetime) -> Handover | None:
+        """Room for new deliveries of ``wanted``'s endpoints that this process's fan-out may
+        create already claimed and hand over with ``adopt`` (see ``handover``); None: none."""
+        if self._stopping.is_set() or not self.running:
+            return None
+        ws = self._settings()
+        return self._reservations.reserve(
+            wanted,
+            free=self._free_to_adopt,
+            room=ws.sender_max_pending - len(self._flying),
+            lease_until=now + timedelta(seconds=ws.lease_seconds),
+        )
+
+    def adopt(self, adopted: Adopted) -> None:
+        """Deliveries created under a reservation, committed: send them on the next turn."""
+        self._inbox.put(adopted)
+
+    def _free_to_adopt(self, endpoint_id: str) -> int:
+        """An endpoint's free window, if the engine would claim for it right now without
+        asking the database (circuit closed, no rate limit, not held); read from the fan-out's
+        thread, so only single reads of the engine's state."""
+        window = self._windows.get(endpoint_id)
+        view = self._cache.peek(endpoint_id)
+        if window is None or view is None or view.circuit_open or view.rate_limit:
+            return 0
+        if endpoint_id in self._held:
+            return 0
+        return window.size - self._per_endpoint[endpoint_id]
+
     def stop(self, timeout: float) -> bool:
         """Claim nothing more; wait for what is in flight to finish and be recorded."""
         self._stopping.set()
@@ -100,6 +131,9 @@ class Engine:
         deadline = time.monotonic() + timeout
         self._thread.join(timeout)
         recorded = self._recorder is None or self._recorder.join(deadline - time.monotonic())
+        if recorded and self._recorder is not None and not self._thread.is_alive():
+            self._recorder.close(max(0.1, deadline - time.monotonic()))
+            self._recorder = None
         return recorded and not self._thread.is_alive()
 
     # --- the loop (the engine thread, or a test's thread through run_until_idle) ----------
@@ -114,6 +148,9 @@ class Engine:
                 connection.close()
                 time.sleep(pause)
                 pause = min(pause * 2, self.ERROR_PAUSE_MAX)
+        self._collect(0)
+        if self._adopted:  # handed over while stopping: back to pending, untried
+            self._launch_adopted(timezone.now(), self._settings())
         connection.close()
 
     def run_until_idle(self, timeout: float = 30) -> RecordReport:
@@ -166,6 +203,9 @@ class Engine:
             self._finish(finished, ws)
         now = timezone.now()
         self._take_wakes(now)
+        self._reservations.expire(time.monotonic())
+        if self._adopted:
+            self._launch_adopted(now, ws)
         if time.monotonic() - self._last_discovery >= self.DISCOVER_SECONDS:
             self._discover(now)
         backlog = self._recorder.backlog if self._recorder is not None else 0
@@ -183,7 +223,8 @@ class Engine:
                 items.append(self._inbox.get_nowait())
             except queue.Empty:
                 break
-        return [i for i in items if i is not _WAKE]
+        self._adopted.extend(i for i in items if isinstance(i, Adopted))
+        return [i for i in items if i is not _WAKE and not isinstance(i, Adopted)]
 
     def _take_wakes(self, now: datetime) -> None:
         with self._woken_lock:
@@ -212,13 +253,13 @@ class Engine:
         """Free room in the process for a claim: any when idle, else an eighth of the limit (so
         that with thousands of endpoints due, a turn per finished request does not scan them
         all for one slot)."""
-        room = ws.sender_max_pending - len(self._flying)
+        room = ws.sender_max_pending - len(self._flying) - self._reservations.total
         return room > 0 and (not self._flying or room >= max(1, ws.sender_max_pending // 8))
 
     def _claim_round(self, now: datetime, ws: WebhooksSettings) -> None:
         if not self._room_worth_claiming(ws):
             return
-        room = ws.sender_max_pending - len(self._flying)
+        room = ws.sender_max_pending - len(self._flying) - self._reservations.total
         candidates = [e for e in self._due_now(now) if self._has_room(e, ws)]
         if room <= 0 or not candidates:
             return
@@ -284,14 +325,19 @@ class Engine:
             )
         return window
 
+    def _busy(self, endpoint_id: str) -> int:
+        """Slots of an endpoint's window in use: in flight, or reserved for a fan-out."""
+        return self._per_endpoint[endpoint_id] + self._reservations.of(endpoint_id)
+
     def _free(self, endpoint_id: str, ws: WebhooksSettings) -> int:
-        return self._window(endpoint_id, ws).size - self._per_endpoint[endpoint_id]
+        return self._window(endpoint_id, ws).size - self._busy(endpoint_id)
 
     def _has_room(self, endpoint_id: str, ws: WebhooksSettings) -> bool:
         """Room enough to be worth a claim: any when idle, else a quarter of the window."""
         size = self._window(endpoint_id, ws).size
-        free = size - self._per_endpoint[endpoint_id]
-        return free > 0 and (not self._per_endpoint[endpoint_id] or free >= max(1, size // 4))
+        busy = self._busy(endpoint_id)
+        free = size - busy
+        return free > 0 and (not busy or free >= max(1, size // 4))
 
     def _want(
         self, view: EndpointView, now: datetime, ws: WebhooksSettings, free: int
@@ -306,6 +352,34 @@ class Engine:
         return Want(view.id, free, manual_only=True)
 
     # --- sending -------------------------------------------------------------------------------
+    def _launch_adopted(self, now: datetime, ws: WebhooksSettings) -> None:
+        """Send what fan-outs handed over; what cannot go now (the endpoint was disabled or
+        its circuit opened since, or the engine is stopping) goes back to pending, untried."""
+        adopted, self._adopted = self._adopted, []
+        for item in adopted:
+            self._reservations.settle(item.handover)
+        if self._stopping.is_set():
+            for item in adopted:
+                deliveries_hand_back(item.handover.token)
+            return
+        views = self._cache.load(
+            list({c.endpoint_id for item in adopted for c in item.claimed}), now, ws
+        )
+        for item in adopted:
+            sendable = []
+            for claimed in item.claimed:
+                view = views.get(claimed.endpoint_id)
+                if view is not None and not view.circuit_open:
+                    sendable.append(claimed)
+            if len(sendable) < len(item.claimed):
+                kept = {c.id for c in sendable}
+                back = [c for c in item.claimed if c.id not in kept]
+                deliveries_hand_back(item.handover.token, [c.id for c in back])
+                for claimed in back:
+                    self._due[claimed.endpoint_id] = now
+            if sendable:
+                self._launch(sendable, views, item.handover.token, ws)
+
     def _launch(
         self,
         claimed: list[Claimed],
@@ -317,9 +391,7 @@ class Engine:
             requests = self._requests(claimed, views)
         except Exception:
             # Nothing was sent: hand the batch back without using a try.
-            Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING).update(
-                status=Delivery.Status.PENDING, claim_token=None, lease_expires_at=None
-            )
+            deliveries_hand_back(token)
             raise
         if requests:
             transport.sender(ws.sender_max_pending).launch(

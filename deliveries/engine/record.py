@@ -240,7 +240,10 @@ class RecorderThread:
 
     def __init__(self, write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None]):
         self._write = write
-        self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]]] = queue.Queue()
+        # None: close (``close``).
+        self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]] | None] = (
+            queue.Queue()
+        )
         self._rows = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="webhooks-recorder", daemon=True)
@@ -262,14 +265,27 @@ class RecorderThread:
             time.sleep(0.02)
         return not self._rows
 
+    def close(self, timeout: float) -> bool:
+        """End the thread once what it holds is written, closing its database connection."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def _run(self) -> None:
         while True:
             bulk = self._queue.get()
+            if bulk is None:
+                connection.close()
+                return
             while len(bulk) < self.MAX_BULK:
                 try:
-                    bulk = bulk + self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if more is None:
+                    self._queue.put(None)  # close after this bulk
+                    break
+                bulk = bulk + more
             try:
                 self._write(bulk)
             except Exception:  # noqa: BLE001  logged; the sweeper settles what was not written

@@ -4,13 +4,16 @@ import functools
 import logging
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deliveries.engine import engine_enabled, has_local, wake_local
+from deliveries.engine import adopt_local, engine_enabled, has_local, reserve_local, wake_local
+from deliveries.engine.claim import Claimed
+from deliveries.engine.handover import Adopted, Handover, deliveries_hand_back
 from deliveries.models import Delivery, Event
 from endpoints.models import Endpoint
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
@@ -135,17 +138,19 @@ def _deliveries_create(
 
 _DELIVERIES = Delivery._meta.db_table
 # Identifiers from the models; every value is a parameter (one array per column, in binary),
-# so the statement's text is the same for every batch.
+# so the statement's text is the same for every batch. A row flagged ``adopt`` is created
+# already claimed for this process's engine (``handover``): what the claim would have written.
 _INSERT_DELIVERIES = f"""
 INSERT INTO {_DELIVERIES} (event_id, endpoint_id, tenant_id, event_type_id, status,
     attempt_count, scheduled_attempts, next_attempt_at, manual_requested, last_error,
-    cancel_reason, created_at)
-SELECT t.event_id, t.endpoint_id, t.tenant_id, t.event_type_id, 'pending', 0, 0, %b, false,
-    '', '', %b
-FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[])
-    AS t(event_id, endpoint_id, tenant_id, event_type_id)
+    cancel_reason, created_at, claim_token, lease_expires_at)
+SELECT t.event_id, t.endpoint_id, t.tenant_id, t.event_type_id,
+    CASE WHEN t.adopt THEN 'sending' ELSE 'pending' END, 0, 0, %b, false, '', '', %b,
+    CASE WHEN t.adopt THEN %b::uuid END, CASE WHEN t.adopt THEN %b::timestamptz END
+FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::boolean[])
+    AS t(event_id, endpoint_id, tenant_id, event_type_id, adopt)
 ON CONFLICT DO NOTHING
-RETURNING id, endpoint_id
+RETURNING id, endpoint_id, event_id, status
 """  # noqa: S608
 _EVENTS_FANNED_OUT = (
     f"UPDATE {Event._meta.db_table} SET fanned_out_at = %s, fanout_dispatched_until = NULL "  # noqa: S608
@@ -156,29 +161,82 @@ _EVENTS_FANNED_OUT = (
 def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime) -> int:
     """The engine's fan-out on PostgreSQL: every delivery of the batch in one ``INSERT …
     SELECT FROM unnest(…) … RETURNING`` and the events marked in one UPDATE, no model objects.
-    The engine is woken for the endpoints that got new work (or, if it does not run in this
-    process, the new deliveries go through the broker); deliveries an earlier run created are
-    found by its discovery."""
-    columns: tuple[list[str], list[str], list[int], list[int]] = ([], [], [], [])
+
+    When this process's engine runs, as many as it can start now are created already claimed
+    and handed to it after commit (``deliveries.engine.handover``); it is woken for the rest.
+    Without a local engine the new deliveries go through the broker. Deliveries an earlier run
+    created are found by the engine's discovery."""
+    wanted: Counter[str] = Counter()
+    for _, endpoint_ids in targets:
+        wanted.update(endpoint_ids)
+    handover = reserve_local(dict(wanted), now=now) if wanted and has_local() else None
+    room = Counter(handover.counts) if handover is not None else Counter()
+    columns: tuple[list[str], list[str], list[int], list[int], list[bool]] = ([], [], [], [], [])
+    events: dict[str, Event] = {}
     for event, endpoint_ids in targets:
+        events[event.pk] = event
         for endpoint_id in endpoint_ids:
+            adopt = room[endpoint_id] > 0
+            room[endpoint_id] -= adopt
             columns[0].append(event.pk)
             columns[1].append(endpoint_id)
             columns[2].append(event.tenant_id)
             columns[3].append(event.event_type_id)
+            columns[4].append(adopt)
+    token = handover.token if handover is not None else None
+    lease = handover.lease_until if handover is not None else None
     with bound_cursor() as cursor:
-        created: list[tuple[int, str]] = []
+        created: list[tuple[int, str, str, str]] = []
         if columns[0]:
-            cursor.execute(_INSERT_DELIVERIES, [now, now, *columns])
+            cursor.execute(_INSERT_DELIVERIES, [now, now, token, lease, *columns])
             created = cursor.fetchall()
         cursor.execute(_EVENTS_FANNED_OUT, [now, [event.pk for event, _ in targets]])
-    if created:
+    adopted = [
+        _claimed_new(pk, endpoint_id, events[event_id], token)
+        for pk, endpoint_id, event_id, status in created
+        if status == Delivery.Status.SENDING and token is not None
+    ]
+    pending = [
+        (pk, endpoint_id)
+        for pk, endpoint_id, _, status in created
+        if status != Delivery.Status.SENDING
+    ]
+    if handover is not None:
+        transaction.on_commit(functools.partial(_hand_over, handover, adopted))
+    if pending:
         if has_local():
-            endpoint_ids = {endpoint_id for _, endpoint_id in created}
+            endpoint_ids = {endpoint_id for _, endpoint_id in pending}
             transaction.on_commit(lambda: wake_local(endpoint_ids))
         else:
-            deliveries_dispatch(delivery_ids=[pk for pk, _ in created])
+            deliveries_dispatch(delivery_ids=[pk for pk, _ in pending])
     return len(columns[0])
+
+
+def _claimed_new(pk: int, endpoint_id: str, event: Event, token: uuid.UUID) -> Claimed:
+    return Claimed(
+        id=pk,
+        endpoint_id=endpoint_id,
+        event_id=event.pk,
+        tenant_id=event.tenant_id,
+        attempt_count=0,
+        scheduled_attempts=0,
+        manual_requested=False,
+        claim_token=token,
+        body=event.body,
+        event_created_at=event.created_at,
+        svix_format=event.body_is_payload,
+        test=event.is_test,
+    )
+
+
+def _hand_over(handover: Handover, adopted: list[Claimed]) -> None:
+    """After commit: the engine sends what was created for it. Should it have stopped since,
+    the deliveries go back to pending and through the broker, untried."""
+    if adopt_local(Adopted(handover, adopted)):
+        return
+    deliveries_hand_back(handover.token)
+    if adopted:
+        deliveries_dispatch(delivery_ids=[c.id for c in adopted])
 
 
 def _send_claimed(token: uuid.UUID, expected: int) -> None:
@@ -269,7 +327,18 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
                 skip_locked(
                     Event.objects.filter(tenant_id=tenant_id, fanned_out_at__isnull=True)
                     .order_by("created_at")
-                    .only("id", "tenant_id", "event_type_id", "only_endpoint_id", "channels")
+                    .only(
+                        "id",
+                        "tenant_id",
+                        "event_type_id",
+                        "only_endpoint_id",
+                        "channels",
+                        # What sending needs, for deliveries handed to this process's engine.
+                        "body",
+                        "created_at",
+                        "body_is_payload",
+                        "is_test",
+                    )
                 )[:DRAIN_LIMIT]
             )
             if not events:
