@@ -25,6 +25,7 @@ from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret
 from endpoints.services import headers_open
 from webhooks_platform.conf import Network, WebhooksSettings
 
+from .claim import Want
 from .health import CIRCUIT_OPEN
 
 
@@ -200,6 +201,20 @@ class EndpointCache:
             loaded[endpoint_id].append((crypto.decrypt(encrypted), expires_at))
         for endpoint_id, secrets in loaded.items():
             self._secrets[endpoint_id] = (versions.get(endpoint_id), secrets)
+
+
+def want_for(
+    view: EndpointView, *, free: int, in_flight: int, now: datetime, ws: WebhooksSettings
+) -> Want | None:
+    """What to claim for an endpoint with ``free`` slots: all of them while its circuit is
+    closed; with it open, one probe when due (and none is out), else manual tries only."""
+    if free <= 0:
+        return None
+    if not view.circuit_open:
+        return Want(view.id, free)
+    if view.probe_due and not in_flight and probe_take(view.id, now, ws):
+        return Want(view.id, 1)
+    return Want(view.id, free, manual_only=True)
 
 
 def probe_take(endpoint_id: str, now: datetime, ws: WebhooksSettings) -> bool:

@@ -20,13 +20,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from deliveries.models import Delivery
 
 from .claim import Claimed
+from .gate import EndpointView
 
 
 @dataclass(slots=True)
@@ -112,6 +113,25 @@ class Reservations:
         """Give back reservations whose fan-out never handed anything over (rolled back)."""
         for handover in [h for h in list(self._open.values()) if h.expires <= clock]:
             self.settle(handover)
+
+
+def adopted_endpoints(adopted: Iterable[Adopted]) -> list[str]:
+    return list({c.endpoint_id for item in adopted for c in item.claimed})
+
+
+def adopted_sendable(
+    item: Adopted, views: Mapping[str, EndpointView]
+) -> tuple[list[Claimed], list[str]]:
+    """The deliveries of ``item`` whose endpoint is live with its circuit closed, and the
+    endpoints of the rest, which go back to pending here."""
+    sendable: list[Claimed] = []
+    back: list[Claimed] = []
+    for claimed in item.claimed:
+        view = views.get(claimed.endpoint_id)
+        (sendable if view is not None and not view.circuit_open else back).append(claimed)
+    if back:
+        deliveries_hand_back(item.handover.token, [c.id for c in back])
+    return sendable, [c.endpoint_id for c in back]
 
 
 def deliveries_hand_back(token: uuid.UUID, ids: Iterable[int] | None = None) -> int:

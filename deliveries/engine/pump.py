@@ -32,10 +32,17 @@ from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from . import register_local
 from .claim import Claimed, Want, claim, discover
-from .gate import EndpointCache, EndpointView, Window, probe_take, rate_refund, rate_reserve
-from .handover import Adopted, Handover, Reservations, deliveries_hand_back
-from .record import Flight, RecorderThread, RecordReport, results_record
+from .gate import EndpointCache, EndpointView, rate_refund, rate_reserve, want_for
+from .handover import (
+    Adopted,
+    Handover,
+    adopted_endpoints,
+    adopted_sendable,
+    deliveries_hand_back,
+)
+from .record import Flight, RecorderThread, RecordReport, results_record_retrying
 from .send import signed_request, transport_options
+from .slots import Slots
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +60,9 @@ class Engine:
         self._woken_lock = threading.Lock()
         self._due: dict[str, datetime] = {}  # endpoint -> when its next delivery is due
         self._held: dict[str, datetime] = {}  # endpoint -> circuit or rate limit holds it until
-        self._windows: dict[str, Window] = {}
         self._flying: dict[int, Flight] = {}
-        self._per_endpoint: Counter[str] = Counter()
+        self._slots = Slots()
         self._cache = EndpointCache()
-        self._reservations = Reservations()
         self._adopted: list[Adopted] = []
         self._last_discovery = -1e9
         self._stopping = threading.Event()
@@ -99,7 +104,7 @@ class Engine:
         if self._stopping.is_set() or not self.running:
             return None
         ws = self._settings()
-        return self._reservations.reserve(
+        return self._slots.reservations.reserve(
             wanted,
             free=self._free_to_adopt,
             room=ws.sender_max_pending - len(self._flying),
@@ -114,13 +119,10 @@ class Engine:
         """An endpoint's free window, if the engine would claim for it right now without
         asking the database (circuit closed, no rate limit, not held); read from the fan-out's
         thread, so only single reads of the engine's state."""
-        window = self._windows.get(endpoint_id)
         view = self._cache.peek(endpoint_id)
-        if window is None or view is None or view.circuit_open or view.rate_limit:
+        if view is None or view.circuit_open or view.rate_limit or endpoint_id in self._held:
             return 0
-        if endpoint_id in self._held:
-            return 0
-        return window.size - self._per_endpoint[endpoint_id]
+        return self._slots.free_known(endpoint_id)
 
     def stop(self, timeout: float) -> bool:
         """Claim nothing more; wait for what is in flight to finish and be recorded."""
@@ -179,10 +181,8 @@ class Engine:
         if not self._room_worth_claiming(ws):
             return max(0.0, min(until_discovery, self.DISCOVER_SECONDS))
         now = timezone.now()
-        soonest = min(
-            (d for e, d in self._due.items() if e not in self._held and self._has_room(e, ws)),
-            default=None,
-        )
+        open_ = [e for e in self._due if e not in self._held and self._slots.has_room(e, ws)]
+        soonest = min((self._due[e] for e in open_), default=None)
         until_due = (soonest - now).total_seconds() if soonest else until_discovery
         return max(0.0, min(until_discovery, until_due, self.DISCOVER_SECONDS))
 
@@ -203,7 +203,7 @@ class Engine:
             self._finish(finished, ws)
         now = timezone.now()
         self._take_wakes(now)
-        self._reservations.expire(time.monotonic())
+        self._slots.reservations.expire(time.monotonic())
         if self._adopted:
             self._launch_adopted(now, ws)
         if time.monotonic() - self._last_discovery >= self.DISCOVER_SECONDS:
@@ -253,14 +253,14 @@ class Engine:
         """Free room in the process for a claim: any when idle, else an eighth of the limit (so
         that with thousands of endpoints due, a turn per finished request does not scan them
         all for one slot)."""
-        room = ws.sender_max_pending - len(self._flying) - self._reservations.total
+        room = self._slots.room(ws, len(self._flying))
         return room > 0 and (not self._flying or room >= max(1, ws.sender_max_pending // 8))
 
     def _claim_round(self, now: datetime, ws: WebhooksSettings) -> None:
         if not self._room_worth_claiming(ws):
             return
-        room = ws.sender_max_pending - len(self._flying) - self._reservations.total
-        candidates = [e for e in self._due_now(now) if self._has_room(e, ws)]
+        room = self._slots.room(ws, len(self._flying))
+        candidates = [e for e in self._due_now(now) if self._slots.has_room(e, ws)]
         if room <= 0 or not candidates:
             return
         # Oldest due first, and no more endpoints than the room could serve one delivery each:
@@ -277,7 +277,13 @@ class Engine:
         # takes at most ``room``, so endpoints with one delivery each do not reserve a window.
         for endpoint_id in sorted(views, key=lambda e: self._due.get(e, now)):
             view = views[endpoint_id]
-            want = self._want(view, now, ws, min(room, self._free(endpoint_id, ws)))
+            want = want_for(
+                view,
+                free=min(room, self._slots.free(endpoint_id, ws)),
+                in_flight=self._slots.in_flight(endpoint_id),
+                now=now,
+                ws=ws,
+            )
             if want is None:
                 continue
             if view.rate_limit and not want.manual_only:
@@ -317,66 +323,22 @@ class Engine:
         if claimed:
             self._launch(claimed, views, token, ws)
 
-    def _window(self, endpoint_id: str, ws: WebhooksSettings) -> Window:
-        window = self._windows.get(endpoint_id)
-        if window is None:
-            window = self._windows[endpoint_id] = Window(
-                initial=ws.endpoint_concurrency, maximum=ws.endpoint_concurrency_max
-            )
-        return window
-
-    def _busy(self, endpoint_id: str) -> int:
-        """Slots of an endpoint's window in use: in flight, or reserved for a fan-out."""
-        return self._per_endpoint[endpoint_id] + self._reservations.of(endpoint_id)
-
-    def _free(self, endpoint_id: str, ws: WebhooksSettings) -> int:
-        return self._window(endpoint_id, ws).size - self._busy(endpoint_id)
-
-    def _has_room(self, endpoint_id: str, ws: WebhooksSettings) -> bool:
-        """Room enough to be worth a claim: any when idle, else a quarter of the window."""
-        size = self._window(endpoint_id, ws).size
-        busy = self._busy(endpoint_id)
-        free = size - busy
-        return free > 0 and (not busy or free >= max(1, size // 4))
-
-    def _want(
-        self, view: EndpointView, now: datetime, ws: WebhooksSettings, free: int
-    ) -> Want | None:
-        if free <= 0:
-            return None
-        if not view.circuit_open:
-            return Want(view.id, free)
-        # An open circuit: one probe when it is due (and none is out), else manual tries only.
-        if view.probe_due and not self._per_endpoint[view.id] and probe_take(view.id, now, ws):
-            return Want(view.id, 1)
-        return Want(view.id, free, manual_only=True)
-
     # --- sending -------------------------------------------------------------------------------
     def _launch_adopted(self, now: datetime, ws: WebhooksSettings) -> None:
         """Send what fan-outs handed over; what cannot go now (the endpoint was disabled or
         its circuit opened since, or the engine is stopping) goes back to pending, untried."""
         adopted, self._adopted = self._adopted, []
         for item in adopted:
-            self._reservations.settle(item.handover)
+            self._slots.reservations.settle(item.handover)
         if self._stopping.is_set():
             for item in adopted:
                 deliveries_hand_back(item.handover.token)
             return
-        views = self._cache.load(
-            list({c.endpoint_id for item in adopted for c in item.claimed}), now, ws
-        )
+        views = self._cache.load(adopted_endpoints(adopted), now, ws)
         for item in adopted:
-            sendable = []
-            for claimed in item.claimed:
-                view = views.get(claimed.endpoint_id)
-                if view is not None and not view.circuit_open:
-                    sendable.append(claimed)
-            if len(sendable) < len(item.claimed):
-                kept = {c.id for c in sendable}
-                back = [c for c in item.claimed if c.id not in kept]
-                deliveries_hand_back(item.handover.token, [c.id for c in back])
-                for claimed in back:
-                    self._due[claimed.endpoint_id] = now
+            sendable, back = adopted_sendable(item, views)
+            for endpoint_id in back:
+                self._due[endpoint_id] = now
             if sendable:
                 self._launch(sendable, views, item.handover.token, ws)
 
@@ -406,7 +368,7 @@ class Engine:
         for item in claimed:
             flight, request = signed_request(item, views[item.endpoint_id], timestamp=timestamp)
             self._flying[item.id] = flight
-            self._per_endpoint[item.endpoint_id] += 1
+            self._slots.started(item.endpoint_id)
             if isinstance(request, transport.AttemptResult):
                 self._inbox.put(request)  # not sendable: recorded as a failed try, never sent
             else:
@@ -426,12 +388,13 @@ class Engine:
                 continue
             finished.append((flight, result))
             endpoint_id = flight.claimed.endpoint_id
-            self._window(endpoint_id, ws).observe(
-                seconds=result.duration_ms / 1000, status=result.status, now=clock
+            self._slots.finished(
+                endpoint_id,
+                seconds=result.duration_ms / 1000,
+                status=result.status,
+                clock=clock,
+                ws=ws,
             )
-            self._per_endpoint[endpoint_id] -= 1
-            if self._per_endpoint[endpoint_id] <= 0:
-                del self._per_endpoint[endpoint_id]
             # It may have more: look again on this turn.
             self._due.setdefault(endpoint_id, now)
         if not finished:
@@ -441,32 +404,16 @@ class Engine:
         else:
             self._recorder.put(finished)
 
-    RECORD_TRIES = 5
-
     def _write(
         self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
     ) -> None:
-        """Record, retrying a lost connection; if the database stays away, the deliveries keep
-        their claim and the sweeper's lease recovery settles them (a duplicate, never a loss)."""
-        for attempt in range(1, self.RECORD_TRIES + 1):
-            try:
-                report = results_record(finished, ws=ws)
-            except Exception:  # noqa: BLE001
-                logger.exception(
-                    "could not record %d results (try %d of %d)",
-                    len(finished),
-                    attempt,
-                    self.RECORD_TRIES,
-                )
-                connection.close()
-                if attempt < self.RECORD_TRIES:
-                    time.sleep(min(2**attempt * 0.1, 5))
-                continue
-            self._cache.forget_views(report.health_changed)
-            if report.recovered:
-                # A closed circuit releases what waited: claim for it now, not after a hold.
-                self.wake(report.recovered)
-            with self._totals_lock:
-                for name in ("succeeded", "retrying", "failed"):
-                    setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
+        report = results_record_retrying(finished, ws=ws)
+        if report is None:
             return
+        self._cache.forget_views(report.health_changed)
+        if report.recovered:
+            # A closed circuit releases what waited: claim for it now, not after a hold.
+            self.wake(report.recovered)
+        with self._totals_lock:
+            for name in ("succeeded", "retrying", "failed"):
+                setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))

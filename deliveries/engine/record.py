@@ -138,6 +138,28 @@ def results_record(
     return report
 
 
+RECORD_TRIES = 5
+
+
+def results_record_retrying(
+    finished: list[tuple[Flight, transport.AttemptResult]], *, ws: WebhooksSettings
+) -> RecordReport | None:
+    """Record, retrying a lost connection; None if the database stays away, in which case the
+    deliveries keep their claim and the sweeper's lease recovery settles them (a duplicate,
+    never a loss)."""
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            return results_record(finished, ws=ws)
+        except Exception:  # noqa: BLE001
+            logger.exception(
+                "could not record %d results (try %d of %d)", len(finished), attempt, RECORD_TRIES
+            )
+            connection.close()
+            if attempt < RECORD_TRIES:
+                time.sleep(min(2**attempt * 0.1, 5))
+    return None
+
+
 # The columns of an attempt row, in the order ``results_record`` builds them.
 _ATTEMPT_COLUMNS = (
     "delivery_id",

@@ -86,7 +86,7 @@ def test_a_streams_deliveries_are_created_claimed_and_sent_without_a_claim(
     assert Attempt.objects.filter(delivery_id__in=ids).count() == 5
     got = [r.headers["webhook-id"] for r in receiver.received()]
     assert sorted(got[1:]) == sorted(e.pk for e in events)  # each once
-    assert _wait(lambda: engine._reservations.total == 0)
+    assert _wait(lambda: engine._slots.reservations.total == 0)
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_a_rolled_back_fan_out_gives_its_reservation_back(
     def fan_out_then_fail() -> None:
         with transaction.atomic():
             events_fan_out_pending(tenant_id=tenant.pk)
-            reserved.append(engine._reservations.of(endpoint.pk))
+            reserved.append(engine._slots.reservations.of(endpoint.pk))
             raise RuntimeError("the fan-out's transaction fails")
 
     with pytest.raises(RuntimeError):
@@ -170,7 +170,7 @@ def test_a_rolled_back_fan_out_gives_its_reservation_back(
     assert engine.handed == []
     assert not Delivery.objects.exclude(status="succeeded").exists()
     engine.wake([endpoint.pk])
-    assert _wait(lambda: engine._reservations.total == 0)
+    assert _wait(lambda: engine._slots.reservations.total == 0)
     # The event is still waiting: the next drain fans it out and it goes.
     assert events_fan_out_pending(tenant_id=tenant.pk) == 1
     assert _wait(lambda: Delivery.objects.filter(status="succeeded").count() == 2)
