@@ -47,8 +47,7 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             f"| {_fmt(e2e['p50'])} / {_fmt(e2e['p95'])} / {_fmt(e2e['p99'])} "
             f"| {_fmt(cpu['workers'])} / {_fmt(cpu['postgres'])} / {_fmt(cpu['redis'])} |"
         )
-        paced = r.get("paced")
-        if paced:
+        for paced in r.get("paced", []):
             pe = paced["e2e_latency_ms"]
             lines.append(
                 f"| 1-paced: {paced['title']} | {paced['deliveries_done']:,} | – | – | – "
@@ -160,8 +159,9 @@ def plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
 
         fig, ax = plt.subplots(figsize=(8, 4))
         series = {k: r["latencies_ms"] for k, r in flows.items() if r["latencies_ms"]}
-        if "1" in flows and flows["1"].get("paced", {}).get("latencies_ms"):
-            series["1-paced"] = flows["1"]["paced"]["latencies_ms"]
+        for paced in flows.get("1", {}).get("paced", []):
+            if paced["latencies_ms"]:
+                series[f"1-paced {paced['offered_rate']}/s"] = paced["latencies_ms"]
         for k, lat in series.items():
             ax.plot(lat, [i / len(lat) for i in range(len(lat))], label=k)
         ax.set_xscale("log")

@@ -41,7 +41,7 @@ PAD = "x" * 900  # with the envelope, a body of about 1 KB
 @dataclass(frozen=True)
 class Sizes:
     s1_events: int
-    paced_rate: int
+    paced_rates: tuple[int, ...]
     paced_seconds: float
     s2_endpoints: int
     s34_endpoints: int
@@ -51,12 +51,15 @@ class Sizes:
     s6_events: int
     baseline_posts: int
     publishers: int
+    # Publisher processes for the paced runs: each publishes one event at a time, so offering
+    # 1,000/s takes more than two when a publish waits 2 ms for a busy machine.
+    paced_publishers: int
     timeout: float
 
 
 FULL = Sizes(
     s1_events=20_000,
-    paced_rate=500,
+    paced_rates=(500, 1000),
     paced_seconds=10,
     s2_endpoints=5_000,
     s34_endpoints=200,
@@ -66,11 +69,12 @@ FULL = Sizes(
     s6_events=20_000,
     baseline_posts=3_000,
     publishers=2,
+    paced_publishers=4,
     timeout=240,
 )
 QUICK = Sizes(
     s1_events=600,
-    paced_rate=200,
+    paced_rates=(200,),
     paced_seconds=1.5,
     s2_endpoints=300,
     s34_endpoints=50,
@@ -80,6 +84,7 @@ QUICK = Sizes(
     s6_events=600,
     baseline_posts=300,
     publishers=2,
+    paced_publishers=2,
     timeout=25,
 )
 
@@ -236,11 +241,15 @@ class Publishers:
         for pid in self.pids:
             infra.register_pid(pid)
 
-    def publish(self, slug: str, events: int, rate: float = 0) -> list[tuple[str, float, float]]:
-        each, extra = divmod(events, self.count)
-        shares = [each + (1 if i < extra else 0) for i in range(self.count)]
+    def publish(
+        self, slug: str, events: int, rate: float = 0, processes: int | None = None
+    ) -> list[tuple[str, float, float]]:
+        """``events`` from ``processes`` of the pool's processes (all by default) at once."""
+        count = min(processes or self.count, self.count)
+        each, extra = divmod(events, count)
+        shares = [each + (1 if i < extra else 0) for i in range(count)]
         start = time.time() + 0.2
-        jobs = [(slug, n, rate / self.count, start) for n in shares if n]
+        jobs = [(slug, n, rate / count, start) for n in shares if n]
         results: list[tuple[str, float, float]] = []
         for part in self.pool.map(_publish, jobs):
             results.extend(part)
@@ -383,7 +392,7 @@ class Bench:
             concurrency=self.concurrency,
             extra_env={},
         )
-        self.publishers = Publishers(self.sizes.publishers)
+        self.publishers = Publishers(max(self.sizes.publishers, self.sizes.paced_publishers))
         self.cpu = infra.CpuMeter(self.workers, self.receiver, self.publishers.pids)
 
     def stop(self) -> None:
@@ -446,8 +455,11 @@ class Bench:
         healthy_prefix: str,
         events: int,
         rate: float = 0,
+        publishers: int | None = None,
     ) -> dict[str, Any]:
-        """Publish ``events`` to a new tenant with endpoints at ``paths``; wait for the healthy."""
+        """Publish ``events`` to a new tenant with endpoints at ``paths`` from ``publishers``
+        processes (``Sizes.publishers`` by default); wait for the healthy."""
+        publishers = publishers or self.sizes.publishers
         base = baseline(self.receiver, self.fixtures, self.sizes.baseline_posts)
         tenant, endpoint_ids = self.fixtures.tenant(slug, paths)
         pairs = zip(endpoint_ids, paths, strict=True)
@@ -457,7 +469,7 @@ class Bench:
         self.receiver.reset()
         self.cpu.start()
         t0 = time.time()
-        join = in_background(self.publishers.publish, tenant.slug, events, rate)
+        join = in_background(self.publishers.publish, tenant.slug, events, rate, publishers)
         done_at = progress.wait(t0, self.sizes.timeout)
         published = join()
         cpu = self.cpu.stop()
@@ -506,29 +518,35 @@ class Bench:
             events=s.s1_events,
         )
         self.s1_rate = result["deliveries_per_s"]
-        events = int(s.paced_rate * s.paced_seconds)
-        paced = self.deliver(
-            key="1-paced",
-            title=f"{events:,} events to 1 endpoint offered at {s.paced_rate}/s",
-            slug="s1p",
-            paths=["/ok/s1p"],
-            healthy_prefix="/ok/",
-            events=events,
-            rate=s.paced_rate,
-        )
-        result["paced"] = {
-            k: paced[k]
-            for k in (
-                "title",
-                "offered_rate",
-                "deliveries_done",
-                "publish_rate",
-                "publish_latency_ms",
-                "e2e_latency_ms",
-                "latencies_ms",
-                "complete",
+        result["paced"] = []
+        for rate in s.paced_rates:
+            events = int(rate * s.paced_seconds)
+            paced = self.deliver(
+                key="1-paced",
+                title=f"{events:,} events to 1 endpoint offered at {rate}/s",
+                slug=f"s1p{rate}",
+                paths=[f"/ok/s1p{rate}"],
+                healthy_prefix="/ok/",
+                events=events,
+                rate=rate,
+                publishers=s.paced_publishers,
             )
-        }
+            result["paced"].append(
+                {
+                    k: paced[k]
+                    for k in (
+                        "title",
+                        "offered_rate",
+                        "deliveries_done",
+                        "deliveries_expected",
+                        "publish_rate",
+                        "publish_latency_ms",
+                        "e2e_latency_ms",
+                        "latencies_ms",
+                        "complete",
+                    )
+                }
+            )
         return result
 
     def scenario_2(self) -> dict[str, Any]:
@@ -737,13 +755,19 @@ def one_line(r: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v}" for k, v in w["cpu_s_per_1000"].items())
             for n, w in r["by_workers"].items()
         )
+    paced = "".join(
+        f"; paced {p['offered_rate']}/s (published at {p['publish_rate']}/s): "
+        f"{p['deliveries_done']}/{p['deliveries_expected']}, e2e p50/p99 "
+        f"{p['e2e_latency_ms']['p50']}/{p['e2e_latency_ms']['p99']} ms"
+        for p in r.get("paced", [])
+    )
     return (
         f"{r['deliveries_done']}/{r['deliveries_expected']} in {r['seconds']} s: "
         f"{r['deliveries_per_s']}/s, baseline {r['baseline_per_s']}/s, ratio {r['ratio']}; "
         f"publish p50/p99 {r['publish_latency_ms']['p50']}/{r['publish_latency_ms']['p99']} ms; "
         f"e2e p50/p95/p99 {r['e2e_latency_ms']['p50']}/{r['e2e_latency_ms']['p95']}/"
         f"{r['e2e_latency_ms']['p99']} ms; signatures ok {r['signatures']['verified']} "
-        f"bad {r['signatures']['bad']}"
+        f"bad {r['signatures']['bad']}{paced}"
     )
 
 
