@@ -6,6 +6,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -137,20 +138,27 @@ def _deliveries_create(
 
 
 _DELIVERIES = Delivery._meta.db_table
+_EVENTS = Event._meta.db_table
 # Identifiers from the models; every value is a parameter (one array per column, in binary),
 # so the statement's text is the same for every batch. A row flagged ``adopt`` is created
-# already claimed for this process's engine (``handover``): what the claim would have written.
+# already claimed for this process's engine (``handover``): what the claim would have written,
+# and comes back with what sending needs of its event (the body only for those).
 _INSERT_DELIVERIES = f"""
-INSERT INTO {_DELIVERIES} (event_id, endpoint_id, tenant_id, event_type_id, status,
-    attempt_count, scheduled_attempts, next_attempt_at, manual_requested, last_error,
-    cancel_reason, created_at, claim_token, lease_expires_at)
-SELECT t.event_id, t.endpoint_id, t.tenant_id, t.event_type_id,
-    CASE WHEN t.adopt THEN 'sending' ELSE 'pending' END, 0, 0, %b, false, '', '', %b,
-    CASE WHEN t.adopt THEN %b::uuid END, CASE WHEN t.adopt THEN %b::timestamptz END
-FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::boolean[])
-    AS t(event_id, endpoint_id, tenant_id, event_type_id, adopt)
-ON CONFLICT DO NOTHING
-RETURNING id, endpoint_id, event_id, status
+WITH created AS (
+    INSERT INTO {_DELIVERIES} (event_id, endpoint_id, tenant_id, event_type_id, status,
+        attempt_count, scheduled_attempts, next_attempt_at, manual_requested, last_error,
+        cancel_reason, created_at, claim_token, lease_expires_at)
+    SELECT t.event_id, t.endpoint_id, t.tenant_id, t.event_type_id,
+        CASE WHEN t.adopt THEN 'sending' ELSE 'pending' END, 0, 0, %b, false, '', '', %b,
+        CASE WHEN t.adopt THEN %b::uuid END, CASE WHEN t.adopt THEN %b::timestamptz END
+    FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::boolean[])
+        AS t(event_id, endpoint_id, tenant_id, event_type_id, adopt)
+    ON CONFLICT DO NOTHING
+    RETURNING id, endpoint_id, event_id, tenant_id, status
+)
+SELECT c.id, c.endpoint_id, c.event_id, c.tenant_id, c.status = 'sending', ev.body,
+    ev.created_at, ev.body_is_payload, ev.is_test
+FROM created AS c LEFT JOIN {_EVENTS} AS ev ON c.status = 'sending' AND ev.id = c.event_id
 """  # noqa: S608
 _EVENTS_FANNED_OUT = (
     f"UPDATE {Event._meta.db_table} SET fanned_out_at = %s, fanout_dispatched_until = NULL "  # noqa: S608
@@ -172,9 +180,7 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
     handover = reserve_local(dict(wanted), now=now) if wanted and has_local() else None
     room = Counter(handover.counts) if handover is not None else Counter()
     columns: tuple[list[str], list[str], list[int], list[int], list[bool]] = ([], [], [], [], [])
-    events: dict[str, Event] = {}
     for event, endpoint_ids in targets:
-        events[event.pk] = event
         for endpoint_id in endpoint_ids:
             adopt = room[endpoint_id] > 0
             room[endpoint_id] -= adopt
@@ -186,21 +192,13 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
     token = handover.token if handover is not None else None
     lease = handover.lease_until if handover is not None else None
     with bound_cursor() as cursor:
-        created: list[tuple[int, str, str, str]] = []
+        created: list[tuple[Any, ...]] = []
         if columns[0]:
             cursor.execute(_INSERT_DELIVERIES, [now, now, token, lease, *columns])
             created = cursor.fetchall()
         cursor.execute(_EVENTS_FANNED_OUT, [now, [event.pk for event, _ in targets]])
-    adopted = [
-        _claimed_new(pk, endpoint_id, events[event_id], token)
-        for pk, endpoint_id, event_id, status in created
-        if status == Delivery.Status.SENDING and token is not None
-    ]
-    pending = [
-        (pk, endpoint_id)
-        for pk, endpoint_id, _, status in created
-        if status != Delivery.Status.SENDING
-    ]
+    adopted = [_claimed_new(row, token) for row in created if row[4] and token is not None]
+    pending = [(row[0], row[1]) for row in created if not row[4]]
     if handover is not None:
         transaction.on_commit(functools.partial(_hand_over, handover, adopted))
     if pending:
@@ -212,20 +210,22 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
     return len(columns[0])
 
 
-def _claimed_new(pk: int, endpoint_id: str, event: Event, token: uuid.UUID) -> Claimed:
+def _claimed_new(row: tuple[Any, ...], token: uuid.UUID) -> Claimed:
+    """A delivery created claimed, from a row of ``_INSERT_DELIVERIES``."""
+    pk, endpoint_id, event_id, tenant_id, _, body, created_at, svix_format, test = row
     return Claimed(
         id=pk,
         endpoint_id=endpoint_id,
-        event_id=event.pk,
-        tenant_id=event.tenant_id,
+        event_id=event_id,
+        tenant_id=tenant_id,
         attempt_count=0,
         scheduled_attempts=0,
         manual_requested=False,
         claim_token=token,
-        body=event.body,
-        event_created_at=event.created_at,
-        svix_format=event.body_is_payload,
-        test=event.is_test,
+        body=body,
+        event_created_at=created_at,
+        svix_format=svix_format,
+        test=test,
     )
 
 
@@ -327,18 +327,7 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
                 skip_locked(
                     Event.objects.filter(tenant_id=tenant_id, fanned_out_at__isnull=True)
                     .order_by("created_at")
-                    .only(
-                        "id",
-                        "tenant_id",
-                        "event_type_id",
-                        "only_endpoint_id",
-                        "channels",
-                        # What sending needs, for deliveries handed to this process's engine.
-                        "body",
-                        "created_at",
-                        "body_is_payload",
-                        "is_test",
-                    )
+                    .only("id", "tenant_id", "event_type_id", "only_endpoint_id", "channels")
                 )[:DRAIN_LIMIT]
             )
             if not events:

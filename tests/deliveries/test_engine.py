@@ -360,3 +360,28 @@ def test_credentials_in_custom_headers_are_sent_but_not_stored_in_attempts(
     assert "s3cret" not in str(stored)
     # Nor in the endpoint's own row: credential values are stored sealed.
     assert "s3cret" not in str(Endpoint.objects.get().headers)
+
+
+def test_a_finished_request_does_not_send_a_claim_that_can_find_nothing(
+    tenant, invoice_paid, receiver
+):
+    """After a claim that took all there was, results coming back are recorded without another
+    claim: new work announces itself (a wake-up, discovery), so an empty claim per bulk of
+    results is a statement for nothing."""
+    from django.test.utils import CaptureQueriesContext
+
+    endpoint_create(tenant=tenant, url=receiver.url("/ok"))
+    _publish(tenant, count=2)
+    engine = Engine()
+    engine.turn(wait=0)  # discovery, then one claim of both
+    receiver.wait_for(2, timeout=10)
+
+    with CaptureQueriesContext(connection) as queries:
+        deadline = time.monotonic() + 10
+        while engine._flying and time.monotonic() < deadline:
+            engine.turn(wait=0.05)
+
+    assert Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 2
+    claims = [q["sql"] for q in queries.captured_queries if "SKIP LOCKED" in q["sql"].upper()]
+    claims += [q["sql"] for q in queries.captured_queries if "SET status = 'sending'" in q["sql"]]
+    assert claims == []

@@ -174,3 +174,31 @@ def test_a_rolled_back_fan_out_gives_its_reservation_back(
     # The event is still waiting: the next drain fans it out and it goes.
     assert events_fan_out_pending(tenant_id=tenant.pk) == 1
     assert _wait(lambda: Delivery.objects.filter(status="succeeded").count() == 2)
+
+
+def test_nothing_is_reserved_while_older_deliveries_of_the_endpoint_are_due(
+    tenant, invoice_paid, monkeypatch
+):
+    """New deliveries never overtake older ones waiting for the same endpoint: while the engine
+    knows of due work there, the fan-out creates pending rows, claimed after the older ones. A
+    retry due later does not hold new work back."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks_platform.conf import webhooks_settings
+
+    monkeypatch.setattr(Engine, "running", property(lambda self: True))
+    endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/a")
+    local, now, ws = Engine(), timezone.now(), webhooks_settings()
+    local._cache.load([endpoint.pk], now, ws)  # what a first claim leaves: its view, its window
+    local._slots.window(endpoint.pk, ws)
+
+    local._due[endpoint.pk] = now
+    held_back = local.reserve({endpoint.pk: 5}, now=now)
+    local._due[endpoint.pk] = now + timedelta(minutes=5)  # a retry, later
+    granted = local.reserve({endpoint.pk: 5}, now=now)
+
+    assert held_back is None
+    assert granted is not None
+    assert granted.counts == {endpoint.pk: 5}
