@@ -158,7 +158,12 @@ WITH created AS (
 )
 SELECT c.id, c.endpoint_id, c.event_id, c.tenant_id, c.status = 'sending', ev.body,
     ev.created_at, ev.body_is_payload, ev.is_test
-FROM created AS c LEFT JOIN {_EVENTS} AS ev ON c.status = 'sending' AND ev.id = c.event_id
+FROM created AS c LEFT JOIN LATERAL (
+    -- A subquery kept as such (LIMIT), so its test of the created row is a one-time filter:
+    -- the event is looked up for claimed rows only, not for every row of a backlog's drain.
+    SELECT e.body, e.created_at, e.body_is_payload, e.is_test FROM {_EVENTS} AS e
+    WHERE c.status = 'sending' AND e.id = c.event_id LIMIT 1
+) AS ev ON true
 """  # noqa: S608
 _EVENTS_FANNED_OUT = (
     f"UPDATE {Event._meta.db_table} SET fanned_out_at = %s, fanout_dispatched_until = NULL "  # noqa: S608
