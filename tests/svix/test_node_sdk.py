@@ -1,4 +1,4 @@
-"""The official ``svix`` npm SDK as the client: node runs tests/svix/node/flows.mjs against a live
+"""The official ``svix`` npm SDK as the client: node runs tests/node/flows.mjs against a live
 server and a real worker; this side checks what the receiver got and what the database holds."""
 
 from __future__ import annotations
@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from svix.webhooks import Webhook, WebhookVerificationError
@@ -18,54 +16,18 @@ from svix.webhooks import Webhook, WebhookVerificationError
 from deliveries.models import Event
 from endpoints.models import Endpoint, Tenant
 from endpoints.services import headers_open
+from tests.nodejs import NODE_DIR, node_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
 FLOWS = NODE_DIR / "flows.mjs"
 NODE_TIMEOUT = 90
-MIN_NODE_MAJOR = 18
 OTHER_SECRET = "whsec_" + base64.b64encode(b"x" * 32).decode()  # not the endpoint's
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"{name!r} is not on PATH: the Node SDK test needs Node.js {MIN_NODE_MAJOR}+ and npm "
-            "(on Debian: apt-get install nodejs npm; .ci/run installs them when missing)",
-            pytrace=False,
-        )
-    return path
 
 
 @pytest.fixture(scope="session")
 def node() -> str:
-    """The node binary, with the npm package of tests/svix/node installed (``npm ci``)."""
-    node = _tool("node")
-    npm = _tool("npm")
-    version = subprocess.run(
-        [node, "--version"], capture_output=True, text=True, check=True, timeout=30
-    ).stdout.strip()
-    if int(version.lstrip("v").split(".")[0]) < MIN_NODE_MAJOR:
-        pytest.fail(
-            f"node {version} is too old; the svix SDK needs {MIN_NODE_MAJOR}+", pytrace=False
-        )
-    if not (NODE_DIR / "node_modules" / "svix" / "package.json").exists():
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode != 0:
-            pytest.fail(
-                f"npm ci in {NODE_DIR} failed ({done.returncode}):\n"
-                f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}",
-                pytrace=False,
-            )
-    return node
+    return node_ready()
 
 
 def _run_flows(node: str, server_url: str, token: str, receiver_url: str) -> dict:
