@@ -1,8 +1,13 @@
-"""Standard Webhooks signatures (https://www.standardwebhooks.com/).
+"""Request signatures: Standard Webhooks (https://www.standardwebhooks.com/) and the styles of
+the senders receivers migrate from.
 
-Pure functions, no Django: ``webhook-signature`` is a space-separated list of
+Pure functions, no Django. ``standard``: ``webhook-signature`` is a space-separated list of
 ``v1,<base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))>``, one per live secret, where the key
-is the base64-decoded part of a ``whsec_`` secret.
+is the base64-decoded part of a ``whsec_`` secret; ``svix`` is the same under ``svix-*`` names.
+``github`` and ``stripe`` key the HMAC with the secret string itself, as their receivers'
+libraries do with the secret they are given: ``X-Hub-Signature-256: sha256=<hex HMAC(body)>``
+(the newest secret only: GitHub sends one), and ``Stripe-Signature: t=<ts>,v1=<hex
+HMAC("{ts}.{body}")>``, one ``v1`` per live secret.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ DEFAULT_TOLERANCE_SECONDS = 300
 # Sent with every request of a test event (the envelope also says "test": true): a receiver can
 # tell a test from a real event without parsing the body. Endpoints may not set it themselves.
 TEST_HEADER = "x-webhook-test"
+STANDARD, SVIX, GITHUB, STRIPE = "standard", "svix", "github", "stripe"
+STYLES = (STANDARD, SVIX, GITHUB, STRIPE)
 
 
 class InvalidSecret(ValueError):
@@ -83,6 +90,28 @@ def headers(
     }
 
 
+def _hex_hmac(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def github_headers(
+    *, secrets: Iterable[str], msg_id: str, event_type: str, body: bytes
+) -> dict[str, str]:
+    """GitHub's: the newest secret's ``sha256=<hex>`` of the body, the event type and the id."""
+    newest = next(iter(secrets))
+    return {
+        "x-hub-signature-256": "sha256=" + _hex_hmac(newest, body),
+        "x-github-event": event_type,
+        "x-github-delivery": msg_id,
+    }
+
+
+def stripe_header(*, secrets: Iterable[str], timestamp: int, body: bytes) -> str:
+    """``Stripe-Signature``: ``t=<timestamp>`` and one ``v1=<hex>`` per live secret."""
+    signed = b"%d.%s" % (timestamp, body)
+    return ",".join([f"t={timestamp}", *(f"v1={_hex_hmac(s, signed)}" for s in secrets)])
+
+
 def request_headers(
     *,
     custom: Mapping[str, str],
@@ -92,22 +121,26 @@ def request_headers(
     body: bytes,
     svix_format: bool = False,
     test: bool = False,
+    style: str = STANDARD,
+    event_type: str = "",
 ) -> dict[str, str]:
     """Every header of a delivery request: the endpoint's own (already opened), the content
-    type, the test mark of a test event, and the signature headers (which win over the rest)."""
+    type, the test mark of a test event, and the signature headers of the endpoint's ``style``
+    (which win over the rest). An event on the Svix format is signed under ``svix-*`` names
+    where the style is ``standard``."""
     out = dict(custom)
     out["content-type"] = "application/json"
     if test:
         out[TEST_HEADER] = "true"
-    out.update(
-        headers(
-            secrets=secrets,
-            msg_id=msg_id,
-            timestamp=timestamp,
-            body=body,
-            prefix="svix" if svix_format else "webhook",
+    if style == GITHUB:
+        out.update(github_headers(secrets=secrets, msg_id=msg_id, event_type=event_type, body=body))
+    elif style == STRIPE:
+        out["stripe-signature"] = stripe_header(secrets=secrets, timestamp=timestamp, body=body)
+    else:
+        prefix = "svix" if style == SVIX or svix_format else "webhook"
+        out.update(
+            headers(secrets=secrets, msg_id=msg_id, timestamp=timestamp, body=body, prefix=prefix)
         )
-    )
     return out
 
 

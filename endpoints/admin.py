@@ -159,7 +159,15 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = Endpoint
-        fields = ["url", "description", "headers", "event_types", "rate_limit", "channels"]
+        fields = [
+            "url",
+            "description",
+            "headers",
+            "event_types",
+            "rate_limit",
+            "signature_style",
+            "channels",
+        ]
 
     def clean_url(self) -> str:
         try:
@@ -222,6 +230,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "headers",
         "event_types",
         "rate_limit",
+        "signature_style",
         "enabled",
         "disabled_reason",
         "disabled_at",

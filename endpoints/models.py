@@ -108,6 +108,16 @@ class EventType(models.Model):
 class Endpoint(models.Model):
     """A URL of a tenant's that receives the event types it subscribes to (none means all)."""
 
+    class SignatureStyle(models.TextChoices):
+        # Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature (v1,<base64>).
+        STANDARD = "standard", "Standard Webhooks (webhook-* headers)"
+        # The same scheme under Svix's header names (svix-id, svix-timestamp, svix-signature).
+        SVIX = "svix", "Svix (svix-* headers)"
+        # X-Hub-Signature-256: sha256=<hex HMAC of the body>, X-GitHub-Event, X-GitHub-Delivery.
+        GITHUB = "github", "GitHub (X-Hub-Signature-256)"
+        # Stripe-Signature: t=<timestamp>,v1=<hex HMAC of "t.body">, one v1 per live secret.
+        STRIPE = "stripe", "Stripe (Stripe-Signature)"
+
     id = models.CharField(primary_key=True, max_length=40, default=new_endpoint_id, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")
     url = models.CharField(max_length=2048)
@@ -122,6 +132,10 @@ class Endpoint(models.Model):
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     headers = models.JSONField(default=dict, blank=True)
+    # How requests are signed: the header names and scheme its receiver already verifies.
+    signature_style = models.CharField(
+        max_length=16, choices=SignatureStyle.choices, default=SignatureStyle.STANDARD
+    )
     # First failure of the current run of failures; cleared by a success.
     failing_since = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)

@@ -1,11 +1,12 @@
-"""How a receiver verifies our signatures, in five languages, with libraries it can install.
+"""How a receiver verifies our signatures, with libraries it can install.
 
 Standard Webhooks' own libraries for the ``standard`` format (``webhook-*`` headers); Svix's for
 the ``svix`` format (``svix-*`` headers, which Standard Webhooks' libraries do not read). Each
 snippet reads the secret from ``WEBHOOK_SECRET`` (the ``whsec_…`` value of the endpoint page;
 every library accepts it with its prefix) and verifies the raw body: a body parsed and
-serialised again no longer matches its signature. The Python snippets are run against real
-deliveries in the test suite.
+serialised again no longer matches its signature. The GitHub and Stripe styles get those
+senders' own verifiers (Python and Node), keyed with the same secret string. The Python
+snippets are run against real deliveries in the test suite.
 """
 
 from __future__ import annotations
@@ -191,6 +192,87 @@ $event = $wh->verify($payload, $headers); // throws on a bad signature
 )
 
 
-def verify_snippets(message_format: str) -> tuple[Snippet, ...]:
-    """The snippets for a tenant's message format (``standard`` or ``svix``)."""
-    return _SVIX if message_format == "svix" else _STANDARD
+_GITHUB = (
+    Snippet(
+        "Python",
+        "(the standard library)",
+        '''import hashlib
+import hmac
+import json
+import os
+
+SECRET = os.environ["WEBHOOK_SECRET"].encode()
+
+
+def handle(body: bytes, headers: dict[str, str]) -> dict:
+    """body: the raw request body; headers: the request's headers."""
+    sent = {k.lower(): v for k, v in headers.items()}.get("x-hub-signature-256", "")
+    expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(sent, expected):
+        raise ValueError("bad signature")
+    return json.loads(body)
+''',
+    ),
+    Snippet(
+        "Node",
+        "npm install @octokit/webhooks-methods",
+        """import { verify } from "@octokit/webhooks-methods";
+
+// Express: app.post("/webhooks", express.text({ type: "application/json" }), handle)
+async function handle(req, res) {
+  const ok = await verify(
+    process.env.WEBHOOK_SECRET, req.body, req.get("x-hub-signature-256"),
+  );
+  res.sendStatus(ok ? 204 : 400);
+}
+""",
+    ),
+)
+
+_STRIPE = (
+    Snippet(
+        "Python",
+        "pip install stripe",
+        '''import os
+
+import stripe
+
+
+def handle(body: bytes, headers: dict[str, str]):
+    """body: the raw request body; headers: the request's headers."""
+    signature = {k.lower(): v for k, v in headers.items()}.get("stripe-signature", "")
+    # raises stripe.SignatureVerificationError on a bad signature or an old timestamp
+    return stripe.Webhook.construct_event(body.decode(), signature, os.environ["WEBHOOK_SECRET"])
+''',
+    ),
+    Snippet(
+        "Node",
+        "npm install stripe",
+        """import Stripe from "stripe";
+
+const stripe = new Stripe("unused: verifying needs no API key");
+
+// Express: app.post("/webhooks", express.raw({ type: "application/json" }), handle)
+function handle(req, res) {
+  try {
+    const event = stripe.webhooks.constructEvent(
+      req.body, req.get("stripe-signature"), process.env.WEBHOOK_SECRET,
+    ); // throws on a bad signature or an old timestamp
+    res.sendStatus(204);
+  } catch (err) {
+    res.sendStatus(400);
+  }
+}
+""",
+    ),
+)
+
+
+def verify_snippets(message_format: str, style: str = "standard") -> tuple[Snippet, ...]:
+    """The snippets for an endpoint's signature style and its tenant's message format
+    (``standard`` or ``svix``: an event on the Svix format is signed under ``svix-*`` names)."""
+    if style == "github":
+        return _GITHUB
+    if style == "stripe":
+        return _STRIPE
+    return _SVIX if style == "svix" or message_format == "svix" else _STANDARD

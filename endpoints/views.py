@@ -101,6 +101,12 @@ class EndpointForm(forms.Form):
     )
     enabled = forms.BooleanField(required=False, initial=True)
     rate_limit = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+    # Not sent (an older page, a script): unchanged on edit, standard on creation.
+    signature_style = forms.ChoiceField(
+        choices=Endpoint.SignatureStyle.choices,
+        initial=Endpoint.SignatureStyle.STANDARD,
+        required=False,
+    )
     channels = forms.CharField(required=False, max_length=1400)
     # On creation only: a test event once the endpoint exists (GitHub's ping).
     ping = forms.BooleanField(required=False, initial=True)
@@ -146,6 +152,7 @@ def _service_kwargs(form: EndpointForm) -> dict[str, Any]:
         "headers": data["headers"],
         "enabled": data["enabled"],
         "rate_limit": data["rate_limit"],
+        "signature_style": data["signature_style"] or None,
         "channels": data["channels"],
     }
 
@@ -220,6 +227,7 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
         ),
         "enabled": endpoint.enabled,
         "rate_limit": endpoint.rate_limit,
+        "signature_style": endpoint.signature_style,
         "channels": ", ".join(endpoint.channels or []),
     }
     form = EndpointForm(request.POST or None, initial=initial, subscribed=initial["event_types"])
@@ -265,7 +273,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "latency_charts": endpoint_latency_charts(endpoint=endpoint),
             "grace_choices": ROTATION_GRACE_CHOICES,
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
-            "verify_snippets": verify_snippets(tenant.message_format),
+            "verify_snippets": verify_snippets(tenant.message_format, endpoint.signature_style),
             "job_url": reverse("job-status", args=[job_id])
             if job_id.isascii() and job_id.isdigit()
             else "",

@@ -42,6 +42,7 @@ class Claimed:
     # The event is on the Svix message format: svix-* signature headers, not webhook-*.
     svix_format: bool = False
     test: bool = False  # a test event: the request says so (x-webhook-test)
+    event_type_id: int | None = None  # named by GitHub-style requests (X-GitHub-Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,8 @@ def discover() -> dict[str, datetime | None]:
 
 
 _RETURNED = (
-    "id, endpoint_id, event_id, tenant_id, attempt_count, scheduled_attempts, manual_requested"
+    "id, endpoint_id, event_id, tenant_id, attempt_count, scheduled_attempts, manual_requested, "
+    "event_type_id"
 )
 
 
@@ -112,6 +114,7 @@ def _claimed(
         attempt_count=row[4],
         scheduled_attempts=row[5],
         manual_requested=bool(row[6]),
+        event_type_id=row[7],
         claim_token=token,
         body=body,
         event_created_at=created,
@@ -160,7 +163,7 @@ FROM (
 ) AS picked, {_EVENTS} AS ev
 WHERE d.id = picked.id AND ev.id = d.event_id
 RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count,
-          d.scheduled_attempts, d.manual_requested, ev.body, ev.created_at,
+          d.scheduled_attempts, d.manual_requested, d.event_type_id, ev.body, ev.created_at,
           ev.body_is_payload, ev.is_test
 """  # noqa: S608
 
@@ -181,7 +184,7 @@ def _claim_postgresql(
         cursor.execute(_CLAIM_SQL, params)
         rows = cursor.fetchall()
     claimed = [
-        _claimed(r, token, body=r[7], created=r[8], svix_format=r[9], test=r[10]) for r in rows
+        _claimed(r, token, body=r[8], created=r[9], svix_format=r[10], test=r[11]) for r in rows
     ]
     claimed.sort(key=lambda c: c.id)
     return claimed

@@ -92,6 +92,7 @@ class EndpointView:
     rate_limit: int | None
     had_failures: bool  # failures on record or an open circuit: a success must reset them
     secrets: list[str] = field(default_factory=list)
+    signature_style: str = "standard"
     # An operators' endpoint (operational webhooks) reaches its own ranges too; None: the
     # platform's allow-list, as for every tenant's endpoint.
     allowed_subnets: tuple[Network, ...] | None = None
@@ -159,13 +160,14 @@ class EndpointCache:
                 "consecutive_failures",
                 "secret_version",
                 "tenant__slug",
+                "signature_style",
             )
         )
         stale = [r[0] for r in rows if self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None]
         if stale:
             self._reload_secrets(stale, {r[0]: r[8] for r in rows}, now)
         views: dict[str, EndpointView] = {}
-        for ep_id, url, headers, state, next_probe, rate, failing, failures, _, slug in rows:
+        for ep_id, url, headers, state, next_probe, rate, failing, failures, _, slug, style in rows:
             is_open = state == CIRCUIT_OPEN
             views[ep_id] = EndpointView(
                 id=ep_id,
@@ -184,6 +186,7 @@ class EndpointCache:
                 allowed_subnets=(
                     ws.subnets_for(operations=True) if slug == OPERATIONS_TENANT_SLUG else None
                 ),
+                signature_style=style,
             )
         return views
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.utils import timezone
 
 from deliveries import signing, transport
+from endpoints.models import EventType
 from endpoints.services import headers_redacted
 from webhooks_platform.conf import WebhooksSettings
 
@@ -21,6 +24,14 @@ def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
         require_https=ws.require_https,
         per_group_limit=ws.endpoint_concurrency,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def event_type_name(type_id: int | None) -> str:
+    """An event type's name (names never change once created), read once per process."""
+    if type_id is None:
+        return ""
+    return EventType.objects.filter(pk=type_id).values_list("name", flat=True).first() or ""
 
 
 def signed_request(
@@ -48,6 +59,10 @@ def signed_request(
         body=body,
         svix_format=item.svix_format,
         test=item.test,
+        style=view.signature_style,
+        event_type=(
+            event_type_name(item.event_type_id) if view.signature_style == signing.GITHUB else ""
+        ),
     )
     # What the attempt log keeps: credentials in custom headers are not copied into it.
     flight.headers = headers_redacted(headers)

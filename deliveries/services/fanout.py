@@ -154,10 +154,10 @@ WITH created AS (
     FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::boolean[])
         AS t(event_id, endpoint_id, tenant_id, event_type_id, adopt)
     ON CONFLICT DO NOTHING
-    RETURNING id, endpoint_id, event_id, tenant_id, status
+    RETURNING id, endpoint_id, event_id, tenant_id, status, event_type_id
 )
 SELECT c.id, c.endpoint_id, c.event_id, c.tenant_id, c.status = 'sending', ev.body,
-    ev.created_at, ev.body_is_payload, ev.is_test
+    ev.created_at, ev.body_is_payload, ev.is_test, c.event_type_id
 FROM created AS c LEFT JOIN LATERAL (
     -- A subquery kept as such (LIMIT), so its test of the created row is a one-time filter:
     -- the event is looked up for claimed rows only, not for every row of a backlog's drain.
@@ -217,7 +217,7 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
 
 def _claimed_new(row: tuple[Any, ...], token: uuid.UUID) -> Claimed:
     """A delivery created claimed, from a row of ``_INSERT_DELIVERIES``."""
-    pk, endpoint_id, event_id, tenant_id, _, body, created_at, svix_format, test = row
+    pk, endpoint_id, event_id, tenant_id, _, body, created_at, svix_format, test, type_id = row
     return Claimed(
         id=pk,
         endpoint_id=endpoint_id,
@@ -231,6 +231,7 @@ def _claimed_new(row: tuple[Any, ...], token: uuid.UUID) -> Claimed:
         event_created_at=created_at,
         svix_format=svix_format,
         test=test,
+        event_type_id=type_id,
     )
 
 

@@ -107,6 +107,8 @@ def _request_headers(
         body=body,
         svix_format=delivery.event.body_is_payload,
         test=delivery.event.is_test,
+        style=delivery.endpoint.signature_style,
+        event_type=delivery.event_type.name,
     )
 
 

@@ -140,6 +140,13 @@ _CHANNELS_HELP = (
 )
 
 
+_SIGNATURE_STYLE_HELP = (
+    "How requests are signed: standard (Standard Webhooks, webhook-* headers), svix (the same "
+    "under svix-* names), github (X-Hub-Signature-256: sha256=<hex HMAC of the body>, keyed with "
+    "the secret string), stripe (Stripe-Signature: t=<ts>,v1=<hex HMAC>, one v1 per live secret)."
+)
+
+
 class EndpointOutSerializer(serializers.Serializer):
     id = serializers.CharField()
     url = serializers.CharField()
@@ -164,6 +171,9 @@ class EndpointOutSerializer(serializers.Serializer):
     circuit_opened_at = serializers.DateTimeField(allow_null=True)
     rate_limit = serializers.IntegerField(
         allow_null=True, help_text="Deliveries per second; null means no limit."
+    )
+    signature_style = serializers.ChoiceField(
+        choices=Endpoint.SignatureStyle.values, help_text=_SIGNATURE_STYLE_HELP
     )
     channels = serializers.ListField(child=serializers.CharField(), help_text=_CHANNELS_HELP)
     created_at = serializers.DateTimeField()
@@ -212,6 +222,12 @@ class EndpointCreateInSerializer(serializers.Serializer):
         default=None,
         help_text="Deliveries per second, enforced across workers; null means no limit.",
     )
+    signature_style = serializers.ChoiceField(
+        choices=Endpoint.SignatureStyle.values,
+        required=False,
+        default=Endpoint.SignatureStyle.STANDARD,
+        help_text=_SIGNATURE_STYLE_HELP,
+    )
     secret = StrictCharField(
         required=False, help_text="A whsec_ secret to use; omitted, one is generated."
     )
@@ -245,6 +261,9 @@ class EndpointUpdateInSerializer(serializers.Serializer):
         allow_null=True,
         required=False,
         help_text="Deliveries per second; null removes the limit.",
+    )
+    signature_style = serializers.ChoiceField(
+        choices=Endpoint.SignatureStyle.values, required=False, help_text=_SIGNATURE_STYLE_HELP
     )
 
 

@@ -16,6 +16,7 @@ def endpoint_snapshot(endpoint: Endpoint) -> dict[str, Any]:
         "event_types": sorted(t.name for t in endpoint.event_types.all()),
         "channels": sorted(endpoint.channels or []),
         "rate_limit": endpoint.rate_limit,
+        "signature_style": endpoint.signature_style,
         "headers": sorted(endpoint.headers or {}),
         "enabled": endpoint.enabled,
     }

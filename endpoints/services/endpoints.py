@@ -25,6 +25,7 @@ from .rules import (
     endpoint_rate_limit_validate,
     endpoint_url_validate,
     metadata_validate,
+    signature_style_validate,
     uid_validate,
 )
 
@@ -81,6 +82,7 @@ def endpoint_create(
     uid: str | None = None,
     channels: Iterable[str] | None = None,
     metadata: Mapping[str, str] | None = None,
+    signature_style: str | None = None,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint and its first signing secret; returns both (the secret in clear once)."""
     uid = uid_validate(uid, reserved_prefix="ep_")
@@ -88,6 +90,7 @@ def endpoint_create(
     clean_metadata = metadata_validate(metadata)
     url = endpoint_url_validate(url, operations=tenant.is_operations)
     rate_limit = endpoint_rate_limit_validate(rate_limit)
+    signature_style = signature_style_validate(signature_style or Endpoint.SignatureStyle.STANDARD)
     clean_headers = headers_seal(endpoint_headers_validate(headers), {})
     types = _event_types_resolve(event_types, tenant=tenant)
     secret = _secret_or_new(secret)
@@ -113,6 +116,7 @@ def endpoint_create(
         headers=clean_headers,
         enabled=enabled,
         rate_limit=rate_limit,
+        signature_style=signature_style,
         disabled_reason="" if enabled else "disabled when created",
         disabled_at=None if enabled else timezone.now(),
     )
@@ -134,6 +138,7 @@ def endpoint_update(
     uid: str | None = _UNSET,
     channels: Iterable[str] | None = _UNSET,
     metadata: Mapping[str, str] | None = None,
+    signature_style: str | None = None,
 ) -> Endpoint:
     """Change what is given; ``rate_limit=None`` removes the limit (``uid=None`` the uid,
     ``channels=None`` the channels), omitted leaves it."""
@@ -153,6 +158,8 @@ def endpoint_update(
         endpoint.metadata = metadata_validate(metadata)
     if rate_limit is not _UNSET:
         endpoint.rate_limit = endpoint_rate_limit_validate(rate_limit)
+    if signature_style is not None:
+        endpoint.signature_style = signature_style_validate(signature_style)
     if url is not None:
         endpoint.url = endpoint_url_validate(url, operations=endpoint.tenant.is_operations)
     if description is not None:

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from webhooks_platform.conf import webhooks_settings
 
 from .. import url_safety
-from ..models import Tenant
+from ..models import Endpoint, Tenant
 
 MAX_ROTATION_GRACE_SECONDS = 7 * 86400
 MAX_CUSTOM_HEADERS = 20
@@ -36,6 +36,11 @@ RESERVED_HEADERS = frozenset(
         "expect",
         "proxy-authorization",
         "proxy-connection",
+        # The signature headers of the GitHub and Stripe styles.
+        "x-hub-signature-256",
+        "x-github-event",
+        "x-github-delivery",
+        "stripe-signature",
     }
 )
 
@@ -165,6 +170,19 @@ def endpoint_url_validate(url: str, *, operations: bool = False) -> str:
 
 
 MAX_RATE_LIMIT = 10_000
+
+
+def signature_style_validate(style: Any) -> str:
+    """One of the signature styles (``Endpoint.SignatureStyle``)."""
+    if style not in Endpoint.SignatureStyle.values:
+        raise ValidationError(
+            {
+                "signature_style": "Give one of "
+                + ", ".join(Endpoint.SignatureStyle.values)
+                + f"; got {str(style)[:40]!r}."
+            }
+        )
+    return style
 
 
 def endpoint_rate_limit_validate(rate_limit: Any) -> int | None:

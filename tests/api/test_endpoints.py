@@ -300,3 +300,23 @@ def test_circuit_reset_of_a_disabled_endpoint_is_a_clear_400(api_a, endpoint_a):
 
     assert response.status_code == 400
     assert "disabled" in response.content.decode()
+
+
+def test_signature_style_is_set_shown_changed_and_checked(api_a):
+    created = api_a.post(
+        BASE, {"url": "http://127.0.0.1:9/hooks", "signature_style": "github"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["signature_style"] == "github"
+    detail = f"{BASE}{created.json()['id']}/"
+
+    changed = api_a.patch(detail, {"signature_style": "stripe"}, format="json")
+    bad = api_a.patch(detail, {"signature_style": "paypal"}, format="json")
+
+    assert changed.status_code == 200
+    assert changed.json()["signature_style"] == "stripe"
+    error = assert_error(bad, 400, "validation_error")
+    assert list(error["fields"]) == ["signature_style"]
+    assert api_a.get(detail).json()["signature_style"] == "stripe"
+    plain = api_a.post(BASE, {"url": "http://127.0.0.1:9/plain"}, format="json").json()
+    assert plain["signature_style"] == "standard"

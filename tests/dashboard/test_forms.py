@@ -477,3 +477,27 @@ def test_the_audit_log_links_an_endpoint_to_its_tenants_support_page(
     page = client_for(staff).get(reverse("support-audit")).content.decode()
 
     assert f'href="{reverse("support-tenant", args=[tenant.slug])}#endpoint-{endpoint.pk}"' in page
+
+
+def test_signature_style_is_set_from_the_form_and_audited(client_for, member, tenant):
+    client = client_for(member)
+    created = client.post(
+        reverse("endpoint-create"),
+        {"url": "http://127.0.0.1:9/styled", "signature_style": "github", "enabled": "on"},
+    )
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    edit = reverse("endpoint-edit", args=[endpoint.pk])
+    page = client.get(edit).content.decode()
+
+    changed = client.post(edit, {"url": endpoint.url, "signature_style": "stripe", "enabled": "on"})
+    refused = client.post(edit, {"url": endpoint.url, "signature_style": "paypal", "enabled": "on"})
+
+    assert created.status_code == 302
+    assert '<option value="github" selected>' in page
+    assert changed.status_code == 302
+    assert refused.status_code == 200
+    assert "paypal is not one of the available choices" in refused.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.signature_style == "stripe"
+    entry = AuditEntry.objects.filter(target_id=endpoint.pk, action="endpoint.update").latest("id")
+    assert "signature_style" in str(entry.details)

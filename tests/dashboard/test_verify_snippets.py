@@ -55,3 +55,49 @@ def test_the_python_snippet_verifies_a_real_delivery_and_refuses_a_tampered_one(
     assert data == {"amount": 1250}
     with pytest.raises(Exception, match="(?i)signature"):
         handle(request.body.replace(b"1250", b"9999"), dict(request.headers))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("style", "library", "header"),
+    [
+        ("svix", "svix", "svix-signature"),
+        ("github", "@octokit/webhooks-methods", "x-hub-signature-256"),
+        ("stripe", "stripe", "stripe-signature"),
+    ],
+)
+def test_the_page_shows_the_snippets_of_the_endpoints_signature_style(
+    client_for, member, tenant, style, library, header
+):
+    endpoint, _ = endpoint_create(
+        tenant=tenant, url="http://127.0.0.1:9/hook", signature_style=style
+    )
+
+    page = client_for(member).get(reverse("endpoint-detail", args=[endpoint.pk]))
+
+    shown = page.context["verify_snippets"]
+    assert shown[0].language == "Python"
+    assert library in shown[1].install
+    assert f"<code>{header}</code> header" in page.content.decode()
+
+
+@pytest.mark.parametrize("style", ["svix", "github", "stripe"])
+def test_each_styles_python_snippet_verifies_a_real_delivery(
+    tenant, invoice_paid, receiver, monkeypatch, style
+):
+    endpoint, secret = endpoint_create(
+        tenant=tenant, url=receiver.url("/ok"), signature_style=style
+    )
+    event = publish_event(tenant, "invoice.paid", {"amount": 1250})
+    event_fan_out(event_id=event.pk)
+    Engine().run_until_idle()
+    (request,) = receiver.received()
+    monkeypatch.setenv("WEBHOOK_SECRET", secret)
+    scope: dict[str, object] = {}
+
+    exec(verify_snippets("standard", style)[0].code, scope)  # noqa: S102  our own snippet
+    handle = scope["handle"]
+    verified = handle(request.body, dict(request.headers))  # type: ignore[operator]
+
+    assert verified["data"]["amount"] == 1250
+    with pytest.raises(Exception, match="(?i)signature"):
+        handle(request.body.replace(b"1250", b"9999"), dict(request.headers))  # type: ignore[operator]

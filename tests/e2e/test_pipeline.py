@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import stripe
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -13,6 +14,7 @@ from deliveries import publish_event
 from deliveries.models import Attempt, Delivery
 from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
 from endpoints.services import endpoint_create
+from tests.nodejs import node_json, node_ready
 from tests.workers import start_worker
 from webhooks_platform.celery import app as celery_app
 
@@ -165,3 +167,42 @@ def test_a_killed_worker_costs_a_try_only_for_requests_it_had_started(
     assert Attempt.objects.filter(error=LEASE_LOST_ERROR).count() == started
     untouched = Delivery.objects.filter(status=Delivery.Status.PENDING, attempt_count=0)
     assert untouched.count() == len(events) - started
+
+
+def test_a_real_worker_signs_each_endpoint_in_its_style(worker, receiver, tenant, invoice_paid):
+    """GitHub's and Stripe's own verifiers accept what a worker sends (the rest of the styles,
+    and the classic sender: tests/deliveries/test_signature_styles.py)."""
+    _, github_secret = endpoint_create(
+        tenant=tenant, url=receiver.url("/github"), signature_style="github"
+    )
+    _, stripe_secret = endpoint_create(
+        tenant=tenant, url=receiver.url("/stripe"), signature_style="stripe"
+    )
+    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(3)]
+
+    receiver.wait_for(6, timeout=60)
+
+    github = receiver.received("/github")
+    verified = node_json(
+        node_ready(),
+        "verify_github.mjs",
+        [
+            {
+                "secret": github_secret,
+                "payload": r.body.decode(),
+                "signature": r.headers["x-hub-signature-256"],
+            }
+            for r in github
+        ],
+    )
+    assert verified == [True] * 3
+    assert sorted(r.headers["x-github-delivery"] for r in github) == sorted(e.pk for e in events)
+    stripe_got = receiver.received("/stripe")
+    numbers = sorted(
+        stripe.Webhook.construct_event(
+            r.body.decode(), r.headers["stripe-signature"], stripe_secret
+        )["data"]["n"]
+        for r in stripe_got
+    )
+    assert numbers == [0, 1, 2]
+    assert _wait(lambda: Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 6)

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from endpoints.models import Tenant
+from endpoints.models import Endpoint, Tenant
 from endpoints.selectors import tenant_get
 from endpoints.services import endpoint_create
 
@@ -26,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
         parser.add_argument("--header", action="append", default=[], help="NAME=VALUE")
         parser.add_argument("--secret", help="use this whsec_ secret instead of a new one")
+        parser.add_argument(
+            "--signature-style",
+            choices=Endpoint.SignatureStyle.values,
+            default=Endpoint.SignatureStyle.STANDARD,
+            help="how requests are signed (default: standard, Standard Webhooks)",
+        )
         add_json_flag(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -44,6 +50,7 @@ class Command(BaseCommand):
                 event_types=options["event_types"],
                 headers=headers,
                 secret=options["secret"],
+                signature_style=options["signature_style"],
             )
         except ValidationError as exc:
             raise fail(exc) from exc
@@ -56,11 +63,13 @@ class Command(BaseCommand):
                 "tenant": tenant.slug,
                 "url": endpoint.url,
                 "event_types": types,
+                "signature_style": endpoint.signature_style,
                 "secret": secret,
             },
             f"Created endpoint {endpoint.pk} for {tenant.slug}\n"
             f"  url:         {endpoint.url}\n"
             f"  event types: {', '.join(types) or 'all'}\n"
+            f"  signatures:  {endpoint.signature_style}\n"
             f"  secret:      {secret}",
         )
 
