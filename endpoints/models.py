@@ -117,6 +117,9 @@ class Endpoint(models.Model):
         GITHUB = "github", "GitHub (X-Hub-Signature-256)"
         # Stripe-Signature: t=<timestamp>,v1=<hex HMAC of "t.body">, one v1 per live secret.
         STRIPE = "stripe", "Stripe (Stripe-Signature)"
+        # Standard Webhooks' asymmetric scheme: v1a,<base64 Ed25519 signature>; the tenant sees
+        # only the public key (whpk_), so a receiver holds nothing that could forge a message.
+        ED25519 = "ed25519", "Ed25519 (Standard Webhooks v1a, public key)"
 
     id = models.CharField(primary_key=True, max_length=40, default=new_endpoint_id, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")

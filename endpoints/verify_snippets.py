@@ -5,7 +5,8 @@ the ``svix`` format (``svix-*`` headers, which Standard Webhooks' libraries do n
 snippet reads the secret from ``WEBHOOK_SECRET`` (the ``whsec_…`` value of the endpoint page;
 every library accepts it with its prefix) and verifies the raw body: a body parsed and
 serialised again no longer matches its signature. The GitHub and Stripe styles get those
-senders' own verifiers (Python and Node), keyed with the same secret string. The Python
+senders' own verifiers (Python and Node), keyed with the same secret string; Ed25519 a
+public-key check with ``cryptography`` and ``node:crypto``. The Python
 snippets are run against real deliveries in the test suite.
 """
 
@@ -268,6 +269,72 @@ function handle(req, res) {
 )
 
 
+_ED25519 = (
+    Snippet(
+        "Python",
+        "pip install cryptography",
+        '''import base64
+import json
+import os
+import time
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+KEY = Ed25519PublicKey.from_public_bytes(
+    base64.b64decode(os.environ["WEBHOOK_PUBLIC_KEY"].removeprefix("whpk_"))
+)
+
+
+def handle(body: bytes, headers: dict[str, str]) -> dict:
+    """body: the raw request body; headers: the request's headers."""
+    h = {k.lower().replace("svix-", "webhook-"): v for k, v in headers.items()}
+    timestamp = int(h["webhook-timestamp"])
+    if abs(time.time() - timestamp) > 300:
+        raise ValueError("signature timestamp is too old or too new")
+    signed = f"{h['webhook-id']}.{timestamp}.".encode() + body
+    for candidate in h["webhook-signature"].split():
+        version, _, value = candidate.partition(",")
+        if version == "v1a":
+            try:
+                KEY.verify(base64.b64decode(value), signed)
+                return json.loads(body)
+            except InvalidSignature:
+                pass
+    raise ValueError("no valid v1a signature")
+''',
+    ),
+    Snippet(
+        "Node",
+        "(node:crypto, built in)",
+        """import { createPublicKey, verify } from "node:crypto";
+
+// An Ed25519 public key in SPKI form: a fixed 12-byte prefix, then the 32 raw bytes.
+const KEY = createPublicKey({
+  key: Buffer.concat([
+    Buffer.from("302a300506032b6570032100", "hex"),
+    Buffer.from(process.env.WEBHOOK_PUBLIC_KEY.replace(/^whpk_/, ""), "base64"),
+  ]),
+  format: "der",
+  type: "spki",
+});
+
+// Express: app.post("/webhooks", express.raw({ type: "application/json" }), handle)
+function handle(req, res) {
+  const id = req.get("webhook-id"), ts = req.get("webhook-timestamp");
+  const fresh = Math.abs(Date.now() / 1000 - Number(ts)) <= 300;
+  const signed = Buffer.concat([Buffer.from(`${id}.${ts}.`), req.body]);
+  const ok = fresh && req.get("webhook-signature").split(" ").some((s) => {
+    const [version, value] = s.split(",");
+    return version === "v1a" && verify(null, signed, KEY, Buffer.from(value, "base64"));
+  });
+  res.sendStatus(ok ? 204 : 400);
+}
+""",
+    ),
+)
+
+
 def verify_snippets(message_format: str, style: str = "standard") -> tuple[Snippet, ...]:
     """The snippets for an endpoint's signature style and its tenant's message format
     (``standard`` or ``svix``: an event on the Svix format is signed under ``svix-*`` names)."""
@@ -275,4 +342,6 @@ def verify_snippets(message_format: str, style: str = "standard") -> tuple[Snipp
         return _GITHUB
     if style == "stripe":
         return _STRIPE
+    if style == "ed25519":
+        return _ED25519
     return _SVIX if style == "svix" or message_format == "svix" else _STANDARD

@@ -41,7 +41,7 @@ def signed_request(
     the delivery cannot be sent (no live secret, or a body retention removed)."""
     flight = Flight(claimed=item, url=view.url, had_failures=view.had_failures)
     problem = ""
-    if not view.secrets:
+    if not signing.keys_for(view.signature_style, view.secrets):
         problem = "no live signing secret"
     elif item.body == "":
         # Retention blanked the body between a replay's check and now: never send "".

@@ -244,7 +244,7 @@ def _build_requests(
     for delivery in deliveries:
         live = secrets.get(delivery.endpoint_id)
         problem = ""
-        if not live:
+        if not live or not signing.keys_for(delivery.endpoint.signature_style, live):
             problem = "no live signing secret"
         elif delivery.event.payload_purged:
             # Retention blanked the body between a replay's check and now: never send "".

@@ -143,7 +143,10 @@ _CHANNELS_HELP = (
 _SIGNATURE_STYLE_HELP = (
     "How requests are signed: standard (Standard Webhooks, webhook-* headers), svix (the same "
     "under svix-* names), github (X-Hub-Signature-256: sha256=<hex HMAC of the body>, keyed with "
-    "the secret string), stripe (Stripe-Signature: t=<ts>,v1=<hex HMAC>, one v1 per live secret)."
+    "the secret string), stripe (Stripe-Signature: t=<ts>,v1=<hex HMAC>, one v1 per live "
+    "secret), ed25519 (Standard Webhooks v1a: an Ed25519 signature; the endpoint's secret is "
+    "then its whpk_ public key). Changing between ed25519 and the others makes a new current "
+    "secret of the kind the style needs."
 )
 
 
@@ -188,7 +191,10 @@ class EndpointOutSerializer(serializers.Serializer):
 
 
 class EndpointCreatedOutSerializer(EndpointOutSerializer):
-    secret = serializers.CharField(help_text="The signing secret. Shown here and on /secret/.")
+    secret = serializers.CharField(
+        help_text="The signing secret (for the ed25519 style, the public key). Shown here and "
+        "on /secret/."
+    )
 
 
 _HEADERS_HELP = (
@@ -229,7 +235,9 @@ class EndpointCreateInSerializer(serializers.Serializer):
         help_text=_SIGNATURE_STYLE_HELP,
     )
     secret = StrictCharField(
-        required=False, help_text="A whsec_ secret to use; omitted, one is generated."
+        required=False,
+        help_text="A whsec_ secret to use (a whsk_ Ed25519 signing key for the ed25519 style); "
+        "omitted, one is generated.",
     )
     channels = serializers.ListField(
         child=StrictCharField(max_length=128),
@@ -268,7 +276,10 @@ class EndpointUpdateInSerializer(serializers.Serializer):
 
 
 class SecretOutSerializer(serializers.Serializer):
-    secret = serializers.CharField(help_text="The current signing secret (whsec_...).")
+    secret = serializers.CharField(
+        help_text="The current signing secret (whsec_...); for the ed25519 style, the public "
+        "key (whpk_...), the signing key never leaves the platform."
+    )
 
 
 class CircuitResetOutSerializer(serializers.Serializer):

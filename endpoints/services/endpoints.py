@@ -53,15 +53,26 @@ def _event_types_resolve(
     return list(found.values())
 
 
-def _secret_or_new(secret: str | None) -> str:
-    """A caller's own ``whsec_`` secret, validated, or a freshly generated one."""
+def _secret_or_new(secret: str | None, style: str = signing.STANDARD) -> str:
+    """A caller's own secret, validated, or a freshly generated one: a ``whsk_`` Ed25519
+    signing key for the ed25519 style, a ``whsec_`` secret for the others."""
+    asymmetric = style == signing.ED25519
     if secret is None:
-        return signing.secret_generate()
+        return signing.signing_key_generate() if asymmetric else signing.secret_generate()
     try:
-        signing.secret_key(secret)
+        if asymmetric:
+            signing.signing_key_check(secret)
+        else:
+            signing.secret_key(secret)
     except signing.InvalidSecret as exc:
         raise ValidationError({"secret": str(exc)}) from exc
     return secret
+
+
+def secret_shown(secret: str) -> str:
+    """What the tenant sees of a stored secret: a ``whsec_`` secret as is, a ``whsk_`` signing
+    key only as its ``whpk_`` public key."""
+    return signing.public_key(secret) if signing.is_signing_key(secret) else secret
 
 
 def _secret_store(*, endpoint: Endpoint, secret: str) -> EndpointSecret:
@@ -84,7 +95,8 @@ def endpoint_create(
     metadata: Mapping[str, str] | None = None,
     signature_style: str | None = None,
 ) -> tuple[Endpoint, str]:
-    """Create an endpoint and its first signing secret; returns both (the secret in clear once)."""
+    """Create an endpoint and its first signing secret; returns both (the secret in clear once;
+    for the ed25519 style, the public key)."""
     uid = uid_validate(uid, reserved_prefix="ep_")
     channel_names = channels_validate_field(list(channels) if channels is not None else None)
     clean_metadata = metadata_validate(metadata)
@@ -93,7 +105,7 @@ def endpoint_create(
     signature_style = signature_style_validate(signature_style or Endpoint.SignatureStyle.STANDARD)
     clean_headers = headers_seal(endpoint_headers_validate(headers), {})
     types = _event_types_resolve(event_types, tenant=tenant)
-    secret = _secret_or_new(secret)
+    secret = _secret_or_new(secret, signature_style)
     cap = webhooks_settings().max_endpoints_per_tenant
     # Locks the tenant row, so that concurrent creations cannot both pass the count.
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
@@ -122,7 +134,7 @@ def endpoint_create(
     )
     endpoint.event_types.set(types)
     _secret_store(endpoint=endpoint, secret=secret)
-    return endpoint, secret
+    return endpoint, secret_shown(secret)
 
 
 @transaction.atomic
@@ -158,8 +170,11 @@ def endpoint_update(
         endpoint.metadata = metadata_validate(metadata)
     if rate_limit is not _UNSET:
         endpoint.rate_limit = endpoint_rate_limit_validate(rate_limit)
+    new_kind = False
     if signature_style is not None:
-        endpoint.signature_style = signature_style_validate(signature_style)
+        style = signature_style_validate(signature_style)
+        new_kind = (style == signing.ED25519) != (endpoint.signature_style == signing.ED25519)
+        endpoint.signature_style = style
     if url is not None:
         endpoint.url = endpoint_url_validate(url, operations=endpoint.tenant.is_operations)
     if description is not None:
@@ -172,6 +187,10 @@ def endpoint_update(
             _event_types_resolve(event_types, tenant=endpoint.tenant, keep=current)
         )
     endpoint.save()
+    if new_kind:
+        # Ed25519 signs with a key pair, the other styles with a shared secret: a new current
+        # key of the kind the style needs (read it, or its public key, at /secret/).
+        endpoint_secret_rotate(endpoint=endpoint)
     if enabled is True and not endpoint.enabled:
         endpoint_enable(endpoint=endpoint)
     elif enabled is False and endpoint.enabled:
@@ -289,7 +308,11 @@ def endpoint_secrets_live(*, endpoint_ids: Iterable[str]) -> dict[str, list[str]
 
 
 def endpoint_secret_current(*, endpoint: Endpoint) -> str:
-    return endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [""])[0]
+    """The newest live secret of the kind the endpoint signs with, as the tenant may see it
+    (``secret_shown``); "" when there is none."""
+    live = endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [])
+    usable = signing.keys_for(endpoint.signature_style, live)
+    return secret_shown(usable[0]) if usable else ""
 
 
 def secret_grace_validate(grace: Any) -> int:
@@ -319,13 +342,14 @@ def endpoint_secret_old_until(*, endpoint: Endpoint) -> datetime | None:
 def endpoint_secret_rotate(
     *, endpoint: Endpoint, grace_period_seconds: int | None = None, secret: str | None = None
 ) -> str:
-    """Make a new current secret; the old ones keep signing for the grace period."""
+    """Make a new current secret (of the kind the endpoint's style signs with); the old ones
+    keep signing for the grace period. Returns it as the tenant may see it."""
     grace = secret_grace_validate(
         webhooks_settings().secret_rotation_grace
         if grace_period_seconds is None
         else grace_period_seconds
     )
-    secret = _secret_or_new(secret)
+    secret = _secret_or_new(secret, endpoint.signature_style)
     # Lock the endpoint so two rotations at once cannot both leave a "current" secret.
     Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
     now = timezone.now()
@@ -337,7 +361,7 @@ def endpoint_secret_rotate(
         expires_at=expires
     )
     _secret_store(endpoint=endpoint, secret=secret)
-    return secret
+    return secret_shown(secret)
 
 
 def secrets_reencrypt() -> int:

@@ -320,3 +320,32 @@ def test_signature_style_is_set_shown_changed_and_checked(api_a):
     assert api_a.get(detail).json()["signature_style"] == "stripe"
     plain = api_a.post(BASE, {"url": "http://127.0.0.1:9/plain"}, format="json").json()
     assert plain["signature_style"] == "standard"
+
+
+def test_an_ed25519_endpoint_shows_its_public_key_and_never_the_signing_key(api_a):
+    created = api_a.post(
+        BASE, {"url": "http://127.0.0.1:9/hooks", "signature_style": "ed25519"}, format="json"
+    )
+    detail = f"{BASE}{created.json()['id']}/"
+    shown = api_a.get(f"{detail}secret/").json()["secret"]
+    rotated = api_a.post(f"{detail}secret/rotate/", {}, format="json")
+    after = api_a.get(f"{detail}secret/").json()["secret"]
+    bad_key = api_a.post(
+        BASE,
+        {
+            "url": "http://127.0.0.1:9/k",
+            "signature_style": "ed25519",
+            "secret": "whsec_" + "A" * 40,
+        },
+        format="json",
+    )
+
+    assert created.status_code == 201
+    assert created.json()["secret"].startswith("whpk_")
+    assert shown == created.json()["secret"]
+    assert rotated.status_code == 204
+    assert after.startswith("whpk_")
+    assert after != shown
+    assert "whsk_" not in created.content.decode()
+    error = assert_error(bad_key, 400, "validation_error")
+    assert "whsk_" in error["fields"]["secret"][0]

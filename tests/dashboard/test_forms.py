@@ -501,3 +501,20 @@ def test_signature_style_is_set_from_the_form_and_audited(client_for, member, te
     assert endpoint.signature_style == "stripe"
     entry = AuditEntry.objects.filter(target_id=endpoint.pk, action="endpoint.update").latest("id")
     assert "signature_style" in str(entry.details)
+
+
+def test_an_ed25519_endpoints_reveal_shows_the_public_key(client_for, member, tenant):
+    endpoint, public_key = endpoint_create(
+        tenant=tenant, url="http://127.0.0.1:9/x", signature_style="ed25519"
+    )
+    client = client_for(member)
+
+    page = client.get(reverse("endpoint-detail", args=[endpoint.pk])).content.decode()
+    revealed = client.post(
+        reverse("endpoint-secret", args=[endpoint.pk]), HTTP_ACCEPT="application/json"
+    ).json()
+
+    assert "Public key" in page
+    assert "WEBHOOK_PUBLIC_KEY" in page
+    assert revealed == {"secret": public_key}
+    assert public_key.startswith("whpk_")

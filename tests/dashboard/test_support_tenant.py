@@ -24,6 +24,7 @@ def test_the_tenant_page_shows_configuration_state_and_backlog(
         event_types=["invoice.paid"],
         rate_limit=25,
         channels=["eu"],
+        signature_style="stripe",
     )
     Endpoint.objects.filter(pk=endpoint.pk).update(
         circuit_state="open", circuit_next_probe_at=timezone.now(), consecutive_failures=4
@@ -38,7 +39,7 @@ def test_the_tenant_page_shows_configuration_state_and_backlog(
     (shown,) = page.context["endpoints"]
     assert (shown.waiting, shown.in_flight) == (3, 0)
     html = page.content.decode()
-    for text in ("http://127.0.0.1:9/orders", "invoice.paid", "channels: eu", "25/s"):
+    for text in ("http://127.0.0.1:9/orders", "invoice.paid", "channels: eu", "25/s", "stripe"):
         assert text in html
     assert "Circuit open" in html
     assert "4 failures in a row" in html

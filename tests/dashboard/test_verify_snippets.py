@@ -63,6 +63,7 @@ def test_the_python_snippet_verifies_a_real_delivery_and_refuses_a_tampered_one(
         ("svix", "svix", "svix-signature"),
         ("github", "@octokit/webhooks-methods", "x-hub-signature-256"),
         ("stripe", "stripe", "stripe-signature"),
+        ("ed25519", "node:crypto", "webhook-signature"),
     ],
 )
 def test_the_page_shows_the_snippets_of_the_endpoints_signature_style(
@@ -80,7 +81,7 @@ def test_the_page_shows_the_snippets_of_the_endpoints_signature_style(
     assert f"<code>{header}</code> header" in page.content.decode()
 
 
-@pytest.mark.parametrize("style", ["svix", "github", "stripe"])
+@pytest.mark.parametrize("style", ["svix", "github", "stripe", "ed25519"])
 def test_each_styles_python_snippet_verifies_a_real_delivery(
     tenant, invoice_paid, receiver, monkeypatch, style
 ):
@@ -91,7 +92,7 @@ def test_each_styles_python_snippet_verifies_a_real_delivery(
     event_fan_out(event_id=event.pk)
     Engine().run_until_idle()
     (request,) = receiver.received()
-    monkeypatch.setenv("WEBHOOK_SECRET", secret)
+    monkeypatch.setenv("WEBHOOK_PUBLIC_KEY" if style == "ed25519" else "WEBHOOK_SECRET", secret)
     scope: dict[str, object] = {}
 
     exec(verify_snippets("standard", style)[0].code, scope)  # noqa: S102  our own snippet

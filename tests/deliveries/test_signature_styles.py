@@ -1,26 +1,35 @@
 """Signature styles, each checked by the library its receivers already use, never by ours:
-``standardwebhooks`` and ``svix`` (PyPI), ``stripe.Webhook.construct_event`` (PyPI) and
-``@octokit/webhooks-methods`` (npm, run by node)."""
+``standardwebhooks`` and ``svix`` (PyPI), ``stripe.Webhook.construct_event`` (PyPI),
+``@octokit/webhooks-methods`` (npm, run by node) and, for Ed25519 (``v1a``), ``cryptography``."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
 import pytest
 import stripe
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from standardwebhooks import Webhook
 from svix.webhooks import Webhook as SvixWebhook
 
-from deliveries import publish_event
+from deliveries import publish_event, signing
 from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_secret_rotate, endpoint_update
+from endpoints.services import (
+    endpoint_create,
+    endpoint_secret_current,
+    endpoint_secret_rotate,
+    endpoint_secrets_live,
+    endpoint_update,
+)
 from tests.nodejs import node_json, node_ready
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +59,24 @@ def _github_verified(node: str, secret: str, requests: list) -> list[bool]:  # t
     )
 
 
+def _v1a_verified(public_key: str, request) -> bool:  # type: ignore[no-untyped-def]
+    """A ``v1a`` signature of the request verifies under ``public_key`` (``whpk_…``)."""
+    key = Ed25519PublicKey.from_public_bytes(
+        base64.b64decode(public_key.removeprefix("whpk_"), validate=True)
+    )
+    h = _headers(request)
+    signed = f"{h['webhook-id']}.{h['webhook-timestamp']}.".encode() + request.body
+    for candidate in h["webhook-signature"].split():
+        version, _, value = candidate.partition(",")
+        if version == "v1a":
+            try:
+                key.verify(base64.b64decode(value), signed)
+            except InvalidSignature:
+                continue
+            return True
+    return False
+
+
 def _styled_endpoints(tenant, receiver) -> dict[str, tuple[Endpoint, str]]:  # type: ignore[no-untyped-def]
     return {
         style: endpoint_create(
@@ -64,7 +91,8 @@ def _check_every_style(node, receiver, endpoints, event) -> None:  # type: ignor
     svix = receiver.received("/ok/svix")
     github = receiver.received("/ok/github")
     stripe_style = receiver.received("/ok/stripe")
-    assert [len(standard), len(svix), len(github), len(stripe_style)] == [1, 1, 1, 1]
+    ed25519 = receiver.received("/ok/ed25519")
+    assert [len(standard), len(svix), len(github), len(stripe_style), len(ed25519)] == [1] * 5
 
     secret = endpoints["standard"][1]
     assert Webhook(secret).verify(standard[0].body, standard[0].headers)["data"] == {"n": 1}
@@ -90,6 +118,16 @@ def _check_every_style(node, receiver, endpoints, event) -> None:  # type: ignor
         stripe.Webhook.construct_event(
             stripe_style[0].body.decode("utf-8"), signature, endpoints["standard"][1]
         )
+
+    public_key = endpoints["ed25519"][1]
+    assert public_key.startswith("whpk_")
+    assert _v1a_verified(public_key, ed25519[0])
+    assert not _v1a_verified(public_key, _tampered(ed25519[0]))
+    assert all(s.startswith("v1a,") for s in _headers(ed25519[0])["webhook-signature"].split())
+
+
+def _tampered(request):  # type: ignore[no-untyped-def]
+    return type(request)(request.path, request.headers, request.body.replace(b"1", b"2"), 0)
 
 
 def test_the_engine_signs_each_endpoint_in_its_style(node, tenant, invoice_paid, receiver):
@@ -151,8 +189,6 @@ def test_github_style_signs_with_the_newest_secret_only(node, tenant, invoice_pa
 
 def test_a_timestamp_outside_stripes_tolerance_is_refused_by_stripe(tenant, invoice_paid):
     """Our t= is the send time, which Stripe's verifier checks: an old request is refused."""
-    from deliveries import signing
-
     secret = "whsec_" + "a" * 32
     body = b'{"n": 1}'
     stale = signing.stripe_header(secrets=[secret], timestamp=int(time.time()) - 3600, body=body)
@@ -163,7 +199,7 @@ def test_a_timestamp_outside_stripes_tolerance_is_refused_by_stripe(tenant, invo
 
 
 def test_an_unknown_style_is_refused_with_the_choices(tenant):
-    with pytest.raises(ValidationError, match="standard, svix, github, stripe"):
+    with pytest.raises(ValidationError, match="standard, svix, github, stripe, ed25519"):
         endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x", signature_style="paypal")
     endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x")
     with pytest.raises(ValidationError, match="signature_style"):
@@ -190,3 +226,64 @@ def test_create_endpoint_takes_a_signature_style(tenant, capsys):  # type: ignor
     out = json.loads(capsys.readouterr().out)
     assert out["signature_style"] == "github"
     assert Endpoint.objects.get(pk=out["id"]).signature_style == "github"
+
+
+def test_an_ed25519_endpoint_shows_only_its_public_key_and_keeps_the_signing_key(tenant):
+    endpoint, shown = endpoint_create(
+        tenant=tenant, url="http://127.0.0.1:9/x", signature_style="ed25519"
+    )
+
+    (stored,) = endpoint_secrets_live(endpoint_ids=[endpoint.pk])[endpoint.pk]
+    assert stored.startswith("whsk_")
+    assert shown == signing.public_key(stored)
+    assert endpoint_secret_current(endpoint=endpoint) == shown
+    rotated = endpoint_secret_rotate(endpoint=endpoint)
+    assert rotated.startswith("whpk_")
+    assert rotated != shown
+    with pytest.raises(ValidationError, match="whsk_"):
+        endpoint_secret_rotate(endpoint=endpoint, secret="whsec_" + "A" * 40)
+
+
+def test_rotating_an_ed25519_key_signs_with_both_through_the_grace_period(
+    tenant, invoice_paid, receiver
+):
+    endpoint, old = endpoint_create(
+        tenant=tenant, url=receiver.url("/ok"), signature_style="ed25519"
+    )
+    new = endpoint_secret_rotate(endpoint=endpoint, grace_period_seconds=3600)
+    event = publish_event(tenant, "invoice.paid", {"n": 1})
+    event_fan_out(event_id=event.pk)
+
+    Engine().run_until_idle()
+
+    (request,) = receiver.received()
+    assert len(_headers(request)["webhook-signature"].split()) == 2
+    assert _v1a_verified(old, request)
+    assert _v1a_verified(new, request)
+
+
+def test_switching_to_ed25519_and_back_makes_a_key_of_the_kind_each_style_needs(
+    tenant, invoice_paid, receiver
+):
+    endpoint, hmac_secret = endpoint_create(tenant=tenant, url=receiver.url("/ok"))
+
+    endpoint_update(endpoint=endpoint, signature_style="ed25519")
+    public_key = endpoint_secret_current(endpoint=endpoint)
+    first = publish_event(tenant, "invoice.paid", {"n": 1})
+    event_fan_out(event_id=first.pk)
+    Engine().run_until_idle()
+    endpoint_update(endpoint=endpoint, signature_style="standard")
+    back = endpoint_secret_current(endpoint=endpoint)
+    second = publish_event(tenant, "invoice.paid", {"n": 2})
+    event_fan_out(event_id=second.pk)
+    Engine().run_until_idle()
+
+    by_id = {_headers(r)["webhook-id"]: r for r in receiver.received()}
+    assert public_key.startswith("whpk_")
+    # Only the kind the style signs with: no v1 beside the v1a, though the old secret is live.
+    assert _headers(by_id[first.pk])["webhook-signature"].startswith("v1a,")
+    assert len(_headers(by_id[first.pk])["webhook-signature"].split()) == 1
+    assert _v1a_verified(public_key, by_id[first.pk])
+    assert back.startswith("whsec_")
+    assert back != hmac_secret
+    Webhook(back).verify(by_id[second.pk].body, by_id[second.pk].headers)

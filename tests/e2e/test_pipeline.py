@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import timedelta
 
 import pytest
 import stripe
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -170,17 +172,21 @@ def test_a_killed_worker_costs_a_try_only_for_requests_it_had_started(
 
 
 def test_a_real_worker_signs_each_endpoint_in_its_style(worker, receiver, tenant, invoice_paid):
-    """GitHub's and Stripe's own verifiers accept what a worker sends (the rest of the styles,
-    and the classic sender: tests/deliveries/test_signature_styles.py)."""
+    """GitHub's and Stripe's own verifiers, and an Ed25519 check by ``cryptography``, accept
+    what a worker sends (every style, and the classic sender:
+    tests/deliveries/test_signature_styles.py)."""
     _, github_secret = endpoint_create(
         tenant=tenant, url=receiver.url("/github"), signature_style="github"
     )
     _, stripe_secret = endpoint_create(
         tenant=tenant, url=receiver.url("/stripe"), signature_style="stripe"
     )
+    _, public_key = endpoint_create(
+        tenant=tenant, url=receiver.url("/ed25519"), signature_style="ed25519"
+    )
     events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(3)]
 
-    receiver.wait_for(6, timeout=60)
+    receiver.wait_for(9, timeout=60)
 
     github = receiver.received("/github")
     verified = node_json(
@@ -205,4 +211,10 @@ def test_a_real_worker_signs_each_endpoint_in_its_style(worker, receiver, tenant
         for r in stripe_got
     )
     assert numbers == [0, 1, 2]
-    assert _wait(lambda: Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 6)
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key.removeprefix("whpk_")))
+    for r in receiver.received("/ed25519"):
+        version, _, signature = r.headers["webhook-signature"].partition(",")
+        signed = f"{r.headers['webhook-id']}.{r.headers['webhook-timestamp']}.".encode() + r.body
+        assert version == "v1a"
+        key.verify(base64.b64decode(signature), signed)  # raises InvalidSignature
+    assert _wait(lambda: Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 9)

@@ -116,11 +116,13 @@ def test_publish_event_reads_a_large_payload_from_a_file_or_stdin(
         run("publish_event", "acme", "invoice.paid", f"@{path}")
 
 
-def test_receive_webhooks_verifies_and_prints():
-    secret = signing.secret_generate()
+@pytest.mark.parametrize("kind", ["whsec", "ed25519"])
+def test_receive_webhooks_verifies_and_prints(kind):
+    secret = signing.secret_generate() if kind == "whsec" else signing.signing_key_generate()
+    given = secret if kind == "whsec" else signing.public_key(secret)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "receive_webhooks", "--port", str(port), "--secret", secret],
+        [sys.executable, "manage.py", "receive_webhooks", "--port", str(port), "--secret", given],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -133,7 +135,7 @@ def test_receive_webhooks_verifies_and_prints():
             secrets=[secret], msg_id="msg_1", timestamp=int(time.time()), body=body
         )
         good = requests.post(f"http://127.0.0.1:{port}/hook", data=body, headers=headers, timeout=5)
-        headers["webhook-signature"] = "v1,AAAA"
+        headers["webhook-signature"] = "v1,AAAA v1a,AAAA"
         bad = requests.post(f"http://127.0.0.1:{port}/hook", data=body, headers=headers, timeout=5)
     finally:
         proc.terminate()

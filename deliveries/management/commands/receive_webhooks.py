@@ -19,7 +19,8 @@ class Command(BaseCommand):
             "--secret",
             action="append",
             default=[],
-            help="whsec_ secret to verify with (repeatable)",
+            help="whsec_ secret, or whpk_ public key of an ed25519 endpoint, to verify with "
+            "(repeatable)",
         )
         parser.add_argument("--status", type=int, default=200, help="status code to answer with")
 
@@ -27,7 +28,10 @@ class Command(BaseCommand):
         secrets: list[str] = options["secret"]
         for secret in secrets:
             try:
-                signing.secret_key(secret)
+                if secret.startswith(signing.PUBLIC_KEY_PREFIX):
+                    signing.public_key_parse(secret)
+                else:
+                    signing.secret_key(secret)
             except signing.InvalidSecret as exc:
                 raise CommandError(f"--secret: {exc}") from exc
         status: int = options["status"]

@@ -55,6 +55,7 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise fail(exc) from exc
         types = sorted(options["event_types"])
+        label = "public key:" if endpoint.signature_style == "ed25519" else "secret:"
         emit(
             self,
             options,
@@ -70,7 +71,7 @@ class Command(BaseCommand):
             f"  url:         {endpoint.url}\n"
             f"  event types: {', '.join(types) or 'all'}\n"
             f"  signatures:  {endpoint.signature_style}\n"
-            f"  secret:      {secret}",
+            f"  {label:<13}{secret}",
         )
 
 
