@@ -166,6 +166,7 @@ class EndpointForm(forms.ModelForm):
             "event_types",
             "rate_limit",
             "signature_style",
+            "payload_filter",
             "channels",
         ]
 
@@ -174,6 +175,12 @@ class EndpointForm(forms.ModelForm):
             return services.endpoint_url_validate(self.cleaned_data["url"])
         except ValidationError as exc:
             # The services name the field; a form field wants the bare messages.
+            raise ValidationError(exc.messages) from exc
+
+    def clean_payload_filter(self) -> dict[str, Any] | None:
+        try:
+            return services.payload_filter_validate(self.cleaned_data["payload_filter"])
+        except ValidationError as exc:
             raise ValidationError(exc.messages) from exc
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -231,6 +238,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "event_types",
         "rate_limit",
         "signature_style",
+        "payload_filter",
         "enabled",
         "disabled_reason",
         "disabled_at",

@@ -130,6 +130,8 @@ class Endpoint(models.Model):
     event_types = models.ManyToManyField(EventType, blank=True, related_name="endpoints")
     # An endpoint with channels receives only events that share one; none: not filtered.
     channels = models.JSONField(default=list, blank=True)
+    # A filter on the body (endpoints.payload_filter), evaluated at fan-out; null: every event.
+    payload_filter = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
-from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -24,11 +23,11 @@ from webhooks_platform.dashboard import (
     audit,
     flat_message,
     tenant_view,
-    validation_messages,
     viewer_resolve,
 )
 
 from . import selectors, services, url_safety
+from .forms import EndpointForm, endpoint_form_initial, service_kwargs
 from .models import Endpoint, Tenant
 from .verify_snippets import verify_snippets
 
@@ -68,7 +67,7 @@ def tenant_switch(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 # --- Endpoints -------------------------------------------------------------------------------
 
 
-def _endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
+def endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
     endpoint = selectors.endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
     if endpoint is None:
         raise Http404("No such endpoint.")
@@ -88,73 +87,6 @@ def endpoint_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "portal/endpoint_list.html",
         {"rows": rows, "total": page["matching"], "section": "endpoints", **page},
     )
-
-
-class EndpointForm(forms.Form):
-    url = forms.CharField(label="URL", max_length=2048)
-    description = forms.CharField(max_length=500, required=False)
-    event_types = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    headers = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "X-Api-Key: abc123"}),
-        help_text="One per line, as Name: value. Sent with every request.",
-    )
-    enabled = forms.BooleanField(required=False, initial=True)
-    rate_limit = forms.IntegerField(required=False, min_value=1, max_value=10_000)
-    # Not sent (an older page, a script): unchanged on edit, standard on creation.
-    signature_style = forms.ChoiceField(
-        choices=Endpoint.SignatureStyle.choices,
-        initial=Endpoint.SignatureStyle.STANDARD,
-        required=False,
-    )
-    channels = forms.CharField(required=False, max_length=1400)
-    # On creation only: a test event once the endpoint exists (GitHub's ping).
-    ping = forms.BooleanField(required=False, initial=True)
-
-    def __init__(self, *args: Any, subscribed: Any = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Archived types stay on offer where the endpoint already subscribes to them, so saving
-        # the form does not silently drop that subscription.
-        keep = set(subscribed)
-        self.catalogue = [
-            t
-            for t in selectors.event_types_list(include_archived=True)
-            if not t.archived or t.name in keep
-        ]
-        self.fields["event_types"].choices = [(t.name, t.name) for t in self.catalogue]
-
-    def clean_headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for number, line in enumerate(self.cleaned_data["headers"].splitlines(), start=1):
-            if not line.strip():
-                continue
-            name, sep, value = line.partition(":")
-            if not sep or not name.strip():
-                raise ValidationError(f"Line {number} is not in the form Name: value.")
-            headers[name.strip()] = value.strip()
-        return headers
-
-    def clean_channels(self) -> list[str]:
-        return [c.strip() for c in self.cleaned_data["channels"].split(",") if c.strip()]
-
-    def add_service_errors(self, exc: ValidationError) -> None:
-        for key, msgs in validation_messages(exc).items():
-            for msg in msgs:
-                self.add_error(key if key in self.fields else None, msg)
-
-
-def _service_kwargs(form: EndpointForm) -> dict[str, Any]:
-    data = form.cleaned_data
-    return {
-        "url": data["url"],
-        "description": data["description"],
-        "event_types": data["event_types"],
-        "headers": data["headers"],
-        "enabled": data["enabled"],
-        "rate_limit": data["rate_limit"],
-        "signature_style": data["signature_style"] or None,
-        "channels": data["channels"],
-    }
 
 
 def _warn_if_unresolved(request: HttpRequest, url: str) -> None:
@@ -193,7 +125,7 @@ def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            endpoint, _ = services.endpoint_create(tenant=tenant, **_service_kwargs(form))
+            endpoint, _ = services.endpoint_create(tenant=tenant, **service_kwargs(form))
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -216,25 +148,13 @@ def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 
 @tenant_view(write=True)
 def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
-    initial = {
-        "url": endpoint.url,
-        "description": endpoint.description,
-        "event_types": [t.name for t in endpoint.event_types.all()],
-        # Credential values are never shown back: "[redacted]" saved as is keeps them.
-        "headers": "\n".join(
-            f"{k}: {v}" for k, v in services.headers_redacted(endpoint.headers or {}).items()
-        ),
-        "enabled": endpoint.enabled,
-        "rate_limit": endpoint.rate_limit,
-        "signature_style": endpoint.signature_style,
-        "channels": ", ".join(endpoint.channels or []),
-    }
+    endpoint = endpoint_or_404(tenant, endpoint_id)
+    initial = endpoint_form_initial(endpoint)
     form = EndpointForm(request.POST or None, initial=initial, subscribed=initial["event_types"])
     if request.method == "POST" and form.is_valid():
         before = services.endpoint_snapshot(endpoint)
         try:
-            services.endpoint_update(endpoint=endpoint, **_service_kwargs(form))
+            services.endpoint_update(endpoint=endpoint, **service_kwargs(form))
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -255,7 +175,7 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
 @require_GET
 @tenant_view
 def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    endpoint = endpoint_or_404(tenant, endpoint_id)
     recent = list(deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15])
     subscribed = [t.name for t in endpoint.event_types.all()]
     catalogue = list(selectors.event_types_list())
@@ -274,6 +194,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "grace_choices": ROTATION_GRACE_CHOICES,
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
             "verify_snippets": verify_snippets(tenant.message_format, endpoint.signature_style),
+            "payload_filter_json": json.dumps(endpoint.payload_filter or {}),
             "job_url": reverse("job-status", args=[job_id])
             if job_id.isascii() and job_id.isdigit()
             else "",
@@ -285,7 +206,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
 
 @tenant_view(write=True)
 def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    endpoint = endpoint_or_404(tenant, endpoint_id)
     if request.method == "POST":
         services.endpoint_delete(endpoint=endpoint)
         audit(request, action="endpoint.delete", tenant=tenant, target=endpoint)
@@ -299,7 +220,7 @@ def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
 @require_POST
 @tenant_view(write=True)
 def endpoint_toggle(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    endpoint = endpoint_or_404(tenant, endpoint_id)
     if endpoint.enabled:
         services.endpoint_disable(endpoint=endpoint, reason="disabled by user")
         audit(request, action="endpoint.disable", tenant=tenant, target=endpoint)
@@ -314,7 +235,7 @@ def endpoint_toggle(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
 @require_POST
 @tenant_view(write=True)
 def endpoint_circuit_reset(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    endpoint = endpoint_or_404(tenant, endpoint_id)
     if not endpoint.enabled:
         messages.error(request, "The endpoint is disabled; enabling it also resets its circuit.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)
@@ -332,7 +253,7 @@ def endpoint_circuit_reset(request: HttpRequest, tenant: Tenant, endpoint_id: st
 @require_POST
 @tenant_view(write=True)
 def endpoint_secret_reveal(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    endpoint = endpoint_or_404(tenant, endpoint_id)
     secret = services.endpoint_secret_current(endpoint=endpoint)
     audit(request, action="endpoint.secret_reveal", tenant=tenant, target=endpoint)
     if "application/json" in request.headers.get("Accept", ""):
@@ -352,7 +273,7 @@ def endpoint_secret_reveal(request: HttpRequest, tenant: Tenant, endpoint_id: st
 def endpoint_secret_rotate(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     """Roll the signing secret, as Stripe does: the first POST shows what will happen and until
     when the old secret keeps signing; only the second, with ``confirm=yes``, rotates."""
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    endpoint = endpoint_or_404(tenant, endpoint_id)
     try:
         grace = int(request.POST.get("grace_period_seconds", ""))
         if request.POST.get("confirm") != "yes":
@@ -394,7 +315,7 @@ def endpoint_secret_rotate(request: HttpRequest, tenant: Tenant, endpoint_id: st
 @require_POST
 @tenant_view(write=True)
 def endpoint_send_test(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    endpoint = endpoint_or_404(tenant, endpoint_id)
     if not endpoint.enabled:
         messages.error(request, "The endpoint is disabled; enable it to send a test event.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)

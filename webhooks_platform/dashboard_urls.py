@@ -6,6 +6,7 @@ from django.urls import path
 from deliveries import views as delivery_views
 from deliveries import views_support as support
 from endpoints import views as endpoint_views
+from endpoints import views_filter as filter_views
 from endpoints import views_portal as portal_views
 from endpoints import views_settings as settings_views
 
@@ -30,6 +31,11 @@ urlpatterns = [
     path("endpoints/new/", endpoint_views.endpoint_create, name="endpoint-create"),
     path("endpoints/<str:endpoint_id>/", endpoint_views.endpoint_detail, name="endpoint-detail"),
     path("endpoints/<str:endpoint_id>/edit/", endpoint_views.endpoint_edit, name="endpoint-edit"),
+    path(
+        "endpoints/<str:endpoint_id>/filter-test/",
+        filter_views.endpoint_filter_test,
+        name="endpoint-filter-test",
+    ),
     path(
         "endpoints/<str:endpoint_id>/delete/",
         endpoint_views.endpoint_delete,

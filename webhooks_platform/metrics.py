@@ -82,6 +82,12 @@ _delivery_latency = Histogram(
     "End-to-end latency of succeeded deliveries: event created to first successful attempt.",
     buckets=LATENCY_BUCKETS,
 )
+_filtered = Counter(
+    f"{PREFIX}_fanout_filtered",
+    "Endpoints an event skipped at fan-out by their payload filter, by reason (no_match, "
+    "unevaluable: the filter could not be evaluated on the body).",
+    ["reason"],
+)
 
 DELIVERY_OUTCOMES = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -225,3 +231,14 @@ def render() -> tuple[bytes, str]:
             registry.register(metric)
     registry.register(DatabaseCollector())
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def fanout_filtered(*, no_match: int, unevaluable: int) -> None:
+    """Endpoints skipped by their payload filter in one fan-out batch."""
+    try:
+        if no_match:
+            _filtered.labels(reason="no_match").inc(no_match)
+        if unevaluable:
+            _filtered.labels(reason="unevaluable").inc(unevaluable)
+    except Exception:
+        logger.exception("could not record a metric (fanout_filtered)")

@@ -9,40 +9,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from deliveries.engine import adopt_local, engine_enabled, has_local, reserve_local, wake_local
 from deliveries.engine.claim import Claimed
 from deliveries.engine.handover import Adopted, Handover, deliveries_hand_back
 from deliveries.models import Delivery, Event
-from endpoints.models import Endpoint
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 from webhooks_platform.db import bound_cursor, skip_locked
 
 from .dispatch import deliveries_dispatch, fanout_flag_clear, fanout_flag_hold
+from .subscribers import Subscribers, event_bodies, event_receivers, event_subscribers
 
 logger = logging.getLogger(__name__)
 
 BULK_CHUNK = 1000
-
-
-def event_subscribers(*, event: Event) -> list[str]:
-    """Ids of the enabled endpoints that receive ``event``: subscribed to its type (no types
-    means all), and sharing a channel with it unless the endpoint has no channels (an endpoint
-    with channels never receives an event without one, as in Svix)."""
-    endpoints = Endpoint.objects.filter(
-        tenant_id=event.tenant_id, enabled=True, deleted_at__isnull=True
-    )
-    if event.only_endpoint_id:
-        endpoints = endpoints.filter(pk=event.only_endpoint_id)
-    else:
-        endpoints = endpoints.filter(
-            Q(event_types=event.event_type_id) | Q(event_types__isnull=True)
-        )
-    rows = endpoints.values_list("id", "channels").distinct()
-    wanted = set(event.channels or ())
-    return [pk for pk, channels in rows if not channels or wanted.intersection(channels)]
 
 
 def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
@@ -68,7 +49,7 @@ def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
                 logger.warning("fan-out of unknown event", extra={"event_id": event_id})
             return 0
         created = _deliveries_create(
-            [(event, event_subscribers(event=event))],
+            [(event, event_receivers(event.pk, event.body, event_subscribers(event=event)))],
             now=timezone.now(),
             ws=ws,
             claim_up_to=ws.delivery_batch_size if send_here else 0,
@@ -338,13 +319,20 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
             )
             if not events:
                 break
-            subscribers: dict[tuple[int, str | None, tuple[str, ...]], list[str]] = {}
+            subscribers: dict[tuple[int, str | None, tuple[str, ...]], Subscribers] = {}
             keys = [_audience(event) for event in events]
             for event, key in zip(events, keys, strict=True):
                 if key not in subscribers:
                     subscribers[key] = event_subscribers(event=event)
+            # Bodies are read only for events some endpoint's payload filter has to decide.
+            bodies = event_bodies(
+                e for e, key in zip(events, keys, strict=True) if subscribers[key].filtered
+            )
             created = _deliveries_create(
-                [(e, subscribers[key]) for e, key in zip(events, keys, strict=True)],
+                [
+                    (e, event_receivers(e.pk, bodies.get(e.pk, ""), subscribers[key]))
+                    for e, key in zip(events, keys, strict=True)
+                ],
                 now=now,
                 ws=ws,
                 claim_up_to=SEND_HERE_MAX_BATCHES * ws.delivery_batch_size if send_here else 0,

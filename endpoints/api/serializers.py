@@ -140,6 +140,12 @@ _CHANNELS_HELP = (
 )
 
 
+_FILTER_HELP = (
+    "A filter on the JSON body the endpoint would receive, evaluated at fan-out; null means "
+    'every event. E.g. {"data.amount": {"$gte": 1000}, "data.currency": {"$in": ["EUR"]}}. '
+    "Operators: $eq $neq $gt $gte $lt $lte $in $nin $exist $regex (RE2), and $and / $or "
+    "lists. An event on which it cannot be evaluated skips the endpoint (logged)."
+)
 _SIGNATURE_STYLE_HELP = (
     "How requests are signed: standard (Standard Webhooks, webhook-* headers), svix (the same "
     "under svix-* names), github (X-Hub-Signature-256: sha256=<hex HMAC of the body>, keyed with "
@@ -178,6 +184,7 @@ class EndpointOutSerializer(serializers.Serializer):
     signature_style = serializers.ChoiceField(
         choices=Endpoint.SignatureStyle.values, help_text=_SIGNATURE_STYLE_HELP
     )
+    filter = serializers.JSONField(source="payload_filter", allow_null=True, help_text=_FILTER_HELP)
     channels = serializers.ListField(child=serializers.CharField(), help_text=_CHANNELS_HELP)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -234,6 +241,9 @@ class EndpointCreateInSerializer(serializers.Serializer):
         default=Endpoint.SignatureStyle.STANDARD,
         help_text=_SIGNATURE_STYLE_HELP,
     )
+    filter = serializers.JSONField(
+        source="payload_filter", required=False, allow_null=True, help_text=_FILTER_HELP
+    )
     secret = StrictCharField(
         required=False,
         help_text="A whsec_ secret to use (a whsk_ Ed25519 signing key for the ed25519 style); "
@@ -272,6 +282,12 @@ class EndpointUpdateInSerializer(serializers.Serializer):
     )
     signature_style = serializers.ChoiceField(
         choices=Endpoint.SignatureStyle.values, required=False, help_text=_SIGNATURE_STYLE_HELP
+    )
+    filter = serializers.JSONField(
+        source="payload_filter",
+        required=False,
+        allow_null=True,
+        help_text=_FILTER_HELP + " null removes it.",
     )
 
 

@@ -54,6 +54,7 @@ from .rules import (
     is_sensitive_header,
     json_storable,
     metadata_validate,
+    payload_filter_validate,
     signature_style_validate,
     uid_validate,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "endpoint_headers_validate",
     "endpoint_rate_limit_validate",
     "signature_style_validate",
+    "payload_filter_validate",
     "endpoint_secret_current",
     "endpoint_secret_old_until",
     "endpoint_secret_rotate",

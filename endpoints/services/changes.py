@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ def endpoint_snapshot(endpoint: Endpoint) -> dict[str, Any]:
         "channels": sorted(endpoint.channels or []),
         "rate_limit": endpoint.rate_limit,
         "signature_style": endpoint.signature_style,
+        "filter": endpoint.payload_filter,
         "headers": sorted(endpoint.headers or {}),
         "enabled": endpoint.enabled,
     }
@@ -57,4 +59,6 @@ def endpoint_change_actions(
 def _shown(value: Any) -> str:
     if value is None or value == "":
         return "none"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
     return str(value)

@@ -25,6 +25,7 @@ from .rules import (
     endpoint_rate_limit_validate,
     endpoint_url_validate,
     metadata_validate,
+    payload_filter_validate,
     signature_style_validate,
     uid_validate,
 )
@@ -94,6 +95,7 @@ def endpoint_create(
     channels: Iterable[str] | None = None,
     metadata: Mapping[str, str] | None = None,
     signature_style: str | None = None,
+    payload_filter: Mapping[str, Any] | None = None,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint and its first signing secret; returns both (the secret in clear once;
     for the ed25519 style, the public key)."""
@@ -103,6 +105,7 @@ def endpoint_create(
     url = endpoint_url_validate(url, operations=tenant.is_operations)
     rate_limit = endpoint_rate_limit_validate(rate_limit)
     signature_style = signature_style_validate(signature_style or Endpoint.SignatureStyle.STANDARD)
+    clean_filter = payload_filter_validate(payload_filter)
     clean_headers = headers_seal(endpoint_headers_validate(headers), {})
     types = _event_types_resolve(event_types, tenant=tenant)
     secret = _secret_or_new(secret, signature_style)
@@ -129,6 +132,7 @@ def endpoint_create(
         enabled=enabled,
         rate_limit=rate_limit,
         signature_style=signature_style,
+        payload_filter=clean_filter,
         disabled_reason="" if enabled else "disabled when created",
         disabled_at=None if enabled else timezone.now(),
     )
@@ -151,9 +155,10 @@ def endpoint_update(
     channels: Iterable[str] | None = _UNSET,
     metadata: Mapping[str, str] | None = None,
     signature_style: str | None = None,
+    payload_filter: Mapping[str, Any] | None = _UNSET,
 ) -> Endpoint:
     """Change what is given; ``rate_limit=None`` removes the limit (``uid=None`` the uid,
-    ``channels=None`` the channels), omitted leaves it."""
+    ``channels=None`` the channels, ``payload_filter=None`` the filter), omitted leaves it."""
     if uid is not _UNSET:
         uid = uid_validate(uid, reserved_prefix="ep_")
         taken = Endpoint.objects.filter(tenant_id=endpoint.tenant_id, uid=uid).exclude(
@@ -170,6 +175,8 @@ def endpoint_update(
         endpoint.metadata = metadata_validate(metadata)
     if rate_limit is not _UNSET:
         endpoint.rate_limit = endpoint_rate_limit_validate(rate_limit)
+    if payload_filter is not _UNSET:
+        endpoint.payload_filter = payload_filter_validate(payload_filter)
     new_kind = False
     if signature_style is not None:
         style = signature_style_validate(signature_style)

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from webhooks_platform.conf import webhooks_settings
 
-from .. import url_safety
+from .. import payload_filter, url_safety
 from ..models import Endpoint, Tenant
 
 MAX_ROTATION_GRACE_SECONDS = 7 * 86400
@@ -170,6 +170,14 @@ def endpoint_url_validate(url: str, *, operations: bool = False) -> str:
 
 
 MAX_RATE_LIMIT = 10_000
+
+
+def payload_filter_validate(value: Any) -> dict[str, Any] | None:
+    """A payload filter to store (``endpoints.payload_filter``); None or {} for none."""
+    try:
+        return payload_filter.filter_validate(value)
+    except payload_filter.FilterError as exc:
+        raise ValidationError({"filter": str(exc)}) from exc
 
 
 def signature_style_validate(style: Any) -> str:

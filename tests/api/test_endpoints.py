@@ -349,3 +349,24 @@ def test_an_ed25519_endpoint_shows_its_public_key_and_never_the_signing_key(api_
     assert "whsk_" not in created.content.decode()
     error = assert_error(bad_key, 400, "validation_error")
     assert "whsk_" in error["fields"]["secret"][0]
+
+
+def test_a_payload_filter_is_set_shown_checked_and_cleared(api_a):
+    spec = {"data.amount": {"$gte": 1000}}
+    created = api_a.post(BASE, {"url": "http://127.0.0.1:9/f", "filter": spec}, format="json")
+    detail = f"{BASE}{created.json()['id']}/"
+    bad = api_a.patch(detail, {"filter": {"data.amount": {"$gtt": 1}}}, format="json")
+    not_object = api_a.patch(detail, {"filter": [1]}, format="json")
+    shown = api_a.get(detail).json()["filter"]
+    cleared = api_a.patch(detail, {"filter": None}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["filter"] == spec
+    error = assert_error(bad, 400, "validation_error")
+    assert "unknown operator '$gtt'" in error["fields"]["filter"][0]
+    assert (
+        "a JSON object" in assert_error(not_object, 400, "validation_error")["fields"]["filter"][0]
+    )
+    assert shown == spec
+    assert cleared.json()["filter"] is None
+    assert Endpoint.objects.get(pk=created.json()["id"]).payload_filter is None

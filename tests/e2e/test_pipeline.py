@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from datetime import timedelta
 
@@ -218,3 +219,21 @@ def test_a_real_worker_signs_each_endpoint_in_its_style(worker, receiver, tenant
         assert version == "v1a"
         key.verify(base64.b64decode(signature), signed)  # raises InvalidSignature
     assert _wait(lambda: Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 9)
+
+
+def test_a_real_worker_sends_a_filtered_endpoint_only_what_passes(
+    worker, receiver, tenant, invoice_paid
+):
+    endpoint_create(tenant=tenant, url=receiver.url("/plain"))
+    endpoint_create(
+        tenant=tenant, url=receiver.url("/big"), payload_filter={"data.amount": {"$gte": 100}}
+    )
+    for amount in (1, 150, 99, 100):
+        publish_event(tenant, "invoice.paid", {"amount": amount})
+
+    receiver.wait_for(4 + 2, timeout=60)
+    time.sleep(1)  # anything extra would arrive now
+
+    big = sorted(json.loads(r.body)["data"]["amount"] for r in receiver.received("/big"))
+    assert big == [100, 150]
+    assert len(receiver.received("/plain")) == 4

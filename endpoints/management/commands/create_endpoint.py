@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,6 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--header", action="append", default=[], help="NAME=VALUE")
         parser.add_argument("--secret", help="use this whsec_ secret instead of a new one")
         parser.add_argument(
+            "--filter",
+            dest="payload_filter",
+            help='payload filter as JSON, e.g. \'{"data.amount": {"$gte": 1000}}\'',
+        )
+        parser.add_argument(
             "--signature-style",
             choices=Endpoint.SignatureStyle.values,
             default=Endpoint.SignatureStyle.STANDARD,
@@ -42,6 +48,12 @@ class Command(BaseCommand):
             if not sep:
                 raise CommandError(f"--header {item!r}: use NAME=VALUE")
             headers[name] = value
+        payload_filter = None
+        if options["payload_filter"]:
+            try:
+                payload_filter = json.loads(options["payload_filter"])
+            except ValueError as exc:
+                raise CommandError(f"--filter is not valid JSON: {exc}") from exc
         try:
             endpoint, secret = endpoint_create(
                 tenant=tenant,
@@ -51,6 +63,7 @@ class Command(BaseCommand):
                 headers=headers,
                 secret=options["secret"],
                 signature_style=options["signature_style"],
+                payload_filter=payload_filter,
             )
         except ValidationError as exc:
             raise fail(exc) from exc
@@ -65,6 +78,7 @@ class Command(BaseCommand):
                 "url": endpoint.url,
                 "event_types": types,
                 "signature_style": endpoint.signature_style,
+                "filter": endpoint.payload_filter,
                 "secret": secret,
             },
             f"Created endpoint {endpoint.pk} for {tenant.slug}\n"

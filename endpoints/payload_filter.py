@@ -1,0 +1,212 @@
+"""Payload filters: which events an endpoint receives, by what their body holds.
+
+Pure functions, no Django. A filter is a JSON object evaluated at fan-out against the JSON body
+the endpoint would receive (the envelope ``{"type", "timestamp", "data"}``, or the payload itself
+on the Svix message format), as in Convoy:
+
+    {"data.amount": {"$gte": 1000}, "data.currency": {"$in": ["EUR", "USD"]}}
+
+Every key must hold. A key is a dotted path into the body (``items.0.sku`` indexes a list) whose
+condition is a value (equal to it) or an object of operators, all of which must hold: ``$eq
+$neq $gt $gte $lt $lte $in $nin $exist $regex``. ``$and`` and ``$or`` take a list of filters.
+A missing field matches only ``$neq``, ``$nin`` and ``$exist: false``. Ordering operators compare
+numbers with numbers and strings with strings; anything else cannot be evaluated
+(``FilterUnevaluable``), which the fan-out treats as no match and logs. ``$regex`` runs on RE2
+(linear time: a pattern cannot stall the fan-out).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import re2
+
+MAX_BYTES = 4096
+MAX_DEPTH = 8
+MAX_PATH = 256
+MAX_LIST = 256
+MAX_PATTERN = 512
+COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
+OPERATORS = ("$eq", "$neq", *COMPARISONS, "$in", "$nin", "$exist", "$regex")
+_MISSING = object()
+
+
+class FilterError(ValueError):
+    """A filter that is not valid, with what is wrong and where."""
+
+
+class FilterUnevaluable(ValueError):  # noqa: N818  (a condition, not a failure of ours)
+    """A filter that cannot be evaluated on this body (e.g. ``$gt`` between a string and a
+    number): the endpoint is skipped for the event, and the fan-out says so in its log."""
+
+
+def filter_validate(value: Any) -> dict[str, Any] | None:
+    """The filter to store: ``None`` for none (null or ``{}``), else the object, checked."""
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, Mapping):
+        raise FilterError('a filter is a JSON object, such as {"data.amount": {"$gte": 1000}}')
+    try:
+        size = len(json.dumps(value, separators=(",", ":")))
+    except (TypeError, ValueError) as exc:
+        raise FilterError("a filter holds JSON values only") from exc
+    if size > MAX_BYTES:
+        raise FilterError(f"a filter is at most {MAX_BYTES} bytes of JSON ({size} given)")
+    _check_filter(value, where="filter", depth=1)
+    return dict(value)
+
+
+def _check_filter(value: Any, *, where: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise FilterError(f"{where}: filters nest at most {MAX_DEPTH} deep")
+    if not isinstance(value, Mapping) or not value:
+        raise FilterError(f"{where}: a filter is a non-empty JSON object")
+    for key, condition in value.items():
+        if key in ("$and", "$or"):
+            if not isinstance(condition, list) or not condition:
+                raise FilterError(f"{where}.{key}: give a non-empty list of filters")
+            for number, item in enumerate(condition):
+                _check_filter(item, where=f"{where}.{key}[{number}]", depth=depth + 1)
+        elif key.startswith("$"):
+            raise FilterError(
+                f"{where}: {key} is not allowed here; operators go under a field, "
+                'e.g. {"data.amount": {"$gte": 1000}}; $and and $or take a list of filters'
+            )
+        else:
+            _check_path(key, where=where)
+            _check_condition(condition, where=f"{where}.{key}")
+
+
+def _check_path(path: str, *, where: str) -> None:
+    if not path or len(path) > MAX_PATH or any(not part for part in path.split(".")):
+        raise FilterError(
+            f"{where}: {path[:MAX_PATH]!r} is not a field path (dotted names, 1 to {MAX_PATH} "
+            "characters, no empty part)"
+        )
+
+
+def _check_condition(condition: Any, *, where: str) -> None:
+    if not (isinstance(condition, Mapping) and any(k.startswith("$") for k in condition)):
+        return  # a plain value: equality
+    for op, operand in condition.items():
+        if op not in OPERATORS:
+            raise FilterError(f"{where}: unknown operator {op!r}; use {', '.join(OPERATORS)}")
+        if op in COMPARISONS and (
+            isinstance(operand, bool) or not isinstance(operand, int | float | str)
+        ):
+            raise FilterError(f"{where}.{op}: compare with a number or a string")
+        if op in ("$in", "$nin") and (not isinstance(operand, list) or len(operand) > MAX_LIST):
+            raise FilterError(f"{where}.{op}: give a list of at most {MAX_LIST} values")
+        if op == "$exist" and not isinstance(operand, bool):
+            raise FilterError(f"{where}.$exist: give true or false")
+        if op == "$regex":
+            if not isinstance(operand, str) or not 0 < len(operand) <= MAX_PATTERN:
+                raise FilterError(
+                    f"{where}.$regex: give a pattern of 1 to {MAX_PATTERN} characters"
+                )
+            try:
+                _pattern(operand)
+            except re2.error as exc:
+                raise FilterError(f"{where}.$regex: not a valid RE2 pattern ({exc})") from exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern(source: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(source, options)
+
+
+def filter_matches(spec: Mapping[str, Any], body: Any) -> bool:
+    """Whether ``body`` (the parsed JSON the endpoint would receive) passes ``spec``; raises
+    ``FilterUnevaluable`` when a condition cannot be evaluated on it."""
+    for key, condition in spec.items():
+        if key == "$and":
+            if not all(filter_matches(item, body) for item in condition):
+                return False
+        elif key == "$or":
+            if not any(filter_matches(item, body) for item in condition):
+                return False
+        elif not _holds(condition, _lookup(body, key), key):
+            return False
+    return True
+
+
+def _lookup(body: Any, path: str) -> Any:
+    value = body
+    for part in path.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+    return value
+
+
+def _holds(condition: Any, value: Any, path: str) -> bool:
+    if not (isinstance(condition, Mapping) and any(k.startswith("$") for k in condition)):
+        return value is not _MISSING and _equal(value, condition)
+    return all(_operator(op, operand, value, path) for op, operand in condition.items())
+
+
+def _operator(op: str, operand: Any, value: Any, path: str) -> bool:  # noqa: PLR0911
+    if op == "$exist":
+        return (value is not _MISSING) == operand
+    if op == "$neq":
+        return value is _MISSING or not _equal(value, operand)
+    if op == "$nin":
+        return value is _MISSING or not any(_equal(value, item) for item in operand)
+    if value is _MISSING:
+        return False
+    if op == "$eq":
+        return _equal(value, operand)
+    if op == "$in":
+        return any(_equal(value, item) for item in operand)
+    if op == "$regex":
+        if not isinstance(value, str):
+            raise FilterUnevaluable(f"{path}: $regex needs a string, the body has {_kind(value)}")
+        return _pattern(operand).search(value) is not None
+    if not _comparable(value, operand):
+        raise FilterUnevaluable(
+            f"{path}: {op} needs {_kind(operand)} to compare with, the body has {_kind(value)}"
+        )
+    if op == "$gt":
+        return value > operand
+    if op == "$gte":
+        return value >= operand
+    if op == "$lt":
+        return value < operand
+    return value <= operand
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _comparable(value: Any, operand: Any) -> bool:
+    return (_is_number(value) and _is_number(operand)) or (
+        isinstance(value, str) and isinstance(operand, str)
+    )
+
+
+def _equal(value: Any, other: Any) -> bool:
+    """JSON equality: true is not 1, and 1 equals 1.0."""
+    if isinstance(value, bool) or isinstance(other, bool):
+        return isinstance(value, bool) and isinstance(other, bool) and value == other
+    return value == other
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if _is_number(value):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
