@@ -27,6 +27,7 @@ from .models import (
     Tenant,
 )
 from .portal_look import portal_look_validate
+from .selectors import event_type_retry_schedules_changed
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -142,8 +143,38 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ["user", "tenant"]
 
 
+def _retry_schedule_clean(value: Any) -> list[float] | None:
+    try:
+        return services.retry_schedule_validate(value)
+    except ValidationError as exc:
+        raise ValidationError(exc.messages) from exc
+
+
+class EventTypeForm(forms.ModelForm):
+    class Meta:
+        model = EventType
+        fields = [
+            "name",
+            "description",
+            "schema",
+            "example",
+            "archived",
+            "deprecated",
+            "feature_flag",
+            "retry_schedule",
+        ]
+        help_texts = {
+            "retry_schedule": "Seconds between tries, e.g. [5, 300, 3600]; [] for a single try; "
+            "empty for the platform's. An endpoint's own schedule comes first."
+        }
+
+    def clean_retry_schedule(self) -> list[float] | None:
+        return _retry_schedule_clean(self.cleaned_data["retry_schedule"])
+
+
 @admin.register(EventType)
 class EventTypeAdmin(admin.ModelAdmin):
+    form = EventTypeForm
     list_display = ["name", "description", "archived", "created_at", "updated_at"]
     list_filter = ["archived", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["name", "description"]
@@ -152,6 +183,11 @@ class EventTypeAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Events and subscriptions refer to the type by name in bodies and in receivers' code.
         return [*self.readonly_fields, "name"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "retry_schedule" in form.changed_data:
+            event_type_retry_schedules_changed()
 
 
 class EndpointForm(forms.ModelForm):
@@ -167,8 +203,16 @@ class EndpointForm(forms.ModelForm):
             "rate_limit",
             "signature_style",
             "payload_filter",
+            "retry_schedule",
             "channels",
         ]
+        help_texts = {
+            "retry_schedule": "Seconds between tries, e.g. [5, 300, 3600]; [] for a single try; "
+            "empty for its event type's or the platform's."
+        }
+
+    def clean_retry_schedule(self) -> list[float] | None:
+        return _retry_schedule_clean(self.cleaned_data["retry_schedule"])
 
     def clean_url(self) -> str:
         try:
@@ -239,6 +283,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "rate_limit",
         "signature_style",
         "payload_filter",
+        "retry_schedule",
         "enabled",
         "disabled_reason",
         "disabled_at",

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from webhooks_platform.dashboard import validation_messages
 
-from . import payload_filter, selectors, services
+from . import payload_filter, retry_schedule, selectors, services
 from .models import Endpoint
 
 
@@ -37,6 +37,14 @@ class EndpointForm(forms.Form):
         required=False,
         max_length=payload_filter.MAX_BYTES * 2,
         widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    # Durations ("5s, 5m, 2h"); empty: the event type's or the platform's; "none": one try.
+    # Not sent at all (an older page, a script): unchanged on edit.
+    retry_schedule = forms.CharField(
+        required=False,
+        max_length=400,
+        help_text="Delays between tries, such as 10s, 5m, 1h, 1d. Empty: the platform's "
+        "schedule; none: a single try.",
     )
     # On creation only: a test event once the endpoint exists (GitHub's ping).
     ping = forms.BooleanField(required=False, initial=True)
@@ -77,6 +85,12 @@ class EndpointForm(forms.Form):
         except payload_filter.FilterError as exc:
             raise ValidationError(str(exc)) from exc
 
+    def clean_retry_schedule(self) -> list[float] | None:
+        try:
+            return retry_schedule.schedule_parse(self.cleaned_data["retry_schedule"])
+        except retry_schedule.ScheduleError as exc:
+            raise ValidationError(str(exc)) from exc
+
     def clean_channels(self) -> list[str]:
         return [c.strip() for c in self.cleaned_data["channels"].split(",") if c.strip()]
 
@@ -98,6 +112,7 @@ def service_kwargs(form: EndpointForm) -> dict[str, Any]:
         "signature_style": data["signature_style"] or None,
         "channels": data["channels"],
         **({"payload_filter": data["filter"]} if "filter" in form.data else {}),
+        **({"retry_schedule": data["retry_schedule"]} if "retry_schedule" in form.data else {}),
     }
 
 
@@ -116,4 +131,5 @@ def endpoint_form_initial(endpoint: Endpoint) -> dict[str, Any]:
         "signature_style": endpoint.signature_style,
         "channels": ", ".join(endpoint.channels or []),
         "filter": json.dumps(endpoint.payload_filter, indent=2) if endpoint.payload_filter else "",
+        "retry_schedule": retry_schedule.schedule_text(endpoint.retry_schedule),
     }

@@ -95,6 +95,9 @@ class EventType(models.Model):
     feature_flag = models.CharField(max_length=256, blank=True)
     # Svix's versioned schemas ({"1": {...}}), stored and returned as given; not enforced.
     schemas = models.JSONField(null=True, blank=True)
+    # Delays in seconds between tries of its deliveries (endpoints.retry_schedule); null: the
+    # platform's. An endpoint's own schedule comes first.
+    retry_schedule = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -150,6 +153,9 @@ class Endpoint(models.Model):
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
     # While open: when the next probe may go out (pushed ahead while a probe is in flight).
     circuit_next_probe_at = models.DateTimeField(null=True, blank=True)
+    # Delays in seconds between tries (endpoints.retry_schedule); null: its event type's, else
+    # the platform's; []: a single try.
+    retry_schedule = models.JSONField(null=True, blank=True)
     # Optional cap, in deliveries per second, enforced across workers.
     rate_limit = models.PositiveIntegerField(null=True, blank=True)
     # GCRA "theoretical arrival time" of the next request under the rate limit.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+from django.db import transaction
 from django.db.models import QuerySet
 
 from .models import Endpoint, EventType, Tenant
@@ -91,3 +95,39 @@ def endpoint_get_by_key(*, tenant: Tenant, key: str) -> Endpoint | None:
     qs = Endpoint.objects.filter(Q(pk=key) | Q(uid=key), tenant=tenant, deleted_at__isnull=True)
     found = list(qs.prefetch_related("event_types")[:2])
     return next((e for e in found if e.pk == key), found[0] if found else None)
+
+
+EVENT_TYPE_SCHEDULES_SECONDS = 5.0
+_schedules_lock = threading.Lock()
+_schedules: tuple[float, dict[int, tuple[float, ...]]] = (-1e9, {})
+
+
+def event_type_retry_schedules() -> dict[int, tuple[float, ...]]:
+    """Event type id → its own retry schedule, for the types that have one.
+
+    Read in one query and kept per process for ``EVENT_TYPE_SCHEDULES_SECONDS``: a change made
+    in this process is seen at once (``event_type_retry_schedules_forget``), one made in another
+    within that time."""
+    global _schedules
+    read_at, schedules = _schedules
+    if time.monotonic() - read_at <= EVENT_TYPE_SCHEDULES_SECONDS:
+        return schedules
+    with _schedules_lock:
+        rows = EventType.objects.filter(retry_schedule__isnull=False).values_list(
+            "id", "retry_schedule"
+        )
+        schedules = {pk: tuple(float(d) for d in value) for pk, value in rows if value is not None}
+        _schedules = (time.monotonic(), schedules)
+    return schedules
+
+
+def event_type_retry_schedules_forget() -> None:
+    global _schedules
+    _schedules = (-1e9, {})
+
+
+def event_type_retry_schedules_changed() -> None:
+    """After a write of an event type's schedule: read them again now, and once more when the
+    write commits (a read between the two would have found the old value)."""
+    event_type_retry_schedules_forget()
+    transaction.on_commit(event_type_retry_schedules_forget)

@@ -18,6 +18,7 @@ from deliveries.selectors import deliveries_filter, endpoints_health
 from deliveries.services.publishing import event_send_test
 from deliveries.views import log_page
 from deliveries.views_charts import endpoint_charts, endpoint_latency_charts
+from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.dashboard import (
     SELECTED_TENANT_KEY,
     audit,
@@ -29,6 +30,7 @@ from webhooks_platform.dashboard import (
 from . import selectors, services, url_safety
 from .forms import EndpointForm, endpoint_form_initial, service_kwargs
 from .models import Endpoint, Tenant
+from .retry_schedule import schedule_text
 from .verify_snippets import verify_snippets
 
 ROTATION_GRACE_CHOICES = [
@@ -142,8 +144,14 @@ def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                 return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + "?watch=1#recent")
             return redirect("endpoint-detail", endpoint_id=endpoint.pk)
     return render(
-        request, "portal/endpoint_form.html", {"form": form, "section": "endpoints", "new": True}
+        request,
+        "portal/endpoint_form.html",
+        {"form": form, "section": "endpoints", "new": True, **_form_context()},
     )
+
+
+def _form_context() -> dict[str, str]:
+    return {"platform_retry_schedule": schedule_text(webhooks_settings().retry_schedule)}
 
 
 @tenant_view(write=True)
@@ -168,7 +176,13 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
     return render(
         request,
         "portal/endpoint_form.html",
-        {"form": form, "endpoint": endpoint, "section": "endpoints", "new": False},
+        {
+            "form": form,
+            "endpoint": endpoint,
+            "section": "endpoints",
+            "new": False,
+            **_form_context(),
+        },
     )
 
 
@@ -195,6 +209,11 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
             "verify_snippets": verify_snippets(tenant.message_format, endpoint.signature_style),
             "payload_filter_json": json.dumps(endpoint.payload_filter or {}),
+            "endpoint_retry_schedule": (
+                "none, a single try"
+                if endpoint.retry_schedule == []
+                else schedule_text(endpoint.retry_schedule)
+            ),
             "job_url": reverse("job-status", args=[job_id])
             if job_id.isascii() and job_id.isdigit()
             else "",

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from endpoints import url_safety
 from endpoints.models import EventType, Tenant
+from endpoints.selectors import event_type_retry_schedules_forget
 from endpoints.services import event_type_create, tenant_create
 
 from .receiver import Receiver, start_receiver
@@ -23,10 +24,12 @@ def _platform_settings(settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    """Throttle counters are per key id, and ids repeat across tests: each test starts at 0."""
+    """Throttle counters are per key id, and ids repeat across tests: each test starts at 0.
+    So do event type ids: no test sees another's event type retry schedules."""
     from django.core.cache import cache
 
     cache.clear()
+    event_type_retry_schedules_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -93,6 +93,7 @@ class EndpointView:
     had_failures: bool  # failures on record or an open circuit: a success must reset them
     secrets: list[str] = field(default_factory=list)
     signature_style: str = "standard"
+    retry_schedule: tuple[float, ...] | None = None  # its own; None: the event type's or platform's
     # An operators' endpoint (operational webhooks) reaches its own ranges too; None: the
     # platform's allow-list, as for every tenant's endpoint.
     allowed_subnets: tuple[Network, ...] | None = None
@@ -161,13 +162,16 @@ class EndpointCache:
                 "secret_version",
                 "tenant__slug",
                 "signature_style",
+                "retry_schedule",
             )
         )
         stale = [r[0] for r in rows if self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None]
         if stale:
             self._reload_secrets(stale, {r[0]: r[8] for r in rows}, now)
         views: dict[str, EndpointView] = {}
-        for ep_id, url, headers, state, next_probe, rate, failing, failures, _, slug, style in rows:
+        for row in rows:
+            ep_id, url, headers, state, next_probe, rate, failing, failures = row[:8]
+            slug, style, retry = row[9:]
             is_open = state == CIRCUIT_OPEN
             views[ep_id] = EndpointView(
                 id=ep_id,
@@ -187,6 +191,7 @@ class EndpointCache:
                     ws.subnets_for(operations=True) if slug == OPERATIONS_TENANT_SLUG else None
                 ),
                 signature_style=style,
+                retry_schedule=None if retry is None else tuple(float(d) for d in retry),
             )
         return views
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from deliveries import policy, transport
 from deliveries.models import Attempt, Delivery
+from deliveries.schedules import retry_schedule
 from deliveries.services.operational import delivery_exhausted
 from webhooks_platform import metrics
 from webhooks_platform.conf import WebhooksSettings
@@ -41,6 +42,7 @@ class Flight:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     had_failures: bool = False
+    endpoint_schedule: tuple[float, ...] | None = None  # the endpoint's own retry schedule
 
 
 @dataclass
@@ -74,6 +76,7 @@ def results_record(
             now=now,
             ws=ws,
             retry_after=policy.parse_retry_after(result.retry_after, now=now),
+            schedule=retry_schedule(flight.endpoint_schedule, claimed.event_type_id, ws),
         )
         body, encoding = stored_body(result.response_body)
         attempts.append(

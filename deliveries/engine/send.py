@@ -39,7 +39,12 @@ def signed_request(
 ) -> tuple[Flight, transport.OutboundRequest | transport.AttemptResult]:
     """The flight to track and the request to send, or the failed try to record instead when
     the delivery cannot be sent (no live secret, or a body retention removed)."""
-    flight = Flight(claimed=item, url=view.url, had_failures=view.had_failures)
+    flight = Flight(
+        claimed=item,
+        url=view.url,
+        had_failures=view.had_failures,
+        endpoint_schedule=view.retry_schedule,
+    )
     problem = ""
     if not signing.keys_for(view.signature_style, view.secrets):
         problem = "no live signing secret"

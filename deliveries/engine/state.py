@@ -48,15 +48,17 @@ def delivery_next_state(
     now: datetime,
     ws: WebhooksSettings,
     retry_after: float | None = None,
+    schedule: tuple[float, ...] | None = None,
 ) -> tuple[policy.Decision, dict[str, Any]]:
     """What one finished try (status 0: no response) makes of ``delivery``: the policy's
-    decision and the columns to write."""
+    decision and the columns to write. ``schedule``: the delivery's own retry schedule
+    (``deliveries.schedules``); None: the platform's."""
     manual = delivery.manual_requested
     scheduled = delivery.scheduled_attempts + (0 if manual else 1)
     decision = policy.decide(
         status=status,
         tries_so_far=max(scheduled, 1),
-        schedule=ws.retry_schedule,
+        schedule=ws.retry_schedule if schedule is None else schedule,
         jitter=ws.retry_jitter,
         retry_after=retry_after,
         retry_after_max=ws.retry_after_max,

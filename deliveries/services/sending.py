@@ -33,6 +33,7 @@ from deliveries.engine.record import attempt_observed
 from deliveries.engine.send import transport_options
 from deliveries.engine.state import ERROR_MAX, delivery_next_state, states_write, stored_body
 from deliveries.models import Attempt, Delivery
+from deliveries.schedules import retry_schedule
 from endpoints.services import endpoint_secrets_live, headers_open, headers_redacted
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
@@ -365,6 +366,7 @@ def _apply(
         now=now,
         ws=batch.ws,
         retry_after=policy.parse_retry_after(result.retry_after, now=now),
+        schedule=retry_schedule(delivery.endpoint.retry_schedule, delivery.event_type_id, batch.ws),
     )
     body, encoding = stored_body(result.response_body)
     attempt = Attempt(

@@ -22,6 +22,7 @@ from deliveries import policy
 from deliveries.engine import engine_enabled
 from deliveries.engine.state import delivery_next_state
 from deliveries.models import Attempt, Delivery, Event, Job
+from deliveries.schedules import retry_schedule
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
@@ -59,7 +60,15 @@ def _recover_leases(now: datetime) -> int:
         for delivery in expired:
             started = (delivery.lease_expires_at or now) - timedelta(seconds=ws.lease_seconds)
             decision, fields = delivery_next_state(
-                delivery, status=0, error=LEASE_LOST_ERROR, started_at=started, now=now, ws=ws
+                delivery,
+                status=0,
+                error=LEASE_LOST_ERROR,
+                started_at=started,
+                now=now,
+                ws=ws,
+                schedule=retry_schedule(
+                    delivery.endpoint.retry_schedule, delivery.event_type_id, ws
+                ),
             )
             attempts.append(
                 Attempt(

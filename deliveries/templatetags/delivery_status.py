@@ -8,6 +8,7 @@ from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from deliveries.schedules import retry_schedule
 from webhooks_platform.conf import webhooks_settings
 
 register = template.Library()
@@ -42,5 +43,11 @@ def waiting(delivery: Any) -> str:
         return "due now: going out"
     if delivery.attempt_count == 0:
         return f"first try at {_at(due)}"
-    tries = len(webhooks_settings().retry_schedule) + 1
-    return f"retry {delivery.scheduled_attempts + 1} of {tries} at {_at(due)}"
+    ws = webhooks_settings()
+    schedule = retry_schedule(endpoint.retry_schedule, delivery.event_type_id, ws)
+    whose = ""
+    if endpoint.retry_schedule is not None:
+        whose = " (the endpoint's retry schedule)"
+    elif schedule is not ws.retry_schedule:
+        whose = " (the event type's retry schedule)"
+    return f"retry {delivery.scheduled_attempts + 1} of {len(schedule) + 1} at {_at(due)}{whose}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from endpoints.models import Endpoint, Tenant
@@ -12,6 +13,30 @@ from endpoints.portal import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN
 from endpoints.services import MAX_CUSTOM_HEADERS, MAX_ROTATION_GRACE_SECONDS, headers_redacted
 from webhooks_platform.api.pagination import PageQuerySerializer
 from webhooks_platform.api.serializers import StrictCharField
+
+_RETRY_HELP = (
+    "Seconds between tries when a delivery fails, e.g. [5, 300, 3600] (at most 30, each from "
+    "1 second to 7 days); [] means a single try. null: the event type's schedule, else the "
+    "platform's."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "number", "minimum": 1, "maximum": 7 * 86400},
+        "maxItems": 30,
+        "nullable": True,
+    }
+)
+class RetryScheduleField(serializers.JSONField):
+    """Delays in seconds; checked by the services (``endpoints.retry_schedule``), whose errors
+    name the retry at fault under this one field."""
+
+
+def _retry_schedule_field(**kwargs: Any) -> serializers.JSONField:
+    return RetryScheduleField(allow_null=True, help_text=_RETRY_HELP, **kwargs)
+
 
 # --- Event types -----------------------------------------------------------------------------
 
@@ -22,6 +47,7 @@ class EventTypeOutSerializer(serializers.Serializer):
     schema = serializers.JSONField(allow_null=True)
     example = serializers.JSONField(allow_null=True)
     archived = serializers.BooleanField()
+    retry_schedule = _retry_schedule_field()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -39,6 +65,7 @@ class EventTypeCreateInSerializer(serializers.Serializer):
     example = serializers.JSONField(
         required=False, allow_null=True, help_text="An example payload (used by test events)."
     )
+    retry_schedule = _retry_schedule_field(required=False)
 
 
 class EventTypeUpdateInSerializer(serializers.Serializer):
@@ -46,6 +73,7 @@ class EventTypeUpdateInSerializer(serializers.Serializer):
     schema = serializers.JSONField(required=False, allow_null=True)
     example = serializers.JSONField(required=False, allow_null=True)
     archived = serializers.BooleanField(required=False)
+    retry_schedule = _retry_schedule_field(required=False)
 
 
 # --- Tenants ---------------------------------------------------------------------------------
@@ -185,6 +213,7 @@ class EndpointOutSerializer(serializers.Serializer):
         choices=Endpoint.SignatureStyle.values, help_text=_SIGNATURE_STYLE_HELP
     )
     filter = serializers.JSONField(source="payload_filter", allow_null=True, help_text=_FILTER_HELP)
+    retry_schedule = _retry_schedule_field()
     channels = serializers.ListField(child=serializers.CharField(), help_text=_CHANNELS_HELP)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -244,6 +273,7 @@ class EndpointCreateInSerializer(serializers.Serializer):
     filter = serializers.JSONField(
         source="payload_filter", required=False, allow_null=True, help_text=_FILTER_HELP
     )
+    retry_schedule = _retry_schedule_field(required=False)
     secret = StrictCharField(
         required=False,
         help_text="A whsec_ secret to use (a whsk_ Ed25519 signing key for the ed25519 style); "
@@ -289,6 +319,7 @@ class EndpointUpdateInSerializer(serializers.Serializer):
         allow_null=True,
         help_text=_FILTER_HELP + " null removes it.",
     )
+    retry_schedule = _retry_schedule_field(required=False)
 
 
 class SecretOutSerializer(serializers.Serializer):

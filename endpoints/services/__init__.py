@@ -55,6 +55,7 @@ from .rules import (
     json_storable,
     metadata_validate,
     payload_filter_validate,
+    retry_schedule_validate,
     signature_style_validate,
     uid_validate,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "endpoint_rate_limit_validate",
     "signature_style_validate",
     "payload_filter_validate",
+    "retry_schedule_validate",
     "endpoint_secret_current",
     "endpoint_secret_old_until",
     "endpoint_secret_rotate",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models import Endpoint
+from ..retry_schedule import schedule_text
 
 
 def endpoint_snapshot(endpoint: Endpoint) -> dict[str, Any]:
@@ -19,6 +20,8 @@ def endpoint_snapshot(endpoint: Endpoint) -> dict[str, Any]:
         "rate_limit": endpoint.rate_limit,
         "signature_style": endpoint.signature_style,
         "filter": endpoint.payload_filter,
+        # As written in the dashboard ("5s, 5m, 2h"); a schedule is compared whole, not as a set.
+        "retry_schedule": schedule_text(endpoint.retry_schedule) or "inherited",
         "headers": sorted(endpoint.headers or {}),
         "enabled": endpoint.enabled,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from .rules import (
     endpoint_url_validate,
     metadata_validate,
     payload_filter_validate,
+    retry_schedule_validate,
     signature_style_validate,
     uid_validate,
 )
@@ -96,6 +97,7 @@ def endpoint_create(
     metadata: Mapping[str, str] | None = None,
     signature_style: str | None = None,
     payload_filter: Mapping[str, Any] | None = None,
+    retry_schedule: Sequence[float] | None = None,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint and its first signing secret; returns both (the secret in clear once;
     for the ed25519 style, the public key)."""
@@ -106,6 +108,7 @@ def endpoint_create(
     rate_limit = endpoint_rate_limit_validate(rate_limit)
     signature_style = signature_style_validate(signature_style or Endpoint.SignatureStyle.STANDARD)
     clean_filter = payload_filter_validate(payload_filter)
+    clean_schedule = retry_schedule_validate(retry_schedule)
     clean_headers = headers_seal(endpoint_headers_validate(headers), {})
     types = _event_types_resolve(event_types, tenant=tenant)
     secret = _secret_or_new(secret, signature_style)
@@ -133,6 +136,7 @@ def endpoint_create(
         rate_limit=rate_limit,
         signature_style=signature_style,
         payload_filter=clean_filter,
+        retry_schedule=clean_schedule,
         disabled_reason="" if enabled else "disabled when created",
         disabled_at=None if enabled else timezone.now(),
     )
@@ -156,9 +160,11 @@ def endpoint_update(
     metadata: Mapping[str, str] | None = None,
     signature_style: str | None = None,
     payload_filter: Mapping[str, Any] | None = _UNSET,
+    retry_schedule: Sequence[float] | None = _UNSET,
 ) -> Endpoint:
     """Change what is given; ``rate_limit=None`` removes the limit (``uid=None`` the uid,
-    ``channels=None`` the channels, ``payload_filter=None`` the filter), omitted leaves it."""
+    ``channels=None`` the channels, ``payload_filter=None`` the filter, ``retry_schedule=None``
+    the endpoint's own schedule), omitted leaves it."""
     if uid is not _UNSET:
         uid = uid_validate(uid, reserved_prefix="ep_")
         taken = Endpoint.objects.filter(tenant_id=endpoint.tenant_id, uid=uid).exclude(
@@ -177,6 +183,8 @@ def endpoint_update(
         endpoint.rate_limit = endpoint_rate_limit_validate(rate_limit)
     if payload_filter is not _UNSET:
         endpoint.payload_filter = payload_filter_validate(payload_filter)
+    if retry_schedule is not _UNSET:
+        endpoint.retry_schedule = retry_schedule_validate(retry_schedule)
     new_kind = False
     if signature_style is not None:
         style = signature_style_validate(signature_style)

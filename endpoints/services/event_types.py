@@ -11,10 +11,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from ..models import EVENT_TYPE_NAME_RE, EventType
+from ..selectors import event_type_retry_schedules_changed
 from .rules import (
     _UNSET,
     AlreadyExists,
     json_storable,
+    retry_schedule_validate,
 )
 
 # --- Event types -----------------------------------------------------------------------------
@@ -66,6 +68,7 @@ def event_type_create(
     deprecated: bool = False,
     feature_flag: str = "",
     archived: bool = False,
+    retry_schedule: Any = None,
 ) -> EventType:
     name = (name or "").strip()
     if not re.match(EVENT_TYPE_NAME_RE, name) or len(name) > 128:
@@ -77,9 +80,10 @@ def event_type_create(
         )
     _validate_schema(schema)
     _validate_example(schema, example)
+    clean_schedule = retry_schedule_validate(retry_schedule)
     try:
         with transaction.atomic():
-            return EventType.objects.create(
+            created = EventType.objects.create(
                 name=name,
                 description=description or "",
                 schema=schema,
@@ -88,9 +92,13 @@ def event_type_create(
                 deprecated=bool(deprecated),
                 feature_flag=(feature_flag or "")[:256],
                 archived=bool(archived),
+                retry_schedule=clean_schedule,
             )
     except IntegrityError as exc:
         raise AlreadyExists({"name": f"Event type {name!r} already exists."}) from exc
+    if clean_schedule is not None:
+        event_type_retry_schedules_changed()
+    return created
 
 
 def event_type_update(
@@ -103,7 +111,11 @@ def event_type_update(
     schemas: Any = _UNSET,
     deprecated: bool | None = None,
     feature_flag: str | None = None,
+    retry_schedule: Any = _UNSET,
 ) -> EventType:
+    """Change what is given; ``retry_schedule=None`` goes back to the platform's schedule."""
+    if retry_schedule is not _UNSET:
+        event_type.retry_schedule = retry_schedule_validate(retry_schedule)
     if schemas is not _UNSET:
         event_type.schemas = _schemas_validate(schemas)
     if deprecated is not None:
@@ -121,6 +133,8 @@ def event_type_update(
     if archived is not None:
         event_type.archived = archived
     event_type.save()
+    if retry_schedule is not _UNSET:
+        event_type_retry_schedules_changed()
     return event_type
 
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from webhooks_platform.conf import webhooks_settings
 
-from .. import payload_filter, url_safety
+from .. import payload_filter, retry_schedule, url_safety
 from ..models import Endpoint, Tenant
 
 MAX_ROTATION_GRACE_SECONDS = 7 * 86400
@@ -178,6 +178,15 @@ def payload_filter_validate(value: Any) -> dict[str, Any] | None:
         return payload_filter.filter_validate(value)
     except payload_filter.FilterError as exc:
         raise ValidationError({"filter": str(exc)}) from exc
+
+
+def retry_schedule_validate(value: Any) -> list[float] | None:
+    """A retry schedule to store (``endpoints.retry_schedule``): delays in seconds, [] for no
+    retries, None to inherit."""
+    try:
+        return retry_schedule.schedule_validate(value)
+    except retry_schedule.ScheduleError as exc:
+        raise ValidationError({"retry_schedule": str(exc)}) from exc
 
 
 def signature_style_validate(style: Any) -> str:

@@ -370,3 +370,31 @@ def test_a_payload_filter_is_set_shown_checked_and_cleared(api_a):
     assert shown == spec
     assert cleared.json()["filter"] is None
     assert Endpoint.objects.get(pk=created.json()["id"]).payload_filter is None
+
+
+def test_a_retry_schedule_is_set_shown_checked_and_cleared(api_a):
+    created = api_a.post(
+        BASE, {"url": "http://127.0.0.1:9/r", "retry_schedule": [10, 600]}, format="json"
+    )
+    detail = f"{BASE}{created.json()['id']}/"
+    too_soon = api_a.patch(detail, {"retry_schedule": [0.5]}, format="json")
+    not_list = api_a.patch(detail, {"retry_schedule": "10s"}, format="json")
+    too_many = api_a.patch(detail, {"retry_schedule": [60] * 31}, format="json")
+    shown = api_a.get(detail).json()["retry_schedule"]
+    single = api_a.patch(detail, {"retry_schedule": []}, format="json")
+    cleared = api_a.patch(detail, {"retry_schedule": None}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["retry_schedule"] == [10, 600]
+    for bad in (too_soon, not_list, too_many):
+        assert "retry_schedule" in assert_error(bad, 400, "validation_error")["fields"]
+    assert shown == [10, 600]  # nothing lost to the refused changes
+    assert single.json()["retry_schedule"] == []
+    assert cleared.json()["retry_schedule"] is None
+    endpoint = Endpoint.objects.get(pk=created.json()["id"])
+    assert endpoint.retry_schedule is None
+    changes = AuditEntry.objects.filter(target_id=endpoint.pk, action="endpoint.update")
+    assert [e.details["retry_schedule"] for e in changes.order_by("id")] == [
+        "10s, 10m → none",
+        "none → inherited",
+    ]

@@ -106,3 +106,21 @@ def test_the_operational_types_are_not_in_a_tenants_catalogue(
         )
     with pytest.raises(PublishError, match="unknown event type 'endpoint.disabled'"):
         publish_event(tenant, "endpoint.disabled", {"sneaky": True})
+
+
+def test_an_event_types_retry_schedule_is_set_shown_and_checked(platform, api_a, invoice_paid):
+    created = platform.post(
+        BASE, {"name": "order.shipped", "retry_schedule": [60, 3600]}, format="json"
+    )
+    patched = platform.patch(f"{BASE}invoice.paid/", {"retry_schedule": [30]}, format="json")
+    bad = platform.patch(f"{BASE}invoice.paid/", {"retry_schedule": [0]}, format="json")
+    by_tenant = api_a.patch(f"{BASE}invoice.paid/", {"retry_schedule": [1]}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["retry_schedule"] == [60, 3600]
+    assert patched.json()["retry_schedule"] == [30]
+    assert "retry_schedule" in assert_error(bad, 400, "validation_error")["fields"]
+    assert by_tenant.status_code == 403  # the catalogue is the platform's
+    assert api_a.get(f"{BASE}invoice.paid/").json()["retry_schedule"] == [30]
+    invoice_paid.refresh_from_db()
+    assert invoice_paid.retry_schedule == [30]

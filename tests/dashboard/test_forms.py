@@ -578,3 +578,36 @@ def test_the_filter_test_page_shows_what_a_filter_decides_on_recent_events(
     assert broken.context["verdicts"] == []
     endpoint.refresh_from_db()
     assert endpoint.payload_filter == {"data.amount": {"$gt": 10}}
+
+
+def test_a_retry_schedule_is_set_from_the_form_in_durations_and_explained_when_wrong(
+    client_for, member, tenant
+):
+    client = client_for(member)
+    form = client.get(reverse("endpoint-create")).content.decode()
+    created = client.post(
+        reverse("endpoint-create"),
+        {"url": "http://127.0.0.1:9/r", "retry_schedule": "30s, 10m, 2h", "enabled": "on"},
+    )
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    edit = reverse("endpoint-edit", args=[endpoint.pk])
+    shown = client.get(edit).content.decode()
+    bad = client.post(edit, {"url": endpoint.url, "retry_schedule": "5s, later", "enabled": "on"})
+    kept = client.post(edit, {"url": endpoint.url, "enabled": "on"})  # an older page
+    detail = client.get(reverse("endpoint-detail", args=[endpoint.pk])).content.decode()
+
+    assert 'placeholder="the platform\'s: 5s, 5m, 30m, 2h, 5h, 10h, 10h"' in form
+    assert created.status_code == 302
+    assert 'value="30s, 10m, 2h"' in shown
+    assert "Retry 2: &#x27;later&#x27; is not a duration" in bad.content.decode()
+    assert kept.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.retry_schedule == [30, 600, 7200]
+    assert "Retry schedule (its own):</span> 30s, 10m, 2h" in detail
+    single = client.post(edit, {"url": endpoint.url, "retry_schedule": "none", "enabled": "on"})
+    assert single.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.retry_schedule == []
+    client.post(edit, {"url": endpoint.url, "retry_schedule": "", "enabled": "on"})
+    endpoint.refresh_from_db()
+    assert endpoint.retry_schedule is None

@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery
 from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
-from endpoints.services import endpoint_create
+from endpoints.services import endpoint_create, event_type_update
 from tests.nodejs import node_json, node_ready
 from tests.workers import start_worker
 from webhooks_platform.celery import app as celery_app
@@ -237,3 +237,31 @@ def test_a_real_worker_sends_a_filtered_endpoint_only_what_passes(
     big = sorted(json.loads(r.body)["data"]["amount"] for r in receiver.received("/big"))
     assert big == [100, 150]
     assert len(receiver.received("/plain")) == 4
+
+
+def test_a_real_worker_retries_each_endpoint_on_its_own_schedule(
+    tmp_path, e2e_settings, clean_broker, receiver, tenant, invoice_paid
+):
+    # The platform's schedule is [0.5] * 3 here (4 tries); the event type's set before the
+    # worker starts, so that its first read already has it.
+    event_type_update(event_type=invoice_paid, retry_schedule=[1, 1])
+    endpoint_create(tenant=tenant, url=receiver.url("/status/500/own"), retry_schedule=[1])
+    endpoint_create(tenant=tenant, url=receiver.url("/status/500/single"), retry_schedule=[])
+    endpoint_create(tenant=tenant, url=receiver.url("/status/500/by-type"))
+    worker = start_worker(tmp_path)
+    try:
+        event = publish_event(tenant, "invoice.paid", {})
+
+        def finished():
+            sweep()
+            return Delivery.objects.filter(event=event, status=Delivery.Status.FAILED).count() == 3
+
+        assert _wait(finished, timeout=60, interval=0.3)
+    finally:
+        worker.stop()
+    time.sleep(0.5)  # a try beyond a schedule would arrive now
+    assert len(receiver.received("/status/500/own")) == 2
+    assert len(receiver.received("/status/500/single")) == 1
+    assert len(receiver.received("/status/500/by-type")) == 3
+    tries = Attempt.objects.filter(delivery__event=event).values_list("number", flat=True)
+    assert sorted(tries) == [1, 1, 1, 2, 2, 3]

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from endpoints.models import Endpoint, Tenant
+from endpoints.retry_schedule import ScheduleError, schedule_parse
 from endpoints.selectors import tenant_get
 from endpoints.services import endpoint_create
 
@@ -33,6 +34,11 @@ class Command(BaseCommand):
             help='payload filter as JSON, e.g. \'{"data.amount": {"$gte": 1000}}\'',
         )
         parser.add_argument(
+            "--retry-schedule",
+            help="delays between tries, e.g. '10s, 5m, 1h' ('none': a single try; "
+            "default: the event type's or the platform's)",
+        )
+        parser.add_argument(
             "--signature-style",
             choices=Endpoint.SignatureStyle.values,
             default=Endpoint.SignatureStyle.STANDARD,
@@ -55,6 +61,10 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--filter is not valid JSON: {exc}") from exc
         try:
+            schedule = schedule_parse(options["retry_schedule"] or "")
+        except ScheduleError as exc:
+            raise CommandError(f"--retry-schedule: {exc}") from exc
+        try:
             endpoint, secret = endpoint_create(
                 tenant=tenant,
                 url=options["url"],
@@ -64,6 +74,7 @@ class Command(BaseCommand):
                 secret=options["secret"],
                 signature_style=options["signature_style"],
                 payload_filter=payload_filter,
+                retry_schedule=schedule,
             )
         except ValidationError as exc:
             raise fail(exc) from exc
@@ -79,6 +90,7 @@ class Command(BaseCommand):
                 "event_types": types,
                 "signature_style": endpoint.signature_style,
                 "filter": endpoint.payload_filter,
+                "retry_schedule": endpoint.retry_schedule,
                 "secret": secret,
             },
             f"Created endpoint {endpoint.pk} for {tenant.slug}\n"
