@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from endpoints.models import EventType, Tenant
 
     from .models import Event
@@ -29,16 +31,22 @@ def publish_event(
     payload: Any,
     *,
     idempotency_key: str | None = None,
+    deliver_at: datetime | str | None = None,
 ) -> Event:
     """Publish an event to every endpoint of ``tenant`` subscribed to ``event_type``.
 
-    Runs in the caller's transaction: a rollback publishes nothing. See
+    Runs in the caller's transaction: a rollback publishes nothing. ``deliver_at`` (an aware
+    datetime, up to 30 days ahead) holds its deliveries until then. See
     ``deliveries.services.publishing.event_publish``.
     """
     from .services.publishing import event_publish
 
     return event_publish(
-        tenant=tenant, event_type=event_type, payload=payload, idempotency_key=idempotency_key
+        tenant=tenant,
+        event_type=event_type,
+        payload=payload,
+        idempotency_key=idempotency_key,
+        deliver_at=deliver_at,
     )
 
 
@@ -46,7 +54,8 @@ def publish_events(tenant: Tenant | str, items: Sequence[Mapping[str, Any]]) -> 
     """Publish up to 1,000 events of ``tenant`` with one INSERT.
 
     Each item is ``{"event_type": ..., "payload": ..., "idempotency_key": ...}`` (the key is
-    optional). Returns one ``PublishResult`` per item, in order: ``created``, ``existing`` (a
+    optional, as are ``channels``, ``tags`` and ``deliver_at``).
+    Returns one ``PublishResult`` per item, in order: ``created``, ``existing`` (a
     repeated idempotency key) or ``error`` with the message a single publish would raise; a bad
     item never stops the others. See ``deliveries.services.publishing_batch.events_publish``.
     """

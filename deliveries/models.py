@@ -37,6 +37,8 @@ class Event(models.Model):
         Endpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Scheduled: its deliveries are created at once but wait until then for their first try.
+    deliver_at = models.DateTimeField(null=True, blank=True)
     fanned_out_at = models.DateTimeField(null=True, blank=True)
     # While set and in the future, a fan-out message for this event is believed queued.
     fanout_dispatched_until = models.DateTimeField(null=True, blank=True)

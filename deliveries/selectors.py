@@ -142,8 +142,14 @@ def events_filter(
     event_type: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    scheduled: bool | None = None,
 ) -> QuerySet[Event]:
+    """A tenant's events; ``scheduled``: only those whose ``deliver_at`` is still ahead (True)
+    or only the others (False)."""
     qs = Event.objects.filter(tenant=tenant).select_related("event_type")
+    if scheduled is not None:
+        ahead = Q(deliver_at__gt=timezone.now())
+        qs = qs.filter(ahead) if scheduled else qs.exclude(ahead)
     return _of_type_in_window(qs, event_type, since, until)
 
 

@@ -112,6 +112,10 @@ class EventOutSerializer(serializers.Serializer):
     )
     channels = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
+    deliver_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="A scheduled event: its deliveries wait until then. null: sent at once.",
+    )
 
 
 class EventDetailOutSerializer(EventOutSerializer):
@@ -131,6 +135,12 @@ class EventCreateInSerializer(serializers.Serializer):
         required=False,
         help_text="Only endpoints with one of these channels, and endpoints without channels, "
         "receive the event.",
+    )
+    deliver_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601, up to 30 days ahead: the deliveries are created now and wait "
+        "until then (a time without an offset is UTC; one already past means at once).",
     )
 
 
@@ -176,6 +186,12 @@ class EventBatchOutSerializer(serializers.Serializer):
 
 class EventListQuerySerializer(PageQuerySerializer, _WindowSerializer):
     event_type = StrictCharField(required=False, max_length=128)
+    scheduled = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only events whose deliver_at is still ahead; false: only the others.",
+    )
 
 
 # --- Endpoint actions ------------------------------------------------------------------------

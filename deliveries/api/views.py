@@ -140,6 +140,7 @@ class EventListView(TenantView):
             event_type=query.get("event_type"),
             since=query.get("since"),
             until=query.get("until"),
+            scheduled=query.get("scheduled"),
         )
         return page_response(qs, query, EventOutSerializer)
 
@@ -158,6 +159,7 @@ class EventListView(TenantView):
             payload=data["payload"],
             idempotency_key=request.headers.get("Idempotency-Key"),
             channels=data.get("channels"),
+            deliver_at=data.get("deliver_at"),
         )
         return Response(EventOutSerializer(event).data, status=status.HTTP_202_ACCEPTED)
 

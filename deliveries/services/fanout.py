@@ -86,14 +86,16 @@ def _deliveries_create(
             tenant_id=event.tenant_id,
             event_type_id=event.event_type_id,
             status=Delivery.Status.PENDING,
-            next_attempt_at=now,
+            next_attempt_at=_first_try(event, now),
         )
         for event, endpoint_ids in targets
         for endpoint_id in endpoint_ids
     ]
     token: uuid.UUID | None = None
-    if engine_enabled():
-        claim_up_to = 0  # the engine claims what it can start; creating them claimed would not
+    if engine_enabled() or any(_first_try(event, now) > now for event, _ in targets):
+        # The engine claims what it can start; creating them claimed would not. Nor may a
+        # scheduled event's deliveries be sent before their time.
+        claim_up_to = 0
     if 0 < len(rows) <= claim_up_to:
         token = uuid.uuid4()
         lease = now + timedelta(seconds=ws.lease_seconds)
@@ -106,16 +108,23 @@ def _deliveries_create(
     Delivery.objects.bulk_create(rows, batch_size=BULK_CHUNK, ignore_conflicts=True)
     event_ids = [event.pk for event, _ in targets]
     Event.objects.filter(id__in=event_ids).update(fanned_out_at=now, fanout_dispatched_until=None)
+    # Scheduled ones are left to the sweeper (or the engine's discovery) when they fall due.
     pending = list(
-        Delivery.objects.filter(event_id__in=event_ids, status=Delivery.Status.PENDING).values_list(
-            "id", flat=True
-        )
+        Delivery.objects.filter(
+            event_id__in=event_ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now
+        ).values_list("id", flat=True)
     )
     if pending:
         deliveries_dispatch(delivery_ids=pending)
     if token is not None:
         transaction.on_commit(functools.partial(_send_claimed, token, len(rows)))
     return len(rows)
+
+
+def _first_try(event: Event, now: datetime) -> datetime:
+    """When a new delivery of ``event`` is first due: now, or a scheduled event's time."""
+    deliver_at = event.deliver_at
+    return deliver_at if deliver_at is not None and deliver_at > now else now
 
 
 _DELIVERIES = Delivery._meta.db_table
@@ -130,10 +139,10 @@ WITH created AS (
         attempt_count, scheduled_attempts, next_attempt_at, manual_requested, last_error,
         cancel_reason, created_at, claim_token, lease_expires_at)
     SELECT t.event_id, t.endpoint_id, t.tenant_id, t.event_type_id,
-        CASE WHEN t.adopt THEN 'sending' ELSE 'pending' END, 0, 0, %b, false, '', '', %b,
+        CASE WHEN t.adopt THEN 'sending' ELSE 'pending' END, 0, 0, t.due, false, '', '', %b,
         CASE WHEN t.adopt THEN %b::uuid END, CASE WHEN t.adopt THEN %b::timestamptz END
-    FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::boolean[])
-        AS t(event_id, endpoint_id, tenant_id, event_type_id, adopt)
+    FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::boolean[],
+        %b::timestamptz[]) AS t(event_id, endpoint_id, tenant_id, event_type_id, adopt, due)
     ON CONFLICT DO NOTHING
     RETURNING id, endpoint_id, event_id, tenant_id, status, event_type_id
 )
@@ -161,30 +170,42 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
     Without a local engine the new deliveries go through the broker. Deliveries an earlier run
     created are found by the engine's discovery."""
     wanted: Counter[str] = Counter()
-    for _, endpoint_ids in targets:
-        wanted.update(endpoint_ids)
+    for event, endpoint_ids in targets:
+        if _first_try(event, now) == now:  # a scheduled event's deliveries are never adopted
+            wanted.update(endpoint_ids)
     handover = reserve_local(dict(wanted), now=now) if wanted and has_local() else None
     room = Counter(handover.counts) if handover is not None else Counter()
-    columns: tuple[list[str], list[str], list[int], list[int], list[bool]] = ([], [], [], [], [])
+    columns: tuple[list[str], list[str], list[int], list[int], list[bool], list[datetime]] = (
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
     for event, endpoint_ids in targets:
+        due = _first_try(event, now)
         for endpoint_id in endpoint_ids:
-            adopt = room[endpoint_id] > 0
+            adopt = due == now and room[endpoint_id] > 0
             room[endpoint_id] -= adopt
             columns[0].append(event.pk)
             columns[1].append(endpoint_id)
             columns[2].append(event.tenant_id)
             columns[3].append(event.event_type_id)
             columns[4].append(adopt)
+            columns[5].append(due)
     token = handover.token if handover is not None else None
     lease = handover.lease_until if handover is not None else None
     with bound_cursor() as cursor:
         created: list[tuple[Any, ...]] = []
         if columns[0]:
-            cursor.execute(_INSERT_DELIVERIES, [now, now, token, lease, *columns])
+            cursor.execute(_INSERT_DELIVERIES, [now, token, lease, *columns])
             created = cursor.fetchall()
         cursor.execute(_EVENTS_FANNED_OUT, [now, [event.pk for event, _ in targets]])
     adopted = [_claimed_new(row, token) for row in created if row[4] and token is not None]
-    pending = [(row[0], row[1]) for row in created if not row[4]]
+    # A scheduled event's deliveries are found by the engines' discovery when they fall due.
+    scheduled = {event.pk for event, _ in targets if _first_try(event, now) > now}
+    pending = [(row[0], row[1]) for row in created if not row[4] and row[2] not in scheduled]
     if handover is not None:
         transaction.on_commit(functools.partial(_hand_over, handover, adopted))
     if pending:
@@ -314,7 +335,14 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
                 skip_locked(
                     Event.objects.filter(tenant_id=tenant_id, fanned_out_at__isnull=True)
                     .order_by("created_at")
-                    .only("id", "tenant_id", "event_type_id", "only_endpoint_id", "channels")
+                    .only(
+                        "id",
+                        "tenant_id",
+                        "event_type_id",
+                        "only_endpoint_id",
+                        "channels",
+                        "deliver_at",
+                    )
                 )[:DRAIN_LIMIT]
             )
             if not events:

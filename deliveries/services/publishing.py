@@ -120,6 +120,34 @@ def _idempotency_key_check(idempotency_key: Any) -> None:
         )
 
 
+MAX_DELIVER_AHEAD = timedelta(days=30)
+
+
+def deliver_at_validate(value: Any, *, now: datetime) -> datetime | None:
+    """When a scheduled event's deliveries go out: an aware datetime (or ISO 8601 text with an
+    offset) up to ``MAX_DELIVER_AHEAD`` ahead. None, or a time already past: at once."""
+    if value is None:
+        return None
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise PublishError(
+                f"deliver_at {value[:40]!r} is not an ISO 8601 time such as 2026-12-24T18:00:00Z"
+            ) from None
+    if not isinstance(moment, datetime):
+        raise PublishError("deliver_at must be an ISO 8601 time such as 2026-12-24T18:00:00Z")
+    if timezone.is_naive(moment):
+        raise PublishError("deliver_at needs a time zone (such as Z or +01:00)")
+    if moment > now + MAX_DELIVER_AHEAD:
+        raise PublishError(
+            f"deliver_at is at most {MAX_DELIVER_AHEAD.days} days ahead; "
+            f"{_timestamp(moment)} is later than {_timestamp(now + MAX_DELIVER_AHEAD)}"
+        )
+    return moment if moment > now else None
+
+
 def _event_build(
     *,
     tenant: Tenant,
@@ -131,6 +159,7 @@ def _event_build(
     channels: Any = None,
     tags: Any = None,
     test: bool = False,
+    deliver_at: Any = None,
 ) -> Event:
     """The unsaved event for one publish, after every check but the idempotency key's."""
     payload_only = tenant.message_format == Tenant.MessageFormat.SVIX
@@ -152,6 +181,7 @@ def _event_build(
     if size > limit:
         raise PayloadTooLarge(f"payload is {size} bytes once encoded; the limit is {limit} bytes")
     _schema_check(type_obj, payload)
+    scheduled = deliver_at_validate(deliver_at, now=created_at)
     return Event(
         tenant=tenant,
         event_type=type_obj,
@@ -163,6 +193,7 @@ def _event_build(
         only_endpoint=only_endpoint,
         is_test=test,
         created_at=created_at,
+        deliver_at=scheduled,
         fanout_dispatched_until=created_at + timedelta(seconds=ws.dispatch_timeout),
     )
 
@@ -178,6 +209,7 @@ def event_publish(
     tags: Sequence[str] | None = None,
     repeat_raises: bool = False,
     test: bool = False,
+    deliver_at: datetime | str | None = None,
 ) -> Event:
     """Store one event and enqueue its fan-out when the caller's transaction commits.
 
@@ -186,7 +218,8 @@ def event_publish(
     ``repeat_raises`` raises ``EventExists`` (the Svix API answers a repeated ``eventId`` 409).
     ``channels``: only endpoints with a channel in common receive it, besides endpoints without
     channels; ``tags`` are labels to search by. ``test``: a test event, marked so that its
-    receiver can tell it from a real one.
+    receiver can tell it from a real one. ``deliver_at``: its deliveries wait until then (up to
+    30 days ahead; see ``deliver_at_validate``).
     """
     _idempotency_key_check(idempotency_key)
     tenant_obj = _tenant_resolve(tenant)
@@ -194,7 +227,12 @@ def event_publish(
     fast = idempotency_key is None and only_endpoint is None and not test
     if fast and connection.vendor == "postgresql":
         event = _publish_with_type_seen(
-            tenant=tenant_obj, name=name, payload=payload, channels=channels, tags=tags
+            tenant=tenant_obj,
+            name=name,
+            payload=payload,
+            channels=channels,
+            tags=tags,
+            deliver_at=deliver_at,
         )
         if event is not None:
             return _published(event, only_endpoint=None)
@@ -218,6 +256,7 @@ def event_publish(
         channels=channels,
         tags=tags,
         test=test,
+        deliver_at=deliver_at,
     )
     if idempotency_key is None:
         # Nothing can conflict: a plain INSERT, without the savepoint's two extra round trips.
@@ -256,16 +295,16 @@ _MAX_TYPES_SEEN = 10_000
 
 _EVENT_INSERT_IF_TYPE_UNCHANGED = f"""
 INSERT INTO {Event._meta.db_table} (id, tenant_id, event_type_id, body, body_is_payload,
-    channels, tags, idempotency_key, only_endpoint_id, created_at, fanned_out_at,
+    channels, tags, idempotency_key, only_endpoint_id, created_at, deliver_at, fanned_out_at,
     fanout_dispatched_until)
-SELECT %s, %s, t.id, %s, %s, %s::jsonb, %s::jsonb, NULL, NULL, %s, NULL, %s
+SELECT %s, %s, t.id, %s, %s, %s::jsonb, %s::jsonb, NULL, NULL, %s, %s, NULL, %s
 FROM {EventType._meta.db_table} AS t
 WHERE t.id = %s AND t.name = %s AND NOT t.archived AND t.schema IS NOT DISTINCT FROM %s::jsonb
 """  # noqa: S608  (table names from the models; every value is a parameter)
 
 
 def _publish_with_type_seen(
-    *, tenant: Tenant, name: str, payload: Any, channels: Any, tags: Any
+    *, tenant: Tenant, name: str, payload: Any, channels: Any, tags: Any, deliver_at: Any
 ) -> Event | None:
     """The common publish (no idempotency key, not a test event) on PostgreSQL, in one
     statement: the payload is checked against the event type this process saw last, and one
@@ -285,6 +324,7 @@ def _publish_with_type_seen(
             created_at=timezone.now(),
             channels=channels,
             tags=tags,
+            deliver_at=deliver_at,
         )
     except PublishError:
         return None
@@ -299,6 +339,7 @@ def _publish_with_type_seen(
                 json.dumps(event.channels),
                 json.dumps(event.tags),
                 event.created_at,
+                event.deliver_at,
                 event.fanout_dispatched_until,
                 seen.pk,
                 seen.name,

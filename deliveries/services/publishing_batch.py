@@ -40,7 +40,8 @@ def events_publish(
 ) -> list[PublishResult]:
     """Publish up to ``MAX_BATCH`` events of one tenant: one INSERT for all that pass.
 
-    Each item is a mapping with ``event_type``, ``payload`` and optionally ``idempotency_key``.
+    Each item is a mapping with ``event_type``, ``payload`` and optionally ``idempotency_key``,
+    ``channels``, ``tags`` and ``deliver_at``.
     Items are checked as ``event_publish`` checks one; a bad item gets its error in its result
     and does not stop the others. The results are in the order of ``items``. Runs in the
     caller's transaction, and the fan-out of the whole batch is one broker message after commit.
@@ -92,6 +93,7 @@ def events_publish(
                 created_at=created_at,
                 channels=item.get("channels"),
                 tags=item.get("tags"),
+                deliver_at=item.get("deliver_at"),
             )
         except PublishError as exc:
             code = "payload_too_large" if isinstance(exc, PayloadTooLarge) else "validation_error"

@@ -42,7 +42,8 @@ def waiting(delivery: Any) -> str:
             return f"due now, within the endpoint's rate limit ({endpoint.rate_limit}/s)"
         return "due now: going out"
     if delivery.attempt_count == 0:
-        return f"first try at {_at(due)}"
+        # Only a scheduled event (deliver_at) makes a first try wait.
+        return f"scheduled: first try at {_at(due)}"
     ws = webhooks_settings()
     schedule = retry_schedule(endpoint.retry_schedule, delivery.event_type_id, ws)
     whose = ""

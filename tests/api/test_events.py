@@ -1,8 +1,11 @@
 """Publishing over the API: 202, idempotency, and the inputs it refuses."""
 
-import pytest
+from datetime import UTC, timedelta
 
-from deliveries.models import Event
+import pytest
+from django.utils import timezone
+
+from deliveries.models import Delivery, Event
 from deliveries.services.fanout import event_fan_out
 from endpoints.services import event_type_archive
 
@@ -28,6 +31,7 @@ def test_publish_is_202_with_the_event(api_a, invoice_paid):
         "only_endpoint_id": None,
         "channels": [],
         "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "deliver_at": None,
     }
 
 
@@ -273,3 +277,44 @@ def test_channels_decide_which_endpoints_receive_an_event(platform, tenant, invo
         format="json",
     )
     assert bad.status_code == 400
+
+
+def test_deliver_at_schedules_an_event_and_lists_it_as_scheduled(api_a, endpoint_a):
+    later = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+    text = later.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scheduled = api_a.post(
+        BASE, {"event_type": "invoice.paid", "payload": {}, "deliver_at": text}, format="json"
+    )
+    at_once = api_a.post(BASE, {"event_type": "invoice.paid", "payload": {}}, format="json")
+    too_far = api_a.post(
+        BASE,
+        {
+            "event_type": "invoice.paid",
+            "payload": {},
+            "deliver_at": (timezone.now() + timedelta(days=31)).isoformat(),
+        },
+        format="json",
+    )
+    not_a_time = api_a.post(
+        BASE, {"event_type": "invoice.paid", "payload": {}, "deliver_at": "soon"}, format="json"
+    )
+    batch = api_a.post(
+        BATCH,
+        {"events": [{"event_type": "invoice.paid", "payload": {}, "deliver_at": text}]},
+        format="json",
+    )
+
+    assert scheduled.status_code == 202, scheduled.content
+    assert scheduled.json()["deliver_at"] == text
+    event_fan_out(event_id=scheduled.json()["id"])
+    assert Delivery.objects.get(event_id=scheduled.json()["id"]).next_attempt_at == later
+    assert "at most 30 days ahead" in assert_error(too_far, 400, "validation_error")["message"]
+    assert "deliver_at" in assert_error(not_a_time, 400, "validation_error")["fields"]
+    assert batch.json()["data"][0]["event"]["deliver_at"] == text
+    listed = api_a.get(BASE, {"scheduled": "true"}).json()["data"]
+    assert {e["id"] for e in listed} == {
+        scheduled.json()["id"],
+        batch.json()["data"][0]["event"]["id"],
+    }
+    others = api_a.get(BASE, {"scheduled": "false"}).json()["data"]
+    assert [e["id"] for e in others] == [at_once.json()["id"]]

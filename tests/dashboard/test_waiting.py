@@ -6,7 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from deliveries import publish_event
 from deliveries.models import Delivery
+from deliveries.services.fanout import event_fan_out
 from deliveries.templatetags.delivery_status import waiting
 from endpoints.models import Endpoint
 
@@ -71,3 +73,14 @@ def test_the_log_and_the_delivery_page_show_it(client_for, member, pending):
     assert "due now: going out" in log
     assert "next 0" not in log
     assert "due now: going out" in page
+
+
+def test_a_scheduled_event_says_when_it_goes_out(endpoint, client_for, member, tenant):
+    later = timezone.now() + timedelta(days=2)
+    event = publish_event(tenant, "invoice.paid", {}, deliver_at=later)
+    event_fan_out(event_id=event.pk)
+
+    page = client_for(member).get(reverse("event-detail", args=[event.pk])).content.decode()
+
+    assert 'id="scheduled-event"' in page
+    assert "scheduled: first try at " in page

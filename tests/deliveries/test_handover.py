@@ -8,9 +8,11 @@ own connection, as in a worker, so these tests commit.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from deliveries import publish_event
 from deliveries.engine import handover
@@ -202,3 +204,27 @@ def test_nothing_is_reserved_while_older_deliveries_of_the_endpoint_are_due(
     assert held_back is None
     assert granted is not None
     assert granted.counts == {endpoint.pk: 5}
+
+
+def test_a_scheduled_events_deliveries_are_never_handed_over_early(
+    tenant, invoice_paid, receiver, engine
+):
+    endpoint_create(tenant=tenant, url=receiver.url("/ok"))
+    _warm(tenant, engine, lambda: len(receiver.received()))
+    later = timezone.now() + timedelta(seconds=1.5)
+    scheduled = publish_event(tenant, "invoice.paid", {"later": True}, deliver_at=later)
+    now = publish_event(tenant, "invoice.paid", {"now": True})
+
+    assert events_fan_out_pending(tenant_id=tenant.pk) == 2
+
+    assert _wait(lambda: len(receiver.received()) == 2)
+    (handed,) = engine.handed
+    assert [c.event_id for c in handed.claimed] == [now.pk]
+    waiting = Delivery.objects.get(event=scheduled)
+    assert waiting.status == "pending"
+    assert waiting.next_attempt_at == later
+    # The engine's discovery finds it once due.
+    assert _wait(lambda: len(receiver.received()) == 3, timeout=10)
+    assert receiver.received()[-1].headers["webhook-id"] == scheduled.pk
+    assert _wait(lambda: Attempt.objects.filter(delivery=waiting).exists())
+    assert Attempt.objects.get(delivery=waiting).started_at >= later

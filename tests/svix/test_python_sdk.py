@@ -355,6 +355,28 @@ def test_channels_filter_who_receives_a_message(svix, receiver, worker):
     ).data
 
 
+def test_deliver_at_schedules_a_message(svix, receiver, worker):
+    app = svix.application.create(ApplicationIn(name="Acme"))
+    svix.endpoint.create(app.id, EndpointIn(url=receiver.url("/later")))
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    msg = svix.message.create(app.id, MessageIn(event_type="o.c", payload={}, deliver_at=later))
+    with pytest.raises(HTTPValidationError) as too_far:
+        svix.message.create(
+            app.id,
+            MessageIn(event_type="o.c", payload={}, deliver_at=later + timedelta(days=31)),
+        )
+
+    assert abs(msg.deliver_at - later) < timedelta(milliseconds=1)
+    assert "at most 30 days ahead" in json.dumps(too_far.value.to_dict())
+    assert svix.message.get(app.id, msg.id).deliver_at == msg.deliver_at
+    time.sleep(1)
+    assert receiver.received("/later") == []  # not yet
+    (request,) = receiver.wait_for(1, "/later", timeout=15)
+    assert request.headers["svix-id"] == msg.id
+    assert _wait(lambda: Attempt.objects.filter(delivery__event_id=msg.id).exists())
+    assert Attempt.objects.get(delivery__event_id=msg.id).started_at >= later
+
+
 @pytest.mark.e2e
 def test_recover_send_example_and_portal_access(svix, receiver, worker, server_url):
     app = svix.application.create(ApplicationIn(name="Acme"))

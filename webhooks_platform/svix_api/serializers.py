@@ -235,7 +235,7 @@ def message_payload(event: Event, with_content: bool) -> dict[str, Any]:
 
 
 def message_out(event: Event, *, with_content: bool) -> dict[str, Any]:
-    return {
+    out = {
         "id": event.pk,
         "eventId": event.idempotency_key,
         "eventType": event.event_type.name,
@@ -244,6 +244,9 @@ def message_out(event: Event, *, with_content: bool) -> dict[str, Any]:
         "tags": list(event.tags) or None,
         "timestamp": _time(event.created_at),
     }
+    if event.deliver_at is not None:
+        out["deliverAt"] = _time(event.deliver_at)
+    return out
 
 
 class MessageOut(S.Serializer):
@@ -254,6 +257,7 @@ class MessageOut(S.Serializer):
     channels = S.ListField(child=S.CharField(), allow_null=True)
     tags = S.ListField(child=S.CharField(), allow_null=True)
     timestamp = S.DateTimeField()
+    deliverAt = S.DateTimeField(required=False)  # noqa: N815  (set for a scheduled message)
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return message_out(instance, with_content=self.context.get("with_content", True))

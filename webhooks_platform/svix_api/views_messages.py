@@ -6,14 +6,16 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from deliveries import PublishError
 from deliveries.models import Attempt, Delivery, Event
 from deliveries.services.lifecycle import delivery_replay
-from deliveries.services.publishing import event_publish
+from deliveries.services.publishing import deliver_at_validate, event_publish
 from deliveries.services.retention import attempt_expunge, event_expunge
 from endpoints import selectors, services
 from endpoints.models import Endpoint, EventType, Tenant
@@ -116,8 +118,10 @@ class MessageListView(AppScopedView):
         if tenant is None:
             self.platform_only()
             tenant = app_get_or_create(data.get("application") or {}, app)
-        if data.get("deliverAt") is not None:
-            raise invalid("body", "deliverAt", "Scheduled delivery (deliverAt) is not supported.")
+        try:
+            deliver_at = deliver_at_validate(data.get("deliverAt"), now=timezone.now())
+        except PublishError as exc:
+            raise invalid("body", "deliverAt", str(exc)) from exc
         payload = data.get("payload", data.get("data"))
         if payload is None:
             raise invalid("body", "payload", "payload is required (a JSON object).")
@@ -130,6 +134,7 @@ class MessageListView(AppScopedView):
                 channels=data.get("channels"),
                 tags=data.get("tags"),
                 repeat_raises=True,
+                deliver_at=deliver_at,
             )
         body = s.message_out(event, with_content=_with_content(request))
         return Response(body, status=status.HTTP_202_ACCEPTED)
