@@ -88,6 +88,8 @@ class Delivery(models.Model):
     """One event to one endpoint: the unit that is retried, replayed and reported."""
 
     class Status(models.TextChoices):
+        # An ordered endpoint's delivery waiting for the one before it (deliveries.ordering).
+        HELD = "held", "Held"
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         SUCCEEDED = "succeeded", "Succeeded"
@@ -135,7 +137,9 @@ class Delivery(models.Model):
                 fields=["event", "endpoint"], name="delivery_event_endpoint_uniq"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "sending", "succeeded", "failed", "cancelled"]),
+                condition=Q(
+                    status__in=["held", "pending", "sending", "succeeded", "failed", "cancelled"]
+                ),
                 name="delivery_status_valid",
             ),
             models.CheckConstraint(
@@ -155,6 +159,13 @@ class Delivery(models.Model):
                 fields=["endpoint", "next_attempt_at", "id"],
                 condition=Q(status="pending"),
                 name="delivery_endpoint_due_idx",
+            ),
+            # Ordered endpoints: the held delivery of each endpoint's earliest event, released
+            # when the one before it finishes. Only held rows: no cost to any other delivery.
+            models.Index(
+                fields=["endpoint", "event"],
+                condition=Q(status="held"),
+                name="delivery_endpoint_held_idx",
             ),
             # The sweeper: leases of workers that died mid-attempt.
             models.Index(

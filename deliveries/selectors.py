@@ -305,7 +305,10 @@ def tenant_endpoints_support(*, tenant: Tenant) -> list[Endpoint]:
     return list(
         Endpoint.objects.filter(tenant=tenant, deleted_at__isnull=True)
         .annotate(
-            waiting=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.PENDING)),
+            waiting=Count(
+                "deliveries",
+                filter=Q(deliveries__status__in=(Delivery.Status.PENDING, Delivery.Status.HELD)),
+            ),
             in_flight=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENDING)),
         )
         .prefetch_related("event_types")

@@ -212,7 +212,12 @@ def delivery_context(delivery: Delivery, *, support: bool = False) -> dict[str, 
         "body": body,
         "support": support,
         "section": "support-deliveries" if support else "deliveries",
-        "active": delivery.status in (Delivery.Status.PENDING, Delivery.Status.SENDING),
+        "active": delivery.status
+        in (Delivery.Status.HELD, Delivery.Status.PENDING, Delivery.Status.SENDING),
+        # What an ordered endpoint waits behind can be skipped by support (audited).
+        "skippable": support
+        and delivery.endpoint.ordered
+        and delivery.status in (Delivery.Status.PENDING, Delivery.Status.HELD),
     }
 
 

@@ -30,7 +30,7 @@ from webhooks_platform.dashboard import audit, flat_message, staff_view
 from . import selectors
 from .models import Delivery, Job
 from .services.jobs import job_bulk_replay_create, job_scope
-from .services.lifecycle import delivery_replay
+from .services.lifecycle import delivery_replay, delivery_skip
 from .views import LogFilterForm, attempt_view_model, delivery_context, job_json, log_page
 
 
@@ -134,6 +134,25 @@ def support_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpRespo
     back = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         return redirect(back)
+    return redirect("support-delivery-detail", delivery_id=delivery.pk)
+
+
+@require_POST
+@staff_view
+def support_delivery_skip(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    """Give up on the delivery an ordered endpoint waits behind, so that the next can go."""
+    delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    try:
+        delivery_skip(delivery=delivery)
+    except ValidationError as exc:
+        messages.error(request, f"Delivery {delivery.pk}: {flat_message(exc)}")
+    else:
+        audit(request, action="delivery.skip", tenant=delivery.tenant, target=delivery)
+        messages.success(
+            request, f"Delivery {delivery.pk} skipped; the endpoint's next delivery goes now."
+        )
     return redirect("support-delivery-detail", delivery_id=delivery.pk)
 
 

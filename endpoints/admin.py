@@ -204,6 +204,7 @@ class EndpointForm(forms.ModelForm):
             "signature_style",
             "payload_filter",
             "retry_schedule",
+            "ordered",
             "channels",
         ]
         help_texts = {
@@ -284,6 +285,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "signature_style",
         "payload_filter",
         "retry_schedule",
+        "ordered",
         "enabled",
         "disabled_reason",
         "disabled_at",

@@ -24,6 +24,7 @@ class EndpointForm(forms.Form):
         help_text="One per line, as Name: value. Sent with every request.",
     )
     enabled = forms.BooleanField(required=False, initial=True)
+    ordered = forms.BooleanField(required=False, initial=False)
     rate_limit = forms.IntegerField(required=False, min_value=1, max_value=10_000)
     # Not sent (an older page, a script): unchanged on edit, standard on creation.
     signature_style = forms.ChoiceField(
@@ -108,6 +109,8 @@ def service_kwargs(form: EndpointForm) -> dict[str, Any]:
         "event_types": data["event_types"],
         "headers": data["headers"],
         "enabled": data["enabled"],
+        # A checkbox is absent when unticked: only a form that offers it may change it.
+        **({"ordered": data["ordered"]} if "ordered_shown" in form.data else {}),
         "rate_limit": data["rate_limit"],
         "signature_style": data["signature_style"] or None,
         "channels": data["channels"],
@@ -127,6 +130,7 @@ def endpoint_form_initial(endpoint: Endpoint) -> dict[str, Any]:
             f"{k}: {v}" for k, v in services.headers_redacted(endpoint.headers or {}).items()
         ),
         "enabled": endpoint.enabled,
+        "ordered": endpoint.ordered,
         "rate_limit": endpoint.rate_limit,
         "signature_style": endpoint.signature_style,
         "channels": ", ".join(endpoint.channels or []),

@@ -153,6 +153,9 @@ class Endpoint(models.Model):
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
     # While open: when the next probe may go out (pushed ahead while a probe is in flight).
     circuit_next_probe_at = models.DateTimeField(null=True, blank=True)
+    # One delivery at a time, in publish order (event id order): later ones are held until the
+    # one before succeeds, exhausts its schedule or is skipped (deliveries.ordering).
+    ordered = models.BooleanField(default=False)
     # Delays in seconds between tries (endpoints.retry_schedule); null: its event type's, else
     # the platform's; []: a single try.
     retry_schedule = models.JSONField(null=True, blank=True)

@@ -4,13 +4,14 @@
 answers 200 after ``s`` seconds, ``/redirect`` 302, ``/close`` drops the connection without a
 response, ``/binary`` 200 with a non-UTF-8 body, ``/big`` 200 with a 50 kB body,
 ``/badheader`` 200 with a header value that is not UTF-8, ``/manyheaders`` 200 with 800 kB of
-headers. Every request is recorded with its
-headers and body.
+headers, ``/flaky/<percent>`` 500 at random that often (from a seeded generator), else 200.
+Every request is recorded with its headers and body.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import threading
 import time
@@ -34,6 +35,8 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Set to release /hold requests (used by the worker-death tests).
     release: threading.Event = field(default_factory=threading.Event)
+    # /flaky's coin: seeded, so that a run can be repeated.
+    rng: random.Random = field(default_factory=lambda: random.Random(20261204))
 
     @property
     def base_url(self) -> str:
@@ -95,6 +98,11 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 payload = f"status {status}".encode()
                 if "retry_after" in query:
                     headers["Retry-After"] = query["retry_after"][0]
+            elif kind == "flaky":
+                with receiver.lock:
+                    failed = receiver.rng.random() * 100 < float(segments[1])
+                if failed:
+                    status, payload = 500, b"flaky"
             elif kind == "redirect":
                 status, headers = 302, {"Location": "http://127.0.0.1:1/elsewhere"}
             elif kind == "binary":

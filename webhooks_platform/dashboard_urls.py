@@ -124,6 +124,11 @@ urlpatterns = [
         name="support-delivery-replay",
     ),
     path(
+        "support/deliveries/<int:delivery_id>/skip/",
+        support.support_delivery_skip,
+        name="support-delivery-skip",
+    ),
+    path(
         "support/attempts/<int:attempt_id>/",
         support.support_attempt_detail,
         name="support-attempt-detail",

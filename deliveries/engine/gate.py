@@ -94,6 +94,7 @@ class EndpointView:
     secrets: list[str] = field(default_factory=list)
     signature_style: str = "standard"
     retry_schedule: tuple[float, ...] | None = None  # its own; None: the event type's or platform's
+    ordered: bool = False  # one delivery at a time, in publish order (deliveries.ordering)
     # An operators' endpoint (operational webhooks) reaches its own ranges too; None: the
     # platform's allow-list, as for every tenant's endpoint.
     allowed_subnets: tuple[Network, ...] | None = None
@@ -163,6 +164,7 @@ class EndpointCache:
                 "tenant__slug",
                 "signature_style",
                 "retry_schedule",
+                "ordered",
             )
         )
         stale = [r[0] for r in rows if self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None]
@@ -171,7 +173,7 @@ class EndpointCache:
         views: dict[str, EndpointView] = {}
         for row in rows:
             ep_id, url, headers, state, next_probe, rate, failing, failures = row[:8]
-            slug, style, retry = row[9:]
+            slug, style, retry, ordered = row[9:]
             is_open = state == CIRCUIT_OPEN
             views[ep_id] = EndpointView(
                 id=ep_id,
@@ -192,6 +194,7 @@ class EndpointCache:
                 ),
                 signature_style=style,
                 retry_schedule=None if retry is None else tuple(float(d) for d in retry),
+                ordered=ordered,
             )
         return views
 
@@ -216,6 +219,9 @@ def want_for(
 ) -> Want | None:
     """What to claim for an endpoint with ``free`` slots: all of them while its circuit is
     closed; with it open, one probe when due (and none is out), else manual tries only."""
+    if view.ordered:
+        # Only its head is ever pending (and a person's replays): one request at a time.
+        free = min(free, 1 - in_flight)
     if free <= 0:
         return None
     if not view.circuit_open:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from deliveries import policy, transport
 from deliveries.models import Attempt, Delivery
+from deliveries.ordering import ordered_release_and_dispatch
 from deliveries.schedules import retry_schedule
 from deliveries.services.operational import delivery_exhausted
 from webhooks_platform import metrics
@@ -43,6 +44,7 @@ class Flight:
     headers: dict[str, str] = field(default_factory=dict)
     had_failures: bool = False
     endpoint_schedule: tuple[float, ...] | None = None  # the endpoint's own retry schedule
+    ordered: bool = False  # its endpoint sends one at a time: a finish releases the next
 
 
 @dataclass
@@ -117,6 +119,16 @@ def results_record(
         for delivery_id in exhausted:
             delivery_exhausted(delivery=Delivery(pk=delivery_id))
         endpoint_health(tally, now=now, ws=ws)
+        ordered_release_and_dispatch(
+            {
+                flight.claimed.endpoint_id
+                for flight, _, decision in decisions
+                if flight.ordered
+                and flight.claimed.id in kept
+                and decision.outcome is not policy.Outcome.RETRY
+            },
+            now=now,
+        )
     report.health_changed = tally.recovered | set(tally.failures) | tally.gone
     report.recovered = set(tally.recovered)
     for flight, result, decision in decisions:

@@ -44,6 +44,7 @@ def signed_request(
         url=view.url,
         had_failures=view.had_failures,
         endpoint_schedule=view.retry_schedule,
+        ordered=view.ordered,
     )
     problem = ""
     if not signing.keys_for(view.signature_style, view.secrets):

@@ -15,6 +15,7 @@ from deliveries.engine import adopt_local, engine_enabled, has_local, reserve_lo
 from deliveries.engine.claim import Claimed
 from deliveries.engine.handover import Adopted, Handover, deliveries_hand_back
 from deliveries.models import Delivery, Event
+from deliveries.ordering import ordered_release_and_dispatch
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 from webhooks_platform.db import bound_cursor, skip_locked
 
@@ -48,11 +49,13 @@ def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
             if not Event.objects.filter(pk=event_id).exists():
                 logger.warning("fan-out of unknown event", extra={"event_id": event_id})
             return 0
+        subscribers = event_subscribers(event=event)
         created = _deliveries_create(
-            [(event, event_receivers(event.pk, event.body, event_subscribers(event=event)))],
+            [(event, event_receivers(event.pk, event.body, subscribers))],
             now=timezone.now(),
             ws=ws,
             claim_up_to=ws.delivery_batch_size if send_here else 0,
+            ordered=subscribers.ordered,
         )
     logger.info(
         "event fanned out",
@@ -67,9 +70,13 @@ def _deliveries_create(
     now: datetime,
     ws: WebhooksSettings,
     claim_up_to: int,
+    ordered: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> int:
     """Create one delivery per event × endpoint in ``targets`` and mark the events fanned out;
     call inside a transaction. Returns how many deliveries were asked for.
+
+    Deliveries to the ``ordered`` endpoints are created held, and each such endpoint's next one
+    released when nothing of it is in flight (``deliveries.ordering``).
 
     At most ``claim_up_to`` of them are created already claimed (``sending`` under a claim
     token and a lease, what the claim's UPDATE would have written) and sent from this worker
@@ -78,21 +85,29 @@ def _deliveries_create(
     deliveries of an earlier run, dispatch through the broker.
     """
     if engine_enabled() and connection.vendor == "postgresql":
-        return _deliveries_insert(targets, now=now)
+        return _deliveries_insert(targets, now=now, ordered=ordered)
     rows = [
         Delivery(
             event_id=event.pk,
             endpoint_id=endpoint_id,
             tenant_id=event.tenant_id,
             event_type_id=event.event_type_id,
-            status=Delivery.Status.PENDING,
+            status=(
+                Delivery.Status.HELD
+                if _held(event, endpoint_id, ordered)
+                else Delivery.Status.PENDING
+            ),
             next_attempt_at=_first_try(event, now),
         )
         for event, endpoint_ids in targets
         for endpoint_id in endpoint_ids
     ]
     token: uuid.UUID | None = None
-    if engine_enabled() or any(_first_try(event, now) > now for event, _ in targets):
+    if (
+        engine_enabled()
+        or any(_first_try(event, now) > now for event, _ in targets)
+        or any(row.status == Delivery.Status.HELD for row in rows)
+    ):
         # The engine claims what it can start; creating them claimed would not. Nor may a
         # scheduled event's deliveries be sent before their time.
         claim_up_to = 0
@@ -100,7 +115,7 @@ def _deliveries_create(
         token = uuid.uuid4()
         lease = now + timedelta(seconds=ws.lease_seconds)
         for row in rows:
-            row.status, row.claim_token, row.lease_expires_at = (
+            row.status, row.claim_token, row.lease_expires_at = (  # none is held here
                 Delivery.Status.SENDING,
                 token,
                 lease,
@@ -108,6 +123,7 @@ def _deliveries_create(
     Delivery.objects.bulk_create(rows, batch_size=BULK_CHUNK, ignore_conflicts=True)
     event_ids = [event.pk for event, _ in targets]
     Event.objects.filter(id__in=event_ids).update(fanned_out_at=now, fanout_dispatched_until=None)
+    _ordered_release({row.endpoint_id for row in rows if row.status == Delivery.Status.HELD}, now)
     # Scheduled ones are left to the sweeper (or the engine's discovery) when they fall due.
     pending = list(
         Delivery.objects.filter(
@@ -119,6 +135,17 @@ def _deliveries_create(
     if token is not None:
         transaction.on_commit(functools.partial(_send_claimed, token, len(rows)))
     return len(rows)
+
+
+def _held(event: Event, endpoint_id: str, ordered: set[str]) -> bool:
+    """A new delivery to an ordered endpoint waits its turn; a test event's never does."""
+    return endpoint_id in ordered and not event.only_endpoint_id
+
+
+def _ordered_release(endpoint_ids: set[str], now: datetime) -> None:
+    """Release the head of each ordered endpoint that got held deliveries, if it is free."""
+    if endpoint_ids:
+        ordered_release_and_dispatch(endpoint_ids, now=now)
 
 
 def _first_try(event: Event, now: datetime) -> datetime:
@@ -139,10 +166,12 @@ WITH created AS (
         attempt_count, scheduled_attempts, next_attempt_at, manual_requested, last_error,
         cancel_reason, created_at, claim_token, lease_expires_at)
     SELECT t.event_id, t.endpoint_id, t.tenant_id, t.event_type_id,
-        CASE WHEN t.adopt THEN 'sending' ELSE 'pending' END, 0, 0, t.due, false, '', '', %b,
+        CASE WHEN t.adopt THEN 'sending' WHEN t.held THEN 'held' ELSE 'pending' END, 0, 0,
+        t.due, false, '', '', %b,
         CASE WHEN t.adopt THEN %b::uuid END, CASE WHEN t.adopt THEN %b::timestamptz END
     FROM unnest(%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::boolean[],
-        %b::timestamptz[]) AS t(event_id, endpoint_id, tenant_id, event_type_id, adopt, due)
+        %b::timestamptz[], %b::boolean[])
+        AS t(event_id, endpoint_id, tenant_id, event_type_id, adopt, due, held)
     ON CONFLICT DO NOTHING
     RETURNING id, endpoint_id, event_id, tenant_id, status, event_type_id
 )
@@ -161,7 +190,9 @@ _EVENTS_FANNED_OUT = (
 )
 
 
-def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime) -> int:
+def _deliveries_insert(
+    targets: list[tuple[Event, list[str]]], *, now: datetime, ordered: set[str]
+) -> int:
     """The engine's fan-out on PostgreSQL: every delivery of the batch in one ``INSERT …
     SELECT FROM unnest(…) … RETURNING`` and the events marked in one UPDATE, no model objects.
 
@@ -172,21 +203,22 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
     wanted: Counter[str] = Counter()
     for event, endpoint_ids in targets:
         if _first_try(event, now) == now:  # a scheduled event's deliveries are never adopted
-            wanted.update(endpoint_ids)
+            wanted.update(e for e in endpoint_ids if not _held(event, e, ordered))
     handover = reserve_local(dict(wanted), now=now) if wanted and has_local() else None
     room = Counter(handover.counts) if handover is not None else Counter()
-    columns: tuple[list[str], list[str], list[int], list[int], list[bool], list[datetime]] = (
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-    )
+    columns: tuple[
+        list[str], list[str], list[int], list[int], list[bool], list[datetime], list[bool]
+    ] = ([], [], [], [], [], [], [])
+    held: set[str] = set()  # ordered endpoints that got held deliveries
+    held_pairs: set[tuple[str, str]] = set()
     for event, endpoint_ids in targets:
         due = _first_try(event, now)
         for endpoint_id in endpoint_ids:
-            adopt = due == now and room[endpoint_id] > 0
+            hold = _held(event, endpoint_id, ordered)
+            if hold:
+                held.add(endpoint_id)
+                held_pairs.add((event.pk, endpoint_id))
+            adopt = not hold and due == now and room[endpoint_id] > 0
             room[endpoint_id] -= adopt
             columns[0].append(event.pk)
             columns[1].append(endpoint_id)
@@ -194,6 +226,7 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
             columns[3].append(event.event_type_id)
             columns[4].append(adopt)
             columns[5].append(due)
+            columns[6].append(hold)
     token = handover.token if handover is not None else None
     lease = handover.lease_until if handover is not None else None
     with bound_cursor() as cursor:
@@ -202,10 +235,16 @@ def _deliveries_insert(targets: list[tuple[Event, list[str]]], *, now: datetime)
             cursor.execute(_INSERT_DELIVERIES, [now, token, lease, *columns])
             created = cursor.fetchall()
         cursor.execute(_EVENTS_FANNED_OUT, [now, [event.pk for event, _ in targets]])
+    _ordered_release(held, now)
     adopted = [_claimed_new(row, token) for row in created if row[4] and token is not None]
-    # A scheduled event's deliveries are found by the engines' discovery when they fall due.
+    # A scheduled event's deliveries are found by the engines' discovery when they fall due;
+    # held ones are dispatched when released.
     scheduled = {event.pk for event, _ in targets if _first_try(event, now) > now}
-    pending = [(row[0], row[1]) for row in created if not row[4] and row[2] not in scheduled]
+    pending = [
+        (row[0], row[1])
+        for row in created
+        if not row[4] and row[2] not in scheduled and (row[2], row[1]) not in held_pairs
+    ]
     if handover is not None:
         transaction.on_commit(functools.partial(_hand_over, handover, adopted))
     if pending:
@@ -364,6 +403,7 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
                 now=now,
                 ws=ws,
                 claim_up_to=SEND_HERE_MAX_BATCHES * ws.delivery_batch_size if send_here else 0,
+                ordered=set().union(*(s.ordered for s in subscribers.values())),
             )
         total += len(events)
         logger.info(

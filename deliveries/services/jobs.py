@@ -135,6 +135,7 @@ def job_outcomes(job: Job) -> dict[str, int]:
     by_status = {
         Delivery.Status.SUCCEEDED: "delivered",
         Delivery.Status.FAILED: "still_failing",
+        Delivery.Status.HELD: "in_progress",
         Delivery.Status.PENDING: "in_progress",
         Delivery.Status.SENDING: "in_progress",
         Delivery.Status.CANCELLED: "cancelled",

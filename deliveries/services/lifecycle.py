@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from deliveries.models import Attempt, Delivery
+from deliveries.ordering import ordered_release_and_dispatch
+from endpoints.models import Endpoint
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 
@@ -24,13 +26,18 @@ def deliveries_cancel_for_endpoint(*, endpoint_id: str, reason: str) -> int:
 
 
 def deliveries_cancel_for_event(*, event_id: str, reason: str) -> int:
-    """Cancel what is waiting of ``event_id`` (its payload is gone)."""
-    return _cancel_pending(Delivery.objects.filter(event_id=event_id), reason)
+    """Cancel what is waiting of ``event_id`` (its payload is gone); an ordered endpoint it
+    held up goes on with its next."""
+    deliveries = Delivery.objects.filter(event_id=event_id)
+    ordered = list(deliveries.filter(endpoint__ordered=True).values_list("endpoint_id", flat=True))
+    count = _cancel_pending(deliveries, reason)
+    ordered_release_and_dispatch(ordered, now=timezone.now())
+    return count
 
 
 def _cancel_pending(deliveries, reason: str) -> int:  # type: ignore[no-untyped-def]
     now = timezone.now()
-    count = deliveries.filter(status=Delivery.Status.PENDING).update(
+    count = deliveries.filter(status__in=(Delivery.Status.PENDING, Delivery.Status.HELD)).update(
         status=Delivery.Status.CANCELLED,
         cancel_reason=reason,
         finished_at=now,
@@ -54,12 +61,46 @@ def deliveries_resume_for_endpoint(*, endpoint_id: str) -> list[int]:
             created_at__gte=now - window,
         ).values_list("id", flat=True)
     )
-    if ids:
+    if ids and Endpoint.objects.filter(pk=endpoint_id, ordered=True).exists():
+        # In order again: held, and the earliest released.
+        Delivery.objects.filter(id__in=ids).update(
+            status=Delivery.Status.HELD, cancel_reason="", finished_at=None, next_attempt_at=now
+        )
+        ordered_release_and_dispatch([endpoint_id], now=now)
+    elif ids:
         Delivery.objects.filter(id__in=ids).update(
             status=Delivery.Status.PENDING, cancel_reason="", finished_at=None, next_attempt_at=now
         )
         deliveries_dispatch(delivery_ids=ids)
     return ids
+
+
+SKIPPED = "skipped by hand so that later deliveries of the ordered endpoint can go"
+
+
+@transaction.atomic
+def delivery_skip(*, delivery: Delivery) -> Delivery:
+    """Give up on the delivery an ordered endpoint waits behind: cancelled (its attempts stay
+    in the log, and it can still be replayed by hand), and the endpoint's next one released."""
+    locked = Delivery.objects.select_for_update().filter(pk=delivery.pk).first()
+    if locked is None or locked.status not in (Delivery.Status.PENDING, Delivery.Status.HELD):
+        state = "mid-attempt" if locked and locked.status == Delivery.Status.SENDING else "done"
+        raise ValidationError(
+            {"delivery": f"Only a waiting delivery can be skipped; this one is {state}."}
+        )
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.CANCELLED,
+        cancel_reason=SKIPPED,
+        finished_at=now,
+        next_attempt_at=None,
+        dispatched_until=None,
+        manual_requested=False,
+    )
+    metrics.deliveries_cancelled(count=1)
+    ordered_release_and_dispatch([delivery.endpoint_id], now=now)
+    delivery.refresh_from_db()
+    return delivery
 
 
 @transaction.atomic

@@ -37,7 +37,7 @@ from webhooks_platform.db import skip_locked
 logger = logging.getLogger(__name__)
 
 FINISHED = (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED, Delivery.Status.CANCELLED)
-UNFINISHED = (Delivery.Status.PENDING, Delivery.Status.SENDING)
+UNFINISHED = (Delivery.Status.HELD, Delivery.Status.PENDING, Delivery.Status.SENDING)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from deliveries.engine.record import attempt_observed
 from deliveries.engine.send import transport_options
 from deliveries.engine.state import ERROR_MAX, delivery_next_state, states_write, stored_body
 from deliveries.models import Attempt, Delivery
+from deliveries.ordering import ordered_release_and_dispatch
 from deliveries.schedules import retry_schedule
 from endpoints.services import endpoint_secrets_live, headers_open, headers_redacted
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
@@ -352,6 +353,16 @@ def _record_many(items: list[tuple[_Batch, transport.Outcome]]) -> None:
             _after_write(transition, kept=transition.delivery.pk in kept, now=now)
         Attempt.objects.bulk_create(attempts)
         endpoint_health(tally, now=now, ws=ws)
+        ordered_release_and_dispatch(
+            {
+                t.delivery.endpoint_id
+                for t in transitions
+                if t.delivery.endpoint.ordered
+                and t.delivery.pk in kept
+                and t.decision.outcome is not policy.Outcome.RETRY
+            },
+            now=now,
+        )
 
 
 def _apply(

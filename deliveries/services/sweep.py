@@ -22,6 +22,7 @@ from deliveries import policy
 from deliveries.engine import engine_enabled
 from deliveries.engine.state import delivery_next_state
 from deliveries.models import Attempt, Delivery, Event, Job
+from deliveries.ordering import ordered_release_and_dispatch, ordered_repair
 from deliveries.schedules import retry_schedule
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
@@ -44,6 +45,7 @@ class SweepReport:
     fan_outs: int = 0
     cancelled: int = 0
     jobs: int = 0
+    released: int = 0  # ordered endpoints' heads released by the repair pass
 
 
 def _recover_leases(now: datetime) -> int:
@@ -57,6 +59,7 @@ def _recover_leases(now: datetime) -> int:
             )[:SWEEP_LIMIT]
         )
         attempts = []
+        finished_ordered: set[str] = set()
         for delivery in expired:
             started = (delivery.lease_expires_at or now) - timedelta(seconds=ws.lease_seconds)
             decision, fields = delivery_next_state(
@@ -95,7 +98,10 @@ def _recover_leases(now: datetime) -> int:
             if kept and decision.outcome is not policy.Outcome.RETRY:
                 metrics.delivery_finished(outcome="failed", event_created_at=None, finished_at=now)
                 delivery_exhausted(delivery=delivery)
+                if delivery.endpoint.ordered:
+                    finished_ordered.add(delivery.endpoint_id)
         Attempt.objects.bulk_create(attempts)
+        ordered_release_and_dispatch(finished_ordered, now=now)
     if expired:
         logger.warning("recovered %d deliveries from expired leases", len(expired))
     return len(expired)
@@ -105,8 +111,8 @@ def _cancel_orphans(now: datetime) -> int:
     """Due deliveries of endpoints disabled or deleted meanwhile never go out; cancel them."""
     count = Delivery.objects.filter(
         Q(endpoint__enabled=False) | Q(endpoint__deleted_at__isnull=False),
-        status=Delivery.Status.PENDING,
-        next_attempt_at__lte=now,
+        Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        | Q(status=Delivery.Status.HELD),
     ).update(status=Delivery.Status.CANCELLED, cancel_reason="endpoint disabled", finished_at=now)
     metrics.deliveries_cancelled(count=count)
     return count
@@ -173,4 +179,5 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     report.dispatched = 0 if engine_enabled() else _dispatch_due(now)
     report.fan_outs = _fan_out_stragglers(now)
     report.jobs = _requeue_jobs(now)
+    report.released = len(ordered_repair(now=now))
     return report

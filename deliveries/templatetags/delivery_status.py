@@ -8,6 +8,7 @@ from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from deliveries.ordering import blocking_delivery
 from deliveries.schedules import retry_schedule
 from webhooks_platform.conf import webhooks_settings
 
@@ -24,6 +25,11 @@ def _at(moment: Any) -> str:
 def waiting(delivery: Any) -> str:
     """What a pending delivery waits for: the endpoint, its circuit, its rate limit or its
     retry schedule. Empty for any other status."""
+    if delivery.status == "held":
+        ahead = blocking_delivery(delivery)
+        if ahead is None:
+            return "next in line: goes out in a moment"
+        return f"waiting behind delivery {ahead}: the endpoint sends in publish order"
     if delivery.status != "pending":
         return ""
     endpoint = delivery.endpoint

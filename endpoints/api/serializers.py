@@ -174,6 +174,10 @@ _FILTER_HELP = (
     "Operators: $eq $neq $gt $gte $lt $lte $in $nin $exist $regex (RE2), and $and / $or "
     "lists. An event on which it cannot be evaluated skips the endpoint (logged)."
 )
+_ORDERED_HELP = (
+    "true: one delivery at a time, in publish order; while one retries, later ones wait "
+    "(status held) until it succeeds, exhausts its schedule or is skipped."
+)
 _SIGNATURE_STYLE_HELP = (
     "How requests are signed: standard (Standard Webhooks, webhook-* headers), svix (the same "
     "under svix-* names), github (X-Hub-Signature-256: sha256=<hex HMAC of the body>, keyed with "
@@ -214,6 +218,7 @@ class EndpointOutSerializer(serializers.Serializer):
     )
     filter = serializers.JSONField(source="payload_filter", allow_null=True, help_text=_FILTER_HELP)
     retry_schedule = _retry_schedule_field()
+    ordered = serializers.BooleanField(help_text=_ORDERED_HELP)
     channels = serializers.ListField(child=serializers.CharField(), help_text=_CHANNELS_HELP)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -274,6 +279,7 @@ class EndpointCreateInSerializer(serializers.Serializer):
         source="payload_filter", required=False, allow_null=True, help_text=_FILTER_HELP
     )
     retry_schedule = _retry_schedule_field(required=False)
+    ordered = serializers.BooleanField(required=False, default=False, help_text=_ORDERED_HELP)
     secret = StrictCharField(
         required=False,
         help_text="A whsec_ secret to use (a whsk_ Ed25519 signing key for the ed25519 style); "
@@ -320,6 +326,7 @@ class EndpointUpdateInSerializer(serializers.Serializer):
         help_text=_FILTER_HELP + " null removes it.",
     )
     retry_schedule = _retry_schedule_field(required=False)
+    ordered = serializers.BooleanField(required=False, help_text=_ORDERED_HELP)
 
 
 class SecretOutSerializer(serializers.Serializer):

@@ -22,6 +22,7 @@ def endpoint_snapshot(endpoint: Endpoint) -> dict[str, Any]:
         "filter": endpoint.payload_filter,
         # As written in the dashboard ("5s, 5m, 2h"); a schedule is compared whole, not as a set.
         "retry_schedule": schedule_text(endpoint.retry_schedule) or "inherited",
+        "ordered": endpoint.ordered,
         "headers": sorted(endpoint.headers or {}),
         "enabled": endpoint.enabled,
     }

@@ -98,6 +98,7 @@ def endpoint_create(
     signature_style: str | None = None,
     payload_filter: Mapping[str, Any] | None = None,
     retry_schedule: Sequence[float] | None = None,
+    ordered: bool = False,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint and its first signing secret; returns both (the secret in clear once;
     for the ed25519 style, the public key)."""
@@ -137,6 +138,7 @@ def endpoint_create(
         signature_style=signature_style,
         payload_filter=clean_filter,
         retry_schedule=clean_schedule,
+        ordered=bool(ordered),
         disabled_reason="" if enabled else "disabled when created",
         disabled_at=None if enabled else timezone.now(),
     )
@@ -161,6 +163,7 @@ def endpoint_update(
     signature_style: str | None = None,
     payload_filter: Mapping[str, Any] | None = _UNSET,
     retry_schedule: Sequence[float] | None = _UNSET,
+    ordered: bool | None = None,
 ) -> Endpoint:
     """Change what is given; ``rate_limit=None`` removes the limit (``uid=None`` the uid,
     ``channels=None`` the channels, ``payload_filter=None`` the filter, ``retry_schedule=None``
@@ -185,6 +188,9 @@ def endpoint_update(
         endpoint.payload_filter = payload_filter_validate(payload_filter)
     if retry_schedule is not _UNSET:
         endpoint.retry_schedule = retry_schedule_validate(retry_schedule)
+    unordered = ordered is not None and endpoint.ordered and not ordered
+    if ordered is not None:
+        endpoint.ordered = bool(ordered)
     new_kind = False
     if signature_style is not None:
         style = signature_style_validate(signature_style)
@@ -206,6 +212,11 @@ def endpoint_update(
         # Ed25519 signs with a key pair, the other styles with a shared secret: a new current
         # key of the kind the style needs (read it, or its public key, at /secret/).
         endpoint_secret_rotate(endpoint=endpoint)
+    if unordered:
+        # No longer one at a time: what it held goes out as any endpoint's deliveries do.
+        from deliveries.ordering import held_release_all
+
+        held_release_all(endpoint.pk, now=timezone.now())
     if enabled is True and not endpoint.enabled:
         endpoint_enable(endpoint=endpoint)
     elif enabled is False and endpoint.enabled:

@@ -398,3 +398,20 @@ def test_a_retry_schedule_is_set_shown_checked_and_cleared(api_a):
         "10s, 10m → none",
         "none → inherited",
     ]
+
+
+def test_ordered_is_set_shown_and_changed(api_a):
+    created = api_a.post(BASE, {"url": "http://127.0.0.1:9/o", "ordered": True}, format="json")
+    detail = f"{BASE}{created.json()['id']}/"
+    not_bool = api_a.patch(detail, {"ordered": "sometimes"}, format="json")
+    off = api_a.patch(detail, {"ordered": False}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["ordered"] is True
+    assert "ordered" in assert_error(not_bool, 400, "validation_error")["fields"]
+    assert off.json()["ordered"] is False
+    assert (
+        api_a.post(BASE, {"url": "http://127.0.0.1:9/p"}, format="json").json()["ordered"] is False
+    )
+    change = AuditEntry.objects.get(target_id=created.json()["id"], action="endpoint.update")
+    assert change.details["ordered"] == "True → False"

@@ -611,3 +611,27 @@ def test_a_retry_schedule_is_set_from_the_form_in_durations_and_explained_when_w
     client.post(edit, {"url": endpoint.url, "retry_schedule": "", "enabled": "on"})
     endpoint.refresh_from_db()
     assert endpoint.retry_schedule is None
+
+
+def test_ordered_is_set_from_the_form_and_an_older_page_leaves_it(client_for, member, tenant):
+    client = client_for(member)
+    client.post(
+        reverse("endpoint-create"),
+        {"url": "http://127.0.0.1:9/o", "ordered": "on", "ordered_shown": "1", "enabled": "on"},
+    )
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    edit = reverse("endpoint-edit", args=[endpoint.pk])
+    assert endpoint.ordered is True
+    assert (
+        'id="id_ordered" aria-describedby="ordered-help" checked'
+        in client.get(edit).content.decode()
+    )
+    detail = client.get(reverse("endpoint-detail", args=[endpoint.pk])).content.decode()
+    assert 'id="ordered"' in detail
+
+    client.post(edit, {"url": endpoint.url, "enabled": "on"})  # a page without the box
+    endpoint.refresh_from_db()
+    assert endpoint.ordered is True
+    client.post(edit, {"url": endpoint.url, "enabled": "on", "ordered_shown": "1"})  # unticked
+    endpoint.refresh_from_db()
+    assert endpoint.ordered is False

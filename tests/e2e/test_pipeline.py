@@ -265,3 +265,23 @@ def test_a_real_worker_retries_each_endpoint_on_its_own_schedule(
     assert len(receiver.received("/status/500/by-type")) == 3
     tries = Attempt.objects.filter(delivery__event=event).values_list("number", flat=True)
     assert sorted(tries) == [1, 1, 1, 2, 2, 3]
+
+
+def test_a_real_worker_sends_an_ordered_endpoint_in_order_beside_a_plain_one(
+    worker, receiver, tenant, invoice_paid
+):
+    endpoint_create(
+        tenant=tenant, url=receiver.url("/flaky/30/ordered"), ordered=True, retry_schedule=[1] * 20
+    )
+    endpoint_create(tenant=tenant, url=receiver.url("/plain"))
+    events = [publish_event(tenant, "invoice.paid", {"n": n}) for n in range(12)]
+
+    def done():
+        sweep()
+        return Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 24
+
+    assert _wait(done, timeout=90, interval=0.3)
+    got = [r.headers["webhook-id"] for r in receiver.received("/flaky/30/ordered")]
+    collapsed = [pk for i, pk in enumerate(got) if i == 0 or got[i - 1] != pk]
+    assert collapsed == [e.pk for e in events]  # in order; repeats are only the head's retries
+    assert len(receiver.received("/plain")) == 12

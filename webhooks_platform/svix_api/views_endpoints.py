@@ -236,7 +236,7 @@ class EndpointStatsView(EndpointSubView):
         if (until or now) - since > STATS_MAX_SPAN:
             raise SvixError(400, "invalid_range", "The range may span at most 28 days.")
         counts = endpoint_stats(endpoint=found, since=since, until=until)["deliveries"]
-        pending = counts["pending"]
+        pending = counts["pending"] + counts["held"]  # Svix has no held: it is pending there
         return Response(
             {
                 "success": counts["succeeded"],

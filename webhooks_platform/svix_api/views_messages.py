@@ -300,7 +300,7 @@ class AttemptedMessagesView(AppScopedView):
 # Svix's message status of a delivery, as a filter (see ``serializers.delivery_status``).
 DELIVERY_BY_STATUS = {
     "0": Q(status="succeeded"),
-    "1": Q(status="pending", attempt_count=0),
+    "1": Q(status="pending", attempt_count=0) | Q(status="held"),
     "2": Q(status="failed"),
     "3": Q(status="sending") | Q(status="pending", attempt_count__gt=0),
     "4": Q(status="cancelled"),

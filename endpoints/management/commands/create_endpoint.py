@@ -39,6 +39,11 @@ class Command(BaseCommand):
             "default: the event type's or the platform's)",
         )
         parser.add_argument(
+            "--ordered",
+            action="store_true",
+            help="one delivery at a time, in publish order",
+        )
+        parser.add_argument(
             "--signature-style",
             choices=Endpoint.SignatureStyle.values,
             default=Endpoint.SignatureStyle.STANDARD,
@@ -75,6 +80,7 @@ class Command(BaseCommand):
                 signature_style=options["signature_style"],
                 payload_filter=payload_filter,
                 retry_schedule=schedule,
+                ordered=options["ordered"],
             )
         except ValidationError as exc:
             raise fail(exc) from exc
@@ -91,6 +97,7 @@ class Command(BaseCommand):
                 "signature_style": endpoint.signature_style,
                 "filter": endpoint.payload_filter,
                 "retry_schedule": endpoint.retry_schedule,
+                "ordered": endpoint.ordered,
                 "secret": secret,
             },
             f"Created endpoint {endpoint.pk} for {tenant.slug}\n"
