@@ -64,6 +64,17 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"{_fmt(r.get('vs_all_healthy'))} × the all-healthy control and "
                 f"{_fmt(r.get('vs_scenario_1'))} × scenario 1."
             )
+    s7 = results.get("7")
+    if s7:
+        extra.append(
+            f"- Scenario 7: plain endpoints at {_fmt(s7['deliveries_per_s'])}/s = "
+            f"{_fmt(s7.get('vs_all_healthy'))} × its all-plain control "
+            f"({_fmt(s7['control']['deliveries_per_s'])}/s); "
+            f"{s7['ordered_in_publish_order']} of {s7['ordered_endpoints']} ordered endpoints "
+            f"received every event in publish order, at {_fmt(s7['ordered_per_endpoint_per_s'])}"
+            f"/s each (one at a time); filtered-out endpoints got "
+            f"{s7['filtered_out_requests']} requests."
+        )
     if "2" in results and results["2"].get("publish_latency_note"):
         extra.append(f"- Scenario 2's publish latency: {results['2']['publish_latency_note']}.")
     bad = sum(r.get("signatures", {}).get("bad", 0) for r in results.values())

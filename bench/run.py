@@ -116,11 +116,19 @@ class Fixtures:
         self.event_type, _ = EventType.objects.get_or_create(name=EVENT_TYPE)
         receiver.register_secrets({"*": self.secret})
 
-    def tenant(self, slug: str, paths: list[str]) -> tuple[Any, list[str]]:
+    def tenant(
+        self, slug: str, paths: list[str], options: dict[str, dict[str, Any]] | None = None
+    ) -> tuple[Any, list[str]]:
+        """A tenant with one endpoint per path; ``options``: model fields by path (``ordered``,
+        ``payload_filter``)."""
         from endpoints.models import Endpoint, EndpointSecret, Tenant
 
         tenant = Tenant.objects.create(slug=slug, name=slug)
-        endpoints = [Endpoint(tenant=tenant, url=f"{self.receiver.base}{p}") for p in paths]
+        options = options or {}
+        endpoints = [
+            Endpoint(tenant=tenant, url=f"{self.receiver.base}{p}", **options.get(p, {}))
+            for p in paths
+        ]
         Endpoint.objects.bulk_create(endpoints, batch_size=1000)
         EndpointSecret.objects.bulk_create(
             [EndpointSecret(endpoint=e, encrypted=self.encrypted) for e in endpoints],
@@ -456,12 +464,16 @@ class Bench:
         events: int,
         rate: float = 0,
         publishers: int | None = None,
+        options: dict[str, dict[str, Any]] | None = None,
+        after: Callable[[list[str], float], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Publish ``events`` to a new tenant with endpoints at ``paths`` from ``publishers``
-        processes (``Sizes.publishers`` by default); wait for the healthy."""
+        processes (``Sizes.publishers`` by default); wait for the healthy. ``options``: endpoint
+        fields by path; ``after(endpoint_ids, t0)``: more figures, taken before the endpoints
+        are put away."""
         publishers = publishers or self.sizes.publishers
         base = baseline(self.receiver, self.fixtures, self.sizes.baseline_posts)
-        tenant, endpoint_ids = self.fixtures.tenant(slug, paths)
+        tenant, endpoint_ids = self.fixtures.tenant(slug, paths, options)
         pairs = zip(endpoint_ids, paths, strict=True)
         healthy = [e for e, p in pairs if p.startswith(healthy_prefix)]
         expected = events * len(healthy)
@@ -502,6 +514,8 @@ class Bench:
             "e2e_latency_ms": ms_summary(latencies),
             "latencies_ms": sorted(round(x * 1000, 2) for x in latencies),
         }
+        if after is not None:
+            result.update(after(endpoint_ids, first_publish))
         self.quiesce(endpoint_ids)
         return result
 
@@ -633,6 +647,82 @@ class Bench:
         n = self.sizes.s34_endpoints
         return self._mixed("4", "fail", 0.20, f"{n} endpoints, 20% answer 500")
 
+    def scenario_7(self) -> dict[str, Any]:
+        """Ordered and filtered endpoints beside plain ones: 10 % ordered, 10 % with a filter
+        every event passes, 10 % with one no event passes, the rest plain. The rate is the plain
+        endpoints' (against a control of as many plain ones); then the ordered ones' own
+        figures, and whether each received its events in publish order (one publisher, so that
+        publish order is one process's, ids only growing)."""
+        s = self.sizes
+        n = s.s34_endpoints
+        tenth = max(1, n // 10)
+        kinds = (
+            [("ordered", {"ordered": True})] * tenth
+            + [("passes", {"payload_filter": {"data.n": {"$gte": 0}}})] * tenth
+            + [("blocked", {"payload_filter": {"data.n": {"$lt": 0}}})] * tenth
+        )
+        paths = [f"/{kind}/s7-{i}" for i, (kind, _) in enumerate(kinds)]
+        options = {p: fields for p, (_, fields) in zip(paths, kinds, strict=True)}
+        paths += [f"/ok/s7-{i}" for i in range(len(kinds), n)]
+        events = s.s34_events
+        # Its own control: the same number of endpoints, all plain, from one publisher too.
+        control = self.deliver(
+            key="7-control",
+            title=f"{n} endpoints, all plain (control for 7)",
+            slug="s7c",
+            paths=[f"/ok/s7c-{i}" for i in range(n)],
+            healthy_prefix="/ok/",
+            events=events,
+            publishers=1,
+        )
+
+        def ordered_figures(endpoint_ids: list[str], t0: float) -> dict[str, Any]:
+            by_path = dict(zip(paths, endpoint_ids, strict=True))
+            ordered = [by_path[p] for p in paths if p.startswith("/ordered/")]
+            passes = [by_path[p] for p in paths if p.startswith("/passes/")]
+            done = Progress(ordered + passes, events * (len(ordered) + len(passes))).wait(
+                t0, s.timeout
+            )
+            arrivals = self.receiver.stats()["arrivals"]
+            in_order = 0
+            for path in (p for p in paths if p.startswith("/ordered/")):
+                got = sorted(
+                    (at, key.partition(" ")[0])
+                    for key, at in arrivals.items()
+                    if key.endswith(" " + path)
+                )
+                ids = [msg_id for _, msg_id in got]
+                in_order += ids == sorted(ids) and len(ids) == events
+            blocked = sum(1 for key in arrivals if key.partition(" ")[2].startswith("/blocked/"))
+            seconds = (done or time.time()) - t0
+            return {
+                "ordered_endpoints": len(ordered),
+                "ordered_in_publish_order": in_order,
+                "ordered_and_passing_seconds": round(seconds, 3),
+                "ordered_per_endpoint_per_s": round(events / seconds, 1) if seconds else None,
+                "filtered_out_requests": blocked,
+            }
+
+        result = self.deliver(
+            key="7",
+            title=f"{n} endpoints: {tenth} ordered, {tenth} filtered (pass), {tenth} filtered "
+            f"(out), the rest plain",
+            slug="s7",
+            paths=paths,
+            healthy_prefix="/ok/",
+            events=events,
+            publishers=1,
+            options=options,
+            after=ordered_figures,
+        )
+        result["control"] = {
+            k: control[k] for k in ("deliveries_per_s", "baseline_per_s", "ratio", "seconds")
+        }
+        result["vs_all_healthy"] = round(
+            result["deliveries_per_s"] / max(control["deliveries_per_s"], 1e-9), 3
+        )
+        return result
+
     def scenario_5(self) -> dict[str, Any]:
         from bench import logload
 
@@ -730,6 +820,7 @@ class Bench:
             "4": self.scenario_4,
             "5": self.scenario_5,
             "6": self.scenario_6,
+            "7": self.scenario_7,
         }
         for key, fn in plan.items():
             if key.split("-")[0] not in wanted:
@@ -755,6 +846,14 @@ def one_line(r: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v}" for k, v in w["cpu_s_per_1000"].items())
             for n, w in r["by_workers"].items()
         )
+    extra = ""
+    if r["scenario"] == "7":
+        extra = (
+            f"; plain vs all-plain control {r['vs_all_healthy']}; ordered "
+            f"{r['ordered_in_publish_order']}/{r['ordered_endpoints']} in publish order, "
+            f"{r['ordered_per_endpoint_per_s']}/s each; filtered-out requests "
+            f"{r['filtered_out_requests']}"
+        )
     paced = "".join(
         f"; paced {p['offered_rate']}/s (published at {p['publish_rate']}/s): "
         f"{p['deliveries_done']}/{p['deliveries_expected']}, e2e p50/p99 "
@@ -767,7 +866,7 @@ def one_line(r: dict[str, Any]) -> str:
         f"publish p50/p99 {r['publish_latency_ms']['p50']}/{r['publish_latency_ms']['p99']} ms; "
         f"e2e p50/p95/p99 {r['e2e_latency_ms']['p50']}/{r['e2e_latency_ms']['p95']}/"
         f"{r['e2e_latency_ms']['p99']} ms; signatures ok {r['signatures']['verified']} "
-        f"bad {r['signatures']['bad']}{paced}"
+        f"bad {r['signatures']['bad']}{paced}{extra}"
     )
 
 
@@ -798,7 +897,7 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
-    parser.add_argument("--scenario", action="append", help="1-6; repeat for several")
+    parser.add_argument("--scenario", action="append", help="1-7; repeat for several")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
     parser.add_argument(
@@ -826,7 +925,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         out = RESULTS / f"backlog-{args.backlog}"
     out.mkdir(parents=True, exist_ok=True)
-    wanted = args.scenario or ["1", "2", "3", "4", "5", "6"]
+    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7"]
     drain_workers = tuple(int(n) for n in args.drain_workers.split(","))
     bench = Bench(sizes, out, args.workers, args.concurrency, args.profile, drain_workers)
     started = time.monotonic()

@@ -284,3 +284,77 @@ class Job(models.Model):
     @property
     def progress(self) -> float:
         return 1.0 if self.total == 0 else min(1.0, self.done / self.total)
+
+
+class FeedItem(models.Model):
+    """An event in a poll endpoint's feed (the fan-out's delivery to it: nothing is sent).
+
+    ``position`` is given when a read first sees the item, under the endpoint's row lock, in
+    event id order: an item committed after a read gets a higher position than anything that
+    read returned, so a consumer that keeps its cursor never misses one."""
+
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="feed_items", db_index=False
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    position = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="feed_item_uniq"),
+            models.UniqueConstraint(
+                fields=["endpoint", "position"], name="feed_item_position_uniq"
+            ),
+        ]
+        indexes = [
+            # Items not yet given a position, in event order (read: sequenced first).
+            models.Index(
+                fields=["endpoint", "event"],
+                condition=Q(position__isnull=True),
+                name="feed_item_unplaced_idx",
+            ),
+            models.Index(fields=["created_at"], name="feed_item_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} in the feed of {self.endpoint_id} at {self.position}"
+
+
+class FeedConsumer(models.Model):
+    """A named reader of a poll endpoint's feed whose position the server keeps."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="consumers")
+    name = models.CharField(max_length=128)
+    position = models.BigIntegerField(default=0)  # everything up to it is acknowledged
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "name"], name="feed_consumer_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"consumer {self.name} of {self.endpoint_id} at {self.position}"
+
+
+class FeedFetch(models.Model):
+    """One read of a feed, recorded as an attempt is: who read, how many, from where."""
+
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="feed_fetches", db_index=False
+    )
+    consumer = models.CharField(max_length=128, blank=True)  # "" for a cursor read
+    api_key_prefix = models.CharField(max_length=32, blank=True)
+    after = models.BigIntegerField()
+    count = models.PositiveIntegerField()
+    last_position = models.BigIntegerField()
+    waited_ms = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["endpoint", "-id"], name="feed_fetch_log_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.count} read from the feed of {self.endpoint_id} after {self.after}"

@@ -124,9 +124,16 @@ class Endpoint(models.Model):
         # only the public key (whpk_), so a receiver holds nothing that could forge a message.
         ED25519 = "ed25519", "Ed25519 (Standard Webhooks v1a, public key)"
 
+    class Kind(models.TextChoices):
+        # The platform POSTs each event to the URL.
+        PUSH = "push", "Push (the platform POSTs to a URL)"
+        # Nothing is sent: the consumer fetches the endpoint's feed (deliveries.feed).
+        POLL = "poll", "Poll (the consumer reads a feed)"
+
     id = models.CharField(primary_key=True, max_length=40, default=new_endpoint_id, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")
-    url = models.CharField(max_length=2048)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PUSH)
+    url = models.CharField(max_length=2048, blank=True)  # "" for a poll endpoint
     description = models.CharField(max_length=500, blank=True)
     # The caller's own key for the endpoint (Svix ``uid``), unique within the tenant.
     uid = models.CharField(max_length=256, null=True, blank=True)  # noqa: DJ001  (NULL: no uid)
@@ -159,6 +166,10 @@ class Endpoint(models.Model):
     # Delays in seconds between tries (endpoints.retry_schedule); null: its event type's, else
     # the platform's; []: a single try.
     retry_schedule = models.JSONField(null=True, blank=True)
+    # A poll endpoint's feed: the last position given to an item, and the last one retention
+    # removed (a cursor before it answers 410).
+    feed_position = models.BigIntegerField(default=0)
+    feed_trimmed_through = models.BigIntegerField(default=0)
     # Optional cap, in deliveries per second, enforced across workers.
     rate_limit = models.PositiveIntegerField(null=True, blank=True)
     # GCRA "theoretical arrival time" of the next request under the rate limit.

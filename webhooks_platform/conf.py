@@ -48,6 +48,7 @@ class WebhooksSettings:
     endpoint_concurrency_max: int = 128
     max_endpoints_per_tenant: int = 200
     api_rate_limit: int = 3000
+    poll_rate_limit: int = 600
     fanout_linger: float = 0.01
     operational_allowed_subnets: tuple[Network, ...] = ()
 
@@ -131,5 +132,6 @@ def _webhooks_settings_read() -> WebhooksSettings:
         endpoint_concurrency_max=int(settings.WEBHOOKS_ENDPOINT_CONCURRENCY_MAX),
         max_endpoints_per_tenant=int(settings.WEBHOOKS_MAX_ENDPOINTS_PER_TENANT),
         api_rate_limit=int(settings.WEBHOOKS_API_RATE_LIMIT),
+        poll_rate_limit=int(settings.WEBHOOKS_POLL_RATE_LIMIT),
         fanout_linger=float(settings.WEBHOOKS_FANOUT_LINGER_MS) / 1000,
     )

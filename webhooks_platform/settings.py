@@ -275,6 +275,8 @@ WEBHOOKS_MAX_ENDPOINTS_PER_TENANT = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_TENANT",
 # API requests per minute per API key (DRF throttling on the cache below; 429 with
 # Retry-After beyond it). 0: no limit.
 WEBHOOKS_API_RATE_LIMIT = env.int("WEBHOOKS_API_RATE_LIMIT", default=3000)
+# Feed reads (poll endpoints) per minute per API key, within the above. 0: no limit of its own.
+WEBHOOKS_POLL_RATE_LIMIT = env.int("WEBHOOKS_POLL_RATE_LIMIT", default=600)
 # Fernet keys (urlsafe base64 of 32 bytes), newest first, that encrypt signing secrets at rest.
 # Empty: one key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])

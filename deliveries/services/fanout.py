@@ -14,7 +14,7 @@ from django.utils import timezone
 from deliveries.engine import adopt_local, engine_enabled, has_local, reserve_local, wake_local
 from deliveries.engine.claim import Claimed
 from deliveries.engine.handover import Adopted, Handover, deliveries_hand_back
-from deliveries.models import Delivery, Event
+from deliveries.models import Delivery, Event, FeedItem
 from deliveries.ordering import ordered_release_and_dispatch
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 from webhooks_platform.db import bound_cursor, skip_locked
@@ -56,6 +56,7 @@ def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
             ws=ws,
             claim_up_to=ws.delivery_batch_size if send_here else 0,
             ordered=subscribers.ordered,
+            poll=subscribers.poll,
         )
     logger.info(
         "event fanned out",
@@ -71,12 +72,14 @@ def _deliveries_create(
     ws: WebhooksSettings,
     claim_up_to: int,
     ordered: set[str] = frozenset(),  # type: ignore[assignment]
+    poll: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> int:
     """Create one delivery per event × endpoint in ``targets`` and mark the events fanned out;
     call inside a transaction. Returns how many deliveries were asked for.
 
     Deliveries to the ``ordered`` endpoints are created held, and each such endpoint's next one
-    released when nothing of it is in flight (``deliveries.ordering``).
+    released when nothing of it is in flight (``deliveries.ordering``). The ``poll``
+    endpoints get a feed item each instead (``deliveries.feed``).
 
     At most ``claim_up_to`` of them are created already claimed (``sending`` under a claim
     token and a lease, what the claim's UPDATE would have written) and sent from this worker
@@ -84,6 +87,15 @@ def _deliveries_create(
     them to the sweeper's lease recovery like any claimed delivery. Otherwise, and for pending
     deliveries of an earlier run, dispatch through the broker.
     """
+    if poll:
+        feed_items = [
+            FeedItem(endpoint_id=endpoint_id, event_id=event.pk)
+            for event, endpoint_ids in targets
+            for endpoint_id in endpoint_ids
+            if endpoint_id in poll
+        ]
+        FeedItem.objects.bulk_create(feed_items, batch_size=BULK_CHUNK, ignore_conflicts=True)
+        targets = [(event, [e for e in ids if e not in poll]) for event, ids in targets]
     if engine_enabled() and connection.vendor == "postgresql":
         return _deliveries_insert(targets, now=now, ordered=ordered)
     rows = [
@@ -404,6 +416,7 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
                 ws=ws,
                 claim_up_to=SEND_HERE_MAX_BATCHES * ws.delivery_batch_size if send_here else 0,
                 ordered=set().union(*(s.ordered for s in subscribers.values())),
+                poll=set().union(*(s.poll for s in subscribers.values())),
             )
         total += len(events)
         logger.info(

@@ -27,6 +27,8 @@ class Subscribers:
     filtered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # Ordered endpoints among them: their deliveries are created held (deliveries.ordering).
     ordered: set[str] = field(default_factory=set)
+    # Poll endpoints among them: the event goes into their feed (deliveries.feed), not a POST.
+    poll: set[str] = field(default_factory=set)
 
 
 def event_subscribers(*, event: Event) -> Subscribers:
@@ -43,12 +45,14 @@ def event_subscribers(*, event: Event) -> Subscribers:
         endpoints = endpoints.filter(
             Q(event_types=event.event_type_id) | Q(event_types__isnull=True)
         )
-    rows = endpoints.values_list("id", "channels", "payload_filter", "ordered").distinct()
+    rows = endpoints.values_list("id", "channels", "payload_filter", "ordered", "kind").distinct()
     wanted = set(event.channels or ())
     out = Subscribers(always=[])
-    for pk, channels, spec, ordered in rows:
+    for pk, channels, spec, ordered, kind in rows:
         if channels and not wanted.intersection(channels):
             continue
+        if kind == Endpoint.Kind.POLL:
+            out.poll.add(pk)
         if ordered and not event.only_endpoint_id:  # a test event goes at once
             out.ordered.add(pk)
         if spec and not event.only_endpoint_id:

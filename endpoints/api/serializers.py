@@ -174,6 +174,10 @@ _FILTER_HELP = (
     "Operators: $eq $neq $gt $gte $lt $lte $in $nin $exist $regex (RE2), and $and / $or "
     "lists. An event on which it cannot be evaluated skips the endpoint (logged)."
 )
+_KIND_HELP = (
+    "push (default): the platform POSTs each event to the URL. poll: nothing is sent; "
+    "consumers read the endpoint's feed at /pollers/{endpoint}/."
+)
 _ORDERED_HELP = (
     "true: one delivery at a time, in publish order; while one retries, later ones wait "
     "(status held) until it succeeds, exhausts its schedule or is skipped."
@@ -190,7 +194,8 @@ _SIGNATURE_STYLE_HELP = (
 
 class EndpointOutSerializer(serializers.Serializer):
     id = serializers.CharField()
-    url = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Endpoint.Kind.values, help_text=_KIND_HELP)
+    url = serializers.CharField(help_text="Empty for a poll endpoint.")
     description = serializers.CharField()
     event_types = serializers.SerializerMethodField(
         help_text="Subscribed event types; empty means every type."
@@ -245,7 +250,20 @@ _HEADERS_HELP = (
 
 
 class EndpointCreateInSerializer(serializers.Serializer):
-    url = StrictCharField(max_length=2048, help_text="http(s) URL that receives the events.")
+    kind = serializers.ChoiceField(
+        choices=Endpoint.Kind.values,
+        required=False,
+        default=Endpoint.Kind.PUSH,
+        help_text=_KIND_HELP,
+    )
+    url = StrictCharField(
+        max_length=2048,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="http(s) URL that receives the events (a push endpoint's; a poll endpoint has "
+        "none).",
+    )
     description = StrictCharField(max_length=500, allow_blank=True, required=False, default="")
     event_types = serializers.ListField(
         child=StrictCharField(max_length=128),

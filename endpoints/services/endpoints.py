@@ -85,7 +85,7 @@ def _secret_store(*, endpoint: Endpoint, secret: str) -> EndpointSecret:
 def endpoint_create(
     *,
     tenant: Tenant,
-    url: str,
+    url: str = "",
     description: str = "",
     event_types: Iterable[str | EventType] = (),
     headers: Mapping[str, str] | None = None,
@@ -99,13 +99,23 @@ def endpoint_create(
     payload_filter: Mapping[str, Any] | None = None,
     retry_schedule: Sequence[float] | None = None,
     ordered: bool = False,
+    kind: str = Endpoint.Kind.PUSH,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint and its first signing secret; returns both (the secret in clear once;
-    for the ed25519 style, the public key)."""
+    for the ed25519 style, the public key). A ``poll`` endpoint has no URL: its consumers read
+    its feed (``deliveries.feed``)."""
     uid = uid_validate(uid, reserved_prefix="ep_")
     channel_names = channels_validate_field(list(channels) if channels is not None else None)
     clean_metadata = metadata_validate(metadata)
-    url = endpoint_url_validate(url, operations=tenant.is_operations)
+    if kind not in Endpoint.Kind.values:
+        raise ValidationError({"kind": f"Give one of {', '.join(Endpoint.Kind.values)}."})
+    if kind == Endpoint.Kind.POLL:
+        if url:
+            raise ValidationError({"url": "A poll endpoint has no URL: its consumers read it."})
+        if ordered:
+            raise ValidationError({"ordered": "A feed is always in publish order."})
+    else:
+        url = endpoint_url_validate(url, operations=tenant.is_operations)
     rate_limit = endpoint_rate_limit_validate(rate_limit)
     signature_style = signature_style_validate(signature_style or Endpoint.SignatureStyle.STANDARD)
     clean_filter = payload_filter_validate(payload_filter)
@@ -139,6 +149,7 @@ def endpoint_create(
         payload_filter=clean_filter,
         retry_schedule=clean_schedule,
         ordered=bool(ordered),
+        kind=kind,
         disabled_reason="" if enabled else "disabled when created",
         disabled_at=None if enabled else timezone.now(),
     )
@@ -188,6 +199,8 @@ def endpoint_update(
         endpoint.payload_filter = payload_filter_validate(payload_filter)
     if retry_schedule is not _UNSET:
         endpoint.retry_schedule = retry_schedule_validate(retry_schedule)
+    if ordered and endpoint.kind == Endpoint.Kind.POLL:
+        raise ValidationError({"ordered": "A feed is always in publish order."})
     unordered = ordered is not None and endpoint.ordered and not ordered
     if ordered is not None:
         endpoint.ordered = bool(ordered)
@@ -196,7 +209,10 @@ def endpoint_update(
         style = signature_style_validate(signature_style)
         new_kind = (style == signing.ED25519) != (endpoint.signature_style == signing.ED25519)
         endpoint.signature_style = style
-    if url is not None:
+    if url is not None and endpoint.kind == Endpoint.Kind.POLL:
+        if url:
+            raise ValidationError({"url": "A poll endpoint has no URL: its consumers read it."})
+    elif url is not None:
         endpoint.url = endpoint_url_validate(url, operations=endpoint.tenant.is_operations)
     if description is not None:
         endpoint.description = description[:500]

@@ -183,7 +183,14 @@ def test_stats_count_deliveries_and_attempts(api_a, failing, receiver):
 
     assert response.status_code == 200
     assert response.json() == {
-        "deliveries": {"pending": 0, "sending": 0, "succeeded": 0, "failed": 1, "cancelled": 0},
+        "deliveries": {
+            "held": 0,
+            "pending": 0,
+            "sending": 0,
+            "succeeded": 0,
+            "failed": 1,
+            "cancelled": 0,
+        },
         "attempts": {"succeeded": 0, "failed_http": 1, "no_response": 0, "total": 1},
     }
     assert Attempt.objects.count() == 1

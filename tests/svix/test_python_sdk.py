@@ -31,14 +31,17 @@ from svix.api import (
     MessageGetOptions,
     MessageIn,
     MessageListOptions,
+    MessagePollerConsumerPollOptions,
+    MessagePollerPollOptions,
+    PollingEndpointConsumerSeekIn,
     RecoverIn,
 )
 from svix.exceptions import HttpError, HTTPValidationError
 from svix.webhooks import Webhook
 
-from deliveries.models import Attempt, Delivery, Event
+from deliveries.models import Attempt, Delivery, Event, FeedItem
 from endpoints.models import Endpoint, EventType, Tenant
-from endpoints.services import api_key_create
+from endpoints.services import api_key_create, endpoint_create
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -375,6 +378,43 @@ def test_deliver_at_schedules_a_message(svix, receiver, worker):
     assert request.headers["svix-id"] == msg.id
     assert _wait(lambda: Attempt.objects.filter(delivery__event_id=msg.id).exists())
     assert Attempt.objects.get(delivery__event_id=msg.id).started_at >= later
+
+
+def test_message_poller_reads_a_poll_endpoints_feed(svix, worker):
+    app = svix.application.create(ApplicationIn(name="Acme", uid="acme-poll"))
+    sink, secret = endpoint_create(tenant=Tenant.objects.get(uid="acme-poll"), kind="poll")
+    sent = [
+        svix.message.create(app.id, MessageIn(event_type="o.c", payload={"n": n})).id
+        for n in range(5)
+    ]
+    assert _wait(lambda: FeedItem.objects.filter(endpoint=sink).count() == 5)
+
+    first = svix.message.poller.poll(app.id, sink.id, MessagePollerPollOptions(limit=3))
+    rest = svix.message.poller.poll(
+        app.id, sink.id, MessagePollerPollOptions(limit=3, iterator=first.iterator)
+    )
+    by_consumer = svix.message.poller.consumer_poll(app.id, sink.uid or sink.id, "billing")
+    sought = svix.message.poller.consumer_seek(
+        app.id, sink.id, "billing", PollingEndpointConsumerSeekIn(after=datetime.now(UTC))
+    )
+    after_seek = svix.message.poller.consumer_poll(
+        app.id, sink.id, "billing", MessagePollerConsumerPollOptions(iterator=sought.iterator)
+    )
+
+    assert [m.id for m in first.data] == sent[:3]
+    assert not first.done
+    assert [m.id for m in rest.data] == sent[3:]
+    assert rest.done
+    assert [m.id for m in by_consumer.data] == sent
+    assert after_seek.data == []
+    message = first.data[0]
+    assert message.payload == {"n": 0}
+    assert message.event_type == "o.c"
+    body = json.dumps({"n": 0}, separators=(",", ":")).encode()
+    Webhook(secret).verify(body, message.headers)  # raises WebhookVerificationError if not
+    with pytest.raises(HttpError) as not_a_sink:
+        svix.message.poller.poll(app.id, "ep_missing")
+    assert not_a_sink.value.status_code == 404
 
 
 @pytest.mark.e2e

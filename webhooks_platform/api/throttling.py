@@ -20,16 +20,20 @@ class ApiKeyThrottle(BaseThrottle):
     """At most ``WEBHOOKS_API_RATE_LIMIT`` requests a minute per API key."""
 
     _wait: float | None = None
+    scope = "key"
+
+    def limit(self) -> int:
+        return webhooks_settings().api_rate_limit
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        limit = webhooks_settings().api_rate_limit
+        limit = self.limit()
         api_key = getattr(request, "auth", None)
         key_id = getattr(api_key, "pk", None)
         if limit <= 0 or key_id is None:
             return True  # keyless requests are refused by the permissions anyway
         now = time.time()
         window = int(now // WINDOW)
-        counter = f"throttle:key:{key_id}:{window}"
+        counter = f"throttle:{self.scope}:{key_id}:{window}"
         cache.add(counter, 0, timeout=WINDOW * 2)
         try:
             count = cache.incr(counter)
@@ -43,3 +47,13 @@ class ApiKeyThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+
+class PollThrottle(ApiKeyThrottle):
+    """Feed reads, besides the API's own limit: at most ``WEBHOOKS_POLL_RATE_LIMIT`` a minute
+    per API key (a consumer should long-poll with ``wait``, not loop)."""
+
+    scope = "poll"
+
+    def limit(self) -> int:
+        return webhooks_settings().poll_rate_limit

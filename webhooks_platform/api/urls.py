@@ -8,6 +8,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from deliveries.api import views as deliveries_views
+from deliveries.api import views_feed
 from endpoints.api import views as endpoints_views
 
 # Registers the Bearer scheme with drf-spectacular before the schema is generated.
@@ -47,6 +48,17 @@ v1 = [
     path(f"{EP}/test/", deliveries_views.EndpointTestView.as_view(), name="endpoint-test"),
     path(f"{EP}/recover/", deliveries_views.EndpointRecoverView.as_view(), name="endpoint-recover"),
     path(f"{EP}/stats/", deliveries_views.EndpointStatsView.as_view(), name="endpoint-stats"),
+    path(f"{T}/pollers/<str:endpoint>/", views_feed.FeedView.as_view(), name="poller"),
+    path(
+        f"{T}/pollers/<str:endpoint>/consumers/<str:consumer>/",
+        views_feed.ConsumerView.as_view(),
+        name="poller-consumer",
+    ),
+    path(
+        f"{T}/pollers/<str:endpoint>/consumers/<str:consumer>/seek",
+        views_feed.ConsumerSeekView.as_view(),
+        name="poller-consumer-seek",
+    ),
     path(f"{T}/jobs/<str:job>/", deliveries_views.JobDetailView.as_view(), name="job-detail"),
     path(f"{T}/events/", deliveries_views.EventListView.as_view(), name="events"),
     path(f"{T}/events/batch", deliveries_views.EventBatchView.as_view(), name="events-batch"),

@@ -23,6 +23,11 @@ ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="No API key, or one not valid."),
     403: OpenApiResponse(ErrorSerializer, description="A tenant key on a platform route."),
     404: OpenApiResponse(ErrorSerializer, description="Not found (or another tenant's)."),
+    410: OpenApiResponse(
+        ErrorSerializer,
+        description="The cursor points at what retention removed; resume at "
+        "`fields.oldest_cursor`.",
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from django.urls import re_path
 from . import views_apps as apps
 from . import views_endpoints as endpoints
 from . import views_messages as messages
+from . import views_poller as poller
 from .base import not_found
 
 SEG = r"[^/]+"
@@ -56,6 +57,17 @@ urlpatterns = [
         "attempts-by-endpoint",
     ),
     route(rf"{APP}/attempt/msg/(?P<msg>{SEG})", messages.AttemptsByMessageView, "attempts-by-msg"),
+    route(rf"{APP}/poller/(?P<sink>{SEG})", poller.PollerView, "poller"),
+    route(
+        rf"{APP}/poller/(?P<sink>{SEG})/consumer/(?P<consumer>{SEG})",
+        poller.ConsumerView,
+        "poller-consumer",
+    ),
+    route(
+        rf"{APP}/poller/(?P<sink>{SEG})/consumer/(?P<consumer>{SEG})/seek",
+        poller.ConsumerSeekView,
+        "poller-consumer-seek",
+    ),
     re_path(r"^(?:app|event-type|auth|health)(?:/.*)?$", not_found),
 ]
 

@@ -1,0 +1,97 @@
+"""Poll endpoints over the native API: created with kind poll, read with a cursor or as a named
+consumer, limited per key, and only by their own tenant."""
+
+from __future__ import annotations
+
+import pytest
+
+from deliveries import publish_event
+from deliveries.services.fanout import events_fan_out_pending
+from endpoints.models import Endpoint
+
+from .support import assert_error
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1/tenants/acme/"
+
+
+@pytest.fixture
+def poller(api_a, invoice_paid) -> str:  # type: ignore[no-untyped-def]
+    created = api_a.post(f"{BASE}endpoints/", {"kind": "poll"}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["kind"] == "poll"
+    assert created.json()["url"] == ""
+    return created.json()["id"]
+
+
+def _publish(tenant, n: int) -> list[str]:  # type: ignore[no-untyped-def]
+    ids = [publish_event(tenant, "invoice.paid", {"n": i}).pk for i in range(n)]
+    events_fan_out_pending(tenant_id=tenant.pk)
+    return ids
+
+
+def test_a_feed_is_read_page_by_page_with_its_cursor(api_a, poller, tenant):
+    ids = _publish(tenant, 5)
+    first = api_a.get(f"{BASE}pollers/{poller}/", {"limit": 3}).json()
+    second = api_a.get(
+        f"{BASE}pollers/{poller}/", {"limit": 3, "cursor": first["next_cursor"]}
+    ).json()
+
+    assert [e["id"] for e in first["data"]] == ids[:3]
+    assert first["done"] is False
+    assert [e["id"] for e in second["data"]] == ids[3:]
+    assert second["done"] is True
+    item = first["data"][0]
+    assert item["event_type"] == "invoice.paid"
+    assert item["payload"]["data"] == {"n": 0}
+    assert item["headers"]["webhook-id"] == ids[0]
+    assert item["headers"]["webhook-signature"].startswith("v1,")
+
+
+def test_consumers_keep_their_own_place(api_a, poller, tenant):
+    ids = _publish(tenant, 3)
+    url = f"{BASE}pollers/{poller}/consumers/"
+    a1 = api_a.get(f"{url}billing/", {"limit": 2}).json()
+    a2 = api_a.get(f"{url}billing/", {"limit": 2, "iterator": a1["next_cursor"]}).json()
+    b1 = api_a.get(f"{url}audit/").json()
+    sought = api_a.post(f"{url}billing/seek", {"after": "2000-01-01T00:00:00Z"}, format="json")
+    a3 = api_a.get(f"{url}billing/").json()
+
+    assert [e["id"] for e in a1["data"]] == ids[:2]
+    assert [e["id"] for e in a2["data"]] == ids[2:]
+    assert [e["id"] for e in b1["data"]] == ids
+    assert sought.status_code == 200, sought.content
+    assert [e["id"] for e in a3["data"]] == ids  # back to the start
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"limit": 251}, "limit"), ({"wait": 31}, "wait"), ({"cursor": "nope"}, "cursor")],
+)
+def test_bad_reads_are_400_naming_the_parameter(api_a, poller, params, field):
+    response = api_a.get(f"{BASE}pollers/{poller}/", params)
+    assert field in assert_error(response, 400, "validation_error")["fields"]
+
+
+def test_an_expired_cursor_is_410_with_the_oldest_one(api_a, poller):
+    Endpoint.objects.filter(pk=poller).update(feed_trimmed_through=5)
+    response = api_a.get(f"{BASE}pollers/{poller}/")
+    error = assert_error(response, 410, "cursor_expired")
+    assert error["fields"]["oldest_cursor"][0].startswith("c_")
+
+
+def test_a_push_endpoint_and_another_tenants_poller_are_404(
+    api_a, client_for, key_b, poller, endpoint_a
+):
+    assert api_a.get(f"{BASE}pollers/{endpoint_a.pk}/").status_code == 404
+    other = client_for(key_b)
+    assert other.get(f"{BASE}pollers/{poller}/").status_code == 404
+    assert other.get(f"/api/v1/tenants/globex/pollers/{poller}/").status_code == 404
+
+
+def test_polls_have_their_own_limit_per_key(api_a, poller, settings):
+    settings.WEBHOOKS_POLL_RATE_LIMIT = 2
+    codes = [api_a.get(f"{BASE}pollers/{poller}/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert api_a.get(f"{BASE}endpoints/").status_code == 200  # the rest of the API is not
