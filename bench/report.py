@@ -75,6 +75,14 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             f"/s each (one at a time); filtered-out endpoints got "
             f"{s7['filtered_out_requests']} requests."
         )
+    s8 = results.get("8")
+    if s8:
+        extra.append(
+            f"- Scenario 8: the push endpoint at {_fmt(s8['deliveries_per_s'])}/s; its poll "
+            f"twin's feed read from the start at {_fmt(s8.get('feed_read_per_s'))} events/s "
+            f"({_fmt(s8.get('feed_vs_push'))} × the push rate; {s8.get('feed_pages')} pages of "
+            "up to 250, one reader, the service called in the bench process)."
+        )
     if "2" in results and results["2"].get("publish_latency_note"):
         extra.append(f"- Scenario 2's publish latency: {results['2']['publish_latency_note']}.")
     bad = sum(r.get("signatures", {}).get("bad", 0) for r in results.values())

@@ -49,6 +49,7 @@ class Sizes:
     s5_attempts: int
     s5_requests: int
     s6_events: int
+    s8_events: int
     baseline_posts: int
     publishers: int
     # Publisher processes for the paced runs: each publishes one event at a time, so offering
@@ -67,6 +68,7 @@ FULL = Sizes(
     s5_attempts=1_000_000,
     s5_requests=40,
     s6_events=20_000,
+    s8_events=10_000,
     baseline_posts=3_000,
     publishers=2,
     paced_publishers=4,
@@ -82,6 +84,7 @@ QUICK = Sizes(
     s5_attempts=20_000,
     s5_requests=8,
     s6_events=600,
+    s8_events=300,
     baseline_posts=300,
     publishers=2,
     paced_publishers=2,
@@ -126,7 +129,7 @@ class Fixtures:
         tenant = Tenant.objects.create(slug=slug, name=slug)
         options = options or {}
         endpoints = [
-            Endpoint(tenant=tenant, url=f"{self.receiver.base}{p}", **options.get(p, {}))
+            Endpoint(tenant=tenant, **{"url": f"{self.receiver.base}{p}", **options.get(p, {})})
             for p in paths
         ]
         Endpoint.objects.bulk_create(endpoints, batch_size=1000)
@@ -723,6 +726,50 @@ class Bench:
         )
         return result
 
+    def scenario_8(self) -> dict[str, Any]:
+        """Push and pull side by side: one tenant with a push endpoint and a poll endpoint.
+        The rate is the push endpoint's; then the feed is read from its start with the largest
+        page (250) by one reader in this process (the service, not HTTP), and timed."""
+        from deliveries.feed import feed_read
+        from endpoints.models import Endpoint
+
+        s = self.sizes
+        events = s.s8_events
+
+        def feed_figures(endpoint_ids: list[str], t0: float) -> dict[str, Any]:
+            poll = Endpoint.objects.get(pk=endpoint_ids[1])
+            read, after, pages = 0, 0, 0
+            started = time.perf_counter()
+            while read < events and time.perf_counter() - started < s.timeout:
+                page = feed_read(endpoint=poll, after=after, limit=250, wait=1)
+                read += len(page.entries)
+                after = page.next_position
+                pages += 1
+            seconds = time.perf_counter() - started
+            return {
+                "feed_events_read": read,
+                "feed_pages": pages,
+                "feed_read_seconds": round(seconds, 3),
+                "feed_read_per_s": round(read / seconds, 1) if seconds else None,
+            }
+
+        result = self.deliver(
+            key="8",
+            title=f"{events:,} events to a push and a poll endpoint of one tenant",
+            slug="s8",
+            paths=["/ok/s8", "/poll/s8"],
+            healthy_prefix="/ok/",
+            events=events,
+            options={"/poll/s8": {"kind": "poll", "url": ""}},
+            after=feed_figures,
+        )
+        result["feed_vs_push"] = (
+            round(result["feed_read_per_s"] / max(result["deliveries_per_s"], 1e-9), 3)
+            if result.get("feed_read_per_s")
+            else None
+        )
+        return result
+
     def scenario_5(self) -> dict[str, Any]:
         from bench import logload
 
@@ -821,6 +868,7 @@ class Bench:
             "5": self.scenario_5,
             "6": self.scenario_6,
             "7": self.scenario_7,
+            "8": self.scenario_8,
         }
         for key, fn in plan.items():
             if key.split("-")[0] not in wanted:
@@ -847,6 +895,11 @@ def one_line(r: dict[str, Any]) -> str:
             for n, w in r["by_workers"].items()
         )
     extra = ""
+    if r["scenario"] == "8":
+        extra = (
+            f"; feed read {r['feed_events_read']} in {r['feed_read_seconds']} s = "
+            f"{r['feed_read_per_s']}/s ({r['feed_vs_push']}x the push rate)"
+        )
     if r["scenario"] == "7":
         extra = (
             f"; plain vs all-plain control {r['vs_all_healthy']}; ordered "
@@ -897,7 +950,7 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
-    parser.add_argument("--scenario", action="append", help="1-7; repeat for several")
+    parser.add_argument("--scenario", action="append", help="1-8; repeat for several")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
     parser.add_argument(
@@ -925,7 +978,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         out = RESULTS / f"backlog-{args.backlog}"
     out.mkdir(parents=True, exist_ok=True)
-    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7"]
+    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8"]
     drain_workers = tuple(int(n) for n in args.drain_workers.split(","))
     bench = Bench(sizes, out, args.workers, args.concurrency, args.profile, drain_workers)
     started = time.monotonic()

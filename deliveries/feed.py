@@ -253,6 +253,7 @@ def consumer_read(
     consumer, _ = FeedConsumer.objects.get_or_create(endpoint=endpoint, name=name)
     if iterator:
         acknowledged = cursor_position(iterator)
+        # An iterator from before what retention removed: the consumer goes on after it.
         current = Endpoint.objects.filter(pk=endpoint.pk).values_list("feed_position", flat=True)[0]
         if acknowledged > current:
             raise FeedError("This iterator is ahead of the feed.", field="iterator")
@@ -260,6 +261,13 @@ def consumer_read(
             position=acknowledged, updated_at=timezone.now()
         )
         consumer.position = acknowledged
+    trimmed = Endpoint.objects.filter(pk=endpoint.pk).values_list(
+        "feed_trimmed_through", flat=True
+    )[0]
+    if consumer.position < trimmed:
+        # Retention removed what it had not read (and logged it then): it goes on from there.
+        FeedConsumer.objects.filter(pk=consumer.pk, position__lt=trimmed).update(position=trimmed)
+        consumer.position = trimmed
     return feed_read(
         endpoint=endpoint,
         after=consumer.position,

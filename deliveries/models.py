@@ -354,7 +354,10 @@ class FeedFetch(models.Model):
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["endpoint", "-id"], name="feed_fetch_log_idx")]
+        indexes = [
+            models.Index(fields=["endpoint", "-id"], name="feed_fetch_log_idx"),
+            models.Index(fields=["at"], name="feed_fetch_at_idx"),  # retention
+        ]
 
     def __str__(self) -> str:
         return f"{self.count} read from the feed of {self.endpoint_id} after {self.after}"

@@ -15,7 +15,11 @@ from .models import Endpoint
 
 
 class EndpointForm(forms.Form):
-    url = forms.CharField(label="URL", max_length=2048)
+    # On creation only: push (POSTed to the URL) or poll (read from its feed; no URL).
+    kind = forms.ChoiceField(
+        choices=Endpoint.Kind.choices, initial=Endpoint.Kind.PUSH, required=False
+    )
+    url = forms.CharField(label="URL", max_length=2048, required=False)
     description = forms.CharField(max_length=500, required=False)
     event_types = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     headers = forms.CharField(

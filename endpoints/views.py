@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,6 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from deliveries import PublishError
+from deliveries.feed import consumers_lag
+from deliveries.models import FeedFetch
 from deliveries.selectors import deliveries_filter, endpoints_health
 from deliveries.services.publishing import event_send_test
 from deliveries.views import log_page
@@ -127,7 +130,11 @@ def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            endpoint, _ = services.endpoint_create(tenant=tenant, **service_kwargs(form))
+            endpoint, _ = services.endpoint_create(
+                tenant=tenant,
+                kind=form.cleaned_data["kind"] or Endpoint.Kind.PUSH,
+                **service_kwargs(form),
+            )
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -148,6 +155,17 @@ def endpoint_create(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "portal/endpoint_form.html",
         {"form": form, "section": "endpoints", "new": True, **_form_context()},
     )
+
+
+def _feed_context(endpoint: Endpoint) -> dict[str, Any]:
+    """A poll endpoint's page: where its feed is read, its consumers' lag, its recent reads."""
+    if endpoint.kind != Endpoint.Kind.POLL:
+        return {}
+    return {
+        "feed_path": f"/api/v1/tenants/{endpoint.tenant.slug}/pollers/{endpoint.pk}/",
+        "feed_consumers": consumers_lag(endpoint=endpoint),
+        "feed_fetches": list(FeedFetch.objects.filter(endpoint=endpoint).order_by("-id")[:10]),
+    }
 
 
 def _form_context() -> dict[str, str]:
@@ -209,6 +227,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
             "verify_snippets": verify_snippets(tenant.message_format, endpoint.signature_style),
             "payload_filter_json": json.dumps(endpoint.payload_filter or {}),
+            **_feed_context(endpoint),
             "endpoint_retry_schedule": (
                 "none, a single try"
                 if endpoint.retry_schedule == []

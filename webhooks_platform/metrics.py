@@ -89,6 +89,12 @@ _filtered = Counter(
     ["reason"],
 )
 
+_feed_dropped = Counter(
+    f"{PREFIX}_feed_unread_dropped",
+    "Feed items retention removed before a named consumer had read them (or before any read "
+    "had seen them).",
+)
+
 DELIVERY_OUTCOMES = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -227,6 +233,8 @@ def render() -> tuple[bytes, str]:
             _attempt_duration,
             _deliveries_finished,
             _delivery_latency,
+            _filtered,
+            _feed_dropped,
         ):
             registry.register(metric)
     registry.register(DatabaseCollector())
@@ -242,3 +250,13 @@ def fanout_filtered(*, no_match: int, unevaluable: int) -> None:
             _filtered.labels(reason="unevaluable").inc(unevaluable)
     except Exception:
         logger.exception("could not record a metric (fanout_filtered)")
+
+
+def feed_unread_dropped(*, count: int) -> None:
+    """Retention removed ``count`` feed items some consumer had not read."""
+    if count <= 0:
+        return
+    try:
+        _feed_dropped.inc(count)
+    except Exception:
+        logger.exception("could not record a metric (feed_unread_dropped)")

@@ -106,7 +106,7 @@ def feed_error(exc: FeedError) -> Response:
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
-class FeedView(EndpointView):
+class _FeedBase(EndpointView):
     throttle_classes = [ApiKeyThrottle, PollThrottle]
 
     def poll_endpoint(self) -> Endpoint:
@@ -115,6 +115,8 @@ class FeedView(EndpointView):
             raise exceptions.NotFound(f"Endpoint {endpoint.pk!r} is not a poll endpoint.")
         return endpoint
 
+
+class FeedView(_FeedBase):
     @extend_schema(
         operation_id="poller_read",
         tags=["pollers"],
@@ -142,7 +144,7 @@ class FeedView(EndpointView):
         return Response(page_body(page))
 
 
-class ConsumerView(FeedView):
+class ConsumerView(_FeedBase):
     @extend_schema(
         operation_id="poller_consumer_read",
         tags=["pollers"],
@@ -170,7 +172,7 @@ class ConsumerView(FeedView):
         return Response(page_body(page))
 
 
-class ConsumerSeekView(FeedView):
+class ConsumerSeekView(_FeedBase):
     @extend_schema(
         operation_id="poller_consumer_seek",
         tags=["pollers"],

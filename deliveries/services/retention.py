@@ -26,11 +26,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from deliveries.models import Attempt, Delivery, Event
-from endpoints.models import IdempotentResponse, PortalLink
+from deliveries.models import Attempt, Delivery, Event, FeedConsumer, FeedFetch, FeedItem
+from endpoints.models import Endpoint, IdempotentResponse, PortalLink
+from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
@@ -49,6 +50,8 @@ class PurgeReport:
     event_bodies_blanked: int = 0
     idempotent_responses_deleted: int = 0
     portal_links_deleted: int = 0
+    feed_items_deleted: int = 0
+    feed_fetches_deleted: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,9 +105,11 @@ def _orphan_old_events(
     remaining = Delivery.objects.filter(event_id=OuterRef("pk"))
     if ignoring is not None:
         remaining = remaining.exclude(pk__in=ignoring.values("pk"))
+    # An event still in a feed stays with it (feed items go by their own pass, first).
+    in_feed = FeedItem.objects.filter(event_id=OuterRef("pk"))
     return _below(
         Event.objects.filter(created_at__lt=cutoff, fanned_out_at__isnull=False).filter(
-            ~Exists(remaining)
+            ~Exists(remaining), ~Exists(in_feed)
         ),
         boundary,
     )
@@ -119,10 +124,11 @@ def _old_event_bodies(cutoff: datetime) -> QuerySet[Event]:
     """Old events with a body that no pending or sending delivery still has to send."""
     boundary = _first_id_at_or_after(Event.objects.all(), "created_at", cutoff)
     unfinished = Delivery.objects.filter(event_id=OuterRef("pk"), status__in=UNFINISHED)
+    in_feed = FeedItem.objects.filter(event_id=OuterRef("pk"))
     return _below(
         Event.objects.filter(created_at__lt=cutoff, fanned_out_at__isnull=False)
         .exclude(body="")
-        .filter(~Exists(unfinished)),
+        .filter(~Exists(unfinished), ~Exists(in_feed)),  # a feed keeps its events' bodies
         boundary,
     )
 
@@ -143,7 +149,12 @@ def _blank_event_bodies(cutoff: datetime, batch_size: int) -> int:
         with transaction.atomic():
             # Re-checked inside the write: a replay since the chunk was chosen keeps its body.
             unfinished = Delivery.objects.filter(event_id=OuterRef("pk"), status__in=UNFINISHED)
-            blanked += Event.objects.filter(pk__in=ids).filter(~Exists(unfinished)).update(body="")
+            in_feed = FeedItem.objects.filter(event_id=OuterRef("pk"))
+            blanked += (
+                Event.objects.filter(pk__in=ids)
+                .filter(~Exists(unfinished), ~Exists(in_feed))
+                .update(body="")
+            )
     return blanked
 
 
@@ -183,12 +194,49 @@ def _delete_deliveries(cutoff: datetime, batch_size: int) -> tuple[int, int]:
     return deliveries, attempts
 
 
+def _delete_feed_items(cutoff: datetime) -> int:
+    """Remove poll endpoints' feed items older than ``cutoff``. A cursor before them then
+    answers 410 (``feed_trimmed_through``); a named consumer that had not read them, and items
+    no read had seen yet, are logged with how many, and counted in a metric."""
+    deleted = 0
+    endpoint_ids = list(
+        FeedItem.objects.filter(created_at__lt=cutoff)
+        .order_by("endpoint_id")
+        .values_list("endpoint_id", flat=True)
+        .distinct()
+    )
+    for endpoint_id in endpoint_ids:
+        with transaction.atomic():
+            endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+            doomed = FeedItem.objects.filter(endpoint_id=endpoint_id, created_at__lt=cutoff)
+            last = doomed.aggregate(last=Max("position"))["last"] or 0
+            never_read = doomed.filter(position__isnull=True).count()
+            unread = {
+                name: doomed.filter(position__gt=position).count()
+                for name, position in FeedConsumer.objects.filter(
+                    endpoint_id=endpoint_id, position__lt=last
+                ).values_list("name", "position")
+            }
+            for name, count in [*unread.items(), ("", never_read)]:
+                if count:
+                    logger.warning(
+                        "retention removed feed events not yet read",
+                        extra={"endpoint_id": endpoint_id, "consumer": name, "count": count},
+                    )
+            metrics.feed_unread_dropped(count=max([never_read, *unread.values()]))
+            deleted += doomed.delete()[0]
+            if last > endpoint.feed_trimmed_through:
+                Endpoint.objects.filter(pk=endpoint_id).update(feed_trimmed_through=last)
+    return deleted
+
+
 def _delete_events(cutoff: datetime, batch_size: int) -> int:
     deleted = 0
     for ids in _chunks(_orphan_old_events(cutoff), batch_size):
         with transaction.atomic():
             orphans = Event.objects.filter(pk__in=ids).filter(
-                ~Exists(Delivery.objects.filter(event_id=OuterRef("pk")))
+                ~Exists(Delivery.objects.filter(event_id=OuterRef("pk"))),
+                ~Exists(FeedItem.objects.filter(event_id=OuterRef("pk"))),
             )
             deleted += orphans.delete()[1].get(Event._meta.label, 0)
     return deleted
@@ -232,6 +280,8 @@ def retention_purge(
                 delivery_id__in=doomed.values("pk")
             ).count()
             report.events_deleted = doomed_events.count()
+            report.feed_items_deleted = FeedItem.objects.filter(created_at__lt=row_cutoff).count()
+            report.feed_fetches_deleted = FeedFetch.objects.filter(at__lt=row_cutoff).count()
         if payload_cutoff is not None:
             # What would be blanked among the rows the row pass leaves.
             bodies = _old_response_bodies(payload_cutoff)
@@ -248,6 +298,8 @@ def retention_purge(
         report.deliveries_deleted, report.attempts_deleted = _delete_deliveries(
             row_cutoff, batch_size
         )
+        report.feed_items_deleted = _delete_feed_items(row_cutoff)
+        report.feed_fetches_deleted = FeedFetch.objects.filter(at__lt=row_cutoff).delete()[0]
         report.events_deleted = _delete_events(row_cutoff, batch_size)
     if payload_cutoff is not None:
         report.response_bodies_blanked = _blank_response_bodies(payload_cutoff, batch_size)

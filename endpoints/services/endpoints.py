@@ -114,6 +114,13 @@ def endpoint_create(
             raise ValidationError({"url": "A poll endpoint has no URL: its consumers read it."})
         if ordered:
             raise ValidationError({"ordered": "A feed is always in publish order."})
+    elif not (url or "").strip():
+        raise ValidationError(
+            {
+                "url": "A push endpoint needs the URL that receives its events; one that "
+                "consumers read instead is kind poll."
+            }
+        )
     else:
         url = endpoint_url_validate(url, operations=tenant.is_operations)
     rate_limit = endpoint_rate_limit_validate(rate_limit)

@@ -95,3 +95,10 @@ def test_polls_have_their_own_limit_per_key(api_a, poller, settings):
     codes = [api_a.get(f"{BASE}pollers/{poller}/").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert api_a.get(f"{BASE}endpoints/").status_code == 200  # the rest of the API is not
+
+
+def test_seek_is_post_only_on_both_surfaces(api_a, poller, client_for, platform_key):
+    native = api_a.get(f"{BASE}pollers/{poller}/consumers/c/seek")
+    svix = client_for(platform_key).get(f"/api/v1/app/acme/poller/{poller}/consumer/c/seek")
+    assert native.status_code == 405
+    assert svix.status_code == 405

@@ -635,3 +635,30 @@ def test_ordered_is_set_from_the_form_and_an_older_page_leaves_it(client_for, me
     client.post(edit, {"url": endpoint.url, "enabled": "on", "ordered_shown": "1"})  # unticked
     endpoint.refresh_from_db()
     assert endpoint.ordered is False
+
+
+def test_a_poll_endpoint_is_made_from_the_form_and_its_page_shows_the_feed(
+    client_for, member, tenant, invoice_paid
+):
+    from deliveries import publish_event
+    from deliveries.feed import consumer_read
+    from deliveries.services.fanout import events_fan_out_pending
+
+    client = client_for(member)
+    no_url = client.post(reverse("endpoint-create"), {"kind": "push", "enabled": "on"})
+    created = client.post(reverse("endpoint-create"), {"kind": "poll", "enabled": "on"})
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    for n in range(3):
+        publish_event(tenant, "invoice.paid", {"n": n})
+    events_fan_out_pending(tenant_id=tenant.pk)
+    consumer_read(endpoint=endpoint, name="billing", limit=1)
+    page = client.get(reverse("endpoint-detail", args=[endpoint.pk])).content.decode()
+
+    assert "A push endpoint needs the URL" in no_url.content.decode()
+    assert created.status_code == 302
+    assert endpoint.kind == "poll"
+    assert endpoint.url == ""
+    assert 'id="feed"' in page
+    assert f"/api/v1/tenants/acme/pollers/{endpoint.pk}/" in page
+    # billing read one of three but acknowledged nothing: all three still ahead of it.
+    assert '<td class="mono">billing</td><td>0</td><td>3</td>' in page

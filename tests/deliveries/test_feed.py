@@ -209,3 +209,35 @@ def test_a_poll_endpoint_has_no_url_and_cannot_be_ordered(tenant, invoice_paid):
     with pytest.raises(ValidationError, match="A poll endpoint has no URL"):
         endpoint_update(endpoint=endpoint, url="http://127.0.0.1:9/x")
     assert FeedItem.objects.count() == 0
+
+
+def test_retention_trims_the_feed_says_what_a_consumer_had_not_read_and_keeps_the_rest(
+    tenant, poll, settings, caplog
+):
+    import logging
+
+    from deliveries.services.retention import retention_purge
+
+    settings.WEBHOOKS_RETENTION_DAYS = 30
+    endpoint, _ = poll
+    old = _publish(tenant, 3)
+    consumer_read(endpoint=endpoint, name="slow", limit=1)  # places all, acknowledges none
+    fast = consumer_read(endpoint=endpoint, name="fast", limit=10)
+    consumer_read(endpoint=endpoint, name="fast", iterator=fast.next_cursor)
+    long_ago = timezone.now() - timedelta(days=31)
+    FeedItem.objects.filter(event_id__in=[e.pk for e in old]).update(created_at=long_ago)
+    Event.objects.filter(pk__in=[e.pk for e in old]).update(created_at=long_ago)
+    recent = _publish(tenant, 1)
+
+    with caplog.at_level(logging.WARNING, logger="deliveries.services.retention"):
+        report = retention_purge()
+
+    assert report.feed_items_deleted == 3
+    (warning,) = [r for r in caplog.records if "not yet read" in r.getMessage()]
+    assert (warning.consumer, warning.count) == ("slow", 3)  # "fast" had read them all
+    with pytest.raises(CursorExpired):
+        feed_read(endpoint=endpoint, after=0)
+    page = consumer_read(endpoint=endpoint, name="slow")  # resumes after what was removed
+    assert [e.event_id for e in page.entries] == [recent[0].pk]
+    assert not Event.objects.filter(pk__in=[e.pk for e in old]).exists()
+    assert Event.objects.get(pk=recent[0].pk).body != ""

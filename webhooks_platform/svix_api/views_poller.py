@@ -74,7 +74,7 @@ class SeekOut(S.Serializer):
     iterator = S.CharField()
 
 
-class PollerView(SvixView):
+class _PollerBase(SvixView):
     throttle_classes = [ApiKeyThrottle, PollThrottle]
 
     def sink(self) -> Endpoint:
@@ -83,6 +83,8 @@ class PollerView(SvixView):
             raise exceptions.NotFound()
         return found
 
+
+class PollerView(_PollerBase):
     @extend_schema(tags=TAG, responses={200: PollingEndpointOut})
     def get(self, request: Request, app: str, sink: str) -> Response:
         endpoint = self.sink()
@@ -122,9 +124,9 @@ def _position_at(endpoint: Endpoint, moment: Any) -> int:
     return found or 0
 
 
-class ConsumerView(PollerView):
+class ConsumerView(_PollerBase):
     @extend_schema(tags=TAG, responses={200: PollingEndpointOut})
-    def get(self, request: Request, app: str, sink: str, consumer: str) -> Response:  # type: ignore[override]
+    def get(self, request: Request, app: str, sink: str, consumer: str) -> Response:
         endpoint = self.sink()
         try:
             page = consumer_read(
@@ -139,7 +141,7 @@ class ConsumerView(PollerView):
         return Response(_page(page))
 
 
-class ConsumerSeekView(PollerView):
+class ConsumerSeekView(_PollerBase):
     @extend_schema(tags=TAG, request=SeekIn, responses={200: SeekOut})
     def post(self, request: Request, app: str, sink: str, consumer: str) -> Response:
         endpoint = self.sink()
