@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
+from .admin_forms import EndpointForm, EventTypeForm, TenantForm
 from .models import (
     ApiKey,
     AuditEntry,
@@ -26,7 +25,6 @@ from .models import (
     PortalLink,
     Tenant,
 )
-from .portal_look import portal_look_validate
 from .selectors import event_type_retry_schedules_changed
 
 
@@ -83,28 +81,6 @@ FailingFilter = _set_or_unset_filter(
 )
 
 
-class TenantForm(forms.ModelForm):
-    """The portal's look is checked as the API checks it (origins, colour, logo URL)."""
-
-    class Meta:
-        model = Tenant
-        fields = "__all__"  # noqa: DJ007  (the admin shows every field of a tenant)
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        look = {
-            key: cleaned[f"portal_{key}"]
-            for key in ("embed_origins", "logo_url", "accent_color", "theme")
-            if f"portal_{key}" in cleaned
-        }
-        try:
-            checked = portal_look_validate(look)
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from exc
-        cleaned.update({f"portal_{key}": value for key, value in checked.items()})
-        return cleaned
-
-
 @admin.register(PortalLink)
 class PortalLinkAdmin(admin.ModelAdmin):
     """Portal links as made; revoke them from the tenant's support page or the API."""
@@ -143,35 +119,6 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ["user", "tenant"]
 
 
-def _retry_schedule_clean(value: Any) -> list[float] | None:
-    try:
-        return services.retry_schedule_validate(value)
-    except ValidationError as exc:
-        raise ValidationError(exc.messages) from exc
-
-
-class EventTypeForm(forms.ModelForm):
-    class Meta:
-        model = EventType
-        fields = [
-            "name",
-            "description",
-            "schema",
-            "example",
-            "archived",
-            "deprecated",
-            "feature_flag",
-            "retry_schedule",
-        ]
-        help_texts = {
-            "retry_schedule": "Seconds between tries, e.g. [5, 300, 3600]; [] for a single try; "
-            "empty for the platform's. An endpoint's own schedule comes first."
-        }
-
-    def clean_retry_schedule(self) -> list[float] | None:
-        return _retry_schedule_clean(self.cleaned_data["retry_schedule"])
-
-
 @admin.register(EventType)
 class EventTypeAdmin(admin.ModelAdmin):
     form = EventTypeForm
@@ -188,65 +135,6 @@ class EventTypeAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if "retry_schedule" in form.changed_data:
             event_type_retry_schedules_changed()
-
-
-class EndpointForm(forms.ModelForm):
-    """The same URL and header rules as the API and the dashboard."""
-
-    class Meta:
-        model = Endpoint
-        fields = [
-            "url",
-            "description",
-            "headers",
-            "event_types",
-            "rate_limit",
-            "signature_style",
-            "payload_filter",
-            "retry_schedule",
-            "ordered",
-            "channels",
-        ]
-        help_texts = {
-            "retry_schedule": "Seconds between tries, e.g. [5, 300, 3600]; [] for a single try; "
-            "empty for its event type's or the platform's."
-        }
-
-    def clean_retry_schedule(self) -> list[float] | None:
-        return _retry_schedule_clean(self.cleaned_data["retry_schedule"])
-
-    def clean_url(self) -> str:
-        try:
-            return services.endpoint_url_validate(self.cleaned_data["url"])
-        except ValidationError as exc:
-            # The services name the field; a form field wants the bare messages.
-            raise ValidationError(exc.messages) from exc
-
-    def clean_payload_filter(self) -> dict[str, Any] | None:
-        try:
-            return services.payload_filter_validate(self.cleaned_data["payload_filter"])
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from exc
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Credential values are stored sealed and never shown: "[redacted]" kept as is keeps them.
-        if self.instance.pk:
-            self.initial["headers"] = services.headers_redacted(self.instance.headers or {})
-
-    def clean_headers(self) -> dict[str, str]:
-        stored = self.instance.headers if self.instance.pk else {}
-        try:
-            clean = services.endpoint_headers_validate(self.cleaned_data["headers"])
-            return services.headers_seal(clean, stored or {})
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from exc
-
-    def clean_channels(self) -> list[str]:
-        try:
-            return services.channels_validate_field(self.cleaned_data["channels"])
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from exc
 
 
 @admin.register(Endpoint)
