@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Min
 from django.utils import timezone
 
 from deliveries import signing
@@ -199,9 +199,11 @@ def feed_read(
         raise FeedError(f"wait is between 0 and {MAX_WAIT_SECONDS:g} seconds.", field="wait")
     if after < 0:
         raise FeedError("A position is never negative.")
-    trimmed = Endpoint.objects.filter(pk=endpoint.pk).values_list(
-        "feed_trimmed_through", flat=True
+    placed, trimmed = Endpoint.objects.filter(pk=endpoint.pk).values_list(
+        "feed_position", "feed_trimmed_through"
     )[0]
+    if after > placed:
+        raise FeedError("This cursor is ahead of the feed: it was not given out by it.")
     if after < trimmed:
         raise CursorExpired(trimmed)
     started = time.monotonic()
@@ -284,21 +286,26 @@ def consumer_seek(*, endpoint: Endpoint, name: str, after: datetime) -> int:
     if endpoint.kind != Endpoint.Kind.POLL:
         raise FeedError("This endpoint is a push endpoint: it has no feed.", field="endpoint")
     name = _consumer_name(name)
-    _place(endpoint)
-    before = (
-        FeedItem.objects.filter(
-            endpoint_id=endpoint.pk, position__isnull=False, event__created_at__lte=after
-        ).aggregate(last=Max("position"))["last"]
-        or 0
-    )
-    trimmed = Endpoint.objects.filter(pk=endpoint.pk).values_list(
-        "feed_trimmed_through", flat=True
-    )[0]
-    position = max(before, trimmed)
+    position = feed_position_at(endpoint, after)
     FeedConsumer.objects.update_or_create(
         endpoint=endpoint, name=name, defaults={"position": position}
     )
     return position
+
+
+def feed_position_at(endpoint: Endpoint, moment: datetime) -> int:
+    """The position to read after so that the next event is the first published after
+    ``moment``: just before the lowest position of such an event (positions follow publish
+    order, except for a scheduled event, placed when due), or the end of the feed."""
+    _place(endpoint)
+    first_after = FeedItem.objects.filter(
+        endpoint_id=endpoint.pk, position__isnull=False, event__created_at__gt=moment
+    ).aggregate(first=Min("position"))["first"]
+    placed, trimmed = Endpoint.objects.filter(pk=endpoint.pk).values_list(
+        "feed_position", "feed_trimmed_through"
+    )[0]
+    position = first_after - 1 if first_after is not None else placed
+    return max(position, trimmed)
 
 
 def consumers_lag(*, endpoint: Endpoint) -> list[tuple[str, int, int]]:

@@ -315,6 +315,8 @@ class FeedItem(models.Model):
                 name="feed_item_unplaced_idx",
             ),
             models.Index(fields=["created_at"], name="feed_item_created_idx"),
+            # Is an event still in a feed (retention), and deleting an event finds its items.
+            models.Index(fields=["event"], name="feed_item_event_idx"),
         ]
 
     def __str__(self) -> str:

@@ -32,7 +32,9 @@ from deliveries.models import Delivery, Event
 _BUSY = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
 
-def _lock(endpoint_id: str) -> None:
+def ordered_lock(endpoint_id: str) -> None:
+    """The endpoint's ordering lock, held to the end of the transaction. Take it before
+    locking any of the endpoint's delivery rows, as ``ordered_release`` does."""
     if connection.vendor == "postgresql":
         key = zlib.crc32(f"ordered:{endpoint_id}".encode())
         with connection.cursor() as cursor:
@@ -45,7 +47,7 @@ def ordered_release(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
     ``ordered_dispatch`` them (or let the engines' discovery find them)."""
     released: list[int] = []
     for endpoint_id in sorted(set(endpoint_ids)):  # one lock order for every caller
-        _lock(endpoint_id)
+        ordered_lock(endpoint_id)
         if Delivery.objects.filter(endpoint_id=endpoint_id, status__in=_BUSY).exists():
             continue
         head = (
@@ -81,7 +83,7 @@ def ordered_release_and_dispatch(endpoint_ids: Iterable[str], *, now: datetime) 
     return released
 
 
-def ordered_repair(*, now: datetime, limit: int = 1000) -> list[int]:
+def ordered_repair(*, now: datetime, limit: int = 10_000) -> list[int]:
     """The sweeper's pass: release the head of every endpoint with held deliveries and nothing
     in flight (a release can be missed only by a crash between a finish and its commit)."""
     endpoint_ids = list(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -198,6 +199,19 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.url}"
+
+    # Written only by the feed (deliveries.feed) and retention, with their own UPDATEs: saving
+    # an endpoint loaded earlier must not wind them back.
+    FEED_FIELDS = frozenset({"feed_position", "feed_trimmed_through"})
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self.FEED_FIELDS
+            ]
+        super().save(*args, **kwargs)
 
 
 class EndpointSecret(models.Model):

@@ -44,12 +44,13 @@ def schedule_validate(value: Any) -> list[float] | None:
     delays: list[float] = []
     for number, delay in enumerate(value, start=1):
         number_like = isinstance(delay, int | float) and not isinstance(delay, bool)
-        if not number_like or not math.isfinite(delay):
+        if not number_like or (isinstance(delay, float) and not math.isfinite(delay)):
             raise ScheduleError(f"Retry {number}: give a number of seconds; got {delay!r:.40}.")
         if not MIN_DELAY <= delay <= MAX_DELAY:
+            shown = _seconds_text(delay) if abs(delay) < 10**15 else "a number too large to hold"
             raise ScheduleError(
                 f"Retry {number}: a delay is between {MIN_DELAY:g} second and 7 days "
-                f"({MAX_DELAY:g} seconds); got {_seconds_text(delay)}."
+                f"({MAX_DELAY:g} seconds); got {shown}."
             )
         delays.append(int(delay) if float(delay).is_integer() else float(delay))
     return delays

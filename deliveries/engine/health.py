@@ -167,10 +167,11 @@ def _circuit_close(endpoint_ids: list[str], now: datetime) -> None:
             endpoint=endpoint, event="endpoint.circuit_closed", reason="a probe succeeded"
         )
     # The probe succeeded: everything that waited goes now.
+    # A scheduled event's delivery keeps its time.
     backlog = list(
-        Delivery.objects.filter(
-            endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING
-        ).values_list("id", flat=True)
+        Delivery.objects.filter(endpoint_id__in=endpoint_ids, status=Delivery.Status.PENDING)
+        .exclude(event__deliver_at__gt=now)
+        .values_list("id", flat=True)
     )
     if backlog:
         Delivery.objects.filter(id__in=backlog).update(next_attempt_at=now, dispatched_until=None)

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from deliveries.models import Attempt, Delivery
-from deliveries.ordering import ordered_release_and_dispatch
+from deliveries.models import Attempt, Delivery, Event
+from deliveries.ordering import ordered_lock, ordered_release_and_dispatch
 from endpoints.models import Endpoint
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
@@ -29,7 +30,11 @@ def deliveries_cancel_for_event(*, event_id: str, reason: str) -> int:
     """Cancel what is waiting of ``event_id`` (its payload is gone); an ordered endpoint it
     held up goes on with its next."""
     deliveries = Delivery.objects.filter(event_id=event_id)
-    ordered = list(deliveries.filter(endpoint__ordered=True).values_list("endpoint_id", flat=True))
+    ordered = sorted(
+        deliveries.filter(endpoint__ordered=True).values_list("endpoint_id", flat=True)
+    )
+    for endpoint_id in ordered:  # before the rows, as a release takes them
+        ordered_lock(endpoint_id)
     count = _cancel_pending(deliveries, reason)
     ordered_release_and_dispatch(ordered, now=timezone.now())
     return count
@@ -53,24 +58,35 @@ def deliveries_resume_for_endpoint(*, endpoint_id: str) -> list[int]:
     """Revive deliveries cancelled by a disable whose event is still inside the retry window."""
     now = timezone.now()
     window = timedelta(seconds=sum(webhooks_settings().retry_schedule))
+    # A scheduled event's delivery is revived whenever it was created, for its own time.
+    scheduled = Q(event__deliver_at__gt=now)
     ids = list(
         Delivery.objects.filter(
+            Q(created_at__gte=now - window) | scheduled,
             endpoint_id=endpoint_id,
             status=Delivery.Status.CANCELLED,
             cancel_reason=CANCELLED_BY_DISABLE,
-            created_at__gte=now - window,
         ).values_list("id", flat=True)
     )
-    if ids and Endpoint.objects.filter(pk=endpoint_id, ordered=True).exists():
+    if not ids:
+        return ids
+    ordered = Endpoint.objects.filter(pk=endpoint_id, ordered=True).exists()
+    revived = Delivery.objects.filter(id__in=ids)
+    revived.update(
         # In order again: held, and the earliest released.
-        Delivery.objects.filter(id__in=ids).update(
-            status=Delivery.Status.HELD, cancel_reason="", finished_at=None, next_attempt_at=now
+        status=Delivery.Status.HELD if ordered else Delivery.Status.PENDING,
+        cancel_reason="",
+        finished_at=None,
+        next_attempt_at=now,
+    )
+    revived.filter(scheduled).update(
+        next_attempt_at=Subquery(
+            Event.objects.filter(pk=OuterRef("event_id")).values("deliver_at")[:1]
         )
+    )
+    if ordered:
         ordered_release_and_dispatch([endpoint_id], now=now)
-    elif ids:
-        Delivery.objects.filter(id__in=ids).update(
-            status=Delivery.Status.PENDING, cancel_reason="", finished_at=None, next_attempt_at=now
-        )
+    else:
         deliveries_dispatch(delivery_ids=ids)
     return ids
 
@@ -82,6 +98,7 @@ SKIPPED = "skipped by hand so that later deliveries of the ordered endpoint can 
 def delivery_skip(*, delivery: Delivery) -> Delivery:
     """Give up on the delivery an ordered endpoint waits behind: cancelled (its attempts stay
     in the log, and it can still be replayed by hand), and the endpoint's next one released."""
+    ordered_lock(delivery.endpoint_id)  # before the row, as a release takes them
     locked = Delivery.objects.select_for_update().filter(pk=delivery.pk).first()
     if locked is None or locked.status not in (Delivery.Status.PENDING, Delivery.Status.HELD):
         state = "mid-attempt" if locked and locked.status == Delivery.Status.SENDING else "done"

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from deliveries.models import Attempt, Delivery, Event, FeedConsumer, FeedFetch, FeedItem
@@ -208,7 +208,10 @@ def _delete_feed_items(cutoff: datetime) -> int:
     for endpoint_id in endpoint_ids:
         with transaction.atomic():
             endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
-            doomed = FeedItem.objects.filter(endpoint_id=endpoint_id, created_at__lt=cutoff)
+            # Not a scheduled event's item still waiting for its time: it has not been readable.
+            doomed = FeedItem.objects.filter(
+                endpoint_id=endpoint_id, created_at__lt=cutoff
+            ).exclude(position__isnull=True, event__deliver_at__gt=timezone.now())
             last = doomed.aggregate(last=Max("position"))["last"] or 0
             never_read = doomed.filter(position__isnull=True).count()
             unread = {
@@ -225,8 +228,14 @@ def _delete_feed_items(cutoff: datetime) -> int:
                     )
             metrics.feed_unread_dropped(count=max([never_read, *unread.values()]))
             deleted += doomed.delete()[0]
-            if last > endpoint.feed_trimmed_through:
-                Endpoint.objects.filter(pk=endpoint_id).update(feed_trimmed_through=last)
+            # A cursor is refused only before the first position still there: an item placed
+            # late (a scheduled one) may sit below what was removed.
+            kept = FeedItem.objects.filter(
+                endpoint_id=endpoint_id, position__isnull=False, position__lte=last
+            ).aggregate(first=Min("position"))["first"]
+            trimmed = last if kept is None else kept - 1
+            if trimmed > endpoint.feed_trimmed_through:
+                Endpoint.objects.filter(pk=endpoint_id).update(feed_trimmed_through=trimmed)
     return deleted
 
 

@@ -312,10 +312,10 @@ def endpoint_circuit_reset(*, endpoint: Endpoint) -> int:
     was_open = Endpoint.objects.filter(pk=endpoint.pk, circuit_state="open").exists()
     Endpoint.objects.filter(pk=endpoint.pk).update(updated_at=now, **_CIRCUIT_CLOSED)
     endpoint.refresh_from_db()
-    waiting = list(
-        Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING).values_list(
-            "id", flat=True
-        )
+    waiting = list(  # a scheduled event's delivery keeps its time
+        Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING)
+        .exclude(event__deliver_at__gt=now)
+        .values_list("id", flat=True)
     )
     Delivery.objects.filter(id__in=waiting).update(next_attempt_at=now, dispatched_until=None)
     if waiting:

@@ -190,7 +190,7 @@ def test_a_cursor_nobody_gave_out_and_a_push_endpoint_are_refused(tenant, poll, 
 
 def test_a_cursor_before_what_retention_removed_is_gone(tenant, poll):
     endpoint, _ = poll
-    Endpoint.objects.filter(pk=endpoint.pk).update(feed_trimmed_through=10)
+    Endpoint.objects.filter(pk=endpoint.pk).update(feed_position=12, feed_trimmed_through=10)
     with pytest.raises(CursorExpired) as raised:
         feed_read(endpoint=endpoint, after=3)
     assert raised.value.oldest == 10
@@ -241,3 +241,25 @@ def test_retention_trims_the_feed_says_what_a_consumer_had_not_read_and_keeps_th
     assert [e.event_id for e in page.entries] == [recent[0].pk]
     assert not Event.objects.filter(pk__in=[e.pk for e in old]).exists()
     assert Event.objects.get(pk=recent[0].pk).body != ""
+
+
+def test_saving_an_endpoint_loaded_earlier_never_winds_its_feed_back(tenant, poll):
+    endpoint, _ = poll
+    stale = Endpoint.objects.get(pk=endpoint.pk)
+    _publish(tenant, 3)
+    page = feed_read(endpoint=endpoint, after=0)  # places 1..3
+
+    endpoint_update(endpoint=stale, description="renamed")
+    more = _publish(tenant, 1)
+    later = feed_read(endpoint=endpoint, after=page.next_position)
+
+    assert Endpoint.objects.get(pk=endpoint.pk).feed_position == 4
+    assert [e.event_id for e in later.entries] == [more[0].pk]
+
+
+def test_a_cursor_ahead_of_the_feed_is_refused(tenant, poll):
+    endpoint, _ = poll
+    _publish(tenant, 1)
+    feed_read(endpoint=endpoint, after=0)
+    with pytest.raises(FeedError, match="ahead of the feed"):
+        feed_read(endpoint=endpoint, after=10**30)

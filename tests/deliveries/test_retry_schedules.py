@@ -72,6 +72,7 @@ def test_a_schedule_that_cannot_be_kept_says_which_retry_and_why(value, message)
         ([5, "10"], r"Retry 2: give a number of seconds; got '10'"),
         ([float("inf")], "Retry 1: give a number of seconds"),
         ([0], "Retry 1: a delay is between 1 second and 7 days"),
+        ([10**400], "Retry 1: a delay is between 1 second and 7 days .* too large to hold"),
     ],
 )
 def test_the_api_form_of_a_schedule_is_checked_the_same_way(value, message):

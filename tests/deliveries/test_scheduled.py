@@ -120,3 +120,23 @@ def test_a_batch_schedules_each_item_on_its_own(tenant, ok):
     assert "deliver_at 'soon' is not an ISO 8601 time" in results[2].error
     assert Event.objects.get(pk=results[0].event.pk).deliver_at == later
     assert Event.objects.get(pk=results[1].event.pk).deliver_at is None
+
+
+def test_a_circuit_reset_or_a_re_enable_keeps_a_scheduled_deliverys_time(tenant, ok):
+    from endpoints.services import endpoint_circuit_reset, endpoint_disable, endpoint_enable
+
+    later = timezone.now() + timedelta(days=2)
+    event = publish_event(tenant, "invoice.paid", {}, deliver_at=later)
+    event_fan_out(event_id=event.pk)
+    ok.circuit_state = "open"
+    ok.save()
+
+    endpoint_circuit_reset(endpoint=ok)
+    assert Delivery.objects.get(event=event).next_attempt_at == later
+
+    endpoint_disable(endpoint=ok, reason="test")
+    assert Delivery.objects.get(event=event).status == "cancelled"
+    ok.refresh_from_db()
+    endpoint_enable(endpoint=ok)
+    revived = Delivery.objects.get(event=event)
+    assert (revived.status, revived.next_attempt_at) == ("pending", later)

@@ -19,9 +19,9 @@ from deliveries.feed import (
     consumer_seek,
     cursor_position,
     cursor_text,
+    feed_position_at,
     feed_read,
 )
-from deliveries.models import FeedItem
 from endpoints import selectors
 from endpoints.models import Endpoint
 from webhooks_platform.api.throttling import ApiKeyThrottle, PollThrottle
@@ -99,7 +99,7 @@ class PollerView(_PollerBase):
             if params.get("iterator"):
                 after = cursor_position(params["iterator"])
             elif after_time is not None:
-                after = _position_at(endpoint, after_time)
+                after = feed_position_at(endpoint, after_time)
             else:
                 after = 0
             page = feed_read(
@@ -112,16 +112,6 @@ class PollerView(_PollerBase):
         except FeedError as exc:
             raise _svix_error(exc, "iterator") from exc
         return Response(_page(page))
-
-
-def _position_at(endpoint: Endpoint, moment: Any) -> int:
-    """The position just before the first event published after ``moment``."""
-    from django.db.models import Max
-
-    found = FeedItem.objects.filter(
-        endpoint=endpoint, position__isnull=False, event__created_at__lte=moment
-    ).aggregate(last=Max("position"))["last"]
-    return found or 0
 
 
 class ConsumerView(_PollerBase):
