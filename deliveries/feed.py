@@ -308,6 +308,11 @@ def feed_position_at(endpoint: Endpoint, moment: datetime) -> int:
     return max(position, trimmed)
 
 
+def consumer_delete(*, endpoint: Endpoint, name: str) -> bool:
+    """Forget a named consumer (its position goes with it); False when there was none."""
+    return FeedConsumer.objects.filter(endpoint=endpoint, name=name).delete()[0] > 0
+
+
 def consumers_lag(*, endpoint: Endpoint) -> list[tuple[str, int, int]]:
     """Each consumer of ``endpoint``: (name, position, events published after it)."""
     out = []

@@ -15,8 +15,10 @@ from deliveries.feed import (
     CursorExpired,
     FeedError,
     FeedPage,
+    consumer_delete,
     consumer_read,
     consumer_seek,
+    consumers_lag,
     cursor_position,
     cursor_text,
     feed_read,
@@ -144,6 +146,30 @@ class FeedView(_FeedBase):
         return Response(page_body(page))
 
 
+class ConsumerOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    cursor = serializers.CharField(help_text="Where it stands: what it acknowledged last.")
+    unread = serializers.IntegerField(help_text="Events in the feed after its position.")
+
+
+class ConsumerListView(_FeedBase):
+    @extend_schema(
+        operation_id="poller_consumers_list",
+        tags=["pollers"],
+        summary="The feed's named consumers and how far behind each is",
+        parameters=[TENANT_PARAM],
+        responses=responses({200: ConsumerOutSerializer(many=True)}, 404),
+    )
+    def get(self, request: Request, tenant: str, endpoint: str) -> Response:
+        target = self.poll_endpoint()
+        return Response(
+            [
+                {"name": name, "cursor": cursor_text(position), "unread": unread}
+                for name, position, unread in consumers_lag(endpoint=target)
+            ]
+        )
+
+
 class ConsumerView(_FeedBase):
     @extend_schema(
         operation_id="poller_consumer_read",
@@ -170,6 +196,19 @@ class ConsumerView(_FeedBase):
         except FeedError as exc:
             return feed_error(exc)
         return Response(page_body(page))
+
+    @extend_schema(
+        operation_id="poller_consumer_delete",
+        tags=["pollers"],
+        summary="Forget a named consumer",
+        parameters=[TENANT_PARAM],
+        responses=responses({204: None}, 404),
+    )
+    def delete(self, request: Request, tenant: str, endpoint: str, consumer: str) -> Response:
+        target = self.poll_endpoint()
+        if not consumer_delete(endpoint=target, name=consumer):
+            raise exceptions.NotFound(f"No consumer {consumer!r} of this feed.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ConsumerSeekView(_FeedBase):

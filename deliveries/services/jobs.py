@@ -128,7 +128,8 @@ OUTCOMES_TRACKED = 10_000
 def job_outcomes(job: Job) -> dict[str, int]:
     """What became of the deliveries ``job`` sent again, now: delivered, still failing (their
     new tries failed too), in progress (waiting or being sent) and skipped (on a disabled
-    endpoint, mid-attempt, or with their payload gone). Counted over the first
+    endpoint, mid-attempt, with their payload gone, or not due yet: held by an ordered endpoint
+    or scheduled). Counted over the first
     ``OUTCOMES_TRACKED`` replayed; ``tracked`` says how many that is."""
     ids = job.params.get("replayed_ids") or []
     counts = {"delivered": 0, "still_failing": 0, "in_progress": 0, "cancelled": 0}
@@ -198,6 +199,9 @@ def job_run(*, job_id: int) -> Job | None:
                 taken = list(
                     Delivery.objects.filter(id__in=chunk, endpoint__enabled=True)
                     .exclude(status=Delivery.Status.SENDING)
+                    # Not tried yet and not due: an ordered endpoint's turn, a scheduled time.
+                    .exclude(status=Delivery.Status.HELD)
+                    .exclude(event__deliver_at__gt=timezone.now())
                     .values_list("id", flat=True)
                 )
                 replayed += Delivery.objects.filter(id__in=taken).update(

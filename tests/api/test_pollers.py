@@ -102,3 +102,20 @@ def test_seek_is_post_only_on_both_surfaces(api_a, poller, client_for, platform_
     svix = client_for(platform_key).get(f"/api/v1/app/acme/poller/{poller}/consumer/c/seek")
     assert native.status_code == 405
     assert svix.status_code == 405
+
+
+def test_consumers_are_listed_with_how_far_behind_and_can_be_forgotten(api_a, poller, tenant):
+    _publish(tenant, 3)
+    url = f"{BASE}pollers/{poller}/consumers/"
+    first = api_a.get(f"{url}billing/", {"limit": 2}).json()
+    api_a.get(f"{url}billing/", {"limit": 2, "iterator": first["next_cursor"]})
+    api_a.get(f"{url}audit/")
+
+    listed = api_a.get(url).json()
+    deleted = api_a.delete(f"{url}audit/")
+    again = api_a.delete(f"{url}audit/")
+
+    assert sorted((c["name"], c["unread"]) for c in listed) == [("audit", 3), ("billing", 1)]
+    assert deleted.status_code == 204
+    assert again.status_code == 404
+    assert [c["name"] for c in api_a.get(url).json()] == ["billing"]

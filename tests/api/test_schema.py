@@ -42,6 +42,7 @@ def test_schema_is_valid_openapi_3_with_every_route(client):
         "/api/v1/tenants/{tenant}/deliveries/{delivery}/attempts/",
         "/api/v1/tenants/{tenant}/deliveries/{delivery}/replay/",
         "/api/v1/tenants/{tenant}/pollers/{endpoint}/",
+        "/api/v1/tenants/{tenant}/pollers/{endpoint}/consumers/",
         "/api/v1/tenants/{tenant}/pollers/{endpoint}/consumers/{consumer}/",
         "/api/v1/tenants/{tenant}/pollers/{endpoint}/consumers/{consumer}/seek",
         # The Svix-compatible surface, as its SDKs call it (no trailing slash).

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from deliveries import PublishError, publish_event
 from deliveries.models import Delivery, Job
-from deliveries.services.fanout import event_fan_out
+from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.jobs import job_bulk_replay_create, job_recover_create, job_run
 from deliveries.services.publishing import event_send_test
 from endpoints.services import endpoint_create, endpoint_disable
@@ -51,6 +51,25 @@ def test_bulk_replay_counts_what_it_skipped(tenant, invoice_paid):
 
     job.refresh_from_db()
     assert job.params["result"] == {"replayed": 1, "skipped": 1}
+
+
+def test_bulk_replay_leaves_held_and_scheduled_deliveries_to_their_turn(tenant, invoice_paid):
+    ordered, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/o", ordered=True)
+    for n in range(2):
+        publish_event(tenant, "invoice.paid", {"n": n})
+    later = timezone.now() + timedelta(days=1)
+    scheduled = publish_event(tenant, "invoice.paid", {}, deliver_at=later)
+    events_fan_out_pending(tenant_id=tenant.pk)
+    held = Delivery.objects.filter(endpoint=ordered, status="held")
+    assert held.count() == 2  # the second event and the scheduled one wait their turn
+
+    job = job_bulk_replay_create(tenant=tenant, filters={})
+    job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.params["result"] == {"replayed": 1, "skipped": 2}
+    assert held.count() == 2
+    assert Delivery.objects.get(event=scheduled).status == "held"
 
 
 def test_bulk_replay_with_only_a_tenant_is_allowed_but_nothing_at_all_is_not(tenant):

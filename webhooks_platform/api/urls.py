@@ -50,6 +50,11 @@ v1 = [
     path(f"{EP}/stats/", deliveries_views.EndpointStatsView.as_view(), name="endpoint-stats"),
     path(f"{T}/pollers/<str:endpoint>/", views_feed.FeedView.as_view(), name="poller"),
     path(
+        f"{T}/pollers/<str:endpoint>/consumers/",
+        views_feed.ConsumerListView.as_view(),
+        name="poller-consumers",
+    ),
+    path(
         f"{T}/pollers/<str:endpoint>/consumers/<str:consumer>/",
         views_feed.ConsumerView.as_view(),
         name="poller-consumer",
