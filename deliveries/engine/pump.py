@@ -261,10 +261,16 @@ class Engine:
         return room > 0 and (not self._flying or room >= max(1, ws.sender_max_pending // 8))
 
     def _claim_round(self, now: datetime, ws: WebhooksSettings) -> None:
-        if not self._room_worth_claiming(ws):
-            return
         room = self._slots.room(ws, len(self._flying))
         candidates = [e for e in self._due_now(now) if self._slots.has_room(e, ws)]
+        if not self._room_worth_claiming(ws):
+            # An ordered endpoint sends one at a time: waiting for an eighth of the room to
+            # free before its next one would hold it to a few deliveries a second. (Endpoints
+            # never read yet are read once to know.)
+            unknown = [e for e in candidates if self._cache.peek(e) is None]
+            if unknown and room > 0:
+                self._cache.load(unknown, now, ws)
+            candidates = [e for e in candidates if (v := self._cache.peek(e)) and v.ordered]
         if room <= 0 or not candidates:
             return
         # Oldest due first, and no more endpoints than the room could serve one delivery each:

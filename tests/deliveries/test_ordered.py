@@ -227,3 +227,41 @@ def test_create_endpoint_takes_ordered(tenant, receiver, capsys):  # type: ignor
     call_command("create_endpoint", tenant.slug, receiver.url("/ok"), "--ordered", "--json")
     assert Endpoint.objects.get().ordered is True
     assert '"ordered": true' in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_engine_still_sends_an_ordered_endpoints_next_one(
+    tenant, invoice_paid, user_created, receiver, settings
+):
+    """With the sender's room almost all taken (a receiver holding 15 of 16 requests), plain
+    claims wait for room to free; an ordered endpoint's next delivery goes at once anyway."""
+    from deliveries.engine import register_local
+
+    settings.WEBHOOKS_ENGINE = "engine"
+    settings.WEBHOOKS_SENDER_MAX_PENDING = 16
+    settings.WEBHOOKS_ENDPOINT_CONCURRENCY = 15
+    settings.WEBHOOKS_ATTEMPT_TIMEOUT = 30  # the held requests keep their room throughout
+    endpoint_create(tenant=tenant, url=receiver.url("/hold"), event_types=["invoice.paid"])
+    ordered, _ = endpoint_create(
+        tenant=tenant, url=receiver.url("/ok/ordered"), ordered=True, event_types=["user.created"]
+    )
+    for n in range(15):
+        publish_event(tenant, "invoice.paid", {"n": n})
+    events_fan_out_pending(tenant_id=tenant.pk)
+    engine = Engine()
+    engine.start()
+    try:
+        receiver.wait_for(15, "/hold", timeout=15)
+        for n in range(3):
+            publish_event(tenant, "user.created", {"n": n})
+        events_fan_out_pending(tenant_id=tenant.pk)
+        done = Delivery.objects.filter(endpoint=ordered, status="succeeded")
+        deadline = time.monotonic() + 8
+        while done.count() < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert done.count() == 3
+        assert len(receiver.received("/hold")) == 15  # still held: no room was freed
+    finally:
+        receiver.release.set()
+        engine.stop(timeout=15)
+        register_local(None)
