@@ -107,6 +107,13 @@ class FeedPage:
         return cursor_text(self.next_position)
 
 
+def _bounds(endpoint: Endpoint) -> tuple[int, int]:
+    """The feed's last given position and the last one retention removed, as stored now."""
+    return Endpoint.objects.filter(pk=endpoint.pk).values_list(
+        "feed_position", "feed_trimmed_through"
+    )[0]
+
+
 def _place(endpoint: Endpoint) -> None:
     """Give positions to the items of ``endpoint`` no read has seen yet, in event id order."""
     with transaction.atomic():
@@ -199,9 +206,7 @@ def feed_read(
         raise FeedError(f"wait is between 0 and {MAX_WAIT_SECONDS:g} seconds.", field="wait")
     if after < 0:
         raise FeedError("A position is never negative.")
-    placed, trimmed = Endpoint.objects.filter(pk=endpoint.pk).values_list(
-        "feed_position", "feed_trimmed_through"
-    )[0]
+    placed, trimmed = _bounds(endpoint)
     if after > placed:
         raise FeedError("This cursor is ahead of the feed: it was not given out by it.")
     if after < trimmed:
@@ -253,19 +258,16 @@ def consumer_read(
     that does not is served the same events again: nothing is lost)."""
     name = _consumer_name(name)
     consumer, _ = FeedConsumer.objects.get_or_create(endpoint=endpoint, name=name)
+    placed, trimmed = _bounds(endpoint)
     if iterator:
         acknowledged = cursor_position(iterator)
-        # An iterator from before what retention removed: the consumer goes on after it.
-        current = Endpoint.objects.filter(pk=endpoint.pk).values_list("feed_position", flat=True)[0]
-        if acknowledged > current:
+        if acknowledged > placed:
             raise FeedError("This iterator is ahead of the feed.", field="iterator")
         FeedConsumer.objects.filter(pk=consumer.pk).update(
             position=acknowledged, updated_at=timezone.now()
         )
         consumer.position = acknowledged
-    trimmed = Endpoint.objects.filter(pk=endpoint.pk).values_list(
-        "feed_trimmed_through", flat=True
-    )[0]
+    # An iterator or a stored position from before what retention removed: on after it.
     if consumer.position < trimmed:
         # Retention removed what it had not read (and logged it then): it goes on from there.
         FeedConsumer.objects.filter(pk=consumer.pk, position__lt=trimmed).update(position=trimmed)
@@ -301,9 +303,7 @@ def feed_position_at(endpoint: Endpoint, moment: datetime) -> int:
     first_after = FeedItem.objects.filter(
         endpoint_id=endpoint.pk, position__isnull=False, event__created_at__gt=moment
     ).aggregate(first=Min("position"))["first"]
-    placed, trimmed = Endpoint.objects.filter(pk=endpoint.pk).values_list(
-        "feed_position", "feed_trimmed_through"
-    )[0]
+    placed, trimmed = _bounds(endpoint)
     position = first_after - 1 if first_after is not None else placed
     return max(position, trimmed)
 
