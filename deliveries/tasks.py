@@ -7,18 +7,16 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from webhooks_platform.conf import webhooks_settings
 
-from .engine import engine_enabled
 from .engine.worker import engine, engine_wake_deliveries
 from .services.fanout import event_fan_out, fan_out_tenant_drain
 from .services.jobs import job_run
 from .services.retention import retention_purge
-from .services.sending import deliveries_send, sender_drain
 from .services.sweep import sweep as sweep_service
 
 
 @shared_task(name="deliveries.fan_out", ignore_result=True)
 def fan_out(event_id: str) -> int:
-    return event_fan_out(event_id=event_id, send_here=True)
+    return event_fan_out(event_id=event_id)
 
 
 @shared_task(name="deliveries.fan_out_tenant", ignore_result=True)
@@ -28,26 +26,21 @@ def fan_out_tenant(tenant_id: int) -> int:
 
 @shared_task(name="deliveries.deliver", ignore_result=True)
 def deliver(delivery_ids: list[int]) -> dict[str, int]:
-    """Classic: hand a batch to this process's sender and return (results are recorded as they
-    arrive). Engine: a wake-up; this process's engine claims the work when it has room."""
-    if engine_enabled():
-        return {"woken": engine_wake_deliveries(delivery_ids=delivery_ids)}
-    summary = deliveries_send(delivery_ids=delivery_ids, wait=False)
-    return {"claimed": summary.claimed, "postponed": summary.postponed}
+    """A wake-up: this process's engine claims the work when it has room."""
+    return {"woken": engine_wake_deliveries(delivery_ids=delivery_ids)}
 
 
 @worker_ready.connect
 def _start_engine(sender: object = None, **kwargs: object) -> None:
     """Threads and solo pools run tasks in the worker's own process: start its engine there."""
-    if engine_enabled() and not _forks(sender):
+    if not _forks(sender):
         engine().start()
 
 
 @worker_process_init.connect
 def _start_engine_in_child(**kwargs: object) -> None:
     """A prefork child runs the tasks: it gets its own engine."""
-    if engine_enabled():
-        engine().start()
+    engine().start()
 
 
 def _forks(worker: object) -> bool:
@@ -59,11 +52,7 @@ def _forks(worker: object) -> bool:
 def _finish_in_flight(**kwargs: object) -> None:
     """A warm shutdown lets requests in flight finish and be recorded, instead of leaving them to
     the sweeper (which would send them again after their lease)."""
-    timeout = webhooks_settings().attempt_timeout + 5
-    if engine_enabled():
-        engine().stop(timeout=timeout)
-    else:
-        sender_drain(timeout=timeout)
+    engine().stop(timeout=webhooks_settings().attempt_timeout + 5)
 
 
 @shared_task(name="deliveries.sweep", ignore_result=True)
@@ -71,7 +60,6 @@ def sweep() -> dict[str, int]:
     report = sweep_service()
     return {
         "leases_recovered": report.leases_recovered,
-        "dispatched": report.dispatched,
         "fan_outs": report.fan_outs,
         "cancelled": report.cancelled,
     }

@@ -1,9 +1,8 @@
 """The one place that makes outbound HTTP to customers' URLs.
 
-Each process has one ``Sender``: an aiohttp session on an event loop in a helper thread, shared by
-every task thread, keeping connections alive across batches. ``send_batches`` hands it a batch
-and yields results to the calling thread as they finish, so the caller records each attempt
-without waiting for the slowest receiver in the batch. Every request:
+Each process has one ``Sender``: an aiohttp session on an event loop in a helper thread, keeping
+connections alive. The engine ``launch``es the requests it may start now and takes one result per
+request from its queue as each finishes. Every request:
 
 - is re-checked against the address rules (``endpoints.url_safety``) after resolving its host,
   and connects only to the addresses that were checked (a pinned resolver; no second lookup that
@@ -23,7 +22,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ class OutboundRequest:
     url: str
     headers: dict[str, str]
     body: bytes
-    group: str = ""  # requests sharing a group (an endpoint) share a concurrency cap
+    group: str = ""  # the endpoint it goes to
     # The ranges this request may reach instead of the options' (an operators' endpoint).
     allowed_subnets: tuple[url_safety.Network, ...] | None = None
 
@@ -127,16 +126,6 @@ class TransportOptions:
     allowed_subnets: tuple[url_safety.Network, ...]
     body_limit: int = 20_000
     require_https: bool = False
-    max_concurrency: int = 100
-    per_group_limit: int = 10
-    # A request that cannot start within this many seconds of being handed over comes back
-    # Postponed instead (its delivery's lease must outlast the wait plus the attempt).
-    # None: twice the timeout, which the default lease (2 x timeout + 30 s) covers.
-    start_within: float | None = None
-
-    @property
-    def start_budget(self) -> float:
-        return self.start_within if self.start_within is not None else max(1.0, 2 * self.timeout)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -298,106 +287,22 @@ async def _send_one(
     return result
 
 
-@dataclass(frozen=True)
-class Postponed:
-    """A request the sender did not make: its endpoint already has a full queue here."""
-
-    key: Any
-    reason: str
-
-
-Outcome = AttemptResult | Postponed
-
-
-class _Submission:
-    def __init__(self, requests: Sequence[OutboundRequest], out: queue.Queue[Any]) -> None:
-        self.requests = requests
-        self.out = out
-
-
 class Sender:
-    """One long-lived aiohttp session and event loop per process, shared by every task thread.
+    """One long-lived aiohttp session and event loop per process, in a helper thread.
 
-    Task threads ``submit`` batches and go back to the broker; results reach the ``out`` queue
-    of each submission as requests finish. Connections are kept alive across batches.
-
-    Each group (endpoint) has ``per_group_limit`` requests in flight at most. How many more may
-    wait behind them depends on how fast the endpoint answers (a moving average of its recent
-    durations): a fast endpoint may queue hundreds, one that hangs only a few. What does not fit
-    comes back ``Postponed`` at once, and so does a queued request that could not start within
-    ``start_budget`` — so a slow receiver never fills the capacity healthy endpoints share, and
-    no delivery waits here past its lease.
+    The engine ``launch``es requests it has already decided may start (its windows cap each
+    endpoint's concurrency); one ``AttemptResult`` per request comes back on the queue it gave.
+    Connections are kept alive across requests.
     """
 
-    DEFAULT_DURATION = 1.0  # seconds assumed for an endpoint not seen yet
-    EWMA_WEIGHT = 0.3
-    MAX_TRACKED_GROUPS = 50_000
-
-    def __init__(self, *, max_pending: int = 1000, max_connections: int = 500) -> None:
-        self.max_pending = max_pending
+    def __init__(self, *, max_connections: int = 500) -> None:
         self.max_connections = max_connections
-        self._pending = 0
-        self._capacity = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._start_lock = threading.Lock()
         self._session: aiohttp.ClientSession | None = None
         self._resolver = _PinnedResolver()
-        self._group_sem: dict[str, asyncio.Semaphore] = {}
-        self._group_load: dict[str, int] = {}
-        self._group_duration: dict[str, float] = {}
-
-    def queue_limit(self, group: str, options: TransportOptions) -> int:
-        """How many requests of ``group`` may be in flight or waiting here at once."""
-        duration = max(self._group_duration.get(group, self.DEFAULT_DURATION), 0.001)
-        rounds = options.start_budget / duration  # waits of one in-flight slot that fit
-        limit = int(options.per_group_limit * max(2.0, rounds))
-        return max(2 * options.per_group_limit, min(limit, self.max_pending // 4))
-
-    def _observe(self, group: str, seconds: float) -> None:
-        if len(self._group_duration) > self.MAX_TRACKED_GROUPS:
-            self._group_duration.clear()
-        previous = self._group_duration.get(group)
-        self._group_duration[group] = (
-            seconds if previous is None else previous + self.EWMA_WEIGHT * (seconds - previous)
-        )
-
-    # --- capacity (called from task threads) ---------------------------------------------
-    def reserve(self, count: int, timeout: float | None = None) -> bool:
-        """Wait until ``count`` more requests fit; False if ``timeout`` passed first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._capacity:
-            while self._pending > 0 and self._pending + count > self.max_pending:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._capacity.wait(remaining)
-            self._pending += count
-            return True
-
-    def release(self, count: int) -> None:
-        if count <= 0:
-            return
-        with self._capacity:
-            self._pending = max(0, self._pending - count)
-            self._capacity.notify_all()
-
-    @property
-    def pending(self) -> int:
-        with self._capacity:
-            return self._pending
-
-    def drain(self, timeout: float) -> bool:
-        """Wait for every reserved request to finish (worker shutdown)."""
-        deadline = time.monotonic() + timeout
-        with self._capacity:
-            while self._pending > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._capacity.wait(remaining)
-        return True
 
     # --- the loop ---------------------------------------------------------------------------
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
@@ -415,8 +320,6 @@ class Sender:
     def _run_loop(self) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        self._group_sem = {}
-        self._group_load = {}
         self._resolver.forget_lookups()  # futures of a previous loop cannot be awaited here
         self._session = loop.run_until_complete(self._open_session())
         self._loop = loop
@@ -439,74 +342,7 @@ class Sender:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
-    def submit(
-        self,
-        requests: Sequence[OutboundRequest],
-        options: TransportOptions,
-        out: queue.Queue[Any],
-    ) -> None:
-        """Start sending ``requests``; one ``Outcome`` per request arrives on ``out``.
-
-        The caller must have ``reserve``d capacity for them; it is released as each finishes.
-        """
-        if not requests:
-            return
-        loop = self._ensure_started()
-        loop.call_soon_threadsafe(self._start_all, list(requests), options, out)
-
-    def _start_all(
-        self, requests: list[OutboundRequest], options: TransportOptions, out: queue.Queue[Any]
-    ) -> None:
-        assert self._loop is not None  # noqa: S101
-        start_by = self._loop.time() + options.start_budget
-        limits: dict[str, int] = {}
-        for request in requests:
-            load = self._group_load.get(request.group, 0)
-            if request.group not in limits:
-                limits[request.group] = self.queue_limit(request.group, options)
-            if request.group and load >= limits[request.group]:
-                self._finish(out, Postponed(key=request.key, reason="endpoint busy"))
-                continue
-            self._group_load[request.group] = load + 1
-            asyncio.ensure_future(self._one(request, options, out, start_by))
-
-    async def _one(
-        self,
-        request: OutboundRequest,
-        options: TransportOptions,
-        out: queue.Queue[Any],
-        start_by: float,
-    ) -> None:
-        semaphore = self._group_sem.get(request.group)
-        if semaphore is None:
-            semaphore = self._group_sem[request.group] = asyncio.Semaphore(options.per_group_limit)
-        result: Outcome
-        try:
-            async with semaphore:
-                assert self._session is not None  # noqa: S101
-                if asyncio.get_running_loop().time() > start_by:
-                    result = Postponed(key=request.key, reason="endpoint busy")
-                else:
-                    result = await _send_one(request, self._session, self._resolver, options)
-                    self._observe(request.group, result.duration_ms / 1000)
-        except BaseException as exc:  # noqa: BLE001  a result is owed for every request
-            result = AttemptResult(
-                key=request.key,
-                started_at=datetime.now(UTC),
-                duration_ms=0,
-                error=_error_text(exc),
-            )
-        finally:
-            left = self._group_load.get(request.group, 1) - 1
-            if left <= 0:
-                self._group_load.pop(request.group, None)
-                if request.group in self._group_sem and not self._group_sem[request.group].locked():
-                    self._group_sem.pop(request.group, None)
-            else:
-                self._group_load[request.group] = left
-        self._finish(out, result)
-
-    # --- launching without caps (the delivery engine) -------------------------------------------
+    # --- launching ----------------------------------------------------------------------------
     def launch(
         self,
         requests: Sequence[OutboundRequest],
@@ -515,8 +351,8 @@ class Sender:
     ) -> None:
         """Start every request at once; one ``AttemptResult`` per request arrives on ``out``.
 
-        No group cap, queue or ``Postponed`` here: the caller already decided how many requests
-        each endpoint may have in flight, and hands over only what may start now.
+        No cap here: the caller already decided how many requests each endpoint may have in
+        flight, and hands over only what may start now.
         """
         if not requests:
             return
@@ -541,52 +377,17 @@ class Sender:
             )
         out.put(result)
 
-    def _finish(self, out: queue.Queue[Any], outcome: Outcome) -> None:
-        out.put(outcome)
-        self.release(1)
-
 
 _sender: Sender | None = None
 _sender_pid: int | None = None
 _sender_lock = threading.Lock()
 
 
-def sender(max_pending: int = 1000) -> Sender:
-    """This process's sender (a forked child gets its own); ``max_pending`` applies at creation."""
+def sender() -> Sender:
+    """This process's sender (a forked child gets its own)."""
     global _sender, _sender_pid
     with _sender_lock:
         if _sender is None or _sender_pid != os.getpid():
-            _sender = Sender(max_pending=max_pending)
+            _sender = Sender()
             _sender_pid = os.getpid()
         return _sender
-
-
-def send_batches(
-    requests: Iterable[OutboundRequest], options: TransportOptions
-) -> Iterator[list[Outcome]]:
-    """Send ``requests`` and yield lists of outcomes as they finish (every one, then stop).
-
-    Each list holds everything that finished since the previous list was taken, so a caller
-    that records results writes in small bulks without waiting for the slowest request.
-    """
-    pending = list(requests)
-    if not pending:
-        return
-    shared = sender()
-    out: queue.Queue[Any] = queue.Queue()
-    shared.reserve(len(pending))
-    shared.submit(pending, options, out)
-    remaining = len(pending)
-    while remaining:
-        batch = [out.get()]
-        while True:
-            try:
-                batch.append(out.get_nowait())
-            except queue.Empty:
-                break
-        remaining -= len(batch)
-        yield batch
-
-
-def send_one(request: OutboundRequest, options: TransportOptions) -> Outcome:
-    return next(iter(send_batches([request], options)))[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,20 @@ def check_production_settings(app_configs: Any, **kwargs: Any) -> list[Warning]:
 
 
 @register()
+def check_retired_settings(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """Settings earlier releases read and this one ignores: say so instead of silently."""
+    if os.environ.get("WEBHOOKS_ENGINE", "engine") != "engine":
+        return [
+            Warning(
+                "WEBHOOKS_ENGINE is no longer read: the classic sender was retired and every "
+                "worker runs the delivery engine. Remove the variable.",
+                id="webhooks.W003",
+            )
+        ]
+    return []
+
+
+@register()
 def check_webhooks_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
     problems: list[Error] = []
     schedule = settings.WEBHOOKS_RETRY_SCHEDULE
@@ -51,8 +66,6 @@ def check_webhooks_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
                 problems.append(Error(f"{name}: {cidr!r} is not a CIDR.", id="webhooks.E005"))
     if int(settings.WEBHOOKS_DELIVERY_BATCH_SIZE) < 1:
         problems.append(Error("WEBHOOKS_DELIVERY_BATCH_SIZE must be >= 1.", id="webhooks.E006"))
-    if settings.WEBHOOKS_ENGINE not in ("engine", "classic"):
-        problems.append(Error("WEBHOOKS_ENGINE must be 'engine' or 'classic'.", id="webhooks.E007"))
     if (
         not 1
         <= int(settings.WEBHOOKS_ENDPOINT_CONCURRENCY)

@@ -258,11 +258,8 @@ WEBHOOKS_FANOUT_GRACE = env.float("WEBHOOKS_FANOUT_GRACE", default=30)
 # After this many failures in a row an endpoint's circuit opens: new deliveries wait while one
 # probe at a time goes out on the retry schedule; a success closes it and releases the backlog.
 WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD = env.int("WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD", default=10)
-# The delivery engine: "engine" (deliveries/engine: claims only what it can start, per-endpoint
-# windows that follow each receiver) or "classic" (the batch sender in deliveries/services/sending).
-WEBHOOKS_ENGINE = env.str("WEBHOOKS_ENGINE", default="engine")
-# Requests in flight per endpoint and worker process: where the engine's window starts (and the
-# classic sender's fixed cap), and the most the engine lets it grow to.
+# Requests in flight per endpoint and worker process: where the engine's window starts, and the
+# most it lets it grow to.
 WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=10)
 WEBHOOKS_ENDPOINT_CONCURRENCY_MAX = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY_MAX", default=128)
 # Requests one worker process holds in flight or queued, across endpoints.

@@ -8,8 +8,8 @@
 - ``record``: attempts and next states written in bulk; ``health``: circuit and disabling;
 - ``state``: what a finished try makes of a delivery, shared with the sweeper.
 
-Selected by ``WEBHOOKS_ENGINE`` (``engine``; ``classic`` is the batch sender in
-``deliveries.services.sending``).
+It is the only sender: every worker process runs one (``worker``), and tests turn one in their
+own thread with ``Engine().run_until_idle()``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from django.conf import settings
-
 if TYPE_CHECKING:
     from .handover import Adopted, Handover
-
-
-def engine_enabled() -> bool:
-    return getattr(settings, "WEBHOOKS_ENGINE", "engine") == "engine"
 
 
 class _Wakeable(Protocol):

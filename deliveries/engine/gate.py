@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from webhooks_platform.conf import Network, WebhooksSettings
 
 from .claim import Want
 from .health import CIRCUIT_OPEN
+
+logger = logging.getLogger(__name__)
 
 
 class Window:
@@ -100,6 +103,19 @@ class EndpointView:
     allowed_subnets: tuple[Network, ...] | None = None
 
 
+class _Expiring(dict[str, float]):
+    """Keys that count as present until their monotonic deadline passes."""
+
+    def __contains__(self, key: object) -> bool:
+        deadline = self.get(key)  # type: ignore[call-overload]
+        if deadline is None:
+            return False
+        if deadline <= time.monotonic():
+            self.pop(key)  # type: ignore[call-overload]
+            return False
+        return True
+
+
 class EndpointCache:
     """Endpoint settings per claim round, and decrypted secrets across rounds."""
 
@@ -110,6 +126,8 @@ class EndpointCache:
         self._secrets: dict[str, tuple[int | None, list[tuple[str, datetime | None]]]] = {}
         # endpoint id -> (when read, its view or None when disabled or deleted)
         self._views: dict[str, tuple[float, EndpointView | None]] = {}
+        # endpoint id -> until when it is left out: its secrets could not be decrypted
+        self._unopenable: _Expiring = _Expiring()
 
     def load(
         self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings
@@ -167,18 +185,30 @@ class EndpointCache:
                 "ordered",
             )
         )
-        stale = [r[0] for r in rows if self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None]
+        stale = [
+            r[0]
+            for r in rows
+            if (self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None)
+            and r[0] not in self._unopenable
+        ]
         if stale:
             self._reload_secrets(stale, {r[0]: r[8] for r in rows}, now)
         views: dict[str, EndpointView] = {}
         for row in rows:
             ep_id, url, headers, state, next_probe, rate, failing, failures = row[:8]
             slug, style, retry, ordered = row[9:]
+            if ep_id in self._unopenable:
+                continue
+            try:
+                opened = headers_open(headers or {})
+            except crypto.SecretDecryptionError:
+                self._cannot_open(ep_id, "a sealed custom header")
+                continue
             is_open = state == CIRCUIT_OPEN
             views[ep_id] = EndpointView(
                 id=ep_id,
                 url=url,
-                headers=headers_open(headers or {}),
+                headers=opened,
                 circuit_open=is_open,
                 probe_due=is_open and (next_probe is None or next_probe <= now),
                 next_probe_at=next_probe if is_open else None,
@@ -208,10 +238,31 @@ class EndpointCache:
             .order_by("endpoint_id", "-created_at", "-id")
             .values_list("endpoint_id", "encrypted", "expires_at")
         )
+        broken: set[str] = set()
         for endpoint_id, encrypted, expires_at in rows:
-            loaded[endpoint_id].append((crypto.decrypt(encrypted), expires_at))
+            try:
+                loaded[endpoint_id].append((crypto.decrypt(encrypted), expires_at))
+            except crypto.SecretDecryptionError:
+                broken.add(endpoint_id)
+        for endpoint_id in broken:
+            self._cannot_open(endpoint_id, "its signing secret")
+            loaded.pop(endpoint_id)
         for endpoint_id, secrets in loaded.items():
             self._secrets[endpoint_id] = (versions.get(endpoint_id), secrets)
+
+    UNOPENABLE_SECONDS = 30.0
+
+    def _cannot_open(self, endpoint_id: str, what: str) -> None:
+        """An endpoint whose secrets none of the configured keys opens (a lost encryption key)
+        sends nothing for a while; its deliveries wait, untried, and every other endpoint goes
+        on. Said once per pause, never with the ciphertext."""
+        self._unopenable[endpoint_id] = time.monotonic() + self.UNOPENABLE_SECONDS
+        logger.error(
+            "cannot decrypt %s of endpoint %s with WEBHOOKS_ENCRYPTION_KEYS; its deliveries "
+            "wait until a key that opens it is configured",
+            what,
+            endpoint_id,
+        )
 
 
 def want_for(

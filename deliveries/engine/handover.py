@@ -134,9 +134,15 @@ def adopted_sendable(
     return sendable, [c.endpoint_id for c in back]
 
 
-def deliveries_hand_back(token: uuid.UUID, ids: Iterable[int] | None = None) -> int:
-    """Return deliveries claimed under ``token`` (all, or ``ids``) to ``pending``, untried."""
+def deliveries_hand_back(
+    token: uuid.UUID, ids: Iterable[int] | None = None, *, due_at: datetime | None = None
+) -> int:
+    """Return deliveries claimed under ``token`` (all, or ``ids``) to ``pending``, untried;
+    due again at ``due_at`` when given (after a failure, so it is not claimed again at once)."""
     rows = Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING)
     if ids is not None:
         rows = rows.filter(id__in=list(ids))
-    return rows.update(status=Delivery.Status.PENDING, claim_token=None, lease_expires_at=None)
+    later = {} if due_at is None else {"next_attempt_at": due_at}
+    return rows.update(
+        status=Delivery.Status.PENDING, claim_token=None, lease_expires_at=None, **later
+    )

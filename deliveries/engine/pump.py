@@ -191,6 +191,7 @@ class Engine:
         return max(0.0, min(until_discovery, until_due, self.DISCOVER_SECONDS))
 
     SETTINGS_SECONDS = 1.0
+    PREPARE_RETRY_SECONDS = 30
     MAX_UNRECORDED = 5000  # finished tries waiting for the recorder before claiming pauses
 
     def _settings(self) -> WebhooksSettings:
@@ -362,13 +363,14 @@ class Engine:
         try:
             requests = self._requests(claimed, views)
         except Exception:
-            # Nothing was sent: hand the batch back without using a try.
-            deliveries_hand_back(token)
+            # Nothing was sent: hand the batch back without using a try, due a little later so
+            # a fault that outlives this turn (a lost encryption key) is not met in a tight loop.
+            deliveries_hand_back(
+                token, due_at=timezone.now() + timedelta(seconds=self.PREPARE_RETRY_SECONDS)
+            )
             raise
         if requests:
-            transport.sender(ws.sender_max_pending).launch(
-                requests, transport_options(ws), self._inbox
-            )
+            transport.sender().launch(requests, transport_options(ws), self._inbox)
 
     def _requests(
         self, claimed: list[Claimed], views: dict[str, EndpointView]

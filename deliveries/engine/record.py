@@ -234,7 +234,7 @@ def attempt_observed(
 ) -> None:
     """Metrics and the log line of one recorded try. ``delivery`` is a claimed row or a model
     instance (``id``, ``tenant_id``, ``event_id``, ``endpoint_id``, ``attempt_count`` before
-    the try). Shared by the engine and the classic sender."""
+    the try)."""
     metrics.attempt_recorded(
         status=result.status, error=result.error, duration_ms=result.duration_ms
     )

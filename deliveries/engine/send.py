@@ -22,7 +22,6 @@ def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
         allowed_subnets=ws.allowed_subnets,
         body_limit=ws.response_body_limit,
         require_https=ws.require_https,
-        per_group_limit=ws.endpoint_concurrency,
     )
 
 

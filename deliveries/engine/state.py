@@ -1,6 +1,6 @@
 """What a finished try makes of a delivery, and writing that state back under its claim.
 
-Shared by the engine's recorder, the classic sender and the sweeper's lease recovery.
+Shared by the engine's recorder and the sweeper's lease recovery.
 """
 
 from __future__ import annotations

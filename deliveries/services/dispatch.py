@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deliveries.engine import engine_enabled, has_local, wake_local
+from deliveries.engine import has_local, wake_local
 from deliveries.models import Delivery, Event
 from webhooks_platform.celery import QUEUE_DELIVER, QUEUE_RETRY
 from webhooks_platform.conf import webhooks_settings
@@ -62,7 +62,7 @@ def deliveries_dispatch(*, delivery_ids: Sequence[int]) -> int:
         )
         if not rows:
             return 0
-        if engine_enabled() and has_local():
+        if has_local():
             # The engine runs in this process: wake it, no message needed.
             endpoint_ids = {r[3] for r in rows}
             transaction.on_commit(lambda: wake_local(endpoint_ids))

@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import functools
 import logging
 import time
-import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from deliveries.engine import engine_enabled
 from deliveries.models import Delivery, Event, FeedItem
-from webhooks_platform.conf import WebhooksSettings, webhooks_settings
+from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
 from .dispatch import deliveries_dispatch, fanout_flag_clear, fanout_flag_hold
@@ -23,19 +20,12 @@ logger = logging.getLogger(__name__)
 BULK_CHUNK = 1000
 
 
-def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
+def event_fan_out(*, event_id: str) -> int:
     """Create one delivery per subscribed endpoint and dispatch them; returns how many exist.
 
     Idempotent: the unique (event, endpoint) constraint makes a second run create nothing, and
     dispatch skips deliveries already queued.
-
-    ``send_here`` (the fan-out task): a fan-out that fits in one batch is sent by this worker
-    instead of through the broker. Its deliveries are created already claimed (``sending``
-    under a claim token and a lease, which is what the claim's UPDATE would have written), so
-    the claim costs no statement of its own, and a worker that dies before recording them
-    leaves them to the sweeper's lease recovery like any claimed delivery.
     """
-    ws = webhooks_settings()
     with transaction.atomic():
         # The event row first, as the tenant drain takes it: one lock order everywhere (rows of
         # deliveries_event, then deliveries), so the two cannot deadlock. A drain holding it
@@ -49,8 +39,6 @@ def event_fan_out(*, event_id: str, send_here: bool = False) -> int:
         created = _deliveries_create(
             [(event, event_receivers(event.pk, event.body, subscribers))],
             now=timezone.now(),
-            ws=ws,
-            claim_up_to=ws.delivery_batch_size if send_here else 0,
             ordered=subscribers.ordered,
             poll=subscribers.poll,
         )
@@ -65,8 +53,6 @@ def _deliveries_create(
     targets: list[tuple[Event, list[str]]],
     *,
     now: datetime,
-    ws: WebhooksSettings,
-    claim_up_to: int,
     ordered: set[str] = frozenset(),  # type: ignore[assignment]
     poll: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> int:
@@ -77,11 +63,9 @@ def _deliveries_create(
     released when nothing of it is in flight (``deliveries.ordering``). The ``poll``
     endpoints get a feed item each instead (``deliveries.feed``).
 
-    At most ``claim_up_to`` of them are created already claimed (``sending`` under a claim
-    token and a lease, what the claim's UPDATE would have written) and sent from this worker
-    after commit: no deliver message, no claim statement, and a worker that dies first leaves
-    them to the sweeper's lease recovery like any claimed delivery. Otherwise, and for pending
-    deliveries of an earlier run, dispatch through the broker.
+    On PostgreSQL one statement creates them, and those this process's engine can start now are
+    created already claimed for it (``fanout_insert``). Elsewhere they are created pending and
+    the engines are woken for them.
     """
     if poll:
         feed_items = [
@@ -92,7 +76,7 @@ def _deliveries_create(
         ]
         FeedItem.objects.bulk_create(feed_items, batch_size=BULK_CHUNK, ignore_conflicts=True)
         targets = [(event, [e for e in ids if e not in poll]) for event, ids in targets]
-    if engine_enabled() and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
         return deliveries_insert(targets, now=now, ordered=ordered)
     rows = [
         Delivery(
@@ -110,24 +94,6 @@ def _deliveries_create(
         for event, endpoint_ids in targets
         for endpoint_id in endpoint_ids
     ]
-    token: uuid.UUID | None = None
-    if (
-        engine_enabled()
-        or any(first_try(event, now) > now for event, _ in targets)
-        or any(row.status == Delivery.Status.HELD for row in rows)
-    ):
-        # The engine claims what it can start; creating them claimed would not. Nor may a
-        # scheduled event's deliveries be sent before their time.
-        claim_up_to = 0
-    if 0 < len(rows) <= claim_up_to:
-        token = uuid.uuid4()
-        lease = now + timedelta(seconds=ws.lease_seconds)
-        for row in rows:
-            row.status, row.claim_token, row.lease_expires_at = (  # none is held here
-                Delivery.Status.SENDING,
-                token,
-                lease,
-            )
     Delivery.objects.bulk_create(rows, batch_size=BULK_CHUNK, ignore_conflicts=True)
     event_ids = [event.pk for event, _ in targets]
     Event.objects.filter(id__in=event_ids).update(fanned_out_at=now, fanout_dispatched_until=None)
@@ -140,27 +106,7 @@ def _deliveries_create(
     )
     if pending:
         deliveries_dispatch(delivery_ids=pending)
-    if token is not None:
-        transaction.on_commit(functools.partial(_send_claimed, token, len(rows)))
     return len(rows)
-
-
-def _send_claimed(token: uuid.UUID, expected: int) -> None:
-    from .sending import deliveries_send
-
-    try:
-        deliveries_send(claim_token=token, expected=expected, wait=False)
-    except Exception:  # noqa: BLE001  hand them back and let the broker carry them instead
-        logger.exception("sending from the fan-out failed; queueing the deliveries instead")
-        ids = list(
-            Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING).values_list(
-                "id", flat=True
-            )
-        )
-        Delivery.objects.filter(id__in=ids, claim_token=token).update(
-            status=Delivery.Status.PENDING, claim_token=None, lease_expires_at=None
-        )
-        deliveries_dispatch(delivery_ids=ids)
 
 
 DRAIN_LIMIT = 1000
@@ -170,8 +116,6 @@ def _audience(event: Event) -> tuple[int, str | None, tuple[str, ...]]:
     """What decides an event's subscribers: events alike in it share one lookup."""
     return (event.event_type_id, event.only_endpoint_id, tuple(sorted(event.channels or ())))
 
-
-SEND_HERE_MAX_BATCHES = 4
 
 # A tenant drained this recently is publishing a stream: its next drain lingers first.
 STREAM_GAP_SECONDS = 0.25
@@ -200,31 +144,26 @@ def fan_out_tenant_drain(*, tenant_id: int) -> int:
         until = time.monotonic() + STREAM_HOLD_SECONDS
         while True:
             time.sleep(linger)
-            drained = events_fan_out_pending(tenant_id=tenant_id, send_here=True)
+            drained = events_fan_out_pending(tenant_id=tenant_id)
             total += drained
             if not drained or time.monotonic() >= until:
                 break
             fanout_flag_hold(tenant_id)
     fanout_flag_clear(tenant_id)
-    total += events_fan_out_pending(tenant_id=tenant_id, send_here=True)
+    total += events_fan_out_pending(tenant_id=tenant_id)
     if len(_last_drain) >= _MAX_REMEMBERED:
         _last_drain.clear()
     _last_drain[tenant_id] = time.monotonic()
     return total
 
 
-def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
+def events_fan_out_pending(*, tenant_id: int) -> int:
     """Fan out every event of ``tenant_id`` still waiting, a thousand at a time, in bulk.
 
     A few statements per thousand events instead of a dozen per event. Events another worker is
     draining are skipped (``SKIP LOCKED``); the unique (event, endpoint) constraint makes any
     overlap harmless. Returns how many events were fanned out.
-
-    ``send_here`` (the task): a drain whose deliveries fit in a few batches creates them already
-    claimed and sends them from this worker, as ``event_fan_out`` does for one event — no deliver
-    message, no claim statement. Larger drains go through the broker, spread over the workers.
     """
-    ws = webhooks_settings()
     total = 0
     while True:
         now = timezone.now()
@@ -260,8 +199,6 @@ def events_fan_out_pending(*, tenant_id: int, send_here: bool = False) -> int:
                     for e, key in zip(events, keys, strict=True)
                 ],
                 now=now,
-                ws=ws,
-                claim_up_to=SEND_HERE_MAX_BATCHES * ws.delivery_batch_size if send_here else 0,
                 ordered=set().union(*(s.ordered for s in subscribers.values())),
                 poll=set().union(*(s.poll for s in subscribers.values())),
             )

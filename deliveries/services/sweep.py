@@ -1,9 +1,10 @@
 """The sweeper: the database is the truth, the broker only distributes work.
 
-Every few seconds (Celery beat) it re-dispatches what the broker may have lost:
-- deliveries due for a try that no queued message is believed to carry;
+Every few seconds (Celery beat) it repairs what a lost message or a dead worker left behind:
 - deliveries whose worker died mid-attempt (``sending`` past the lease), recording the lost try;
-- events whose fan-out never ran.
+- events whose fan-out never ran; bulk jobs that lost their message or their worker;
+- ordered endpoints whose next delivery was never released.
+Due deliveries need no message: every worker's engine looks for due work itself.
 On PostgreSQL it claims rows with ``SELECT ... FOR UPDATE SKIP LOCKED``, so several sweepers
 never fight over the same rows.
 """
@@ -19,7 +20,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deliveries import policy
-from deliveries.engine import engine_enabled
 from deliveries.engine.state import delivery_next_state
 from deliveries.models import Attempt, Delivery, Event, Job
 from deliveries.ordering import ordered_release_and_dispatch, ordered_repair
@@ -28,7 +28,7 @@ from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
-from .dispatch import deliveries_dispatch, fan_out_enqueue
+from .dispatch import fan_out_enqueue
 from .jobs import jobs_recover_stalled, jobs_send
 from .operational import delivery_exhausted
 
@@ -41,7 +41,6 @@ LEASE_LOST_ERROR = "worker lost: no result before the lease expired"
 @dataclass
 class SweepReport:
     leases_recovered: int = 0
-    dispatched: int = 0
     fan_outs: int = 0
     cancelled: int = 0
     jobs: int = 0
@@ -118,21 +117,6 @@ def _cancel_orphans(now: datetime) -> int:
     return count
 
 
-def _dispatch_due(now: datetime) -> int:
-    with transaction.atomic():
-        ids = list(
-            skip_locked(
-                Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-                .filter(Q(dispatched_until__isnull=True) | Q(dispatched_until__lt=now))
-                .order_by("next_attempt_at")
-                .values_list("id", flat=True)
-            )[:SWEEP_LIMIT]
-        )
-        if ids:
-            deliveries_dispatch(delivery_ids=ids)
-    return len(ids)
-
-
 def _fan_out_stragglers(now: datetime) -> int:
     ws = webhooks_settings()
     with transaction.atomic():
@@ -175,8 +159,6 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     report = SweepReport()
     report.leases_recovered = _recover_leases(now)
     report.cancelled = _cancel_orphans(now)
-    # The engine finds due work itself; messages would only make it look twice.
-    report.dispatched = 0 if engine_enabled() else _dispatch_due(now)
     report.fan_outs = _fan_out_stragglers(now)
     report.jobs = _requeue_jobs(now)
     report.released = len(ordered_repair(now=now))

@@ -8,9 +8,9 @@ from django.utils import timezone
 from deliveries.models import Attempt, Delivery, Job
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.jobs import job_run
-from deliveries.services.sending import deliveries_send
 from endpoints.models import AuditEntry
 from endpoints.services import endpoint_create
+from tests.engine import deliver_due
 
 from .support import assert_error
 
@@ -39,8 +39,7 @@ def _publish_and_send(api, payload=None):  # type: ignore[no-untyped-def]
         format="json",
     ).json()
     event_fan_out(event_id=event["id"])
-    ids = list(Delivery.objects.filter(event_id=event["id"]).values_list("id", flat=True))
-    deliveries_send(delivery_ids=ids)
+    deliver_due()
     return event
 
 
@@ -66,7 +65,7 @@ def test_replay_sends_a_manual_attempt_and_is_audited(api_a, receiving, receiver
     delivery = Delivery.objects.get()
 
     response = api_a.post(f"{BASE}deliveries/{delivery.pk}/replay/")
-    deliveries_send(delivery_ids=[delivery.pk])
+    deliver_due()
 
     assert response.status_code == 202
     assert response.json()["status"] == "pending"

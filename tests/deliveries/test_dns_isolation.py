@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import queue
 import time
 
 import pytest
@@ -11,6 +12,13 @@ from deliveries import transport
 from endpoints import url_safety
 
 SLOW_HOSTS = 24  # more than the event loop's default executor has threads on most machines
+
+
+def _send_all(requests, options):
+    """Launch ``requests`` as the engine does and collect one result for each."""
+    out: queue.Queue[transport.AttemptResult] = queue.Queue()
+    transport.sender().launch(requests, options, out)
+    return {result.key: result for result in (out.get(timeout=60) for _ in requests)}
 
 
 @pytest.fixture
@@ -43,9 +51,7 @@ def test_slow_names_do_not_starve_a_healthy_endpoint_and_time_out_as_timeouts(re
         key="healthy", url=f"http://fast.test:{port}/ok", headers={}, body=b"{}", group="fast"
     )
 
-    outcomes = {
-        o.key: o for batch in transport.send_batches([*slow, healthy], options) for o in batch
-    }
+    outcomes = _send_all([*slow, healthy], options)
 
     assert outcomes["healthy"].status == 200, outcomes["healthy"].error
     assert {outcomes[r.key].error for r in slow} == {"timeout: dns lookup"}

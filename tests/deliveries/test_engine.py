@@ -25,8 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _engine_mode(settings):
-    settings.WEBHOOKS_ENGINE = "engine"
+def _no_jitter(settings):
     settings.WEBHOOKS_RETRY_JITTER = 0
 
 

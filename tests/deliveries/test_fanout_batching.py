@@ -66,29 +66,6 @@ def test_only_the_first_publish_sends_a_message_until_the_drain_runs(
     celery_app.control.purge()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_small_drain_sends_its_deliveries_itself(receiver, tenant, invoice_paid, settings):
-    import time
-
-    settings.WEBHOOKS_ENGINE = "classic"  # the engine claims for itself, after the drain
-
-    from deliveries.models import Attempt
-
-    endpoint_create(tenant=tenant, url=receiver.url("/ok"))
-    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(3)]
-
-    # Claimed in the drain's transaction, sent after it commits by this process's sender; the
-    # recorder thread writes the attempts.
-    assert events_fan_out_pending(tenant_id=tenant.pk, send_here=True) == 3
-    got = receiver.wait_for(3, timeout=10)
-    deadline = time.monotonic() + 10
-    while Attempt.objects.count() < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-    assert sorted(r.headers["webhook-id"] for r in got) == sorted(e.pk for e in events)
-    assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
-
-
 def test_a_drain_lingers_only_while_the_tenant_streams(tenant, invoice_paid, settings, monkeypatch):
     from deliveries.services import fanout
 

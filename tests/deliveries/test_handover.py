@@ -28,11 +28,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _engine_mode(settings):
-    settings.WEBHOOKS_ENGINE = "engine"
-
-
 @pytest.fixture
 def engine(monkeypatch):
     """A started engine, registered as this process's own; records what it was handed."""

@@ -237,7 +237,6 @@ def test_a_busy_engine_still_sends_an_ordered_endpoints_next_one(
     claims wait for room to free; an ordered endpoint's next delivery goes at once anyway."""
     from deliveries.engine import register_local
 
-    settings.WEBHOOKS_ENGINE = "engine"
     settings.WEBHOOKS_SENDER_MAX_PENDING = 16
     settings.WEBHOOKS_ENDPOINT_CONCURRENCY = 15
     settings.WEBHOOKS_ATTEMPT_TIMEOUT = 30  # the held requests keep their room throughout

@@ -1,5 +1,5 @@
 """Retry schedules per endpoint and per event type: the endpoint's comes first, then the event
-type's, then the platform's; on the engine, the classic sender and the sweeper's lease recovery."""
+type's, then the platform's; on the engine and the sweeper's lease recovery."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from deliveries import publish_event
 from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
 from deliveries.services.fanout import event_fan_out
-from deliveries.services.sending import deliveries_send
 from deliveries.services.sweep import sweep
 from deliveries.templatetags.delivery_status import waiting
 from endpoints.models import Endpoint
@@ -153,18 +152,6 @@ def test_a_delivery_fails_when_its_own_schedule_is_used_up(tenant, invoice_paid,
         1,
         2,
     ]
-
-
-def test_the_classic_sender_follows_the_endpoints_schedule(tenant, invoice_paid, receiver):
-    endpoint = _failing(tenant, receiver, "classic", retry_schedule=[900])
-    single = _failing(tenant, receiver, "classic-single", retry_schedule=[])
-    event = publish_event(tenant, "invoice.paid", {})
-    event_fan_out(event_id=event.pk)
-
-    deliveries_send(delivery_ids=list(Delivery.objects.values_list("pk", flat=True)))
-
-    assert 890 < _due_in(Delivery.objects.get(endpoint=endpoint)) <= 900
-    assert Delivery.objects.get(endpoint=single).status == Delivery.Status.FAILED
 
 
 def test_a_lost_lease_is_recorded_on_the_endpoints_schedule(tenant, invoice_paid, receiver):

@@ -1,5 +1,5 @@
-"""Scheduled events (deliver_at): their deliveries exist at once and wait for their time, on
-the engine and the classic sender, and a time that cannot be kept is refused with the reason."""
+"""Scheduled events (deliver_at): their deliveries exist at once and wait for their time, through
+the engine and the sweeper, and a time that cannot be kept is refused with the reason."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery, Event
 from deliveries.selectors import events_filter
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
-from deliveries.services.sending import deliveries_send
 from deliveries.services.sweep import sweep
 from deliveries.templatetags.delivery_status import waiting
 from endpoints.services import endpoint_create
+from tests.engine import deliver_due
 
 pytestmark = pytest.mark.django_db
 
@@ -54,14 +54,13 @@ def test_a_scheduled_event_waits_for_its_time_then_goes_out(tenant, ok, receiver
     assert list(events_filter(tenant=tenant, scheduled=True)) == []
 
 
-def test_the_classic_sender_and_the_sweeper_keep_the_time_too(tenant, ok, receiver, settings):
-    settings.WEBHOOKS_ENGINE = "classic"
+def test_the_sweeper_keeps_the_time_too(tenant, ok, receiver):
     later = timezone.now() + timedelta(hours=1)
     event = publish_event(tenant, "invoice.paid", {}, deliver_at=later)
-    event_fan_out(event_id=event.pk, send_here=True)  # would send at once if it could
+    event_fan_out(event_id=event.pk)
     delivery = Delivery.objects.get(event=event)
 
-    assert deliveries_send(delivery_ids=[delivery.pk]).claimed == 0
+    assert deliver_due().succeeded == 0
     sweep()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.PENDING
@@ -69,7 +68,7 @@ def test_the_classic_sender_and_the_sweeper_keep_the_time_too(tenant, ok, receiv
     assert receiver.received() == []
 
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    assert deliveries_send(delivery_ids=[delivery.pk]).succeeded == 1
+    assert deliver_due().succeeded == 1
 
 
 def test_a_time_already_past_means_at_once(tenant, ok):

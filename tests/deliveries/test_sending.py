@@ -13,9 +13,9 @@ from deliveries import publish_event
 from deliveries.models import Attempt, Delivery
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.lifecycle import delivery_replay
-from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_create, endpoint_secret_rotate, endpoint_update
+from tests.engine import deliver_due
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def send(tenant, invoice_paid):
         event = publish_event(tenant, "invoice.paid", {"invoice_id": "in_1"})
         event_fan_out(event_id=event.pk)
         delivery = Delivery.objects.get(event=event, endpoint=endpoint)
-        summary = deliveries_send(delivery_ids=[delivery.pk])
+        summary = deliver_due()
         delivery.refresh_from_db()
         return delivery, secret, summary
 
@@ -170,8 +170,8 @@ def test_response_body_is_capped(receiver, send, settings):
 def test_schedule_exhausted_fails_after_the_last_try(receiver, send, settings):
     settings.WEBHOOKS_RETRY_SCHEDULE = [0, 0]
     delivery, _, _ = send(receiver, "/status/500")
-    deliveries_send(delivery_ids=[delivery.pk])
-    deliveries_send(delivery_ids=[delivery.pk])
+    deliver_due()
+    deliver_due()
     delivery.refresh_from_db()
 
     numbers = list(Attempt.objects.filter(delivery=delivery).values_list("number", flat=True))
@@ -182,12 +182,15 @@ def test_schedule_exhausted_fails_after_the_last_try(receiver, send, settings):
 
 
 def test_not_due_and_finished_deliveries_are_not_sent_again(receiver, send):
-    delivery, _, _ = send(receiver, "/status/500")
-    summary = deliveries_send(delivery_ids=[delivery.pk])  # next try is 5 s away
-    assert summary.claimed == 0
+    failing, _, _ = send(receiver, "/status/500")  # its next try is 5 s away
     ok, _, _ = send(receiver, "/ok")
-    assert deliveries_send(delivery_ids=[ok.pk]).claimed == 0
-    assert len(receiver.received()) == 2
+    sent = len(receiver.received())
+
+    summary = deliver_due()
+
+    assert (summary.succeeded, summary.retrying, summary.failed) == (0, 0, 0)
+    assert len(receiver.received()) == sent
+    assert (failing.status, ok.status) == (Delivery.Status.PENDING, Delivery.Status.SUCCEEDED)
 
 
 def test_custom_headers_are_sent_and_cannot_override_ours(receiver, send):
@@ -202,7 +205,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(receiver, send
     new_secret = endpoint_secret_rotate(endpoint=endpoint, grace_period_seconds=3600)
     event = publish_event(tenant, "invoice.paid", {"n": 2})
     event_fan_out(event_id=event.pk)
-    deliveries_send(delivery_ids=[Delivery.objects.get(event=event).pk])
+    deliver_due()
 
     request = receiver.received()[-1]
     assert len(request.headers["webhook-signature"].split(" ")) == 2
@@ -216,7 +219,7 @@ def test_rotation_without_grace_drops_the_old_secret(receiver, send, tenant):
     new_secret = endpoint_secret_rotate(endpoint=endpoint, grace_period_seconds=0)
     event = publish_event(tenant, "invoice.paid", {"n": 3})
     event_fan_out(event_id=event.pk)
-    deliveries_send(delivery_ids=[Delivery.objects.get(event=event).pk])
+    deliver_due()
 
     request = receiver.received()[-1]
     assert len(request.headers["webhook-signature"].split(" ")) == 1
@@ -228,7 +231,7 @@ def test_rotation_without_grace_drops_the_old_secret(receiver, send, tenant):
 def test_manual_replay_is_a_manual_attempt_with_the_same_webhook_id(receiver, send):
     delivery, _, _ = send(receiver, "/ok")
     delivery_replay(delivery=delivery)
-    deliveries_send(delivery_ids=[delivery.pk])
+    deliver_due()
     delivery.refresh_from_db()
 
     first, second = Attempt.objects.filter(delivery=delivery).order_by("number")
@@ -243,7 +246,7 @@ def test_blocked_address_is_recorded_without_connecting(receiver, send, settings
     delivery, _, _ = send(receiver, "/ok")
     settings.WEBHOOKS_ALLOWED_SUBNETS = []  # loopback is now forbidden
     delivery_replay(delivery=delivery)
-    deliveries_send(delivery_ids=[delivery.pk])
+    deliver_due()
 
     last = Attempt.objects.filter(delivery=delivery).order_by("-number").first()
     assert last.error == "blocked: 127.0.0.1 is a loopback address"
@@ -259,7 +262,7 @@ def test_dns_answer_pointing_inside_is_blocked_on_every_attempt(receiver, send, 
     endpoint_update(endpoint=endpoint, url=f"http://hooks.customer.test:{port}/ok")
     dns["hooks.customer.test"] = ["169.254.169.254"]  # rebinding after the check at save
     delivery_replay(delivery=delivery)
-    deliveries_send(delivery_ids=[delivery.pk])
+    deliver_due()
 
     last = Attempt.objects.filter(delivery=delivery).order_by("-number").first()
     assert last.error == (
@@ -273,7 +276,7 @@ def test_endpoint_failing_for_five_days_is_disabled(receiver, send):
         failing_since=timezone.now() - timedelta(days=5, minutes=1)
     )
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    deliveries_send(delivery_ids=[delivery.pk])
+    deliver_due()
 
     endpoint = Endpoint.objects.get(pk=delivery.endpoint_id)
     delivery.refresh_from_db()
@@ -296,10 +299,9 @@ def test_a_batch_is_sent_concurrently(receiver, tenant, invoice_paid, settings):
     ]
     event = publish_event(tenant, "invoice.paid", {})
     event_fan_out(event_id=event.pk)
-    ids = list(Delivery.objects.filter(event=event).values_list("id", flat=True))
 
     started = time.monotonic()
-    summary = deliveries_send(delivery_ids=ids)
+    summary = deliver_due()
 
     assert summary.succeeded == len(endpoints)
     assert time.monotonic() - started < 4  # ten 1-second answers, side by side
@@ -327,34 +329,37 @@ def test_a_trailing_dot_host_is_checked_and_delivered(receiver, tenant, invoice_
     event = publish_event(tenant, "invoice.paid", {})
     event_fan_out(event_id=event.pk)
 
-    summary = deliveries_send(delivery_ids=[Delivery.objects.get(event=event).pk])
+    summary = deliver_due()
 
     assert summary.succeeded == 1
     assert len(receiver.received()) == 1
 
 
-def test_a_batch_that_cannot_be_prepared_is_put_back_without_using_a_try(
-    receiver, tenant, invoice_paid, settings
+def test_an_endpoint_whose_secret_cannot_be_decrypted_waits_and_holds_no_one_else(
+    receiver, tenant, other_tenant, invoice_paid, settings
 ):
     from cryptography.fernet import Fernet
 
-    from endpoints.crypto import SecretDecryptionError
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.WEBHOOKS_ENCRYPTION_KEYS = [old_key]
+    endpoint_create(tenant=tenant, url=receiver.url("/lost-key"))
+    settings.WEBHOOKS_ENCRYPTION_KEYS = [new_key]  # the old key was lost
+    endpoint_create(tenant=other_tenant, url=receiver.url("/ok"))
+    for owner in (tenant, other_tenant):
+        event_fan_out(event_id=publish_event(owner, "invoice.paid", {}).pk)
 
-    settings.WEBHOOKS_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    endpoint_create(tenant=tenant, url=receiver.url("/ok"))
-    event = publish_event(tenant, "invoice.paid", {})
-    event_fan_out(event_id=event.pk)
-    delivery = Delivery.objects.get(event=event)
-    settings.WEBHOOKS_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # lost the old key
+    summary = deliver_due()
 
-    with pytest.raises(SecretDecryptionError):
-        deliveries_send(delivery_ids=[delivery.pk])
+    waiting = Delivery.objects.get(tenant=tenant)
+    assert summary.succeeded == 1
+    assert [r.path for r in receiver.received()] == ["/ok"]
+    assert (waiting.status, waiting.attempt_count) == ("pending", 0)
+    assert not Attempt.objects.filter(delivery=waiting).exists()
 
-    delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempt_count) == ("pending", 0)
-    assert delivery.next_attempt_at > timezone.now()
-    assert not Attempt.objects.exists()
-    assert receiver.received() == []
+    settings.WEBHOOKS_ENCRYPTION_KEYS = [new_key, old_key]  # the key is found again
+    assert deliver_due().succeeded == 1
+    waiting.refresh_from_db()
+    assert waiting.status == "succeeded"
 
 
 def test_a_blanked_body_is_never_sent(receiver, tenant, invoice_paid):
@@ -365,7 +370,7 @@ def test_a_blanked_body_is_never_sent(receiver, tenant, invoice_paid):
     event_fan_out(event_id=event.pk)
     Event.objects.filter(pk=event.pk).update(body="")
 
-    deliveries_send(delivery_ids=[Delivery.objects.get(event=event).pk])
+    deliver_due()
 
     assert _attempt(Delivery.objects.get(event=event)).error == (
         "event payload was removed by retention"

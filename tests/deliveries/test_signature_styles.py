@@ -19,9 +19,8 @@ from svix.webhooks import Webhook as SvixWebhook
 
 from deliveries import publish_event, signing
 from deliveries.engine.pump import Engine
-from deliveries.models import Attempt, Delivery
+from deliveries.models import Attempt
 from deliveries.services.fanout import event_fan_out
-from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint
 from endpoints.services import (
     endpoint_create,
@@ -141,16 +140,6 @@ def test_the_engine_signs_each_endpoint_in_its_style(node, tenant, invoice_paid,
     # The attempt log shows the headers as sent, in the endpoint's style.
     logged = Attempt.objects.get(delivery__endpoint=endpoints["stripe"][0]).request_headers
     assert "stripe-signature" in {k.lower() for k in logged}
-
-
-def test_the_classic_sender_signs_each_endpoint_in_its_style(node, tenant, invoice_paid, receiver):
-    endpoints = _styled_endpoints(tenant, receiver)
-    event = publish_event(tenant, "invoice.paid", {"n": 1})
-    event_fan_out(event_id=event.pk)
-
-    deliveries_send(delivery_ids=list(Delivery.objects.values_list("pk", flat=True)))
-
-    _check_every_style(node, receiver, endpoints, event)
 
 
 def test_stripe_style_signs_with_every_live_secret_while_one_rotates(

@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -6,9 +7,9 @@ from django.utils import timezone
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery, Event
 from deliveries.services.fanout import event_fan_out
-from deliveries.services.sending import deliveries_claim, deliveries_send
 from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
 from endpoints.services import endpoint_create, endpoint_disable, endpoint_enable
+from tests.engine import deliver_due
 
 pytestmark = pytest.mark.django_db
 
@@ -21,15 +22,21 @@ def delivery(tenant, invoice_paid, receiver):
     return Delivery.objects.get(event=event)
 
 
-def test_expired_lease_is_recorded_and_sent_again(delivery, receiver, settings):
-    settings.WEBHOOKS_RETRY_SCHEDULE = [0, 0]
-    (claimed,) = deliveries_claim(delivery_ids=[delivery.pk])  # a worker took it, then died
+def _claimed_by_a_worker(delivery, *, lease_seconds):
+    """What a worker's claim writes; the worker then dies, or is still sending."""
     Delivery.objects.filter(pk=delivery.pk).update(
-        lease_expires_at=timezone.now() - timedelta(seconds=1)
+        status=Delivery.Status.SENDING,
+        claim_token=uuid.uuid4(),
+        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds),
     )
 
+
+def test_expired_lease_is_recorded_and_sent_again(delivery, receiver, settings):
+    settings.WEBHOOKS_RETRY_SCHEDULE = [0, 0]
+    _claimed_by_a_worker(delivery, lease_seconds=-1)
+
     report = sweep()
-    deliveries_send(delivery_ids=[delivery.pk])
+    deliver_due()
 
     delivery.refresh_from_db()
     lost, sent = Attempt.objects.filter(delivery=delivery).order_by("number")
@@ -41,22 +48,10 @@ def test_expired_lease_is_recorded_and_sent_again(delivery, receiver, settings):
 
 
 def test_live_lease_is_left_alone(delivery):
-    deliveries_claim(delivery_ids=[delivery.pk])
+    _claimed_by_a_worker(delivery, lease_seconds=60)
     assert sweep().leases_recovered == 0
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENDING
-
-
-def test_due_delivery_without_a_queued_message_is_dispatched(delivery, settings):
-    settings.WEBHOOKS_ENGINE = "classic"  # the engine finds due work itself: nothing to dispatch
-    Delivery.objects.filter(pk=delivery.pk).update(dispatched_until=None)
-    first = sweep()
-    second = sweep()  # it is now believed queued: not sent twice
-    later = sweep(now=timezone.now() + timedelta(minutes=5))  # the message was lost
-
-    delivery.refresh_from_db()
-    assert (first.dispatched, second.dispatched, later.dispatched) == (1, 0, 1)
-    assert delivery.dispatched_until > timezone.now()
 
 
 def test_event_whose_fan_out_never_ran_is_fanned_out_again(tenant, invoice_paid):
@@ -89,10 +84,9 @@ def test_enable_does_not_resume_what_left_the_retry_window(delivery, settings):
     assert delivery.status == Delivery.Status.CANCELLED
 
 
-def test_with_the_engine_the_sweeper_sends_no_messages_for_due_work(delivery, settings):
-    settings.WEBHOOKS_ENGINE = "engine"
+def test_the_sweeper_sends_no_messages_for_due_work(delivery):
     Delivery.objects.filter(pk=delivery.pk).update(dispatched_until=None)
 
-    assert sweep().dispatched == 0
+    sweep()  # every worker's engine finds due work itself
     delivery.refresh_from_db()
     assert delivery.dispatched_until is None

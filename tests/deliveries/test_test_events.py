@@ -11,10 +11,9 @@ from standardwebhooks import Webhook
 
 from deliveries import publish_event
 from deliveries.engine.pump import Engine
-from deliveries.models import Delivery, Event
+from deliveries.models import Event
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.publishing import event_send_test
-from deliveries.services.sending import deliveries_send
 from endpoints.models import AuditEntry, Endpoint, Tenant
 from endpoints.services import endpoint_create
 from tests.dashboard.conftest import make_user
@@ -58,18 +57,6 @@ def test_on_the_svix_format_the_body_stays_the_payload_and_the_header_marks_it(
 
     (request,) = receiver.received()
     assert json.loads(request.body) == {"n": 2}
-    assert _headers(request)["x-webhook-test"] == "true"
-
-
-def test_the_classic_sender_marks_test_events_too(tenant, invoice_paid, receiver):
-    endpoint, _ = endpoint_create(tenant=tenant, url=receiver.url("/ok"))
-    test = event_send_test(endpoint=endpoint, event_type="invoice.paid")
-    event_fan_out(event_id=test.pk)
-    delivery = Delivery.objects.get(event=test)
-
-    deliveries_send(delivery_ids=[delivery.pk])
-
-    (request,) = receiver.received()
     assert _headers(request)["x-webhook-test"] == "true"
 
 

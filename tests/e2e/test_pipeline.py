@@ -174,7 +174,7 @@ def test_a_killed_worker_costs_a_try_only_for_requests_it_had_started(
 
 def test_a_real_worker_signs_each_endpoint_in_its_style(worker, receiver, tenant, invoice_paid):
     """GitHub's and Stripe's own verifiers, and an Ed25519 check by ``cryptography``, accept
-    what a worker sends (every style, and the classic sender:
+    what a worker sends (every style in the test's own engine:
     tests/deliveries/test_signature_styles.py)."""
     _, github_secret = endpoint_create(
         tenant=tenant, url=receiver.url("/github"), signature_style="github"

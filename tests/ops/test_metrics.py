@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deliveries import publish_event
 from deliveries.models import Delivery
-from deliveries.services import sending
 from deliveries.services.fanout import event_fan_out
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_create, endpoint_disable
+from tests.engine import deliver_due
 from webhooks_platform import metrics
 
 pytestmark = pytest.mark.django_db
@@ -183,7 +183,7 @@ def test_metrics_after_real_deliveries(receiver, tenant, invoice_paid, settings)
     for n in range(3):
         event = publish_event(tenant, "invoice.paid", {"n": n})
         event_fan_out(event_id=event.pk)
-    sending.deliveries_send(delivery_ids=list(Delivery.objects.values_list("pk", flat=True)))
+    deliver_due()
     after = scrape()
 
     assert len(receiver.received("/ok")) == 3

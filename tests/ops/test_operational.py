@@ -15,7 +15,6 @@ from deliveries.services.operational import (
     delivery_exhausted,
     endpoint_state_changed,
 )
-from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint, Tenant
 from endpoints.services import (
     endpoint_create,
@@ -23,6 +22,7 @@ from endpoints.services import (
     endpoint_enable,
     endpoint_secret_current,
 )
+from tests.engine import deliver_due
 
 pytestmark = pytest.mark.django_db
 
@@ -45,8 +45,7 @@ def run_pipeline() -> None:
     """Fan out and send every operational event, as the workers would."""
     for event in ops_events():
         event_fan_out(event_id=event.pk)
-    pending = Delivery.objects.filter(tenant__slug=OPERATIONS_TENANT_SLUG, status="pending")
-    deliveries_send(delivery_ids=list(pending.values_list("pk", flat=True)))
+    deliver_due()
 
 
 def verified(request) -> dict:
@@ -90,7 +89,7 @@ def test_an_exhausted_delivery_notifies_the_operators(operators, tenant, invoice
     event = publish_event(tenant, "invoice.paid", {"invoice_id": "in_9"})
     event_fan_out(event_id=event.pk)
     delivery = Delivery.objects.get(event=event)
-    deliveries_send(delivery_ids=[delivery.pk])
+    deliver_due()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED
 
@@ -185,29 +184,20 @@ def test_the_body_is_a_standard_envelope(operators, tenant):
     assert body["type"] == "endpoint.disabled"
 
 
-@pytest.mark.parametrize("engine", ["classic", "engine"])
 def test_the_operators_own_ranges_open_to_their_urls_only(
-    operators, tenant, invoice_paid, settings, engine
+    operators, tenant, invoice_paid, settings
 ):
     """A private operator URL does not open its range to every tenant."""
     from django.core.exceptions import ValidationError
 
-    from deliveries.engine.pump import Engine
-
     customer = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/customer")[0]
     settings.WEBHOOKS_ALLOWED_SUBNETS = []
     settings.WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS = ["127.0.0.0/8"]
-    settings.WEBHOOKS_ENGINE = engine
 
     with pytest.raises(ValidationError, match="loopback"):
         endpoint_create(tenant=tenant, url="http://127.0.0.1:9/another")
     endpoint_disable(endpoint=customer, reason="disabled by user")
-    if engine == "engine":
-        for event in ops_events():
-            event_fan_out(event_id=event.pk)
-        Engine().run_until_idle(timeout=20)
-    else:
-        run_pipeline()
+    run_pipeline()
 
     (request,) = operators.received("/ok")
     assert verified(request)["type"] == "endpoint.disabled"

@@ -1,6 +1,6 @@
 """Bad delivery settings stop the platform at start-up with a clear message."""
 
-from webhooks_platform.checks import check_webhooks_settings
+from webhooks_platform.checks import check_retired_settings, check_webhooks_settings
 from webhooks_platform.conf import webhooks_settings
 
 
@@ -8,9 +8,16 @@ def _ids(settings_problems):
     return {p.id for p in settings_problems}
 
 
-def test_an_unknown_engine_is_an_error(settings):
-    settings.WEBHOOKS_ENGINE = "turbo"
-    assert "webhooks.E007" in _ids(check_webhooks_settings(None))
+def test_the_retired_engine_switch_is_named_in_a_warning(monkeypatch):
+    monkeypatch.setenv("WEBHOOKS_ENGINE", "classic")
+    (warning,) = check_retired_settings(None)
+    assert warning.id == "webhooks.W003"
+    assert "WEBHOOKS_ENGINE is no longer read" in warning.msg
+
+
+def test_no_warning_without_the_retired_switch(monkeypatch):
+    monkeypatch.delenv("WEBHOOKS_ENGINE", raising=False)
+    assert check_retired_settings(None) == []
 
 
 def test_a_starting_window_above_the_maximum_is_an_error(settings):
@@ -20,7 +27,7 @@ def test_a_starting_window_above_the_maximum_is_an_error(settings):
 
 
 def test_the_defaults_pass(settings):
-    assert not _ids(check_webhooks_settings(None)) & {"webhooks.E007", "webhooks.E008"}
+    assert not _ids(check_webhooks_settings(None)) & {"webhooks.E008"}
 
 
 def test_webhooks_settings_read_once_and_again_after_a_change(settings):

@@ -15,7 +15,6 @@ from playwright.sync_api import expect
 from deliveries.models import Delivery, Event, Job
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.jobs import job_run
-from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint
 from endpoints.portal import portal_link
 from endpoints.services import (
@@ -25,6 +24,7 @@ from endpoints.services import (
     headers_open,
 )
 from tests.e2e.conftest import clean_broker, e2e_settings  # noqa: F401  (shared fixtures)
+from tests.engine import deliver_due
 
 from ..conftest import make_delivery, make_user
 
@@ -36,7 +36,7 @@ def _deliver_pending(event: Event | None = None) -> list[int]:
     if event is not None:
         event_fan_out(event_id=event.pk)
     ids = list(Delivery.objects.filter(status="pending").values_list("id", flat=True))
-    deliveries_send(delivery_ids=ids)
+    deliver_due()
     return ids
 
 
