@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .errors import PayloadTooLarge, PublishError
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -15,14 +17,6 @@ if TYPE_CHECKING:
 
     from .models import Event
     from .services.publishing_batch import PublishResult
-
-
-class PublishError(ValueError):
-    """An event that cannot be published; the message names the problem."""
-
-
-class PayloadTooLarge(PublishError):
-    """The encoded event body is over ``WEBHOOKS_MAX_PAYLOAD_BYTES``."""
 
 
 def publish_event(

@@ -28,6 +28,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from deliveries.models import Delivery, Event
+from endpoints.models import Endpoint
 
 _BUSY = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
@@ -44,7 +45,7 @@ def ordered_lock(endpoint_id: str) -> None:
 def ordered_release(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
     """For each of ``endpoint_ids`` with nothing pending or sending, make its held delivery of
     the earliest event pending. Returns the ids released; call inside a transaction, then
-    ``ordered_dispatch`` them (or let the engines' discovery find them)."""
+    dispatch them (``deliveries.services.dispatch.ordered_release_and_dispatch``)."""
     released: list[int] = []
     for endpoint_id in sorted(set(endpoint_ids)):  # one lock order for every caller
         ordered_lock(endpoint_id)
@@ -73,19 +74,10 @@ def ordered_release(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
     return released
 
 
-def ordered_release_and_dispatch(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
-    """``ordered_release``, then what it released is dispatched when the transaction commits."""
-    released = ordered_release(endpoint_ids, now=now)
-    if released:
-        from deliveries.services.dispatch import deliveries_dispatch
-
-        deliveries_dispatch(delivery_ids=released)
-    return released
-
-
 def ordered_repair(*, now: datetime, limit: int = 10_000) -> list[int]:
     """The sweeper's pass: release the head of every endpoint with held deliveries and nothing
-    in flight (a release can be missed only by a crash between a finish and its commit)."""
+    in flight (a release can be missed only by a crash between a finish and its commit).
+    Returns the ids released, for the caller to dispatch."""
     endpoint_ids = list(
         Delivery.objects.filter(status=Delivery.Status.HELD)
         .order_by("endpoint_id")
@@ -94,8 +86,6 @@ def ordered_repair(*, now: datetime, limit: int = 10_000) -> list[int]:
     )
     if not endpoint_ids:
         return []
-    from endpoints.models import Endpoint
-
     with transaction.atomic():
         # An endpoint made unordered where its deliveries were not let go (the admin, say).
         unordered = set(
@@ -103,7 +93,7 @@ def ordered_repair(*, now: datetime, limit: int = 10_000) -> list[int]:
         )
         released = [pk for e in sorted(unordered) for pk in held_release_all(e, now=now)]
         rest = [e for e in endpoint_ids if e not in unordered]
-        return released + ordered_release_and_dispatch(rest, now=now)
+        return released + ordered_release(rest, now=now)
 
 
 def blocking_delivery(delivery: Delivery) -> int | None:
@@ -118,7 +108,8 @@ def blocking_delivery(delivery: Delivery) -> int | None:
 
 
 def held_release_all(endpoint_id: str, *, now: datetime) -> list[int]:
-    """An endpoint no longer ordered: everything it held goes out as usual."""
+    """An endpoint no longer ordered: everything it held is made pending, to go out as usual.
+    Returns the ids, for the caller to dispatch."""
     rows = list(
         Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.HELD).values_list(
             "id", "event__deliver_at"
@@ -130,8 +121,4 @@ def held_release_all(endpoint_id: str, *, now: datetime) -> list[int]:
             status=Delivery.Status.PENDING,
             next_attempt_at=deliver_at if deliver_at is not None and deliver_at > now else now,
         )
-    if ids:
-        from deliveries.services.dispatch import deliveries_dispatch
-
-        deliveries_dispatch(delivery_ids=ids)
     return ids

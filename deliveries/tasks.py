@@ -7,7 +7,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from webhooks_platform.conf import webhooks_settings
 
-from .engine.worker import engine, engine_wake_deliveries
+from .services.engines import engine, engine_wake_deliveries
 from .services.fanout import event_fan_out, fan_out_tenant_drain
 from .services.jobs import job_run
 from .services.retention import retention_purge

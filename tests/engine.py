@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from deliveries.engine.pump import Engine
 from deliveries.engine.record import RecordReport
+from deliveries.services.engines import engine_new
 
 
 def deliver_due(*, timeout: float = 30) -> RecordReport:
     """Send everything due now through a fresh engine and record it; returns what it recorded."""
-    return Engine().run_until_idle(timeout=timeout)
+    return engine_new().run_until_idle(timeout=timeout)

@@ -8,8 +8,11 @@
 - ``record``: attempts and next states written in bulk; ``health``: circuit and disabling;
 - ``state``: what a finished try makes of a delivery, shared with the sweeper.
 
-It is the only sender: every worker process runs one (``worker``), and tests turn one in their
-own thread with ``Engine().run_until_idle()``.
+- ``effects``: what a recorded try sets off above the engine (operational webhooks, disabling an
+  endpoint, waking workers), supplied by ``deliveries.services.engines``.
+
+It is the only sender: every worker process runs one (``deliveries.services.engines``), and
+tests turn one in their own thread with ``engine_new().run_until_idle()``.
 """
 
 from __future__ import annotations

@@ -14,11 +14,10 @@ from django.db.models import F
 
 from deliveries import policy
 from deliveries.models import Delivery
-from deliveries.services.dispatch import deliveries_dispatch
-from deliveries.services.operational import endpoint_state_changed
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_disable
 from webhooks_platform.conf import WebhooksSettings
+
+from .effects import Effects
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,9 @@ class EndpointTally:
     gone: set[str] = field(default_factory=set)
 
 
-def endpoint_health(tally: EndpointTally, *, now: datetime, ws: WebhooksSettings) -> None:
+def endpoint_health(
+    tally: EndpointTally, *, now: datetime, ws: WebhooksSettings, effects: Effects
+) -> None:
     """Failing-since, consecutive failures, the circuit breaker and automatic disabling."""
     succeeded = tally.succeeded
     failed = {e: n for e, n in tally.failures.items() if e not in succeeded}
@@ -50,26 +51,25 @@ def endpoint_health(tally: EndpointTally, *, now: datetime, ws: WebhooksSettings
             )
         )
         if reopened:
-            _circuit_close(reopened, now)
+            _circuit_close(reopened, now, effects)
     if failed:
         rows = _failures_add(failed, now)
-        _circuit_after_failures(rows, now, ws)
+        _circuit_after_failures(rows, now, ws, effects)
         cutoff = now - timedelta(seconds=ws.disable_after_failing_seconds)
         days = ws.disable_after_failing_seconds / 86400
         for row in rows:
             if row.id in tally.gone or not row.enabled or row.failing_since > cutoff:
                 continue
-            endpoint_disable(
-                endpoint=Endpoint.objects.get(pk=row.id),
-                reason=(
-                    f"every attempt failed for {days:g} days "
-                    f"(since {row.failing_since:%Y-%m-%d %H:%M} UTC)"
-                ),
+            effects.endpoint_disable(
+                row.id,
+                f"every attempt failed for {days:g} days "
+                f"(since {row.failing_since:%Y-%m-%d %H:%M} UTC)",
             )
     if not tally.gone:
         return
-    for endpoint in Endpoint.objects.filter(id__in=tally.gone, enabled=True):
-        endpoint_disable(endpoint=endpoint, reason="the receiver answered 410 Gone")
+    gone = Endpoint.objects.filter(id__in=tally.gone, enabled=True).values_list("id", flat=True)
+    for endpoint_id in gone:
+        effects.endpoint_disable(endpoint_id, "the receiver answered 410 Gone")
 
 
 def _probe_delay(failed_probes: int, ws: WebhooksSettings) -> float:
@@ -124,7 +124,7 @@ def _failures_add(failed: dict[str, int], now: datetime) -> list[_FailingEndpoin
 
 
 def _circuit_after_failures(
-    rows: list[_FailingEndpoint], now: datetime, ws: WebhooksSettings
+    rows: list[_FailingEndpoint], now: datetime, ws: WebhooksSettings, effects: Effects
 ) -> None:
     threshold = ws.circuit_failure_threshold
     if threshold <= 0:
@@ -147,14 +147,12 @@ def _circuit_after_failures(
                 failures,
                 extra={"endpoint_id": endpoint_id},
             )
-            endpoint_state_changed(
-                endpoint=Endpoint.objects.get(pk=endpoint_id),
-                event="endpoint.circuit_opened",
-                reason=f"{failures} failures in a row",
+            effects.endpoint_state_changed(
+                endpoint_id, "endpoint.circuit_opened", f"{failures} failures in a row"
             )
 
 
-def _circuit_close(endpoint_ids: list[str], now: datetime) -> None:
+def _circuit_close(endpoint_ids: list[str], now: datetime, effects: Effects) -> None:
     closed = [
         endpoint_id
         for endpoint_id in endpoint_ids
@@ -162,10 +160,8 @@ def _circuit_close(endpoint_ids: list[str], now: datetime) -> None:
             circuit_state=CIRCUIT_CLOSED, circuit_opened_at=None, circuit_next_probe_at=None
         )
     ]
-    for endpoint in Endpoint.objects.filter(id__in=closed):
-        endpoint_state_changed(
-            endpoint=endpoint, event="endpoint.circuit_closed", reason="a probe succeeded"
-        )
+    for endpoint_id in closed:
+        effects.endpoint_state_changed(endpoint_id, "endpoint.circuit_closed", "a probe succeeded")
     # The probe succeeded: everything that waited goes now.
     # A scheduled event's delivery keeps its time.
     backlog = list(
@@ -175,7 +171,7 @@ def _circuit_close(endpoint_ids: list[str], now: datetime) -> None:
     )
     if backlog:
         Delivery.objects.filter(id__in=backlog).update(next_attempt_at=now, dispatched_until=None)
-        deliveries_dispatch(delivery_ids=backlog)
+        effects.deliveries_dispatch(backlog)
     for endpoint_id in endpoint_ids:
         logger.info(
             "circuit closed; %d deliveries released",

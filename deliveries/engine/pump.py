@@ -32,6 +32,7 @@ from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from . import register_local
 from .claim import Claimed, Want, claim, discover
+from .effects import Effects
 from .gate import EndpointCache, EndpointView, rate_refund, rate_reserve, want_for
 from .handover import (
     Adopted,
@@ -54,7 +55,8 @@ class Engine:
     HOLD_SECONDS = 5.0
     ERROR_PAUSE_MAX = 5.0
 
-    def __init__(self) -> None:
+    def __init__(self, *, effects: Effects) -> None:
+        self._effects = effects
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._woken: set[str] = set()
         self._woken_lock = threading.Lock()
@@ -420,7 +422,7 @@ class Engine:
     def _write(
         self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
     ) -> None:
-        report = results_record_retrying(finished, ws=ws)
+        report = results_record_retrying(finished, ws=ws, effects=self._effects)
         if report is None:
             return
         self._cache.forget_views(report.health_changed)

@@ -21,14 +21,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deliveries import policy, transport
-from deliveries.models import Attempt, Delivery
-from deliveries.ordering import ordered_release_and_dispatch
+from deliveries.models import Attempt
+from deliveries.ordering import ordered_release
 from deliveries.schedules import retry_schedule
-from deliveries.services.operational import delivery_exhausted
 from webhooks_platform import metrics
 from webhooks_platform.conf import WebhooksSettings
 
 from .claim import Claimed
+from .effects import Effects
 from .health import EndpointTally, endpoint_health
 from .state import ERROR_MAX, delivery_next_state, states_write, stored_body
 
@@ -57,7 +57,10 @@ class RecordReport:
 
 
 def results_record(
-    finished: list[tuple[Flight, transport.AttemptResult]], *, ws: WebhooksSettings
+    finished: list[tuple[Flight, transport.AttemptResult]],
+    *,
+    ws: WebhooksSettings,
+    effects: Effects,
 ) -> RecordReport:
     """Write the attempts and next states of ``finished`` in one transaction."""
     report = RecordReport()
@@ -117,9 +120,9 @@ def results_record(
             if flight.claimed.id in kept and decision.outcome is policy.Outcome.FAILED
         ]
         for delivery_id in exhausted:
-            delivery_exhausted(delivery=Delivery(pk=delivery_id))
-        endpoint_health(tally, now=now, ws=ws)
-        ordered_release_and_dispatch(
+            effects.delivery_exhausted(delivery_id)
+        endpoint_health(tally, now=now, ws=ws, effects=effects)
+        released = ordered_release(
             {
                 flight.claimed.endpoint_id
                 for flight, _, decision in decisions
@@ -129,6 +132,8 @@ def results_record(
             },
             now=now,
         )
+        if released:
+            effects.deliveries_dispatch(released)
     report.health_changed = tally.recovered | set(tally.failures) | tally.gone
     report.recovered = set(tally.recovered)
     for flight, result, decision in decisions:
@@ -157,14 +162,17 @@ RECORD_TRIES = 5
 
 
 def results_record_retrying(
-    finished: list[tuple[Flight, transport.AttemptResult]], *, ws: WebhooksSettings
+    finished: list[tuple[Flight, transport.AttemptResult]],
+    *,
+    ws: WebhooksSettings,
+    effects: Effects,
 ) -> RecordReport | None:
     """Record, retrying a lost connection; None if the database stays away, in which case the
     deliveries keep their claim and the sweeper's lease recovery settles them (a duplicate,
     never a loss)."""
     for attempt in range(1, RECORD_TRIES + 1):
         try:
-            return results_record(finished, ws=ws)
+            return results_record(finished, ws=ws, effects=effects)
         except Exception:  # noqa: BLE001
             logger.exception(
                 "could not record %d results (try %d of %d)", len(finished), attempt, RECORD_TRIES

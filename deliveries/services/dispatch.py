@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from deliveries.engine import has_local, wake_local
 from deliveries.models import Delivery, Event
-from webhooks_platform.celery import QUEUE_DELIVER, QUEUE_RETRY
+from deliveries.ordering import ordered_release
+from webhooks_platform.celery import QUEUE_DELIVER, QUEUE_RETRY, app
 from webhooks_platform.conf import webhooks_settings
 
 logger = logging.getLogger(__name__)
@@ -27,16 +28,28 @@ def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(items[start : start + size])
 
 
+# Tasks are sent by name (``deliveries/tasks.py`` registers them), so services never import
+# the tasks module that calls them.
+TASK_DELIVER = "deliveries.deliver"
+TASK_FAN_OUT = "deliveries.fan_out"
+TASK_FAN_OUT_TENANT = "deliveries.fan_out_tenant"
+TASK_RUN_JOB = "deliveries.run_job"
+
+
+def task_send(name: str, *args: Any, queue: str | None = None) -> None:
+    """Send one task message; raises what the broker raises (callers log and leave the row to
+    the sweeper)."""
+    app.send_task(name, args=list(args), queue=queue)
+
+
 def deliveries_enqueue(*, delivery_ids: Sequence[int], retry: bool = False) -> int:
     """Send delivery ids to the workers in batches; returns the number of messages."""
-    from deliveries.tasks import deliver
-
     size = webhooks_settings().delivery_batch_size
     queue = QUEUE_RETRY if retry else QUEUE_DELIVER
     messages = 0
     for chunk in _chunks(sorted(delivery_ids), size):
         try:
-            deliver.apply_async(args=[chunk], queue=queue)
+            task_send(TASK_DELIVER, chunk, queue=queue)
         except Exception:  # noqa: BLE001  the rows are the truth; the sweeper re-sends
             logger.warning(
                 "broker unavailable; the sweeper will dispatch %d deliveries", len(chunk)
@@ -79,6 +92,14 @@ def deliveries_dispatch(*, delivery_ids: Sequence[int]) -> int:
     return len(rows)
 
 
+def ordered_release_and_dispatch(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
+    """``ordered_release``, then what it released is dispatched when the transaction commits."""
+    released = ordered_release(endpoint_ids, now=now)
+    if released:
+        deliveries_dispatch(delivery_ids=released)
+    return released
+
+
 def fan_out_enqueue(*, event_ids: Sequence[str]) -> None:
     """Mark events as queued for fan-out; enqueue them once the transaction commits."""
     until = timezone.now() + timedelta(seconds=webhooks_settings().dispatch_timeout)
@@ -87,11 +108,9 @@ def fan_out_enqueue(*, event_ids: Sequence[str]) -> None:
 
 
 def fan_out_send(event_ids: list[str]) -> None:
-    from deliveries.tasks import fan_out
-
     for event_id in event_ids:
         try:
-            fan_out.apply_async(args=[event_id], queue=QUEUE_DELIVER)
+            task_send(TASK_FAN_OUT, event_id, queue=QUEUE_DELIVER)
         except Exception:  # noqa: BLE001  the event row is the truth; the sweeper re-sends
             logger.warning("broker unavailable; the sweeper will fan out event %s", event_id)
 
@@ -133,8 +152,6 @@ def fan_out_signal(*, tenant_id: int, event_ids: Sequence[str]) -> None:
     On Redis the per-tenant flag makes it one message per burst. Elsewhere one event is fanned
     out by id, and a batch by one drain of the tenant's waiting events.
     """
-    from deliveries.tasks import fan_out_tenant
-
     client = _redis()
     if client is None and len(event_ids) == 1:
         fan_out_send(list(event_ids))
@@ -143,7 +160,7 @@ def fan_out_signal(*, tenant_id: int, event_ids: Sequence[str]) -> None:
         if client is None or client.set(
             fanout_flag_key(tenant_id), "1", nx=True, ex=FANOUT_FLAG_SECONDS
         ):
-            fan_out_tenant.apply_async(args=[tenant_id], queue=QUEUE_DELIVER)
+            task_send(TASK_FAN_OUT_TENANT, tenant_id, queue=QUEUE_DELIVER)
     except Exception:  # noqa: BLE001  the event rows are the truth; the sweeper fans them out
         logger.warning("broker unavailable; the sweeper will fan out %d events", len(event_ids))
 

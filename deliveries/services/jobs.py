@@ -17,7 +17,7 @@ from deliveries.models import Delivery, Job
 from deliveries.selectors import deliveries_filter
 from endpoints.models import Endpoint, Tenant
 
-from .dispatch import deliveries_dispatch
+from .dispatch import TASK_RUN_JOB, deliveries_dispatch, task_send
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +31,9 @@ def _enqueue(job: Job) -> None:
 def jobs_send(*, job_ids: list[int]) -> None:
     """Hand jobs to the workers. A broker error is logged: the job row stays ``queued`` and the
     sweeper sends it again, so the caller (a web request) never fails after its commit."""
-    from deliveries.tasks import run_job
-
     for job_id in job_ids:
         try:
-            run_job.delay(job_id)
+            task_send(TASK_RUN_JOB, job_id)
         except Exception:  # noqa: BLE001  the row is the truth; the sweeper re-sends
             logger.warning("broker unavailable; the sweeper will start job %s", job_id)
 

@@ -10,12 +10,12 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from deliveries.models import Attempt, Delivery, Event
-from deliveries.ordering import ordered_lock, ordered_release_and_dispatch
+from deliveries.ordering import ordered_lock
 from endpoints.models import Endpoint
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 
-from .dispatch import deliveries_dispatch
+from .dispatch import deliveries_dispatch, ordered_release_and_dispatch
 
 CANCELLED_BY_DISABLE = "endpoint disabled"
 MAX_MANUAL_PER_HOUR = 10

@@ -10,7 +10,7 @@ import jsonschema
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from deliveries import PayloadTooLarge, PublishError
+from deliveries.errors import PayloadTooLarge, PublishError
 from deliveries.models import Event
 from endpoints.models import Endpoint, EventType, Tenant
 from webhooks_platform import metrics

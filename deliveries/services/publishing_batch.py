@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from deliveries import PayloadTooLarge, PublishError
+from deliveries.errors import PayloadTooLarge, PublishError
 from deliveries.models import Event
 from endpoints.models import EventType, Tenant
 from webhooks_platform import metrics

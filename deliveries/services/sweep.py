@@ -22,13 +22,13 @@ from django.utils import timezone
 from deliveries import policy
 from deliveries.engine.state import delivery_next_state
 from deliveries.models import Attempt, Delivery, Event, Job
-from deliveries.ordering import ordered_release_and_dispatch, ordered_repair
+from deliveries.ordering import ordered_repair
 from deliveries.schedules import retry_schedule
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
-from .dispatch import fan_out_enqueue
+from .dispatch import deliveries_dispatch, fan_out_enqueue, ordered_release_and_dispatch
 from .jobs import jobs_recover_stalled, jobs_send
 from .operational import delivery_exhausted
 
@@ -161,5 +161,8 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     report.cancelled = _cancel_orphans(now)
     report.fan_outs = _fan_out_stragglers(now)
     report.jobs = _requeue_jobs(now)
-    report.released = len(ordered_repair(now=now))
+    released = ordered_repair(now=now)
+    if released:
+        deliveries_dispatch(delivery_ids=released)
+    report.released = len(released)
     return report

@@ -238,8 +238,9 @@ def endpoint_update(
     if unordered:
         # No longer one at a time: what it held goes out as any endpoint's deliveries do.
         from deliveries.ordering import held_release_all
+        from deliveries.services.dispatch import deliveries_dispatch
 
-        held_release_all(endpoint.pk, now=timezone.now())
+        deliveries_dispatch(delivery_ids=held_release_all(endpoint.pk, now=timezone.now()))
     if enabled is True and not endpoint.enabled:
         endpoint_enable(endpoint=endpoint)
     elif enabled is False and endpoint.enabled:

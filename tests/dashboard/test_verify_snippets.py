@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from deliveries import publish_event
-from deliveries.engine.pump import Engine
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out
 from endpoints.models import Tenant
 from endpoints.services import endpoint_create, endpoint_secret_current
@@ -42,7 +42,7 @@ def test_the_python_snippet_verifies_a_real_delivery_and_refuses_a_tampered_one(
     endpoint, _ = endpoint_create(tenant=tenant, url=receiver.url("/ok"))
     event = publish_event(tenant, "invoice.paid", {"amount": 1250})
     event_fan_out(event_id=event.pk)
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
     (request,) = receiver.received()
     monkeypatch.setenv("WEBHOOK_SECRET", endpoint_secret_current(endpoint=endpoint))
     scope: dict[str, object] = {}
@@ -90,7 +90,7 @@ def test_each_styles_python_snippet_verifies_a_real_delivery(
     )
     event = publish_event(tenant, "invoice.paid", {"amount": 1250})
     event_fan_out(event_id=event.pk)
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
     (request,) = receiver.received()
     monkeypatch.setenv("WEBHOOK_PUBLIC_KEY" if style == "ed25519" else "WEBHOOK_SECRET", secret)
     scope: dict[str, object] = {}

@@ -14,8 +14,8 @@ from standardwebhooks.webhooks import Webhook
 from deliveries import publish_event
 from deliveries.engine.claim import Want, claim, discover
 from deliveries.engine.gate import EndpointCache, Window
-from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.lifecycle import delivery_replay
 from endpoints.models import Endpoint
@@ -42,7 +42,7 @@ def test_a_delivery_goes_out_signed_and_is_recorded(tenant, invoice_paid, receiv
     endpoint, secret = endpoint_create(tenant=tenant, url=receiver.url("/ok"))
     (event,) = _publish(tenant)
 
-    report = Engine().run_until_idle()
+    report = engine_new().run_until_idle()
 
     delivery = Delivery.objects.get(event=event)
     attempt = Attempt.objects.get(delivery=delivery)
@@ -62,7 +62,7 @@ def test_a_delivery_goes_out_signed_and_is_recorded(tenant, invoice_paid, receiv
 def test_a_failure_is_retried_on_the_schedule_and_not_before(tenant, invoice_paid, receiver):
     endpoint_create(tenant=tenant, url=receiver.url("/status/500"))
     (event,) = _publish(tenant)
-    engine = Engine()
+    engine = engine_new()
 
     engine.run_until_idle()
     engine.run_until_idle()
@@ -79,7 +79,7 @@ def test_every_delivery_of_a_backlog_goes_out_once(tenant, invoice_paid, receive
     endpoint_create(tenant=tenant, url=receiver.url("/ok2"))
     _publish(tenant, count=60)
 
-    report = Engine().run_until_idle()
+    report = engine_new().run_until_idle()
 
     assert report.succeeded == 120
     assert Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 120
@@ -96,7 +96,7 @@ def test_only_what_the_window_allows_is_claimed_and_nothing_else_uses_a_try(
     settings.WEBHOOKS_ENDPOINT_CONCURRENCY = 3
     endpoint_create(tenant=tenant, url=receiver.url("/hold"))
     _publish(tenant, count=10)
-    engine = Engine()
+    engine = engine_new()
     try:
         engine.turn(wait=0)
         receiver.wait_for(3, timeout=10)
@@ -119,7 +119,7 @@ def test_an_open_circuit_sends_one_probe_when_due_and_a_manual_replay_at_once(
     Endpoint.objects.filter(pk=endpoint.pk).update(
         circuit_state="open", circuit_next_probe_at=timezone.now() + timedelta(hours=8)
     )
-    engine = Engine()
+    engine = engine_new()
 
     engine.run_until_idle()
     assert receiver.received() == []
@@ -143,7 +143,7 @@ def test_a_due_probe_goes_alone(tenant, invoice_paid, receiver):
         circuit_state="open", circuit_next_probe_at=timezone.now() - timedelta(seconds=1)
     )
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     assert len(receiver.received()) == 1
     assert Attempt.objects.count() == 1
@@ -152,7 +152,7 @@ def test_a_due_probe_goes_alone(tenant, invoice_paid, receiver):
 def test_the_rate_limit_holds_across_turns(tenant, invoice_paid, receiver):
     endpoint_create(tenant=tenant, url=receiver.url("/ok"), rate_limit=5)
     _publish(tenant, count=12)
-    engine = Engine()
+    engine = engine_new()
 
     engine.run_until_idle(timeout=0.5)
 
@@ -164,7 +164,7 @@ def test_the_rate_limit_holds_across_turns(tenant, invoice_paid, receiver):
 
 def test_a_rotated_secret_signs_the_next_delivery(tenant, invoice_paid, receiver):
     endpoint, old = endpoint_create(tenant=tenant, url=receiver.url("/ok"))
-    engine = Engine()
+    engine = engine_new()
     _publish(tenant)
     engine.run_until_idle()
 
@@ -184,7 +184,7 @@ def test_a_disabled_endpoint_is_not_claimed(tenant, invoice_paid, receiver):
     _publish(tenant, count=2)
     Endpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     assert receiver.received() == []
     assert Delivery.objects.filter(status=Delivery.Status.PENDING).count() == 2
@@ -195,7 +195,7 @@ def test_a_purged_body_is_recorded_as_a_failed_try_never_sent(tenant, invoice_pa
     (event,) = _publish(tenant)
     type(event).objects.filter(pk=event.pk).update(body="")
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     assert receiver.received() == []
     assert Attempt.objects.get().error == "event payload was removed by retention"
@@ -307,7 +307,7 @@ def test_one_turn_claims_across_many_endpoints_up_to_the_process_limit(
     for i in range(30):
         endpoint_create(tenant=tenant, url=receiver.url(f"/hold/{i}"))
     _publish(tenant)
-    engine = Engine()
+    engine = engine_new()
     try:
         engine.turn(wait=0)
         assert Delivery.objects.filter(status=Delivery.Status.SENDING).count() == 20
@@ -325,7 +325,7 @@ def test_a_megabyte_of_response_headers_is_stored_capped(tenant, invoice_paid, r
     endpoint_create(tenant=tenant, url=receiver.url("/manyheaders"))
     (event,) = _publish(tenant)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     attempt = Attempt.objects.get(delivery__event=event)
     headers = attempt.response_headers
@@ -346,7 +346,7 @@ def test_credentials_in_custom_headers_are_sent_but_not_stored_in_attempts(
     )
     (event,) = _publish(tenant)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     (request,) = receiver.received()
     sent = {k.lower(): v for k, v in request.headers.items()}
@@ -371,7 +371,7 @@ def test_a_finished_request_does_not_send_a_claim_that_can_find_nothing(
 
     endpoint_create(tenant=tenant, url=receiver.url("/ok"))
     _publish(tenant, count=2)
-    engine = Engine()
+    engine = engine_new()
     engine.turn(wait=0)  # discovery, then one claim of both
     receiver.wait_for(2, timeout=10)
 

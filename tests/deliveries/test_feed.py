@@ -13,7 +13,6 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from deliveries import publish_event
-from deliveries.engine.pump import Engine
 from deliveries.feed import (
     CursorExpired,
     FeedError,
@@ -24,6 +23,7 @@ from deliveries.feed import (
     feed_read,
 )
 from deliveries.models import Delivery, Event, FeedFetch, FeedItem
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_create, endpoint_update
@@ -47,7 +47,7 @@ def test_a_poll_endpoint_gets_every_event_in_its_feed_and_nothing_is_sent(tenant
     endpoint, secret = poll
     push, _ = endpoint_create(tenant=tenant, url=receiver.url("/ok"))
     events = _publish(tenant, 5)
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     page = feed_read(endpoint=endpoint, after=0, limit=10)
 

@@ -18,6 +18,7 @@ from deliveries import publish_event
 from deliveries.engine import handover
 from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import events_fan_out_pending
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_create
@@ -31,7 +32,7 @@ pytestmark = [
 @pytest.fixture
 def engine(monkeypatch):
     """A started engine, registered as this process's own; records what it was handed."""
-    started = Engine()
+    started = engine_new()
     started.handed: list[handover.Adopted] = []
     adopt = started.adopt
 
@@ -187,7 +188,7 @@ def test_nothing_is_reserved_while_older_deliveries_of_the_endpoint_are_due(
 
     monkeypatch.setattr(Engine, "running", property(lambda self: True))
     endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/a")
-    local, now, ws = Engine(), timezone.now(), webhooks_settings()
+    local, now, ws = engine_new(), timezone.now(), webhooks_settings()
     local._cache.load([endpoint.pk], now, ws)  # what a first claim leaves: its view, its window
     local._slots.window(endpoint.pk, ws)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from deliveries import publish_event
 from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.lifecycle import delivery_skip
 from deliveries.services.publishing import event_send_test
@@ -59,7 +60,7 @@ def test_a_flaky_receiver_sees_every_event_in_order_with_retries_only_of_the_hea
     assert {statuses[e.pk] for e in events[1:]} == {"held"}
 
     _drain(
-        Engine(),
+        engine_new(),
         lambda: Delivery.objects.filter(endpoint=ordered, status="succeeded").count() == 25,
     )
 
@@ -83,7 +84,7 @@ def test_a_head_that_exhausts_its_schedule_lets_the_next_go(
     events_fan_out_pending(tenant_id=tenant.pk)
 
     _drain(
-        Engine(),
+        engine_new(),
         lambda: (
             not Delivery.objects.filter(
                 endpoint=ordered, status__in=("held", "pending", "sending")
@@ -109,7 +110,7 @@ def stuck(tenant, invoice_paid, receiver, settings):  # type: ignore[no-untyped-
     endpoint, _ = endpoint_create(tenant=tenant, url=receiver.url("/status/503"), ordered=True)
     events = [publish_event(tenant, "invoice.paid", {"n": n}) for n in range(3)]
     events_fan_out_pending(tenant_id=tenant.pk)
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
     by_event = {d.event_id: d for d in Delivery.objects.select_related("endpoint")}
     return endpoint, [by_event[e.pk] for e in events]
 
@@ -138,7 +139,7 @@ def test_skipping_the_head_sends_the_next_and_is_audited(stuck, receiver, staff_
     assert AuditEntry.objects.get(action="delivery.skip").target_id == str(head.pk)
     second.refresh_from_db()
     assert second.status == "pending"
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
     assert _ids(receiver, "/status/503")[-1] == second.event_id
     third.refresh_from_db()
     assert third.status == "held"
@@ -215,7 +216,7 @@ def test_an_event_fanned_out_late_still_goes_first(tenant, invoice_paid, receive
     assert Delivery.objects.get(event=second).status == "held"
     event_fan_out(event_id=first.pk)
     assert Delivery.objects.get(event=first).status == "pending"
-    _drain(Engine(), lambda: Delivery.objects.filter(status="succeeded").count() == 2)
+    _drain(engine_new(), lambda: Delivery.objects.filter(status="succeeded").count() == 2)
 
     assert _ids(receiver, "/ok") == [first.pk, second.pk]
     assert endpoint.deliveries.count() == 2
@@ -247,7 +248,7 @@ def test_a_busy_engine_still_sends_an_ordered_endpoints_next_one(
     for n in range(15):
         publish_event(tenant, "invoice.paid", {"n": n})
     events_fan_out_pending(tenant_id=tenant.pk)
-    engine = Engine()
+    engine = engine_new()
     engine.start()
     try:
         receiver.wait_for(15, "/hold", timeout=15)

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 
 from deliveries import publish_event
-from deliveries.engine.pump import Engine
 from deliveries.models import Delivery
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.publishing import event_send_test
 from endpoints.models import Endpoint
@@ -44,7 +44,7 @@ def test_a_filtered_endpoint_gets_only_what_its_filter_passes(tenant, invoice_pa
     else:
         events_fan_out_pending(tenant_id=tenant.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     assert _amounts(receiver, "/ok/plain") == [5, 1000, 2500, 7000]
     assert _amounts(receiver, "/ok/big") == [1000, 7000]
@@ -81,7 +81,7 @@ def test_a_test_event_reaches_its_endpoint_whatever_the_filter(tenant, invoice_p
     test = event_send_test(endpoint=big, event_type="invoice.paid", payload={"amount": 1})
     event_fan_out(event_id=test.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     assert _amounts(receiver, "/ok/big") == [1]
 
@@ -95,7 +95,7 @@ def test_a_filter_changed_or_removed_applies_to_the_next_events(tenant, invoice_
     anything = publish_event(tenant, "invoice.paid", {"amount": 2, "currency": "SEK"})
     event_fan_out(event_id=anything.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     assert _amounts(receiver, "/ok/big") == [1, 2]
     assert Endpoint.objects.get(pk=big.pk).payload_filter is None

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from deliveries import publish_event
-from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.sweep import sweep
 from deliveries.templatetags.delivery_status import waiting
@@ -117,7 +117,7 @@ def test_the_engine_retries_on_the_endpoints_else_the_event_types_else_the_platf
     event = publish_event(tenant, "invoice.paid", {"n": 1})
     event_fan_out(event_id=event.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     by_endpoint = {d.endpoint_id: d for d in Delivery.objects.filter(event=event)}
     assert 590 < _due_in(by_endpoint[own.pk]) <= 600
@@ -131,7 +131,7 @@ def test_the_engine_retries_on_the_endpoints_else_the_event_types_else_the_platf
     endpoint_update(endpoint=own, retry_schedule=None)
     again = publish_event(tenant, "invoice.paid", {"n": 2})
     event_fan_out(event_id=again.pk)
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
     assert 4 < _due_in(Delivery.objects.get(event=again, endpoint=own)) <= 5
 
 
@@ -139,7 +139,7 @@ def test_a_delivery_fails_when_its_own_schedule_is_used_up(tenant, invoice_paid,
     endpoint = _failing(tenant, receiver, "two", retry_schedule=[1])
     event = publish_event(tenant, "invoice.paid", {})
     event_fan_out(event_id=event.pk)
-    engine = Engine()
+    engine = engine_new()
     engine.run_until_idle()
     delivery = Delivery.objects.get(event=event, endpoint=endpoint)
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
@@ -175,7 +175,7 @@ def test_a_waiting_delivery_says_whose_schedule_it_follows(tenant, invoice_paid,
     inherits = _failing(tenant, receiver, "w-type")
     event = publish_event(tenant, "invoice.paid", {})
     event_fan_out(event_id=event.pk)
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     def text(endpoint: Endpoint) -> str:
         return waiting(Delivery.objects.select_related("endpoint").get(endpoint=endpoint))

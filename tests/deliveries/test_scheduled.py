@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from deliveries import PublishError, publish_event, publish_events
-from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery, Event
 from deliveries.selectors import events_filter
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.sweep import sweep
 from deliveries.templatetags.delivery_status import waiting
@@ -33,7 +33,7 @@ def test_a_scheduled_event_waits_for_its_time_then_goes_out(tenant, ok, receiver
     scheduled = publish_event(tenant, "invoice.paid", {"n": 1}, deliver_at=later)
     at_once = publish_event(tenant, "invoice.paid", {"n": 2})
     events_fan_out_pending(tenant_id=tenant.pk)
-    engine = Engine()
+    engine = engine_new()
 
     engine.run_until_idle()
 

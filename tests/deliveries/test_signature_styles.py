@@ -18,8 +18,8 @@ from standardwebhooks import Webhook
 from svix.webhooks import Webhook as SvixWebhook
 
 from deliveries import publish_event, signing
-from deliveries.engine.pump import Engine
 from deliveries.models import Attempt
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out
 from endpoints.models import Endpoint
 from endpoints.services import (
@@ -134,7 +134,7 @@ def test_the_engine_signs_each_endpoint_in_its_style(node, tenant, invoice_paid,
     event = publish_event(tenant, "invoice.paid", {"n": 1})
     event_fan_out(event_id=event.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     _check_every_style(node, receiver, endpoints, event)
     # The attempt log shows the headers as sent, in the endpoint's style.
@@ -152,7 +152,7 @@ def test_stripe_style_signs_with_every_live_secret_while_one_rotates(
     event = publish_event(tenant, "invoice.paid", {"n": 1})
     event_fan_out(event_id=event.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     (request,) = receiver.received()
     signature = _headers(request)["stripe-signature"]
@@ -169,7 +169,7 @@ def test_github_style_signs_with_the_newest_secret_only(node, tenant, invoice_pa
     event = publish_event(tenant, "invoice.paid", {"n": 1})
     event_fan_out(event_id=event.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     requests = receiver.received()
     assert _github_verified(node, new, requests) == [True]
@@ -243,7 +243,7 @@ def test_rotating_an_ed25519_key_signs_with_both_through_the_grace_period(
     event = publish_event(tenant, "invoice.paid", {"n": 1})
     event_fan_out(event_id=event.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     (request,) = receiver.received()
     assert len(_headers(request)["webhook-signature"].split()) == 2
@@ -260,12 +260,12 @@ def test_switching_to_ed25519_and_back_makes_a_key_of_the_kind_each_style_needs(
     public_key = endpoint_secret_current(endpoint=endpoint)
     first = publish_event(tenant, "invoice.paid", {"n": 1})
     event_fan_out(event_id=first.pk)
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
     endpoint_update(endpoint=endpoint, signature_style="standard")
     back = endpoint_secret_current(endpoint=endpoint)
     second = publish_event(tenant, "invoice.paid", {"n": 2})
     event_fan_out(event_id=second.pk)
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     by_id = {_headers(r)["webhook-id"]: r for r in receiver.received()}
     assert public_key.startswith("whpk_")

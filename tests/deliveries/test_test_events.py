@@ -10,8 +10,8 @@ from django.urls import reverse
 from standardwebhooks import Webhook
 
 from deliveries import publish_event
-from deliveries.engine.pump import Engine
 from deliveries.models import Event
+from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.publishing import event_send_test
 from endpoints.models import AuditEntry, Endpoint, Tenant
@@ -32,7 +32,7 @@ def test_a_test_event_says_so_in_its_signed_body_and_a_header(tenant, invoice_pa
     test = event_send_test(endpoint=endpoint, event_type="invoice.paid", payload={"n": 2})
     event_fan_out(event_id=test.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     by_id = {_headers(r)["webhook-id"]: r for r in receiver.received()}
     test_request, real_request = by_id[test.pk], by_id[real.pk]
@@ -53,7 +53,7 @@ def test_on_the_svix_format_the_body_stays_the_payload_and_the_header_marks_it(
     test = event_send_test(endpoint=endpoint, event_type="invoice.paid", payload={"n": 2})
     event_fan_out(event_id=test.pk)
 
-    Engine().run_until_idle()
+    engine_new().run_until_idle()
 
     (request,) = receiver.received()
     assert json.loads(request.body) == {"n": 2}

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import set_rollback
 
-from deliveries import PayloadTooLarge, PublishError
+from deliveries.errors import PayloadTooLarge, PublishError
 from deliveries.services.publishing import EventExists
 from deliveries.services.retention import IDEMPOTENCY_TTL
 from endpoints.models import IdempotentResponse, Tenant

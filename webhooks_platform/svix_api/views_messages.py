@@ -12,7 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from deliveries import PublishError
+from deliveries.errors import PublishError
 from deliveries.models import Attempt, Delivery, Event
 from deliveries.services.lifecycle import delivery_replay
 from deliveries.services.publishing import deliver_at_validate, event_publish
