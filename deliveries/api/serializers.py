@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deliveries.models import Delivery, Event, Job
+from deliveries.services.jobs import job_outcomes, job_scope
 from webhooks_platform.api.pagination import PageQuerySerializer
 from webhooks_platform.api.serializers import StrictCharField
 
@@ -42,18 +43,6 @@ class DeliveryOutSerializer(serializers.Serializer):
     cancel_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
-
-    @extend_schema_field(serializers.DictField())
-    def get_params(self, job: Job) -> dict[str, Any]:
-        from deliveries.services.jobs import job_scope
-
-        return job_scope(job)
-
-    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
-    def get_outcomes(self, job: Job) -> dict[str, int]:
-        from deliveries.services.jobs import job_outcomes
-
-        return job_outcomes(job)
 
 
 class AttemptOutSerializer(serializers.Serializer):
@@ -244,12 +233,8 @@ class JobOutSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.DictField())
     def get_params(self, job: Job) -> dict[str, Any]:
-        from deliveries.services.jobs import job_scope
-
         return job_scope(job)
 
     @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
     def get_outcomes(self, job: Job) -> dict[str, int]:
-        from deliveries.services.jobs import job_outcomes
-
         return job_outcomes(job)

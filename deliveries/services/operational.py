@@ -27,6 +27,8 @@ from deliveries.models import Delivery, Event
 from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EventType, Tenant
 from webhooks_platform.conf import webhooks_settings
 
+from .publishing import event_publish
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["OPERATIONS_TENANT_SLUG"]
@@ -130,8 +132,6 @@ def _event_type(name: str) -> EventType:
 
 def _emit(*, event_type: str, payload: dict[str, Any], idempotency_key: str | None = None) -> None:
     """Publish one operational event; never raises (the caller's own work comes first)."""
-    from deliveries.services.publishing import event_publish
-
     if not webhooks_settings().operational_webhook_urls:
         return
     try:

@@ -17,6 +17,8 @@ from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import bound_cursor
 
+from .dispatch import fan_out_send, fan_out_signal
+
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_CHANNELS = 10
 CHANNEL_RE = re.compile(r"[a-zA-Z0-9_.\-]{1,128}")
@@ -277,8 +279,6 @@ def event_publish(
 def _published(event: Event, *, only_endpoint: Endpoint | None) -> Event:
     """After the INSERT: count it, and enqueue its fan-out for when the transaction commits."""
     metrics.event_published(event_type=event.event_type.name)
-    from deliveries.services.dispatch import fan_out_send, fan_out_signal
-
     if only_endpoint is None:
         transaction.on_commit(
             lambda: fan_out_signal(tenant_id=event.tenant_id, event_ids=[event.pk])

@@ -15,6 +15,7 @@ from deliveries.models import Event
 from endpoints.models import EventType, Tenant
 from webhooks_platform import metrics
 
+from .dispatch import fan_out_signal
 from .publishing import _event_build, _idempotency_key_check, _tenant_resolve
 
 MAX_BATCH = 1000
@@ -117,8 +118,6 @@ def events_publish(
     for result in results:
         if result.status == "created" and result.event is not None:
             metrics.event_published(event_type=result.event.event_type.name)
-    from deliveries.services.dispatch import fan_out_signal
-
     ids = [r.event.pk for r in results if r.status == "created" and r.event is not None]
     if ids:
         transaction.on_commit(lambda: fan_out_signal(tenant_id=tenant_obj.pk, event_ids=ids))
