@@ -27,7 +27,7 @@ DELIVERY_EXTRA = {
 
 
 def record(message: str = "attempt %s", *args: object, **extra: object) -> logging.LogRecord:
-    logger = logging.getLogger("deliveries.services.sending")
+    logger = logging.getLogger("deliveries.engine.record")
     return logger.makeRecord(
         logger.name, logging.INFO, __file__, 1, message, args or ("retry",), None, extra=extra
     )
@@ -40,7 +40,7 @@ def test_json_carries_every_extra_as_a_key():
     assert "\n" not in line
     assert data["message"] == "attempt retry"
     assert data["level"] == "INFO"
-    assert data["logger"] == "deliveries.services.sending"
+    assert data["logger"] == "deliveries.engine.record"
     assert data["ts"].endswith("Z")
     for key, expected in DELIVERY_EXTRA.items():
         assert data[key] == expected
@@ -49,7 +49,7 @@ def test_json_carries_every_extra_as_a_key():
 def test_text_appends_extras_as_key_value():
     line = TextFormatter().format(record(**DELIVERY_EXTRA))
 
-    assert " INFO deliveries.services.sending attempt retry " in line
+    assert " INFO deliveries.engine.record attempt retry " in line
     assert "tenant_id=7 event_id=msg_01J0000000000000000000000 delivery_id=42" in line
     assert "attempt_number=3 status_code=503" in line
     assert 'error=""' in line
@@ -86,7 +86,7 @@ def test_log_format_selects_the_formatter(log_format, is_json, tmp_path):
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     script = (
         "import django, logging; django.setup(); "
-        "logging.getLogger('deliveries.services.sending').info("
+        "logging.getLogger('deliveries.engine.record').info("
         "'attempt %s', 'succeeded', extra={'delivery_id': 42, 'tenant_id': 7})"
     )
     result = subprocess.run(
