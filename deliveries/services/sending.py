@@ -27,7 +27,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from deliveries import policy, signing, transport
-from deliveries.engine.gate import probe_take, rate_reserve
+from deliveries.engine.gate import probe_return, probe_take, rate_reserve
 from deliveries.engine.health import CIRCUIT_OPEN, EndpointTally, endpoint_health
 from deliveries.engine.record import attempt_observed
 from deliveries.engine.send import transport_options
@@ -61,6 +61,8 @@ class _Batch:
     sent_headers: dict[int, dict[str, str]]
     ws: WebhooksSettings
     summary: SendSummary = field(default_factory=SendSummary)
+    # An open circuit's probe among them: delivery id -> when the probe was taken.
+    probes: dict[int, datetime] = field(default_factory=dict)
 
 
 def deliveries_claim(*, delivery_ids: Sequence[int], now: datetime | None = None) -> list[Delivery]:
@@ -118,9 +120,10 @@ def _request_headers(
 
 
 def _gate(
-    claimed: list[Delivery], now: datetime, ws: WebhooksSettings
+    claimed: list[Delivery], now: datetime, ws: WebhooksSettings, probes: dict[int, datetime]
 ) -> tuple[list[Delivery], dict[int, datetime]]:
-    """Split a claimed batch into what goes now and what waits (delivery id → when)."""
+    """Split a claimed batch into what goes now and what waits (delivery id → when); an open
+    circuit's probe is added to ``probes`` (delivery id → when it was taken)."""
     by_endpoint: dict[str, list[Delivery]] = defaultdict(list)
     for delivery in claimed:
         by_endpoint[delivery.endpoint_id].append(delivery)
@@ -130,7 +133,10 @@ def _gate(
         endpoint = group[0].endpoint
         allowed = group
         if endpoint.circuit_state == CIRCUIT_OPEN:
-            allowed = group[:1] if probe_take(endpoint.pk, now, ws) else []
+            probe_at = probe_take(endpoint.pk, now, ws)
+            allowed = group[:1] if probe_at is not None else []
+            if probe_at is not None:
+                probes[group[0].pk] = probe_at
             resume = max(endpoint.circuit_next_probe_at or now, now)
             for delivery in group[len(allowed) :]:
                 wait[delivery.pk] = resume + timedelta(seconds=random.uniform(0.5, 3))  # noqa: S311
@@ -203,7 +209,7 @@ def deliveries_send(
         if not claimed:
             return batch.summary
         try:
-            go, later = _gate(claimed, now, ws)
+            go, later = _gate(claimed, now, ws, batch.probes)
             if later:
                 _postpone(batch, later)
             requests, unsendable = _build_requests(batch, go)
@@ -323,6 +329,8 @@ def _record_many(items: list[tuple[_Batch, transport.Outcome]]) -> None:
         if isinstance(outcome, transport.Postponed):
             when = now + timedelta(seconds=random.uniform(1, 3))  # noqa: S311
             postponed.setdefault(id(batch), (batch, {}))[1][outcome.key] = when
+            if outcome.key in batch.probes:  # the probe never went: due again now
+                probe_return(batch.by_id[outcome.key].endpoint_id, batch.probes[outcome.key], now)
     with transaction.atomic():
         for batch, until in postponed.values():
             _postpone(batch, until)
@@ -344,6 +352,8 @@ def _record_many(items: list[tuple[_Batch, transport.Outcome]]) -> None:
                     tally.recovered.add(delivery.endpoint_id)
             else:
                 tally.failures[delivery.endpoint_id] += 1
+                if delivery.pk in batch.probes:
+                    tally.probes_failed[delivery.endpoint_id] = batch.probes[delivery.pk]
             if transition.decision.outcome is policy.Outcome.GONE:
                 tally.gone.add(delivery.endpoint_id)
         kept = states_write(
