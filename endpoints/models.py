@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from webhooks_platform.ids import new_app_id, new_endpoint_id, new_portal_link_id
 
@@ -161,6 +162,12 @@ class Endpoint(models.Model):
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
     # While open: when the next probe may go out (pushed ahead while a probe is in flight).
     circuit_next_probe_at = models.DateTimeField(null=True, blank=True)
+    # While open: probes that failed since it opened; the next probe waits the retry schedule's
+    # step of that number (other failures, such as requests in flight when it opened, do not
+    # count). Zero when closed.
+    circuit_failed_probes = models.PositiveIntegerField(default=0)
+    # When the probe now in flight went out (None: none is): which result is the probe's.
+    circuit_probe_at = models.DateTimeField(null=True, blank=True)
     # One delivery at a time, in publish order (event id order): later ones are held until the
     # one before succeeds, exhausts its schedule or is skipped (deliveries.ordering).
     ordered = models.BooleanField(default=False)
@@ -212,6 +219,21 @@ class Endpoint(models.Model):
                 if not f.primary_key and f.name not in self.FEED_FIELDS
             ]
         super().save(*args, **kwargs)
+
+    @property
+    def circuit_probe_in_flight(self) -> bool:
+        """An open circuit's probe is out now (its next is decided by its result)."""
+        return (
+            self.circuit_state == "open"
+            and self.circuit_probe_at is not None
+            and (self.circuit_next_probe_at is None or self.circuit_next_probe_at > timezone.now())
+        )
+
+    @property
+    def circuit_probe_due_at(self) -> datetime | None:
+        """When an open circuit's next probe goes; None: now (it is due)."""
+        probe = self.circuit_next_probe_at
+        return probe if probe is not None and probe > timezone.now() else None
 
 
 class EndpointSecret(models.Model):

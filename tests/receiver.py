@@ -4,7 +4,9 @@
 answers 200 after ``s`` seconds, ``/redirect`` 302, ``/close`` drops the connection without a
 response, ``/binary`` 200 with a non-UTF-8 body, ``/big`` 200 with a 50 kB body,
 ``/badheader`` 200 with a header value that is not UTF-8, ``/manyheaders`` 200 with 800 kB of
-headers, ``/flaky/<percent>`` 500 at random that often (from a seeded generator), else 200.
+headers, ``/flaky/<percent>`` 500 at random that often (from a seeded generator), else 200,
+``/outage`` 500 after ``outage_seconds`` while ``outage`` is set (an outage the test starts
+and ends), else 200.
 Every request is recorded with its headers and body.
 """
 
@@ -37,6 +39,9 @@ class Receiver:
     release: threading.Event = field(default_factory=threading.Event)
     # /flaky's coin: seeded, so that a run can be repeated.
     rng: random.Random = field(default_factory=lambda: random.Random(20261204))
+    # /outage answers 500, each after this many seconds, while ``outage`` is set.
+    outage: threading.Event = field(default_factory=threading.Event)
+    outage_seconds: float = 0.0
 
     @property
     def base_url(self) -> str:
@@ -103,6 +108,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                     failed = receiver.rng.random() * 100 < float(segments[1])
                 if failed:
                     status, payload = 500, b"flaky"
+            elif kind == "outage" and receiver.outage.is_set():
+                time.sleep(receiver.outage_seconds)
+                status, payload = 500, b"outage"
             elif kind == "redirect":
                 status, headers = 302, {"Location": "http://127.0.0.1:1/elsewhere"}
             elif kind == "binary":

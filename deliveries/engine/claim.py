@@ -52,6 +52,7 @@ class Want:
     endpoint_id: str
     count: int
     manual_only: bool = False
+    probe_at: datetime | None = None  # the circuit's probe, taken at this time (gate.probe_take)
 
 
 _DELIVERIES = Delivery._meta.db_table

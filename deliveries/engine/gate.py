@@ -277,18 +277,28 @@ def want_for(
         return None
     if not view.circuit_open:
         return Want(view.id, free)
-    if view.probe_due and not in_flight and probe_take(view.id, now, ws):
-        return Want(view.id, 1)
+    if view.probe_due and not in_flight:
+        probe_at = probe_take(view.id, now, ws)
+        if probe_at is not None:
+            return Want(view.id, 1, probe_at=probe_at)
     return Want(view.id, free, manual_only=True)
 
 
-def probe_take(endpoint_id: str, now: datetime, ws: WebhooksSettings) -> bool:
-    """Let one probe through an open circuit; pushes the next probe past this one's lease."""
-    return bool(
-        Endpoint.objects.filter(
-            pk=endpoint_id, circuit_state=CIRCUIT_OPEN, circuit_next_probe_at__lte=now
-        ).update(circuit_next_probe_at=now + timedelta(seconds=ws.lease_seconds))
-    )
+def probe_take(endpoint_id: str, now: datetime, ws: WebhooksSettings) -> datetime | None:
+    """Let one probe through an open circuit: when it goes out (``circuit_probe_at``, which its
+    result is recorded against), or None if it is not due or another worker took it. Pushes the
+    next probe past this one's lease, so a lost probe is followed by another."""
+    taken = Endpoint.objects.filter(
+        pk=endpoint_id, circuit_state=CIRCUIT_OPEN, circuit_next_probe_at__lte=now
+    ).update(circuit_next_probe_at=now + timedelta(seconds=ws.lease_seconds), circuit_probe_at=now)
+    return now if taken else None
+
+
+def probe_return(endpoint_id: str, probe_at: datetime, now: datetime) -> None:
+    """A probe taken that found nothing to send: due again now, not after its lease."""
+    Endpoint.objects.filter(
+        pk=endpoint_id, circuit_state=CIRCUIT_OPEN, circuit_probe_at=probe_at
+    ).update(circuit_next_probe_at=now, circuit_probe_at=None)
 
 
 def rate_reserve(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Value, When
 
 from deliveries import policy
 from deliveries.models import Delivery
@@ -33,6 +33,8 @@ class EndpointTally:
     recovered: set[str] = field(default_factory=set)
     failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     gone: set[str] = field(default_factory=set)
+    # Endpoints whose probe failed -> when that probe went out (``circuit_probe_at``).
+    probes_failed: dict[str, datetime] = field(default_factory=dict)
 
 
 def endpoint_health(
@@ -55,6 +57,9 @@ def endpoint_health(
     if failed:
         rows = _failures_add(failed, now)
         _circuit_after_failures(rows, now, ws, effects)
+        _probes_failed(
+            {e: at for e, at in tally.probes_failed.items() if e not in succeeded}, now, ws
+        )
         cutoff = now - timedelta(seconds=ws.disable_after_failing_seconds)
         days = ws.disable_after_failing_seconds / 86400
         for row in rows:
@@ -73,6 +78,8 @@ def endpoint_health(
 
 
 def _probe_delay(failed_probes: int, ws: WebhooksSettings) -> float:
+    """Seconds to the next probe after ``failed_probes`` failed ones: the retry schedule's step
+    of that number (its first when the circuit has just opened), its last step beyond it."""
     schedule = ws.retry_schedule or (5.0,)
     return policy.jittered(
         schedule[min(max(failed_probes, 0), len(schedule) - 1)], jitter=ws.retry_jitter
@@ -130,16 +137,19 @@ def _circuit_after_failures(
     if threshold <= 0:
         return
     for row in rows:
-        if row.consecutive_failures < threshold:
+        # Only a closed circuit opens here. Failures while it is open (requests that were in
+        # flight when it opened, from any worker, or a person's manual tries) leave the next
+        # probe where it is: only a failed probe moves it (``_probes_failed``).
+        if row.consecutive_failures < threshold or row.circuit_state == CIRCUIT_OPEN:
             continue
-        endpoint_id, state, failures = row.id, row.circuit_state, row.consecutive_failures
-        next_probe = now + timedelta(seconds=_probe_delay(failures - threshold, ws))
-        if state == CIRCUIT_OPEN:
-            # A failed probe: the next one waits longer, following the retry schedule.
-            Endpoint.objects.filter(pk=endpoint_id).update(circuit_next_probe_at=next_probe)
-            continue
+        endpoint_id, failures = row.id, row.consecutive_failures
+        next_probe = now + timedelta(seconds=_probe_delay(0, ws))
         opened = Endpoint.objects.filter(pk=endpoint_id, circuit_state=CIRCUIT_CLOSED).update(
-            circuit_state=CIRCUIT_OPEN, circuit_opened_at=now, circuit_next_probe_at=next_probe
+            circuit_state=CIRCUIT_OPEN,
+            circuit_opened_at=now,
+            circuit_next_probe_at=next_probe,
+            circuit_failed_probes=0,
+            circuit_probe_at=None,
         )
         if opened:
             logger.warning(
@@ -152,12 +162,44 @@ def _circuit_after_failures(
             )
 
 
+def _probes_failed(probes: dict[str, datetime], now: datetime, ws: WebhooksSettings) -> None:
+    """Each failed probe moves its endpoint's next probe one step along the schedule.
+
+    One conditional UPDATE per endpoint, counted only while the circuit is still open under
+    that probe (``circuit_probe_at`` is when it went out): a probe whose circuit closed, or
+    whose lease ran out and was followed by another, counts for nothing. The step follows the
+    row's own count, so workers recording at the same time never read-modify-write it.
+    """
+    schedule = ws.retry_schedule or (5.0,)
+    for endpoint_id, sent_at in sorted(probes.items()):
+        # The count before this failure -> the next probe after it.
+        steps = [
+            When(
+                circuit_failed_probes=before,
+                then=Value(now + timedelta(seconds=_probe_delay(before + 1, ws))),
+            )
+            for before in range(len(schedule) - 1)
+        ]
+        last = Value(now + timedelta(seconds=_probe_delay(len(schedule), ws)))
+        Endpoint.objects.filter(
+            pk=endpoint_id, circuit_state=CIRCUIT_OPEN, circuit_probe_at=sent_at
+        ).update(
+            circuit_next_probe_at=Case(*steps, default=last, output_field=DateTimeField()),
+            circuit_failed_probes=F("circuit_failed_probes") + 1,
+            circuit_probe_at=None,
+        )
+
+
 def _circuit_close(endpoint_ids: list[str], now: datetime, effects: Effects) -> None:
     closed = [
         endpoint_id
         for endpoint_id in endpoint_ids
         if Endpoint.objects.filter(pk=endpoint_id, circuit_state=CIRCUIT_OPEN).update(
-            circuit_state=CIRCUIT_CLOSED, circuit_opened_at=None, circuit_next_probe_at=None
+            circuit_state=CIRCUIT_CLOSED,
+            circuit_opened_at=None,
+            circuit_next_probe_at=None,
+            circuit_failed_probes=0,
+            circuit_probe_at=None,
         )
     ]
     for endpoint_id in closed:

@@ -33,7 +33,14 @@ from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 from . import register_local
 from .claim import Claimed, Want, claim, discover
 from .effects import Effects
-from .gate import EndpointCache, EndpointView, rate_refund, rate_reserve, want_for
+from .gate import (
+    EndpointCache,
+    EndpointView,
+    probe_return,
+    rate_refund,
+    rate_reserve,
+    want_for,
+)
 from .handover import (
     Adopted,
     Handover,
@@ -303,9 +310,11 @@ class Engine:
                 granted, next_free, _ = rate_reserve(endpoint_id, view.rate_limit, want.count, now)
                 if granted == 0:
                     self._held[endpoint_id] = next_free
+                    if want.probe_at is not None:
+                        probe_return(endpoint_id, want.probe_at, now)
                     continue
                 rate_granted[endpoint_id] = granted
-                want = Want(endpoint_id, granted)
+                want = Want(endpoint_id, granted, probe_at=want.probe_at)
             wants.append(want)
         if not wants:
             return
@@ -333,8 +342,11 @@ class Engine:
             if want.endpoint_id in rate_granted:
                 unused = rate_granted[want.endpoint_id] - got[want.endpoint_id]
                 rate_refund(want.endpoint_id, views[want.endpoint_id].rate_limit or 1, unused, now)
+            if want.probe_at is not None and not got[want.endpoint_id]:
+                probe_return(want.endpoint_id, want.probe_at, now)
         if claimed:
-            self._launch(claimed, views, token, ws)
+            probes = {w.endpoint_id: w.probe_at for w in wants if w.probe_at is not None}
+            self._launch(claimed, views, token, ws, probes=probes)
 
     # --- sending -------------------------------------------------------------------------------
     def _launch_adopted(self, now: datetime, ws: WebhooksSettings) -> None:
@@ -361,9 +373,12 @@ class Engine:
         views: dict[str, EndpointView],
         token: uuid.UUID,
         ws: WebhooksSettings,
+        probes: dict[str, datetime] | None = None,
     ) -> None:
+        """Sign and send ``claimed``; ``probes``: endpoint -> its circuit's probe, taken then
+        (one delivery each), whose result moves the probe schedule."""
         try:
-            requests = self._requests(claimed, views)
+            requests = self._requests(claimed, views, probes or {})
         except Exception:
             # Nothing was sent: hand the batch back without using a try, due a little later so
             # a fault that outlives this turn (a lost encryption key) is not met in a tight loop.
@@ -375,12 +390,16 @@ class Engine:
             transport.sender().launch(requests, transport_options(ws), self._inbox)
 
     def _requests(
-        self, claimed: list[Claimed], views: dict[str, EndpointView]
+        self,
+        claimed: list[Claimed],
+        views: dict[str, EndpointView],
+        probes: dict[str, datetime],
     ) -> list[transport.OutboundRequest]:
         timestamp = int(time.time())
         requests: list[transport.OutboundRequest] = []
         for item in claimed:
             flight, request = signed_request(item, views[item.endpoint_id], timestamp=timestamp)
+            flight.probe_at = probes.get(item.endpoint_id)
             self._flying[item.id] = flight
             self._slots.started(item.endpoint_id)
             if isinstance(request, transport.AttemptResult):

@@ -45,6 +45,7 @@ class Flight:
     had_failures: bool = False
     endpoint_schedule: tuple[float, ...] | None = None  # the endpoint's own retry schedule
     ordered: bool = False  # its endpoint sends one at a time: a finish releases the next
+    probe_at: datetime | None = None  # the open circuit's probe, taken then (gate.probe_take)
 
 
 @dataclass
@@ -109,6 +110,8 @@ def results_record(
                 tally.recovered.add(claimed.endpoint_id)
         else:
             tally.failures[claimed.endpoint_id] += 1
+            if flight.probe_at is not None:
+                tally.probes_failed[claimed.endpoint_id] = flight.probe_at
         if decision.outcome is policy.Outcome.GONE:
             tally.gone.add(claimed.endpoint_id)
     with transaction.atomic():

@@ -40,8 +40,10 @@ def waiting(delivery: Any) -> str:
     if delivery.manual_requested:
         return "manual try: going out now"
     if endpoint.circuit_state == "open":
-        probe = endpoint.circuit_next_probe_at
-        when = f"at {_at(probe)}" if probe and probe > now else "now"
+        if endpoint.circuit_probe_in_flight:
+            return "circuit open: a probe is out now; this delivery follows its success"
+        probe = endpoint.circuit_probe_due_at
+        when = f"at {_at(probe)}" if probe else "now"
         return f"circuit open: the next probe goes {when}; this delivery follows its success"
     if due is None or due <= now:
         if endpoint.rate_limit:

@@ -294,6 +294,8 @@ _CIRCUIT_CLOSED = {
     "circuit_state": "closed",
     "circuit_opened_at": None,
     "circuit_next_probe_at": None,
+    "circuit_failed_probes": 0,
+    "circuit_probe_at": None,
     "consecutive_failures": 0,
 }
 

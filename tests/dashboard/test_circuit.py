@@ -42,6 +42,26 @@ def test_the_page_says_when_the_next_probe_goes_and_offers_retry_now(
     assert 'id="circuit-reset"' in page
 
 
+def test_the_page_says_a_probe_is_out_and_how_many_failed(client_for, staff, member, open_circuit):
+    # given a probe out now (its lease pushed the next probe time ahead), after two failed
+    endpoint, waiting = open_circuit
+    now = timezone.now()
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        circuit_probe_at=now,
+        circuit_next_probe_at=now + timedelta(seconds=60),
+        circuit_failed_probes=2,
+    )
+
+    page = client_for(member).get(reverse("endpoint-detail", args=[endpoint.pk])).content.decode()
+    home = client_for(staff).get(reverse("support-home")).content.decode()
+
+    # then the pages say so, not that the lease's end is the next probe
+    assert "a probe is out now" in page
+    assert "the next probe goes at" not in page
+    assert "(2 failed probes so far)" in page
+    assert "a probe is out now · 2 failed probes" in home
+
+
 def test_retry_now_closes_the_circuit_and_sends_what_waited(client_for, member, open_circuit):
     endpoint, waiting = open_circuit
 
