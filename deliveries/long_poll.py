@@ -82,20 +82,17 @@ def poll_wait_reserve(*, key: str, seconds: float) -> Iterator[bool]:
     if not _process_take(ws.poll_waits_per_process):
         yield False
         return
+    token = uuid.uuid4().hex
+    slot = _key_take(key, ws.poll_waits_per_key, seconds, token) if key else ""
+    if slot is None:
+        _process_give_back()  # before answering: a refused poll holds no room
+        yield False
+        return
     try:
-        slot: str | None = ""
-        token = uuid.uuid4().hex
-        if key:
-            slot = _key_take(key, ws.poll_waits_per_key, seconds, token)
-        if slot is None:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            if slot:
-                _key_give_back(slot, token)
+        yield True
     finally:
+        if slot:
+            _key_give_back(slot, token)
         _process_give_back()
 
 
