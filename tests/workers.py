@@ -125,16 +125,18 @@ def start_worker(
 
 
 @contextlib.contextmanager
-def gunicorn_server(log: Path, *, threads: int = 2) -> Iterator[int]:
+def gunicorn_server(
+    log: Path, *, threads: int = 2, env: dict[str, str] | None = None
+) -> Iterator[int]:
     """The web server as docker-compose starts it (one gthread worker here), on the test
-    database; yields its port."""
+    database, with ``env`` added to its environment; yields its port."""
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "webhooks_platform.wsgi"]
             + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", str(threads)],
             cwd=ROOT,
-            env=worker_env(),
+            env=worker_env(**(env or {})),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

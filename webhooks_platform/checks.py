@@ -110,6 +110,14 @@ def check_operations_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
         )
     if ws.retention_batch_size < 1:
         problems.append(Error("WEBHOOKS_RETENTION_BATCH_SIZE must be >= 1.", id="webhooks.E011"))
+    if ws.poll_waits_per_process < 0 or ws.poll_waits_per_key < 0:
+        problems.append(
+            Error(
+                "WEBHOOKS_POLL_WAITS_PER_PROCESS and WEBHOOKS_POLL_WAITS_PER_KEY must be >= 0 "
+                "(0: polls never wait).",
+                id="webhooks.E030",
+            )
+        )
     if settings.LOG_FORMAT not in ("text", "json"):
         problems.append(Error("LOG_FORMAT must be 'text' or 'json'.", id="webhooks.E012"))
     if ws.operational_webhook_secret:

@@ -49,6 +49,8 @@ class WebhooksSettings:
     max_endpoints_per_tenant: int = 200
     api_rate_limit: int = 3000
     poll_rate_limit: int = 600
+    poll_waits_per_process: int = 2
+    poll_waits_per_key: int = 2
     fanout_linger: float = 0.01
     operational_allowed_subnets: tuple[Network, ...] = ()
 
@@ -133,5 +135,7 @@ def _webhooks_settings_read() -> WebhooksSettings:
         max_endpoints_per_tenant=int(settings.WEBHOOKS_MAX_ENDPOINTS_PER_TENANT),
         api_rate_limit=int(settings.WEBHOOKS_API_RATE_LIMIT),
         poll_rate_limit=int(settings.WEBHOOKS_POLL_RATE_LIMIT),
+        poll_waits_per_process=int(settings.WEBHOOKS_POLL_WAITS_PER_PROCESS),
+        poll_waits_per_key=int(settings.WEBHOOKS_POLL_WAITS_PER_KEY),
         fanout_linger=float(settings.WEBHOOKS_FANOUT_LINGER_MS) / 1000,
     )

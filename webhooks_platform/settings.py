@@ -274,6 +274,12 @@ WEBHOOKS_MAX_ENDPOINTS_PER_TENANT = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_TENANT",
 WEBHOOKS_API_RATE_LIMIT = env.int("WEBHOOKS_API_RATE_LIMIT", default=3000)
 # Feed reads (poll endpoints) per minute per API key, within the above. 0: no limit of its own.
 WEBHOOKS_POLL_RATE_LIMIT = env.int("WEBHOOKS_POLL_RATE_LIMIT", default=600)
+# Long polls (feed reads with wait) that may wait at once: a waiting poll holds a web thread.
+# Per web process, counted in the process: keep it at most half of gunicorn's --threads (4 in
+# docker-compose.yml and run_platform). Per API key, counted in the cache (across processes
+# with a shared cache). A poll beyond either answers at once with Retry-After. 0: polls never wait.
+WEBHOOKS_POLL_WAITS_PER_PROCESS = env.int("WEBHOOKS_POLL_WAITS_PER_PROCESS", default=2)
+WEBHOOKS_POLL_WAITS_PER_KEY = env.int("WEBHOOKS_POLL_WAITS_PER_KEY", default=2)
 # Fernet keys (urlsafe base64 of 32 bytes), newest first, that encrypt signing secrets at rest.
 # Empty: one key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])

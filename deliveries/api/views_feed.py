@@ -23,6 +23,7 @@ from deliveries.feed import (
     cursor_text,
     feed_read,
 )
+from deliveries.long_poll import RETRY_AFTER_SECONDS
 from endpoints.api.views import TENANT_PARAM, EndpointView
 from endpoints.models import Endpoint
 from webhooks_platform.api.exceptions import error_body
@@ -40,7 +41,8 @@ class FeedQuerySerializer(serializers.Serializer):
         default=0,
         min_value=0,
         max_value=MAX_WAIT_SECONDS,
-        help_text="Seconds to wait for an event when there is none (long polling).",
+        help_text="Seconds to wait for an event when there is none (long polling). With no "
+        "room to wait the read answers at once, with Retry-After.",
     )
 
 
@@ -97,6 +99,13 @@ def page_body(page: FeedPage) -> dict[str, Any]:
     }
 
 
+def page_response(page: FeedPage) -> Response:
+    """The page; a read whose wait was cut short (no room to wait: ``deliveries.long_poll``)
+    says when to poll again, as ``Retry-After``."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if page.wait_shortened else None
+    return Response(page_body(page), headers=headers)
+
+
 def feed_error(exc: FeedError) -> Response:
     if isinstance(exc, CursorExpired):
         # The one error shape: where to resume is under fields, as oldest_cursor.
@@ -125,7 +134,9 @@ class FeedView(_FeedBase):
         summary="Read a poll endpoint's feed",
         description="The next events after `cursor`, in publish order. Keep `next_cursor` and "
         "hand it back: a consumer that does never misses an event and never sees one twice. "
-        "With `wait`, an empty read answers as soon as an event arrives. A cursor older than "
+        "With `wait`, an empty read answers as soon as an event arrives; when too many polls "
+        "wait already (per API key, per server process) it answers at once, empty, with the "
+        "same cursor and `Retry-After`. A cursor older than "
         "what retention removed answers 410 with `fields.oldest_cursor`.",
         parameters=[TENANT_PARAM, FeedQuerySerializer],
         responses=responses({200: FeedOutSerializer}, 400, 404, 410),
@@ -143,7 +154,7 @@ class FeedView(_FeedBase):
             )
         except FeedError as exc:
             return feed_error(exc)
-        return Response(page_body(page))
+        return page_response(page)
 
 
 class ConsumerOutSerializer(serializers.Serializer):
@@ -195,7 +206,7 @@ class ConsumerView(_FeedBase):
             )
         except FeedError as exc:
             return feed_error(exc)
-        return Response(page_body(page))
+        return page_response(page)
 
     @extend_schema(
         operation_id="poller_consumer_delete",

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -22,6 +23,7 @@ from deliveries.feed import (
     cursor_text,
     feed_read,
 )
+from deliveries.long_poll import poll_wait_reserve
 from deliveries.models import Delivery, Event, FeedFetch, FeedItem
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
@@ -263,3 +265,55 @@ def test_a_cursor_ahead_of_the_feed_is_refused(tenant, poll):
     feed_read(endpoint=endpoint, after=0)
     with pytest.raises(FeedError, match="ahead of the feed"):
         feed_read(endpoint=endpoint, after=10**30)
+
+
+def _never(seconds: float) -> None:
+    raise AssertionError("the poll waited")
+
+
+def test_a_poll_with_no_room_to_wait_answers_at_once_with_what_is_there(tenant, poll, settings):
+    endpoint, _ = poll
+    settings.WEBHOOKS_POLL_WAITS_PER_PROCESS = 1
+    with poll_wait_reserve(key="wh_someone", seconds=30):  # the one poll this process lets wait
+        empty = feed_read(endpoint=endpoint, after=0, wait=30, api_key_prefix="wh_a", sleep=_never)
+        events = _publish(tenant, 2)
+        full = feed_read(endpoint=endpoint, after=0, wait=30, api_key_prefix="wh_a", sleep=_never)
+
+    assert empty.entries == []
+    assert empty.wait_shortened
+    assert empty.next_position == 0  # the same cursor: nothing skipped
+    assert [e.event_id for e in full.entries] == [e.pk for e in events]
+    assert not full.wait_shortened
+
+
+def test_a_key_over_its_cap_answers_at_once_while_another_key_waits(tenant, poll, settings):
+    endpoint, _ = poll
+    settings.WEBHOOKS_POLL_WAITS_PER_KEY = 1
+    slept: list[float] = []
+    with poll_wait_reserve(key="wh_a", seconds=30):
+        mine = feed_read(endpoint=endpoint, after=0, wait=5, api_key_prefix="wh_a", sleep=_never)
+        other = feed_read(
+            endpoint=endpoint, after=0, wait=0.3, api_key_prefix="wh_b", sleep=slept.append
+        )
+
+    assert mine.wait_shortened
+    assert not other.wait_shortened
+    assert slept  # it waited
+
+
+def test_a_waiting_poll_asks_the_database_one_query_a_step(tenant, poll):
+    endpoint, _ = poll
+    steps: list[float] = []
+
+    def step(seconds: float) -> None:
+        steps.append(seconds)
+        time.sleep(seconds)
+
+    with CaptureQueriesContext(connection) as at_once:
+        feed_read(endpoint=endpoint, after=0, wait=0)
+    with CaptureQueriesContext(connection) as waiting:
+        feed_read(endpoint=endpoint, after=0, wait=0.5, sleep=step)
+
+    assert steps
+    # No lock and no placing while nothing comes: one indexed question each step.
+    assert len(waiting) - len(at_once) == len(steps)

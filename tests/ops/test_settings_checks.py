@@ -49,3 +49,11 @@ def test_a_cookie_samesite_must_be_known_and_none_needs_secure(settings):
     assert "webhooks.E021" in _ids(check_webhooks_settings(None))
     settings.SESSION_COOKIE_SECURE = True
     assert not _ids(check_webhooks_settings(None)) & {"webhooks.E020", "webhooks.E021"}
+
+
+def test_negative_poll_wait_caps_are_an_error(settings):
+    from webhooks_platform.checks import check_operations_settings
+
+    assert "webhooks.E030" not in _ids(check_operations_settings(None))
+    settings.WEBHOOKS_POLL_WAITS_PER_KEY = -1
+    assert "webhooks.E030" in _ids(check_operations_settings(None))
