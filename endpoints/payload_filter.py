@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import re2
@@ -42,6 +42,10 @@ MAX_PATTERNS = 10
 MAX_PROGRAM = 2048
 MAX_REGEX_INPUT = 16 * 1024
 MAX_REGEX_WORK = 64 * 1024 * 1024
+# The dashboard's "test a payload filter" page: the tenant's latest events it runs a filter on,
+# and how many characters of their bodies it reads and parses in all.
+TEST_EVENTS = 20
+TEST_MAX_CHARS = 1024 * 1024
 # The memory RE2 may use to compile a pattern while it is checked: a pattern far beyond
 # MAX_PROGRAM fails to compile in a millisecond instead of building its whole program.
 _PROBE_MEM = 256 * 1024
@@ -251,6 +255,34 @@ def _matches(spec: Mapping[str, Any], body: Any, budget: _Budget) -> bool:
         elif not _holds(condition, _lookup(body, key), key, budget):
             return False
     return True
+
+
+def filter_verdicts(
+    spec: Mapping[str, Any] | None, events: Iterable[tuple[str, str, Any, str | None]]
+) -> list[dict[str, Any]]:
+    """What ``spec`` (checked; None: no filter) decides for each of ``events`` — (id, type,
+    published, body, None for a body left unread by the page's limit) — as ``match``, ``no
+    match``, ``cannot evaluate`` or ``over budget`` (with why), or ``not tested``."""
+    verdicts = []
+    for event_id, type_name, at, body in events:
+        verdict, reason = "match", ""
+        if spec and body is None:
+            verdict = "not tested"
+            reason = f"the test reads at most {TEST_MAX_CHARS:,} characters of event bodies"
+        elif spec:
+            try:
+                if not filter_matches(spec, json.loads(body)):
+                    verdict = "no match"
+            except FilterOverBudget as exc:
+                verdict, reason = "over budget", str(exc)
+            except FilterUnevaluable as exc:
+                verdict, reason = "cannot evaluate", str(exc)
+            except ValueError:
+                verdict, reason = "cannot evaluate", "the body is not JSON"
+        verdicts.append(
+            {"id": event_id, "type": type_name, "at": at, "verdict": verdict, "why": reason}
+        )
+    return verdicts
 
 
 def _lookup(body: Any, path: str) -> Any:

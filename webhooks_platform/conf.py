@@ -49,6 +49,7 @@ class WebhooksSettings:
     max_endpoints_per_tenant: int = 200
     api_rate_limit: int = 3000
     poll_rate_limit: int = 600
+    filter_test_rate_limit: int = 20
     fanout_linger: float = 0.01
     operational_allowed_subnets: tuple[Network, ...] = ()
 
@@ -133,5 +134,6 @@ def _webhooks_settings_read() -> WebhooksSettings:
         max_endpoints_per_tenant=int(settings.WEBHOOKS_MAX_ENDPOINTS_PER_TENANT),
         api_rate_limit=int(settings.WEBHOOKS_API_RATE_LIMIT),
         poll_rate_limit=int(settings.WEBHOOKS_POLL_RATE_LIMIT),
+        filter_test_rate_limit=int(settings.WEBHOOKS_FILTER_TEST_RATE_LIMIT),
         fanout_linger=float(settings.WEBHOOKS_FANOUT_LINGER_MS) / 1000,
     )

@@ -277,6 +277,9 @@ WEBHOOKS_MAX_ENDPOINTS_PER_TENANT = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_TENANT",
 WEBHOOKS_API_RATE_LIMIT = env.int("WEBHOOKS_API_RATE_LIMIT", default=3000)
 # Feed reads (poll endpoints) per minute per API key, within the above. 0: no limit of its own.
 WEBHOOKS_POLL_RATE_LIMIT = env.int("WEBHOOKS_POLL_RATE_LIMIT", default=600)
+# Runs of the dashboard's "test a payload filter" page per minute per tenant (each parses up to
+# 20 events; 429 beyond it). Counted in the cache below by django-ratelimit. 0: no limit.
+WEBHOOKS_FILTER_TEST_RATE_LIMIT = env.int("WEBHOOKS_FILTER_TEST_RATE_LIMIT", default=20)
 # Fernet keys (urlsafe base64 of 32 bytes), newest first, that encrypt signing secrets at rest.
 # Empty: one key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
