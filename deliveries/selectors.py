@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Aggregate, Count, FloatField, Q, QuerySet
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from endpoints.models import Endpoint, Tenant
@@ -151,6 +152,31 @@ def events_filter(
         ahead = Q(deliver_at__gt=timezone.now())
         qs = qs.filter(ahead) if scheduled else qs.exclude(ahead)
     return _of_type_in_window(qs, event_type, since, until)
+
+
+def endpoint_recent_bodies(
+    *, endpoint: Endpoint, limit: int, max_chars: int
+) -> list[tuple[str, str, datetime, str | None]]:
+    """The tenant's latest ``limit`` events of the types ``endpoint`` takes, newest first, as
+    (id, type name, published, body): bodies are read, newest first, while they add up to at
+    most ``max_chars`` characters; the body is None for the events after that."""
+    events = Event.objects.filter(tenant_id=endpoint.tenant_id).exclude(body="")
+    types = list(endpoint.event_types.values_list("pk", flat=True))
+    if types:
+        events = events.filter(event_type_id__in=types)
+    rows = list(
+        events.order_by("-created_at")
+        .annotate(size=Length("body"))
+        .values_list("id", "event_type__name", "created_at", "size")[:limit]
+    )
+    wanted, left = [], max_chars
+    for event_id, _, _, size in rows:
+        if size > left:
+            break
+        wanted.append(event_id)
+        left -= size
+    bodies = dict(Event.objects.filter(pk__in=wanted).values_list("id", "body")) if wanted else {}
+    return [(pk, name, at, bodies.get(pk)) for pk, name, at, _ in rows]
 
 
 def event_get(*, tenant: Tenant, event_id: str) -> Event | None:

@@ -1,68 +1,90 @@
-"""The endpoint page's "test this filter": a payload filter run on the tenant's recent events."""
+"""The endpoint page's "test this filter": a payload filter run on the tenant's recent events.
+
+Thin: the limits and the verdicts are ``payload_filter``'s (``filter_verdicts``, ``TEST_*``), the
+read is ``deliveries.selectors.endpoint_recent_bodies``. Running filters costs CPU, so the page is
+for members who can write (not viewers, not read-only portal links) and rate-limited per tenant.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from django_ratelimit.core import is_ratelimited
 
-from deliveries.models import Event
+from deliveries.selectors import endpoint_recent_bodies
+from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.dashboard import tenant_view
 
 from . import payload_filter
-from .models import Endpoint, Tenant
+from .models import Tenant
 from .views import endpoint_or_404
 
-RECENT_EVENTS = 20
+MAX_TEXT = payload_filter.MAX_BYTES * 2
+_LIMITS = {
+    "patterns": payload_filter.MAX_PATTERNS,
+    "program": f"{payload_filter.MAX_PROGRAM:,}",
+    "input": f"{payload_filter.MAX_REGEX_INPUT:,}",
+    "work": f"{payload_filter.MAX_REGEX_WORK:,}",
+    "events": payload_filter.TEST_EVENTS,
+    "chars": f"{payload_filter.TEST_MAX_CHARS:,}",
+}
 
 
-def recent_verdicts(endpoint: Endpoint, spec: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """What ``spec`` decides for the tenant's latest events of the types ``endpoint`` takes:
-    ``match``, ``no match`` or why it cannot be evaluated."""
-    events = Event.objects.filter(tenant_id=endpoint.tenant_id).exclude(body="")
-    types = list(endpoint.event_types.values_list("pk", flat=True))
-    if types:
-        events = events.filter(event_type_id__in=types)
-    rows = events.order_by("-created_at").values_list(
-        "id", "event_type__name", "created_at", "body"
-    )[:RECENT_EVENTS]
-    verdicts = []
-    for event_id, type_name, created_at, body in rows:
-        verdict, reason = "match", ""
-        if spec:
-            try:
-                if not payload_filter.filter_matches(spec, json.loads(body)):
-                    verdict = "no match"
-            except payload_filter.FilterUnevaluable as exc:
-                verdict, reason = "cannot evaluate", str(exc)
-        verdicts.append(
-            {"id": event_id, "type": type_name, "at": created_at, "verdict": verdict, "why": reason}
-        )
-    return verdicts
+def _rate_limited(request: HttpRequest, tenant: Tenant) -> bool:
+    """Counts this run against the tenant's ``WEBHOOKS_FILTER_TEST_RATE_LIMIT`` a minute."""
+    limit = webhooks_settings().filter_test_rate_limit
+    if limit <= 0:
+        return False
+    return is_ratelimited(
+        request,
+        group="endpoint-filter-test",
+        key=lambda _group, _request: str(tenant.pk),
+        rate=f"{limit}/m",
+        increment=True,
+    )
 
 
 @require_GET
-@tenant_view
+@tenant_view(write=True)
 def endpoint_filter_test(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = endpoint_or_404(tenant, endpoint_id)
     text = request.GET.get("filter")
     if text is None:
         text = json.dumps(endpoint.payload_filter, indent=2) if endpoint.payload_filter else ""
-    error = ""
+    context = {
+        "endpoint": endpoint,
+        "text": text,
+        "error": "",
+        "verdicts": [],
+        "section": "endpoints",
+        "limits": _LIMITS,
+    }
+    if _rate_limited(request, tenant):
+        limit = webhooks_settings().filter_test_rate_limit
+        context["error"] = (
+            f"This tenant has tested filters {limit} times in the last minute, the most allowed: "
+            "try again in a minute."
+        )
+        response = render(request, "portal/filter_test.html", context, status=429)
+        response["Retry-After"] = "60"
+        return response
     spec = None
-    if text.strip():
+    if len(text) > MAX_TEXT:
+        context["error"] = f"A filter is at most {payload_filter.MAX_BYTES} bytes of JSON."
+    elif text.strip():
         try:
             spec = payload_filter.filter_validate(json.loads(text))
         except ValueError as exc:  # not JSON, or a FilterError
             error = str(exc) if isinstance(exc, payload_filter.FilterError) else f"Not JSON: {exc}."
-    context = {
-        "endpoint": endpoint,
-        "text": text,
-        "error": error,
-        "verdicts": [] if error else recent_verdicts(endpoint, spec),
-        "section": "endpoints",
-    }
+            context["error"] = error
+    if not context["error"]:
+        events = endpoint_recent_bodies(
+            endpoint=endpoint,
+            limit=payload_filter.TEST_EVENTS,
+            max_chars=payload_filter.TEST_MAX_CHARS if spec else 0,
+        )
+        context["verdicts"] = payload_filter.filter_verdicts(spec, events)
     return render(request, "portal/filter_test.html", context)

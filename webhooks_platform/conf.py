@@ -51,6 +51,7 @@ class WebhooksSettings:
     poll_rate_limit: int = 600
     poll_waits_per_process: int = 2
     poll_waits_per_key: int = 2
+    filter_test_rate_limit: int = 20
     fanout_linger: float = 0.01
     operational_allowed_subnets: tuple[Network, ...] = ()
 
@@ -137,5 +138,6 @@ def _webhooks_settings_read() -> WebhooksSettings:
         poll_rate_limit=int(settings.WEBHOOKS_POLL_RATE_LIMIT),
         poll_waits_per_process=int(settings.WEBHOOKS_POLL_WAITS_PER_PROCESS),
         poll_waits_per_key=int(settings.WEBHOOKS_POLL_WAITS_PER_KEY),
+        filter_test_rate_limit=int(settings.WEBHOOKS_FILTER_TEST_RATE_LIMIT),
         fanout_linger=float(settings.WEBHOOKS_FANOUT_LINGER_MS) / 1000,
     )

@@ -85,7 +85,8 @@ _delivery_latency = Histogram(
 _filtered = Counter(
     f"{PREFIX}_fanout_filtered",
     "Endpoints an event skipped at fan-out by their payload filter, by reason (no_match, "
-    "unevaluable: the filter could not be evaluated on the body).",
+    "unevaluable: the filter could not be evaluated on the body, over_budget: its $regex work "
+    "on the body would exceed the evaluation budget).",
     ["reason"],
 )
 
@@ -241,13 +242,15 @@ def render() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def fanout_filtered(*, no_match: int, unevaluable: int) -> None:
+def fanout_filtered(*, no_match: int, unevaluable: int, over_budget: int = 0) -> None:
     """Endpoints skipped by their payload filter in one fan-out batch."""
     try:
         if no_match:
             _filtered.labels(reason="no_match").inc(no_match)
         if unevaluable:
             _filtered.labels(reason="unevaluable").inc(unevaluable)
+        if over_budget:
+            _filtered.labels(reason="over_budget").inc(over_budget)
     except Exception:
         logger.exception("could not record a metric (fanout_filtered)")
 

@@ -280,6 +280,9 @@ WEBHOOKS_POLL_RATE_LIMIT = env.int("WEBHOOKS_POLL_RATE_LIMIT", default=600)
 # with a shared cache). A poll beyond either answers at once with Retry-After. 0: polls never wait.
 WEBHOOKS_POLL_WAITS_PER_PROCESS = env.int("WEBHOOKS_POLL_WAITS_PER_PROCESS", default=2)
 WEBHOOKS_POLL_WAITS_PER_KEY = env.int("WEBHOOKS_POLL_WAITS_PER_KEY", default=2)
+# Runs of the dashboard's "test a payload filter" page per minute per tenant (each parses up to
+# 20 events; 429 beyond it). Counted in the cache below by django-ratelimit. 0: no limit.
+WEBHOOKS_FILTER_TEST_RATE_LIMIT = env.int("WEBHOOKS_FILTER_TEST_RATE_LIMIT", default=20)
 # Fernet keys (urlsafe base64 of 32 bytes), newest first, that encrypt signing secrets at rest.
 # Empty: one key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])

@@ -25,6 +25,7 @@ def event_fan_out(*, event_id: str) -> int:
 
     Idempotent: the unique (event, endpoint) constraint makes a second run create nothing, and
     dispatch skips deliveries already queued.
+
     """
     with transaction.atomic():
         # The event row first, as the tenant drain takes it: one lock order everywhere (rows of
@@ -36,17 +37,59 @@ def event_fan_out(*, event_id: str) -> int:
                 logger.warning("fan-out of unknown event", extra={"event_id": event_id})
             return 0
         subscribers = event_subscribers(event=event)
-        created = _deliveries_create(
-            [(event, event_receivers(event.pk, event.body, subscribers))],
-            now=timezone.now(),
-            ordered=subscribers.ordered,
-            poll=subscribers.poll,
-        )
+        if not subscribers.filtered:
+            created = _deliveries_create(
+                [(event, subscribers.always)],
+                now=timezone.now(),
+                ordered=subscribers.ordered,
+                poll=subscribers.poll,
+            )
+    if subscribers.filtered:
+        created = _filtered_fan_out([(event, subscribers)], bodies={event.pk: event.body})
     logger.info(
         "event fanned out",
         extra={"event_id": event.pk, "tenant_id": event.tenant_id, "deliveries": created},
     )
     return created
+
+
+# What the fan-out reads of an event it creates deliveries for (the body only where a payload
+# filter has to decide, and then outside the transaction).
+_FANOUT_FIELDS = ("id", "tenant_id", "event_type_id", "only_endpoint_id", "channels", "deliver_at")
+
+
+def _filtered_fan_out(
+    waiting: list[tuple[Event, Subscribers]],
+    *,
+    bodies: dict[str, str],
+    unfanned_only: bool = False,
+) -> int:
+    """Fan out events whose audience has payload filters, the filters first.
+
+    The filters run with no transaction open and no row locked: one evaluation is bounded
+    (``payload_filter.MAX_REGEX_WORK``), but a drain of a thousand large events times several
+    filtered endpoints is not, and a transaction held open through it would hold the events'
+    locks, and the database's snapshot, as long. The events are then locked again to create their
+    deliveries; one another worker holds (or, with ``unfanned_only``, has fanned out meanwhile)
+    is left to it, and the unique (event, endpoint) constraint makes any overlap harmless.
+    """
+    receivers = {
+        event.pk: event_receivers(event.pk, bodies.get(event.pk, ""), subscribers)
+        for event, subscribers in waiting
+    }
+    events = Event.objects.filter(pk__in=list(receivers))
+    if unfanned_only:
+        events = events.filter(fanned_out_at__isnull=True)
+    with transaction.atomic():
+        locked = list(skip_locked(events.order_by("created_at").only(*_FANOUT_FIELDS)))
+        if not locked:
+            return 0
+        return _deliveries_create(
+            [(event, receivers[event.pk]) for event in locked],
+            now=timezone.now(),
+            ordered=set().union(*(s.ordered for _, s in waiting)),
+            poll=set().union(*(s.poll for _, s in waiting)),
+        )
 
 
 def _deliveries_create(
@@ -172,14 +215,7 @@ def events_fan_out_pending(*, tenant_id: int) -> int:
                 skip_locked(
                     Event.objects.filter(tenant_id=tenant_id, fanned_out_at__isnull=True)
                     .order_by("created_at")
-                    .only(
-                        "id",
-                        "tenant_id",
-                        "event_type_id",
-                        "only_endpoint_id",
-                        "channels",
-                        "deliver_at",
-                    )
+                    .only(*_FANOUT_FIELDS)
                 )[:DRAIN_LIMIT]
             )
             if not events:
@@ -189,18 +225,27 @@ def events_fan_out_pending(*, tenant_id: int) -> int:
             for event, key in zip(events, keys, strict=True):
                 if key not in subscribers:
                     subscribers[key] = event_subscribers(event=event)
-            # Bodies are read only for events some endpoint's payload filter has to decide.
-            bodies = event_bodies(
-                e for e, key in zip(events, keys, strict=True) if subscribers[key].filtered
-            )
-            created = _deliveries_create(
-                [
-                    (e, event_receivers(e.pk, bodies.get(e.pk, ""), subscribers[key]))
-                    for e, key in zip(events, keys, strict=True)
-                ],
-                now=now,
-                ordered=set().union(*(s.ordered for s in subscribers.values())),
-                poll=set().union(*(s.poll for s in subscribers.values())),
+            audiences = [subscribers[key] for key in keys]
+            # Events some endpoint's payload filter has to decide wait for this transaction's
+            # end: their filters run outside it (``_filtered_fan_out``). An ordered endpoint's
+            # later event does not overtake them: its release waits for earlier events' fan-out.
+            decided = [
+                (e, s.always) for e, s in zip(events, audiences, strict=True) if not s.filtered
+            ]
+            waiting = [(e, s) for e, s in zip(events, audiences, strict=True) if s.filtered]
+            created = 0
+            if decided:
+                created = _deliveries_create(
+                    decided,
+                    now=now,
+                    ordered=set().union(*(s.ordered for s in audiences if not s.filtered)),
+                    poll=set().union(*(s.poll for s in audiences if not s.filtered)),
+                )
+        if waiting:
+            created += _filtered_fan_out(
+                waiting,
+                bodies=event_bodies(e for e, _ in waiting),
+                unfanned_only=True,
             )
         total += len(events)
         logger.info(

@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from deliveries.models import Event
 from endpoints.models import Endpoint
-from endpoints.payload_filter import FilterUnevaluable, filter_matches
+from endpoints.payload_filter import FilterOverBudget, FilterUnevaluable, filter_matches
 from webhooks_platform import metrics
 
 logger = logging.getLogger(__name__)
@@ -64,8 +64,13 @@ def event_subscribers(*, event: Event) -> Subscribers:
 
 def event_receivers(event_id: str, body: str, subscribers: Subscribers) -> list[str]:
     """The endpoints of ``subscribers`` that receive the event whose ``body`` is given: every
-    unfiltered one, and those whose filter passes. A filter that cannot be evaluated on the body
-    skips its endpoint, with a warning naming both (the body itself is never logged)."""
+    unfiltered one, and those whose filter passes. A filter that cannot be evaluated on the body,
+    or whose evaluation would exceed its budget (``payload_filter.MAX_REGEX_WORK``), skips its
+    endpoint, with a warning naming both (the body itself is never logged): a filter says what
+    the endpoint may receive, so an event it could not check is not sent.
+
+    The fan-out calls this outside its transaction (``fanout``): the work is bounded per
+    evaluation, but a drain of many events times many filtered endpoints is not."""
     if not subscribers.filtered:
         return subscribers.always
     receivers = list(subscribers.always)
@@ -73,12 +78,15 @@ def event_receivers(event_id: str, body: str, subscribers: Subscribers) -> list[
         parsed = json.loads(body)
     except ValueError:
         parsed = None
-    no_match = unevaluable = 0
+    no_match = unevaluable = over_budget = 0
     for endpoint_id, spec in subscribers.filtered:
         try:
             matched = filter_matches(spec, parsed)
         except FilterUnevaluable as exc:
-            unevaluable += 1
+            if isinstance(exc, FilterOverBudget):
+                over_budget += 1
+            else:
+                unevaluable += 1
             logger.warning(
                 "payload filter could not be evaluated; endpoint skipped for this event",
                 extra={"event_id": event_id, "endpoint_id": endpoint_id, "reason": str(exc)},
@@ -88,7 +96,7 @@ def event_receivers(event_id: str, body: str, subscribers: Subscribers) -> list[
             receivers.append(endpoint_id)
         else:
             no_match += 1
-    metrics.fanout_filtered(no_match=no_match, unevaluable=unevaluable)
+    metrics.fanout_filtered(no_match=no_match, unevaluable=unevaluable, over_budget=over_budget)
     return receivers
 
 

@@ -372,6 +372,35 @@ def test_a_payload_filter_is_set_shown_checked_and_cleared(api_a):
     assert Endpoint.objects.get(pk=created.json()["id"]).payload_filter is None
 
 
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"data.note": "a\u0000b"}, "filter.data.note: a NUL character (\\u0000) is not allowed"),
+        ({"$or": [{"data.n\u0000": 1}]}, "filter.$or[0]: the key 'data.n\\x00' holds a NUL"),
+        (
+            {f"data.f{n}": {"$regex": "x"} for n in range(12)},
+            "filter.data.f10.$regex: a filter holds at most 10 $regex patterns (12 given)",
+        ),
+        (
+            {"data.note": {"$regex": "\\pL{380}\\pN"}},
+            "filter.data.note.$regex: the pattern is too complex",
+        ),
+    ],
+)
+def test_a_filter_with_a_nul_or_too_costly_is_refused_with_400(api_a, spec, message):
+    """A NUL reached PostgreSQL's jsonb and came back as a 500; now no backend stores one."""
+    created = api_a.post(BASE, {"url": "http://127.0.0.1:9/f", "filter": spec}, format="json")
+    kept = api_a.post(BASE, {"url": "http://127.0.0.1:9/g"}, format="json")
+    patched = api_a.patch(f"{BASE}{kept.json()['id']}/", {"filter": spec}, format="json")
+
+    for response in (created, patched):
+        assert assert_error(response, 400, "validation_error")["fields"]["filter"][0].startswith(
+            message
+        )
+    assert Endpoint.objects.get(pk=kept.json()["id"]).payload_filter is None
+    assert Endpoint.objects.count() == 1
+
+
 def test_a_retry_schedule_is_set_shown_checked_and_cleared(api_a):
     created = api_a.post(
         BASE, {"url": "http://127.0.0.1:9/r", "retry_schedule": [10, 600]}, format="json"

@@ -8,13 +8,16 @@ import logging
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from deliveries import publish_event
 from deliveries.models import Delivery
+from deliveries.services import subscribers
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.publishing import event_send_test
 from endpoints.models import Endpoint
+from endpoints.payload_filter import filter_matches
 from endpoints.services import endpoint_create, endpoint_update
 from tests.ops.test_metrics import TOKEN, delta, scrape
 
@@ -113,3 +116,65 @@ def test_create_endpoint_takes_a_filter(tenant, capsys):  # type: ignore[no-unty
         )
     with pytest.raises(Exception, match="--filter is not valid JSON"):
         call_command("create_endpoint", tenant.slug, "http://127.0.0.1:9/z", "--filter", "{")
+
+
+# A filter stored before the cost limits: 48 patterns of about 450,000 RE2 instructions each
+# (each held a web thread for seconds on a 250 KB event), saved past today's checks.
+HEAVY = {"$or": [{"data.blob": {"$regex": f"\\pL{{{380 - n}}}\\pN"}} for n in range(48)]}
+
+
+@pytest.mark.parametrize("path", ["one event", "tenant drain"])
+def test_a_heavy_stored_filter_on_a_large_event_is_over_budget_and_skips_the_endpoint(
+    tenant, invoice_paid, receiver, caplog, settings, path
+):
+    settings.WEBHOOKS_METRICS_TOKEN = TOKEN
+    plain, big = _endpoints(tenant, receiver)
+    Endpoint.objects.filter(pk=big.pk).update(payload_filter=HEAVY)
+    before = scrape()
+    large = publish_event(tenant, "invoice.paid", {"amount": 1, "blob": "é" * 125_000})
+
+    with caplog.at_level(logging.WARNING, logger="deliveries.services.subscribers"):
+        if path == "one event":
+            event_fan_out(event_id=large.pk)
+        else:
+            events_fan_out_pending(tenant_id=tenant.pk)
+
+    after = scrape()
+    assert len(large.body.encode()) > 250_000
+    assert not Delivery.objects.filter(endpoint=big).exists()
+    assert Delivery.objects.filter(endpoint=plain, event=large).count() == 1
+    (record,) = [r for r in caplog.records if "could not be evaluated" in r.getMessage()]
+    assert (record.event_id, record.endpoint_id) == (large.pk, big.pk)
+    assert record.reason.startswith("data.blob: $regex pattern too complex to run")
+    assert delta(before, after, "webhooks_fanout_filtered_total", reason="over_budget") == 1
+    assert delta(before, after, "webhooks_fanout_filtered_total", reason="unevaluable") == 0
+
+
+@pytest.mark.parametrize("path", ["one event", "tenant drain"])
+def test_payload_filters_run_outside_the_fan_out_transaction(
+    tenant, invoice_paid, receiver, monkeypatch, path
+):
+    """The fan-out holds no transaction (and so no event row lock) while filters run: their
+    work is bounded per evaluation, but not across a drain of many events."""
+    _, big = _endpoints(tenant, receiver)
+    events = [
+        publish_event(tenant, "invoice.paid", {"amount": a, "currency": "EUR"}) for a in (5, 5000)
+    ]
+    outside = len(connection.atomic_blocks)  # the test's own transaction, if any
+    depths: list[int] = []
+
+    def spying(spec, body):  # type: ignore[no-untyped-def]
+        depths.append(len(connection.atomic_blocks))
+        return filter_matches(spec, body)
+
+    monkeypatch.setattr(subscribers, "filter_matches", spying)
+    if path == "one event":
+        for event in events:
+            event_fan_out(event_id=event.pk)
+    else:
+        events_fan_out_pending(tenant_id=tenant.pk)
+
+    assert depths == [outside, outside]
+    assert list(Delivery.objects.filter(endpoint=big).values_list("event_id", flat=True)) == [
+        events[1].pk
+    ]

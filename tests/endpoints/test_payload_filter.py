@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from endpoints.payload_filter import (
+    MAX_PATTERNS,
+    MAX_PROGRAM,
+    MAX_REGEX_INPUT,
     FilterError,
+    FilterOverBudget,
     FilterUnevaluable,
     filter_matches,
     filter_validate,
@@ -124,4 +128,94 @@ def test_no_filter_is_stored_as_none():
 def test_a_pathological_pattern_runs_in_linear_time():
     """RE2 has no backtracking: the pattern that stalls Python's re for minutes returns."""
     spec = {"s": {"$regex": "^(a+)+$"}}
-    assert filter_matches(spec, {"s": "a" * 50_000 + "!"}) is False
+    assert filter_matches(spec, {"s": "a" * 16_000 + "!"}) is False
+
+
+def test_a_filter_holds_only_so_many_patterns_and_the_error_names_the_first_too_many():
+    many = {f"data.f{n}": {"$regex": "x"} for n in range(MAX_PATTERNS + 2)}
+    nested = {"$or": [{f"data.f{n}": {"$regex": "x"}} for n in range(MAX_PATTERNS + 1)]}
+
+    with pytest.raises(FilterError) as flat:
+        filter_validate(many)
+    with pytest.raises(FilterError) as deep:
+        filter_validate(nested)
+
+    assert str(flat.value) == (
+        f"filter.data.f{MAX_PATTERNS}.$regex: a filter holds at most {MAX_PATTERNS} $regex "
+        f"patterns ({MAX_PATTERNS + 2} given)"
+    )
+    assert str(deep.value).startswith(f"filter.$or[{MAX_PATTERNS}].data.f{MAX_PATTERNS}.$regex:")
+    assert filter_validate(dict(list(many.items())[:MAX_PATTERNS])) is not None
+
+
+@pytest.mark.parametrize("pattern", ["\\pL{380}\\pN", ".{1000}x", "\\pL{2}\\pN"])
+def test_a_pattern_whose_program_is_too_large_is_refused_on_save(pattern):
+    with pytest.raises(FilterError) as caught:
+        filter_validate({"data.note": {"$regex": pattern}})
+    assert str(caught.value).startswith(
+        f"filter.data.note.$regex: the pattern is too complex (its RE2 program is over "
+        f"{MAX_PROGRAM} instructions, at most {MAX_PROGRAM})"
+    )
+
+
+@pytest.mark.parametrize("pattern", ["\\pL+\\pN", ".{200}x", "[a-z0-9._%+-]+@example\\.com"])
+def test_a_pattern_of_reasonable_size_is_kept(pattern):
+    spec = {"data.note": {"$regex": pattern}}
+    assert filter_validate(spec) == spec
+
+
+def test_a_regex_on_a_string_over_the_input_limit_is_over_budget_not_searched():
+    spec = {"data.note": {"$regex": "needle"}}
+    near = {"data": {"note": "x" * (MAX_REGEX_INPUT - 6) + "needle"}}
+    over = {"data": {"note": "x" * MAX_REGEX_INPUT + "needle"}}
+    wide = {"data": {"note": "é" * (MAX_REGEX_INPUT // 2 + 1)}}  # few characters, many bytes
+
+    assert filter_matches(spec, near) is True
+    with pytest.raises(FilterOverBudget, match="at most 16384 bytes"):
+        filter_matches(spec, over)
+    with pytest.raises(FilterOverBudget, match="the body has 16386"):
+        filter_matches(spec, wide)
+
+
+def test_a_stored_pathological_filter_over_a_large_event_is_over_budget():
+    """A filter saved before the limits (48 heavy patterns) on a 250 KB event: refused to run,
+    whatever the patterns, instead of searching 250 KB 48 times."""
+    heavy = "\\pL{380}\\pN"
+    spec = {f"data.f{n}": {"$regex": heavy} for n in range(48)}
+    body = {"data": {f"f{n}": "é" * 5000 for n in range(48)}}  # about 480 KB in all
+    small = {"data": {f"f{n}": "é1" for n in range(48)}}
+
+    with pytest.raises(FilterOverBudget, match="too complex to run"):
+        filter_matches(spec, body)
+    with pytest.raises(FilterOverBudget):
+        filter_matches(spec, small)
+
+
+def test_the_work_of_all_patterns_of_one_evaluation_is_summed():
+    """Each string is within the input limit, but ten patterns of near the largest program on
+    ten 16 KB strings are more work than one evaluation may do (two are not): the budget says
+    so before the first search that would cross it."""
+    pattern = ".{250}x"  # about 2,000 instructions
+    spec = {f"data.f{n}": {"$regex": pattern} for n in range(MAX_PATTERNS)}
+    body = {"data": {f"f{n}": "y" * (MAX_REGEX_INPUT - 1) + "x" for n in range(MAX_PATTERNS)}}
+    two = {"data.f0": {"$regex": pattern}, "data.f1": {"$regex": pattern}}
+
+    assert filter_validate(spec) == spec
+    assert filter_matches(two, body) is True
+    with pytest.raises(FilterOverBudget, match="over the evaluation budget"):
+        filter_matches(spec, body)
+
+
+@pytest.mark.parametrize(
+    ("value", "place"),
+    [
+        ({"data.note": "a\x00b"}, "filter.data.note: a NUL character"),
+        ({"data.note": {"$in": ["ok", "\x00"]}}, "filter.data.note.$in[1]: a NUL character"),
+        ({"$or": [{"data.n\x00": 1}]}, "filter.$or[0]: the key 'data.n\\x00' holds a NUL"),
+        ({"data.note": {"$regex": "a\x00"}}, "filter.data.note.$regex: a NUL character"),
+    ],
+)
+def test_a_nul_anywhere_in_a_filter_is_refused_with_its_place(value, place):
+    with pytest.raises(FilterError) as caught:
+        filter_validate(value)
+    assert str(caught.value).startswith(place)
