@@ -10,10 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from deliveries import signing
 from webhooks_platform.conf import webhooks_settings
 
-from .. import crypto
+from .. import crypto, signing_secrets
 from ..models import Endpoint, EndpointSecret, EventType, Tenant
 from .header_seal import headers_reseal, headers_seal
 from .rules import (
@@ -55,18 +54,22 @@ def _event_types_resolve(
     return list(found.values())
 
 
-def _secret_or_new(secret: str | None, style: str = signing.STANDARD) -> str:
+def _secret_or_new(secret: str | None, style: str = signing_secrets.STANDARD) -> str:
     """A caller's own secret, validated, or a freshly generated one: a ``whsk_`` Ed25519
     signing key for the ed25519 style, a ``whsec_`` secret for the others."""
-    asymmetric = style == signing.ED25519
+    asymmetric = style == signing_secrets.ED25519
     if secret is None:
-        return signing.signing_key_generate() if asymmetric else signing.secret_generate()
+        return (
+            signing_secrets.signing_key_generate()
+            if asymmetric
+            else signing_secrets.secret_generate()
+        )
     try:
         if asymmetric:
-            signing.signing_key_check(secret)
+            signing_secrets.signing_key_check(secret)
         else:
-            signing.secret_key(secret)
-    except signing.InvalidSecret as exc:
+            signing_secrets.secret_key(secret)
+    except signing_secrets.InvalidSecret as exc:
         raise ValidationError({"secret": str(exc)}) from exc
     return secret
 
@@ -74,7 +77,7 @@ def _secret_or_new(secret: str | None, style: str = signing.STANDARD) -> str:
 def secret_shown(secret: str) -> str:
     """What the tenant sees of a stored secret: a ``whsec_`` secret as is, a ``whsk_`` signing
     key only as its ``whpk_`` public key."""
-    return signing.public_key(secret) if signing.is_signing_key(secret) else secret
+    return signing_secrets.public_key(secret) if signing_secrets.is_signing_key(secret) else secret
 
 
 def _secret_store(*, endpoint: Endpoint, secret: str) -> EndpointSecret:
@@ -214,7 +217,9 @@ def endpoint_update(
     new_kind = False
     if signature_style is not None:
         style = signature_style_validate(signature_style)
-        new_kind = (style == signing.ED25519) != (endpoint.signature_style == signing.ED25519)
+        new_kind = (style == signing_secrets.ED25519) != (
+            endpoint.signature_style == signing_secrets.ED25519
+        )
         endpoint.signature_style = style
     if url is not None and endpoint.kind == Endpoint.Kind.POLL:
         if url:
@@ -360,7 +365,7 @@ def endpoint_secret_current(*, endpoint: Endpoint) -> str:
     """The newest live secret of the kind the endpoint signs with, as the tenant may see it
     (``secret_shown``); "" when there is none."""
     live = endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [])
-    usable = signing.keys_for(endpoint.signature_style, live)
+    usable = signing_secrets.keys_for(endpoint.signature_style, live)
     return secret_shown(usable[0]) if usable else ""
 
 
