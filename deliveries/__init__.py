@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from webhooks_platform.errors import InputRejected, InputTooLarge
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -17,11 +19,11 @@ if TYPE_CHECKING:
     from .services.publishing_batch import PublishResult
 
 
-class PublishError(ValueError):
+class PublishError(InputRejected):
     """An event that cannot be published; the message names the problem."""
 
 
-class PayloadTooLarge(PublishError):
+class PayloadTooLarge(PublishError, InputTooLarge):
     """The encoded event body is over ``WEBHOOKS_MAX_PAYLOAD_BYTES``."""
 
 
