@@ -10,11 +10,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from deliveries.models import Event
-from webhooks_platform.dashboard import tenant_view
+from webhooks_platform.dashboard import endpoint_or_404, tenant_view
 
 from . import payload_filter
 from .models import Endpoint, Tenant
-from .views import endpoint_or_404
 
 RECENT_EVENTS = 20
 

@@ -15,9 +15,9 @@ from django.db.models import F
 from deliveries import policy
 from deliveries.models import Delivery
 from deliveries.services.dispatch import deliveries_dispatch
+from deliveries.services.endpoint_lifecycle import endpoint_disable
 from deliveries.services.operational import endpoint_state_changed
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_disable
 from webhooks_platform.conf import WebhooksSettings
 
 logger = logging.getLogger(__name__)

@@ -71,9 +71,10 @@ def operations_endpoints_sync(*, tenant: Tenant) -> list[Endpoint]:
     it is deleted, and a configured secret replaces a different current one (the old one keeps
     signing for the usual rotation grace, so retries in flight still verify).
     """
+    # endpoint_lifecycle sends operational webhooks through this module: imported here.
+    from deliveries.services.endpoint_lifecycle import endpoint_delete
     from endpoints.services import (
         endpoint_create,
-        endpoint_delete,
         endpoint_secret_current,
         endpoint_secret_rotate,
     )

@@ -90,6 +90,8 @@ class AlreadyExists(ValidationError):  # noqa: N818  (a ValidationError, named f
 
 
 _UNSET: Any = object()
+# The same marker for callers outside this package that pass arguments through.
+UNSET: Any = _UNSET
 _UID_RE = re.compile(r"^[a-zA-Z0-9_.\-]{1,256}$")
 MAX_METADATA_BYTES = 8 * 1024
 

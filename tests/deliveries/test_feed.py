@@ -24,9 +24,10 @@ from deliveries.feed import (
     feed_read,
 )
 from deliveries.models import Delivery, Event, FeedFetch, FeedItem
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_update
+from endpoints.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 

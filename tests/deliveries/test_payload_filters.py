@@ -12,10 +12,11 @@ from django.core.management import call_command
 from deliveries import publish_event
 from deliveries.engine.pump import Engine
 from deliveries.models import Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.publishing import event_send_test
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_update
+from endpoints.services import endpoint_create
 from tests.ops.test_metrics import TOKEN, delta, scrape
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,11 @@ from django.utils import timezone
 
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_update
+from endpoints.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 

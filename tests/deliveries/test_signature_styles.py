@@ -20,6 +20,7 @@ from svix.webhooks import Webhook as SvixWebhook
 from deliveries import publish_event, signing
 from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint
@@ -28,7 +29,6 @@ from endpoints.services import (
     endpoint_secret_current,
     endpoint_secret_rotate,
     endpoint_secrets_live,
-    endpoint_update,
 )
 from tests.nodejs import node_json, node_ready
 

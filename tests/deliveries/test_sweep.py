@@ -5,10 +5,11 @@ from django.utils import timezone
 
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery, Event
+from deliveries.services.endpoint_lifecycle import endpoint_disable, endpoint_enable
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.sending import deliveries_claim, deliveries_send
 from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
-from endpoints.services import endpoint_create, endpoint_disable, endpoint_enable
+from endpoints.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from deliveries import publish_event
 from deliveries.models import Delivery
 from deliveries.services import sending
+from deliveries.services.endpoint_lifecycle import endpoint_disable
 from deliveries.services.fanout import event_fan_out
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_disable
+from endpoints.services import endpoint_create
 from webhooks_platform import metrics
 
 pytestmark = pytest.mark.django_db

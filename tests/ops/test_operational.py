@@ -9,6 +9,7 @@ from standardwebhooks.webhooks import Webhook
 
 from deliveries import publish_event
 from deliveries.models import Delivery, Event
+from deliveries.services.endpoint_lifecycle import endpoint_disable, endpoint_enable
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.operational import (
     OPERATIONS_TENANT_SLUG,
@@ -17,12 +18,7 @@ from deliveries.services.operational import (
 )
 from deliveries.services.sending import deliveries_send
 from endpoints.models import Endpoint, Tenant
-from endpoints.services import (
-    endpoint_create,
-    endpoint_disable,
-    endpoint_enable,
-    endpoint_secret_current,
-)
+from endpoints.services import endpoint_create, endpoint_secret_current
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,6 @@
-"""Tenant portal pages for endpoints, secrets and the event catalogue; services do the work."""
+"""Tenant portal pages for endpoints, their secrets, delivery logs and test events; services do
+the work. Here, not in ``endpoints``, because they show deliveries and change them (disabling
+cancels, enabling resumes: ``deliveries.services.endpoint_lifecycle``)."""
 
 from __future__ import annotations
 
@@ -14,27 +16,29 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from deliveries import PublishError
-from deliveries.feed import consumers_lag
-from deliveries.models import FeedFetch
-from deliveries.selectors import deliveries_filter, endpoints_health
-from deliveries.services.publishing import event_send_test
-from deliveries.views import log_page
-from deliveries.views_charts import endpoint_charts, endpoint_latency_charts
+from endpoints import selectors, services, url_safety
+from endpoints.forms import EndpointForm, endpoint_form_initial, service_kwargs
+from endpoints.models import Endpoint, Tenant
+from endpoints.retry_schedule import schedule_text
+from endpoints.verify_snippets import verify_snippets
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.dashboard import (
     SELECTED_TENANT_KEY,
     audit,
+    endpoint_or_404,
     flat_message,
     tenant_view,
     viewer_resolve,
 )
 
-from . import selectors, services, url_safety
-from .forms import EndpointForm, endpoint_form_initial, service_kwargs
-from .models import Endpoint, Tenant
-from .retry_schedule import schedule_text
-from .verify_snippets import verify_snippets
+from . import PublishError
+from .feed import consumers_lag
+from .models import FeedFetch
+from .selectors import deliveries_filter, endpoints_health
+from .services import endpoint_lifecycle
+from .services.publishing import event_send_test
+from .views import log_page
+from .views_charts import endpoint_charts, endpoint_latency_charts
 
 ROTATION_GRACE_CHOICES = [
     (0, "Immediately (old secret stops now)"),
@@ -70,13 +74,6 @@ def tenant_switch(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 
 
 # --- Endpoints -------------------------------------------------------------------------------
-
-
-def endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
-    endpoint = selectors.endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
-    if endpoint is None:
-        raise Http404("No such endpoint.")
-    return endpoint
 
 
 @require_GET
@@ -180,7 +177,7 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
     if request.method == "POST" and form.is_valid():
         before = services.endpoint_snapshot(endpoint)
         try:
-            services.endpoint_update(endpoint=endpoint, **service_kwargs(form))
+            endpoint_lifecycle.endpoint_update(endpoint=endpoint, **service_kwargs(form))
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -246,7 +243,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
 def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = endpoint_or_404(tenant, endpoint_id)
     if request.method == "POST":
-        services.endpoint_delete(endpoint=endpoint)
+        endpoint_lifecycle.endpoint_delete(endpoint=endpoint)
         audit(request, action="endpoint.delete", tenant=tenant, target=endpoint)
         messages.success(request, f"Endpoint {endpoint.url} deleted.")
         return redirect("endpoint-list")
@@ -260,11 +257,11 @@ def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
 def endpoint_toggle(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = endpoint_or_404(tenant, endpoint_id)
     if endpoint.enabled:
-        services.endpoint_disable(endpoint=endpoint, reason="disabled by user")
+        endpoint_lifecycle.endpoint_disable(endpoint=endpoint, reason="disabled by user")
         audit(request, action="endpoint.disable", tenant=tenant, target=endpoint)
         messages.success(request, "Endpoint disabled; waiting deliveries were cancelled.")
     else:
-        services.endpoint_enable(endpoint=endpoint)
+        endpoint_lifecycle.endpoint_enable(endpoint=endpoint)
         audit(request, action="endpoint.enable", tenant=tenant, target=endpoint)
         messages.success(request, "Endpoint enabled; recent cancelled deliveries will be resent.")
     return redirect("endpoint-detail", endpoint_id=endpoint.pk)
@@ -277,7 +274,7 @@ def endpoint_circuit_reset(request: HttpRequest, tenant: Tenant, endpoint_id: st
     if not endpoint.enabled:
         messages.error(request, "The endpoint is disabled; enabling it also resets its circuit.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)
-    released = services.endpoint_circuit_reset(endpoint=endpoint)
+    released = endpoint_lifecycle.endpoint_circuit_reset(endpoint=endpoint)
     audit(request, action="endpoint.circuit_reset", tenant=tenant, target=endpoint)
     messages.success(
         request,
