@@ -5,8 +5,8 @@ from django.urls import path
 
 from deliveries import views as delivery_views
 from deliveries import views_endpoints as endpoint_views
+from deliveries import views_filter as filter_views
 from deliveries import views_support as support
-from endpoints import views_filter as filter_views
 from endpoints import views_portal as portal_views
 from endpoints import views_settings as settings_views
 

@@ -9,11 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from deliveries.models import Event
+from endpoints import payload_filter
+from endpoints.models import Endpoint, Tenant
 from webhooks_platform.dashboard import endpoint_or_404, tenant_view
 
-from . import payload_filter
-from .models import Endpoint, Tenant
+from .models import Event
 
 RECENT_EVENTS = 20
 
