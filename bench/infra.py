@@ -30,6 +30,15 @@ BROKER_URL = "redis://127.0.0.1:6379/14"
 VAR_DIR = Path(os.environ.get("BENCH_VAR_DIR", "/tmp/webhooks-bench-var"))  # noqa: S108
 
 
+def pct(values: list[float], q: float) -> float:
+    """The ``q``-th percentile of ``values`` (nearest rank); NaN for none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
 def platform_env(**extra: str) -> dict[str, str]:
     """The production configuration (PostgreSQL + Redis), loopback allowed for the receiver."""
     env = dict(os.environ)

@@ -111,7 +111,7 @@ def load(attempts: int, receiver_base: str) -> dict[str, Any]:
 
 
 def _time(client: Any, url: str, requests: int, **headers: str) -> dict[str, Any]:
-    from bench.run import pct
+    from bench.infra import pct
 
     response = client.get(url, **headers)  # warm: templates, caches, connection
     if response.status_code != 200:

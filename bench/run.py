@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import infra
+from bench.infra import pct
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EVENT_TYPE = "bench.ping"
@@ -90,14 +91,6 @@ QUICK = Sizes(
     paced_publishers=2,
     timeout=25,
 )
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def ms_summary(seconds: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float]:

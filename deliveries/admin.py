@@ -19,6 +19,8 @@ from django.utils.html import format_html
 from endpoints.admin import ReadOnlyAdmin, TenantSlugFilter
 from endpoints.services import audit_record
 
+# Registers the endpoint admin (autodiscovery imports only each app's ``admin`` module).
+from . import admin_endpoints  # noqa: F401
 from .models import Attempt, Delivery, Event, Job
 from .services.lifecycle import delivery_replay
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from webhooks_platform.errors import InputError, InputTooLarge
+from webhooks_platform.errors import InputRejected, InputTooLarge
 
 
-class PublishError(InputError):
+class PublishError(InputRejected):
     """An event that cannot be published; the message names the problem."""
 
 

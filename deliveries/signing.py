@@ -11,109 +11,57 @@ HMAC("{ts}.{body}")>``, one ``v1`` per live secret. ``ed25519`` is Standard Webh
 asymmetric scheme: ``webhook-signature: v1a,<base64(Ed25519(key, "{id}.{timestamp}.{body}"))>``
 signed with a ``whsk_`` key the platform keeps; the tenant sees only its ``whpk_`` public key,
 so a receiver holds nothing that could forge a message.
+
+What a secret or a signing key is, and making one, belong to the endpoint that owns it
+(``endpoints.signing_secrets``); they are re-exported here for the signing code and its callers.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
-import secrets
 from collections.abc import Iterable, Mapping
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
-SIGNING_KEY_PREFIX = "whsk_"  # an Ed25519 private key (its 32-byte seed), never shown
-PUBLIC_KEY_PREFIX = "whpk_"  # its public key, what the tenant sees
-ED25519_KEY_BYTES = 32
-SECRET_MIN_BYTES = 24
-SECRET_MAX_BYTES = 64
-SECRET_DEFAULT_BYTES = 32
+from endpoints.signing_secrets import ED25519 as ED25519
+from endpoints.signing_secrets import GITHUB as GITHUB
+from endpoints.signing_secrets import PUBLIC_KEY_PREFIX as PUBLIC_KEY_PREFIX
+from endpoints.signing_secrets import SECRET_DEFAULT_BYTES as SECRET_DEFAULT_BYTES
+from endpoints.signing_secrets import SECRET_MAX_BYTES as SECRET_MAX_BYTES
+from endpoints.signing_secrets import SECRET_MIN_BYTES as SECRET_MIN_BYTES
+from endpoints.signing_secrets import SECRET_PREFIX as SECRET_PREFIX
+from endpoints.signing_secrets import SIGNING_KEY_PREFIX as SIGNING_KEY_PREFIX
+from endpoints.signing_secrets import STANDARD as STANDARD
+from endpoints.signing_secrets import STRIPE as STRIPE
+from endpoints.signing_secrets import STYLES as STYLES
+from endpoints.signing_secrets import SVIX as SVIX
+from endpoints.signing_secrets import InvalidSecret as InvalidSecret
+from endpoints.signing_secrets import is_signing_key as is_signing_key
+from endpoints.signing_secrets import keys_for as keys_for
+from endpoints.signing_secrets import private_key
+from endpoints.signing_secrets import public_key as public_key
+from endpoints.signing_secrets import secret_generate as secret_generate
+from endpoints.signing_secrets import secret_key as secret_key
+from endpoints.signing_secrets import signing_key_check as signing_key_check
+from endpoints.signing_secrets import signing_key_generate as signing_key_generate
+
 DEFAULT_TOLERANCE_SECONDS = 300
 # Sent with every request of a test event (the envelope also says "test": true): a receiver can
 # tell a test from a real event without parsing the body. Endpoints may not set it themselves.
 TEST_HEADER = "x-webhook-test"
-STANDARD, SVIX, GITHUB, STRIPE, ED25519 = "standard", "svix", "github", "stripe", "ed25519"
-STYLES = (STANDARD, SVIX, GITHUB, STRIPE, ED25519)
-
-
-class InvalidSecret(ValueError):
-    """A string that is not a ``whsec_`` secret of 24 to 64 bytes."""
 
 
 class SignatureMismatch(ValueError):
     """A request whose signature or timestamp does not verify."""
 
 
-def secret_generate(num_bytes: int = SECRET_DEFAULT_BYTES) -> str:
-    if not SECRET_MIN_BYTES <= num_bytes <= SECRET_MAX_BYTES:
-        raise InvalidSecret(f"a secret has {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} bytes")
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(num_bytes)).decode("ascii")
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_`` secret."""
-    if not secret.startswith(SECRET_PREFIX):
-        raise InvalidSecret(f"a signing secret starts with {SECRET_PREFIX!r}")
-    try:
-        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
-    except ValueError as exc:
-        raise InvalidSecret("a signing secret is whsec_ followed by base64") from exc
-    if not SECRET_MIN_BYTES <= len(key) <= SECRET_MAX_BYTES:
-        raise InvalidSecret(
-            f"a signing secret decodes to {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} bytes"
-        )
-    return key
-
-
-def signing_key_generate() -> str:
-    """A new Ed25519 signing key, ``whsk_`` + base64 of its 32-byte seed."""
-    return SIGNING_KEY_PREFIX + base64.b64encode(secrets.token_bytes(ED25519_KEY_BYTES)).decode()
-
-
-@functools.lru_cache(maxsize=1024)
-def _private_key(key: str) -> Ed25519PrivateKey:
-    if not key.startswith(SIGNING_KEY_PREFIX):
-        raise InvalidSecret(f"an Ed25519 signing key starts with {SIGNING_KEY_PREFIX!r}")
-    try:
-        seed = base64.b64decode(key[len(SIGNING_KEY_PREFIX) :], validate=True)
-    except ValueError as exc:
-        raise InvalidSecret("an Ed25519 signing key is whsk_ followed by base64") from exc
-    if len(seed) != ED25519_KEY_BYTES:
-        raise InvalidSecret(f"an Ed25519 signing key decodes to {ED25519_KEY_BYTES} bytes")
-    return Ed25519PrivateKey.from_private_bytes(seed)
-
-
-def signing_key_check(key: str) -> None:
-    """Raise ``InvalidSecret`` unless ``key`` is a ``whsk_`` Ed25519 signing key."""
-    _private_key(key)
-
-
-def public_key(key: str) -> str:
-    """The ``whpk_`` public key of a ``whsk_`` signing key: what the tenant may see."""
-    raw = _private_key(key).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return PUBLIC_KEY_PREFIX + base64.b64encode(raw).decode("ascii")
-
-
-def is_signing_key(secret: str) -> bool:
-    return secret.startswith(SIGNING_KEY_PREFIX)
-
-
-def keys_for(style: str, secrets: Iterable[str]) -> list[str]:
-    """The live secrets ``style`` signs with: ``whsk_`` keys for ed25519, ``whsec_`` for the
-    rest (an endpoint that changed style keeps the other kind until it expires)."""
-    asymmetric = style == ED25519
-    return [s for s in secrets if is_signing_key(s) == asymmetric]
-
-
 def sign_ed25519(*, key: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """One ``v1a,<base64>`` signature of ``{msg_id}.{timestamp}.{body}``."""
     signed = b"%s.%d.%s" % (msg_id.encode("utf-8"), timestamp, body)
-    return "v1a," + base64.b64encode(_private_key(key).sign(signed)).decode("ascii")
+    return "v1a," + base64.b64encode(private_key(key).sign(signed)).decode("ascii")
 
 
 def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

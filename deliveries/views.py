@@ -14,10 +14,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from endpoints.models import Endpoint, Tenant
-from endpoints.selectors import endpoint_get, event_types_list
+from endpoints.models import Tenant
+from endpoints.selectors import event_types_list
 from endpoints.services import is_platform_header
-from webhooks_platform.dashboard import audit, flat_message, tenant_view
+from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
 from webhooks_platform.pagination import InvalidCursor, keyset_page
 
 from . import selectors
@@ -127,19 +127,12 @@ def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -
     }
 
 
-def _endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
-    endpoint = endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
-    if endpoint is None:
-        raise Http404("No such endpoint.")
-    return endpoint
-
-
 @require_GET
 @tenant_view
 def delivery_log(
     request: HttpRequest, tenant: Tenant, endpoint_id: str | None = None
 ) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id) if endpoint_id else None
+    endpoint = endpoint_or_404(tenant, endpoint_id) if endpoint_id else None
     if request.GET.get("fragment") == "recent" and endpoint is not None:
         # The live "recent deliveries" table of the endpoint page re-fetches just its rows.
         recent = list(
@@ -256,7 +249,7 @@ class RecoverForm(forms.Form):
 @require_POST
 @tenant_view(write=True)
 def endpoint_recover(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = _endpoint_or_404(tenant, endpoint_id)
+    endpoint = endpoint_or_404(tenant, endpoint_id)
     form = RecoverForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the time to recover failed deliveries from.")

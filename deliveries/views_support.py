@@ -23,12 +23,12 @@ from endpoints.selectors import (
     tenant_choices,
     tenant_get,
 )
-from endpoints.services import endpoint_circuit_reset, endpoint_disable, endpoint_enable
 from endpoints.views_portal import links_context
 from webhooks_platform.dashboard import audit, flat_message, staff_view
 
 from . import selectors
 from .models import Delivery, Job
+from .services.endpoint_lifecycle import endpoint_circuit_reset, endpoint_disable, endpoint_enable
 from .services.jobs import job_bulk_replay_create, job_scope
 from .services.lifecycle import delivery_replay, delivery_skip
 from .views import LogFilterForm, attempt_view_model, delivery_context, job_json, log_page

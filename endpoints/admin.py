@@ -2,7 +2,8 @@
 
 State changes (enable, disable, revoke) go through the services, as actions, so that deliveries are
 cancelled or resumed, operational webhooks fire and the audit log records who did it; the raw
-state fields are read-only here. Secrets and key hashes are never shown.
+state fields are read-only here. Secrets and key hashes are never shown. The endpoint admin,
+whose actions reach deliveries, is ``deliveries.admin_endpoints``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
-from .admin_forms import EndpointForm, EventTypeForm, TenantForm
+from .admin_forms import EventTypeForm, TenantForm
 from .models import (
     ApiKey,
     AuditEntry,
-    Endpoint,
     EndpointSecret,
     EventType,
     Membership,
@@ -135,111 +135,6 @@ class EventTypeAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if "retry_schedule" in form.changed_data:
             event_type_retry_schedules_changed()
-
-
-@admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
-    form = EndpointForm
-    list_display = [
-        "id",
-        "tenant",
-        "url",
-        "enabled",
-        "circuit_state",
-        "failing_since",
-        "consecutive_failures",
-        "disabled_reason",
-        "created_at",
-    ]
-    list_filter = [
-        "enabled",
-        "circuit_state",
-        FailingFilter,
-        DeletedFilter,
-        TenantSlugFilter,
-        ("disabled_at", admin.DateFieldListFilter),
-        ("created_at", admin.DateFieldListFilter),
-    ]
-    search_fields = ["=id", "url", "description", "tenant__slug"]
-    list_select_related = ["tenant"]
-    fields = [
-        "id",
-        "tenant",
-        "url",
-        "description",
-        "headers",
-        "event_types",
-        "rate_limit",
-        "signature_style",
-        "payload_filter",
-        "retry_schedule",
-        "ordered",
-        "enabled",
-        "disabled_reason",
-        "disabled_at",
-        "failing_since",
-        "consecutive_failures",
-        "circuit_state",
-        "circuit_opened_at",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    ]
-    readonly_fields = [
-        "id",
-        "tenant",
-        "enabled",
-        "disabled_reason",
-        "disabled_at",
-        "failing_since",
-        "consecutive_failures",
-        "circuit_state",
-        "circuit_opened_at",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    ]
-    filter_horizontal = ["event_types"]
-    actions = ["disable_endpoints", "enable_endpoints"]
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # An endpoint is born with a signing secret the tenant must see once: dashboard or API.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Deleting is a soft delete through the service, from the dashboard or the API.
-        return False
-
-    @admin.action(description="Disable selected endpoints (cancels what is waiting)")
-    def disable_endpoints(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
-        count = 0
-        for endpoint in queryset.filter(enabled=True, deleted_at__isnull=True):
-            services.endpoint_disable(endpoint=endpoint, reason="disabled by support")
-            services.audit_record(
-                action="endpoint.disable",
-                actor=request.user,
-                tenant=endpoint.tenant,
-                target=endpoint,
-                details={"via": "admin"},
-            )
-            count += 1
-        self.message_user(request, f"Disabled {count} endpoint(s).", messages.SUCCESS)
-
-    @admin.action(description="Enable selected endpoints (resumes cancelled deliveries)")
-    def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
-        count = 0
-        for endpoint in queryset.filter(enabled=False, deleted_at__isnull=True):
-            services.endpoint_enable(endpoint=endpoint)
-            services.audit_record(
-                action="endpoint.enable",
-                actor=request.user,
-                tenant=endpoint.tenant,
-                target=endpoint,
-                details={"via": "admin"},
-            )
-            count += 1
-        self.message_user(request, f"Enabled {count} endpoint(s).", messages.SUCCESS)
 
 
 @admin.register(EndpointSecret)

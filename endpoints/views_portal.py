@@ -1,5 +1,6 @@
 """Portal links in the dashboard: entering through one, and a tenant's admins making, listing
-and revoking them (support does the same from the tenant's support page)."""
+and revoking them (support does the same from the tenant's support page); where the dashboard's
+front page leads, and choosing which tenant to act for."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webhooks_platform.dashboard import PORTAL_LINK_KEY, PORTAL_SESSION_KEY, audit, tenant_view
+from webhooks_platform.dashboard import (
+    PORTAL_LINK_KEY,
+    PORTAL_SESSION_KEY,
+    SELECTED_TENANT_KEY,
+    audit,
+    tenant_view,
+    viewer_resolve,
+)
 from webhooks_platform.embedding import entry_frame_origins
 
 from . import portal
@@ -146,3 +154,28 @@ def portal_link_revoke(request: HttpRequest, tenant: Tenant, link_id: str) -> Ht
         else:
             messages.info(request, f"Link {link.pk} had already ended.")
     return redirect("portal-links")
+
+
+# --- Entry points: where "/" leads, and choosing a tenant ---------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    if viewer_resolve(request) is not None:
+        return redirect("endpoint-list")
+    if request.user.is_authenticated and request.user.is_staff:
+        return redirect("support-home")
+    if request.user.is_authenticated:
+        return render(request, "portal/no_tenant.html", status=403)
+    return redirect("login")
+
+
+@require_POST
+@tenant_view
+def tenant_switch(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    wanted = request.POST.get("tenant", "")
+    chosen = next((t for t in request.viewer.tenants if str(t.pk) == wanted), None)
+    if chosen is None:
+        raise Http404("No such tenant.")
+    request.session[SELECTED_TENANT_KEY] = chosen.pk
+    return redirect("endpoint-list")

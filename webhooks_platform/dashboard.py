@@ -16,11 +16,12 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from endpoints.models import Membership, PortalLink, Tenant
+from endpoints.models import Endpoint, Membership, PortalLink, Tenant
 from endpoints.portal import portal_link_live
+from endpoints.selectors import endpoint_get
 from endpoints.services import audit_record
 
 PORTAL_SESSION_KEY = "portal_tenant_id"
@@ -142,3 +143,11 @@ def validation_messages(exc: ValidationError) -> dict[str | None, list[str]]:
 
 def flat_message(exc: ValidationError) -> str:
     return " ".join(m for msgs in validation_messages(exc).values() for m in msgs)
+
+
+def endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
+    """The tenant's endpoint ``endpoint_id``; another tenant's, or none, is a 404."""
+    endpoint = endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    return endpoint

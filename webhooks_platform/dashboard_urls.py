@@ -4,14 +4,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from deliveries import views as delivery_views
+from deliveries import views_endpoints as endpoint_views
+from deliveries import views_filter as filter_views
 from deliveries import views_support as support
-from endpoints import views as endpoint_views
-from endpoints import views_filter as filter_views
 from endpoints import views_portal as portal_views
+from endpoints import views_secrets as secret_views
 from endpoints import views_settings as settings_views
 
 urlpatterns = [
-    path("", endpoint_views.home, name="dashboard-home"),
+    path("", portal_views.home, name="dashboard-home"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -25,7 +26,7 @@ urlpatterns = [
     path("portal/enter/", portal_views.portal_open, name="portal-open"),
     # Links of the earlier form, with the token in the path, until they expire (7 days at most).
     path("portal/enter/<str:token>/", portal_views.portal_enter, name="portal-enter"),
-    path("tenant/switch/", endpoint_views.tenant_switch, name="tenant-switch"),
+    path("tenant/switch/", portal_views.tenant_switch, name="tenant-switch"),
     # Tenant portal
     path("endpoints/", endpoint_views.endpoint_list, name="endpoint-list"),
     path("endpoints/new/", endpoint_views.endpoint_create, name="endpoint-create"),
@@ -53,12 +54,12 @@ urlpatterns = [
     ),
     path(
         "endpoints/<str:endpoint_id>/secret/",
-        endpoint_views.endpoint_secret_reveal,
+        secret_views.endpoint_secret_reveal,
         name="endpoint-secret",
     ),
     path(
         "endpoints/<str:endpoint_id>/secret/rotate/",
-        endpoint_views.endpoint_secret_rotate,
+        secret_views.endpoint_secret_rotate,
         name="endpoint-secret-rotate",
     ),
     path(

@@ -1,15 +1,13 @@
-"""Errors that are the caller's mistake, as every API surface answers them.
-
-Domain errors subclass these (``deliveries.errors.PublishError`` is an ``InputError``), so the
-API's exception handlers map them to 400 and 413 without importing the apps that raise them.
-"""
+"""Errors every app may raise for a caller's mistake, so that the API adapters can answer them
+without importing the app that raised them (``deliveries.PublishError`` is one)."""
 
 from __future__ import annotations
 
 
-class InputError(ValueError):
-    """Input that cannot be accepted; the message names the problem (400)."""
+class InputRejected(ValueError):
+    """Input a service refuses; the message says what is wrong. The native API answers 400
+    ``validation_error``, the Svix-compatible one 422."""
 
 
-class InputTooLarge(InputError):
-    """Input over a size limit (413)."""
+class InputTooLarge(InputRejected):
+    """Input over a size limit: 413 ``payload_too_large``."""

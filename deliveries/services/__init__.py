@@ -5,5 +5,7 @@
 - ``fanout``: one delivery per subscribed endpoint;
 - ``sending``: claim a batch, sign, send concurrently, record attempts and outcomes;
 - ``sweep``: recover what the broker or a dead worker lost;
-- ``lifecycle``: replay, cancel and resume.
+- ``lifecycle``: replay, cancel and resume;
+- ``endpoint_lifecycle``: an endpoint's update, disable, enable, circuit reset and delete, with
+  what each does to its deliveries (``endpoints.services`` writes only the endpoint's row).
 """

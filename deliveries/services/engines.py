@@ -14,9 +14,9 @@ from deliveries.engine.effects import Effects
 from deliveries.engine.pump import Engine
 from deliveries.models import Delivery
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_disable
 
 from .dispatch import deliveries_dispatch
+from .endpoint_lifecycle import endpoint_disable
 from .operational import delivery_exhausted, endpoint_state_changed
 
 

@@ -25,8 +25,15 @@ from django.db import IntegrityError, transaction
 
 from deliveries.models import Delivery, Event
 from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EventType, Tenant
+from endpoints.services import (
+    endpoint_create,
+    endpoint_mark_deleted,
+    endpoint_secret_current,
+    endpoint_secret_rotate,
+)
 from webhooks_platform.conf import webhooks_settings
 
+from .lifecycle import deliveries_cancel_for_endpoint
 from .publishing import event_publish
 
 logger = logging.getLogger(__name__)
@@ -73,13 +80,6 @@ def operations_endpoints_sync(*, tenant: Tenant) -> list[Endpoint]:
     it is deleted, and a configured secret replaces a different current one (the old one keeps
     signing for the usual rotation grace, so retries in flight still verify).
     """
-    from endpoints.services import (
-        endpoint_create,
-        endpoint_delete,
-        endpoint_secret_current,
-        endpoint_secret_rotate,
-    )
-
     ws = webhooks_settings()
     wanted = list(dict.fromkeys(ws.operational_webhook_urls))
     secret = ws.operational_webhook_secret or None
@@ -89,7 +89,9 @@ def operations_endpoints_sync(*, tenant: Tenant) -> list[Endpoint]:
         if endpoint.url in wanted and endpoint.url not in by_url:
             by_url[endpoint.url] = endpoint
         else:
-            endpoint_delete(endpoint=endpoint)
+            # The delete of endpoint_lifecycle, which sends operational webhooks through here.
+            endpoint_mark_deleted(endpoint=endpoint)
+            deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint deleted")
     for url in wanted:
         if url in by_url:
             continue

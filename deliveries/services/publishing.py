@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +11,8 @@ from django.utils import timezone
 
 from deliveries.errors import PayloadTooLarge, PublishError
 from deliveries.models import Event
+from endpoints.channels import InvalidChannels
+from endpoints.channels import channels_validate as channel_names_validate
 from endpoints.models import Endpoint, EventType, Tenant
 from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
@@ -20,8 +21,6 @@ from webhooks_platform.db import bound_cursor
 from .dispatch import fan_out_send, fan_out_signal
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-MAX_CHANNELS = 10
-CHANNEL_RE = re.compile(r"[a-zA-Z0-9_.\-]{1,128}")
 
 
 class EventExists(PublishError):
@@ -95,20 +94,11 @@ def _schema_check(event_type: EventType, payload: Any) -> None:
 
 
 def channels_validate(channels: Any, *, what: str = "channels") -> list[str]:
-    """A list of up to ``MAX_CHANNELS`` channel names such as ``project_123`` or ``eu.orders``."""
-    if channels is None:
-        return []
-    if not isinstance(channels, list | tuple) or not all(isinstance(c, str) for c in channels):
-        raise PublishError(f"{what} must be a list of strings")
-    if len(channels) > MAX_CHANNELS:
-        raise PublishError(f"{what} holds at most {MAX_CHANNELS} names; this has {len(channels)}")
-    for name in channels:
-        if not CHANNEL_RE.fullmatch(name):
-            raise PublishError(
-                f"{what}: {name[:140]!r} is not a channel name (1 to 128 letters, digits, "
-                "'-', '_' or '.')"
-            )
-    return list(dict.fromkeys(channels))
+    """``endpoints.channels.channels_validate``, its error raised as a ``PublishError``."""
+    try:
+        return channel_names_validate(channels, what=what)
+    except InvalidChannels as exc:
+        raise PublishError(str(exc)) from exc
 
 
 def _idempotency_key_check(idempotency_key: Any) -> None:

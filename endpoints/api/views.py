@@ -1,4 +1,7 @@
-"""Tenants, event types and endpoints. Each view: parse, call a service or selector, render."""
+"""Tenants, event types and endpoints. Each view: parse, call a service or selector, render.
+
+An endpoint's update, delete and circuit reset reach its deliveries, so their views are in
+``deliveries.api.views_endpoints``."""
 
 from __future__ import annotations
 
@@ -17,11 +20,9 @@ from webhooks_platform.api.permissions import HasApiKey, IsPlatformKey, Platform
 from webhooks_platform.api.views import ApiView, TenantView, responses
 
 from .serializers import (
-    CircuitResetOutSerializer,
     EndpointCreatedOutSerializer,
     EndpointCreateInSerializer,
     EndpointOutSerializer,
-    EndpointUpdateInSerializer,
     EventTypeCreateInSerializer,
     EventTypeListQuerySerializer,
     EventTypeOutSerializer,
@@ -289,54 +290,6 @@ class EndpointListView(TenantView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class EndpointDetailView(EndpointView):
-    @extend_schema(
-        tags=["endpoints"],
-        parameters=[TENANT_PARAM],
-        responses=responses({200: EndpointOutSerializer}, 404),
-    )
-    def get(self, request: Request, tenant: str, endpoint: str) -> Response:
-        return Response(EndpointOutSerializer(self.get_endpoint()).data)
-
-    @extend_schema(
-        tags=["endpoints"],
-        parameters=[TENANT_PARAM],
-        request=EndpointUpdateInSerializer,
-        responses=responses({200: EndpointOutSerializer}, 400, 404),
-    )
-    def patch(self, request: Request, tenant: str, endpoint: str) -> Response:
-        target = self.get_endpoint()
-        data = self.parse(EndpointUpdateInSerializer, request.data)
-        before = services.endpoint_snapshot(target)
-        with transaction.atomic():
-            services.endpoint_update(endpoint=target, **data)
-            after = services.endpoint_snapshot(target)
-            for action, details in services.endpoint_change_actions(before, after):
-                services.audit_record(
-                    action=action,
-                    api_key=self.api_key,
-                    tenant=self.tenant,
-                    target=target,
-                    details=details,
-                )
-        return Response(EndpointOutSerializer(self.get_endpoint()).data)
-
-    @extend_schema(
-        tags=["endpoints"],
-        parameters=[TENANT_PARAM],
-        description="Stops deliveries (pending ones are cancelled); the history stays readable.",
-        responses=responses(NO_CONTENT, 404),
-    )
-    def delete(self, request: Request, tenant: str, endpoint: str) -> Response:
-        target = self.get_endpoint()
-        with transaction.atomic():
-            services.endpoint_delete(endpoint=target)
-            services.audit_record(
-                action="endpoint.delete", api_key=self.api_key, tenant=self.tenant, target=target
-            )
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
 class EndpointSecretView(EndpointView):
     @extend_schema(
         tags=["endpoints"],
@@ -373,32 +326,3 @@ class EndpointSecretRotateView(EndpointView):
                 details={"grace_period_seconds": data.get("grace_period_seconds")},
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class EndpointCircuitResetView(EndpointView):
-    @extend_schema(
-        tags=["endpoints"],
-        parameters=[TENANT_PARAM],
-        summary="Retry now: close the circuit",
-        description="Closes the endpoint's circuit, starts its failure run over and sends what "
-        "waits for it at once, without waiting for the next probe. If the receiver still "
-        "fails, the circuit opens again after the usual run of failures.",
-        request=None,
-        responses=responses({200: CircuitResetOutSerializer}, 400, 404),
-    )
-    def post(self, request: Request, tenant: str, endpoint: str) -> Response:
-        target = self.get_endpoint()
-        if not target.enabled:
-            raise exceptions.ValidationError(
-                {"endpoint": "The endpoint is disabled; enabling it also resets its circuit."}
-            )
-        with transaction.atomic():
-            released = services.endpoint_circuit_reset(endpoint=target)
-            services.audit_record(
-                action="endpoint.circuit_reset",
-                api_key=self.api_key,
-                tenant=self.tenant,
-                target=target,
-                details={"released": released},
-            )
-        return Response(CircuitResetOutSerializer({"released": released}).data)

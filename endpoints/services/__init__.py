@@ -1,21 +1,25 @@
 """Writes to tenants, event types and endpoints. Every rule about them lives here:
 ``rules`` (what every write checks), ``tenants``, ``event_types``, ``endpoints`` (with signing
-secrets) and ``keys`` (API keys and the audit log). Callers import from this package."""
+secrets) and ``keys`` (API keys and the audit log). Callers import from this package.
+
+Changes whose effects reach deliveries (update, disable, enable, circuit reset, delete) are
+``deliveries.services.endpoint_lifecycle``'s: this package writes only the endpoint's row."""
 
 from __future__ import annotations
 
 from .changes import endpoint_change_actions, endpoint_changes, endpoint_snapshot
 from .endpoints import (
-    endpoint_circuit_reset,
+    EndpointUpdated,
+    endpoint_circuit_close,
     endpoint_create,
-    endpoint_delete,
-    endpoint_disable,
-    endpoint_enable,
+    endpoint_fields_update,
+    endpoint_mark_deleted,
+    endpoint_mark_disabled,
+    endpoint_mark_enabled,
     endpoint_secret_current,
     endpoint_secret_old_until,
     endpoint_secret_rotate,
     endpoint_secrets_live,
-    endpoint_update,
     secret_grace_validate,
     secrets_reencrypt,
 )
@@ -44,6 +48,7 @@ from .rules import (
     REDACTED,
     RESERVED_HEADERS,
     SENSITIVE_HEADERS,
+    UNSET,
     AlreadyExists,
     channels_validate_field,
     endpoint_headers_validate,
@@ -87,11 +92,14 @@ __all__ = [
     "channels_validate_field",
     "endpoint_change_actions",
     "endpoint_changes",
-    "endpoint_circuit_reset",
+    "EndpointUpdated",
+    "UNSET",
+    "endpoint_circuit_close",
     "endpoint_create",
-    "endpoint_delete",
-    "endpoint_disable",
-    "endpoint_enable",
+    "endpoint_fields_update",
+    "endpoint_mark_deleted",
+    "endpoint_mark_disabled",
+    "endpoint_mark_enabled",
     "endpoint_headers_validate",
     "endpoint_rate_limit_validate",
     "signature_style_validate",
@@ -103,7 +111,6 @@ __all__ = [
     "secret_grace_validate",
     "endpoint_secrets_live",
     "endpoint_snapshot",
-    "endpoint_update",
     "endpoint_url_validate",
     "event_type_archive",
     "event_type_create",

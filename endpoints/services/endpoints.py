@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,10 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from deliveries import signing
 from webhooks_platform.conf import webhooks_settings
 
-from .. import crypto
+from .. import crypto, signing_secrets
 from ..models import Endpoint, EndpointSecret, EventType, Tenant
 from .header_seal import headers_reseal, headers_seal
 from .rules import (
@@ -32,6 +32,14 @@ from .rules import (
 )
 
 # --- Endpoints -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndpointUpdated:
+    """What ``endpoint_fields_update`` changed that the endpoint's deliveries must follow."""
+
+    endpoint: Endpoint
+    unordered: bool  # ``ordered`` was turned off: what it held one at a time may all go now
 
 
 def _event_types_resolve(
@@ -55,18 +63,22 @@ def _event_types_resolve(
     return list(found.values())
 
 
-def _secret_or_new(secret: str | None, style: str = signing.STANDARD) -> str:
+def _secret_or_new(secret: str | None, style: str = signing_secrets.STANDARD) -> str:
     """A caller's own secret, validated, or a freshly generated one: a ``whsk_`` Ed25519
     signing key for the ed25519 style, a ``whsec_`` secret for the others."""
-    asymmetric = style == signing.ED25519
+    asymmetric = style == signing_secrets.ED25519
     if secret is None:
-        return signing.signing_key_generate() if asymmetric else signing.secret_generate()
+        return (
+            signing_secrets.signing_key_generate()
+            if asymmetric
+            else signing_secrets.secret_generate()
+        )
     try:
         if asymmetric:
-            signing.signing_key_check(secret)
+            signing_secrets.signing_key_check(secret)
         else:
-            signing.secret_key(secret)
-    except signing.InvalidSecret as exc:
+            signing_secrets.secret_key(secret)
+    except signing_secrets.InvalidSecret as exc:
         raise ValidationError({"secret": str(exc)}) from exc
     return secret
 
@@ -74,7 +86,7 @@ def _secret_or_new(secret: str | None, style: str = signing.STANDARD) -> str:
 def secret_shown(secret: str) -> str:
     """What the tenant sees of a stored secret: a ``whsec_`` secret as is, a ``whsk_`` signing
     key only as its ``whpk_`` public key."""
-    return signing.public_key(secret) if signing.is_signing_key(secret) else secret
+    return signing_secrets.public_key(secret) if signing_secrets.is_signing_key(secret) else secret
 
 
 def _secret_store(*, endpoint: Endpoint, secret: str) -> EndpointSecret:
@@ -166,14 +178,13 @@ def endpoint_create(
 
 
 @transaction.atomic
-def endpoint_update(
+def endpoint_fields_update(
     *,
     endpoint: Endpoint,
     url: str | None = None,
     description: str | None = None,
     event_types: Iterable[str | EventType] | None = None,
     headers: Mapping[str, str] | None = None,
-    enabled: bool | None = None,
     rate_limit: int | None = _UNSET,
     uid: str | None = _UNSET,
     channels: Iterable[str] | None = _UNSET,
@@ -182,10 +193,12 @@ def endpoint_update(
     payload_filter: Mapping[str, Any] | None = _UNSET,
     retry_schedule: Sequence[float] | None = _UNSET,
     ordered: bool | None = None,
-) -> Endpoint:
-    """Change what is given; ``rate_limit=None`` removes the limit (``uid=None`` the uid,
-    ``channels=None`` the channels, ``payload_filter=None`` the filter, ``retry_schedule=None``
-    the endpoint's own schedule), omitted leaves it."""
+) -> EndpointUpdated:
+    """Change what is given of the endpoint row; ``rate_limit=None`` removes the limit
+    (``uid=None`` the uid, ``channels=None`` the channels, ``payload_filter=None`` the filter,
+    ``retry_schedule=None`` the endpoint's own schedule), omitted leaves it. Returns what its
+    deliveries must follow; ``deliveries.services.endpoint_lifecycle.endpoint_update`` does
+    that (and enabling or disabling), so callers use that one."""
     if uid is not _UNSET:
         uid = uid_validate(uid, reserved_prefix="ep_")
         taken = Endpoint.objects.filter(tenant_id=endpoint.tenant_id, uid=uid).exclude(
@@ -214,7 +227,9 @@ def endpoint_update(
     new_kind = False
     if signature_style is not None:
         style = signature_style_validate(signature_style)
-        new_kind = (style == signing.ED25519) != (endpoint.signature_style == signing.ED25519)
+        new_kind = (style == signing_secrets.ED25519) != (
+            endpoint.signature_style == signing_secrets.ED25519
+        )
         endpoint.signature_style = style
     if url is not None and endpoint.kind == Endpoint.Kind.POLL:
         if url:
@@ -235,42 +250,24 @@ def endpoint_update(
         # Ed25519 signs with a key pair, the other styles with a shared secret: a new current
         # key of the kind the style needs (read it, or its public key, at /secret/).
         endpoint_secret_rotate(endpoint=endpoint)
-    if unordered:
-        # No longer one at a time: what it held goes out as any endpoint's deliveries do.
-        from deliveries.ordering import held_release_all
-        from deliveries.services.dispatch import deliveries_dispatch
-
-        deliveries_dispatch(delivery_ids=held_release_all(endpoint.pk, now=timezone.now()))
-    if enabled is True and not endpoint.enabled:
-        endpoint_enable(endpoint=endpoint)
-    elif enabled is False and endpoint.enabled:
-        endpoint_disable(endpoint=endpoint, reason="disabled by user")
-    return endpoint
+    return EndpointUpdated(endpoint=endpoint, unordered=unordered)
 
 
-@transaction.atomic
-def endpoint_disable(*, endpoint: Endpoint, reason: str) -> Endpoint:
-    """Stop delivering to ``endpoint``; what was waiting is cancelled (and revived on enable)."""
-    from deliveries.services.lifecycle import deliveries_cancel_for_endpoint
-    from deliveries.services.operational import endpoint_state_changed
-
+def endpoint_mark_disabled(*, endpoint: Endpoint, reason: str) -> bool:
+    """Mark ``endpoint`` disabled with ``reason``; True if it was enabled (refreshes it).
+    Its deliveries follow in ``deliveries.services.endpoint_lifecycle.endpoint_disable``."""
     now = timezone.now()
     updated = Endpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
         enabled=False, disabled_reason=reason[:500], disabled_at=now, updated_at=now
     )
     endpoint.refresh_from_db()
-    if updated:
-        deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint disabled")
-        endpoint_state_changed(endpoint=endpoint, event="endpoint.disabled", reason=reason)
-    return endpoint
+    return bool(updated)
 
 
-@transaction.atomic
-def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
-    """Deliver again, resuming the deliveries cancelled by the disable still in the retry window."""
-    from deliveries.services.lifecycle import deliveries_resume_for_endpoint
-    from deliveries.services.operational import endpoint_state_changed
-
+def endpoint_mark_enabled(*, endpoint: Endpoint) -> bool:
+    """Mark ``endpoint`` enabled with a closed circuit and no failure run; True if it was
+    disabled (refreshes it). Its deliveries follow in
+    ``deliveries.services.endpoint_lifecycle.endpoint_enable``."""
     now = timezone.now()
     updated = Endpoint.objects.filter(
         pk=endpoint.pk, enabled=False, deleted_at__isnull=True
@@ -283,10 +280,7 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
         **_CIRCUIT_CLOSED,
     )
     endpoint.refresh_from_db()
-    if updated:
-        deliveries_resume_for_endpoint(endpoint_id=endpoint.pk)
-        endpoint_state_changed(endpoint=endpoint, event="endpoint.enabled")
-    return endpoint
+    return bool(updated)
 
 
 # A person saying "try again now": the circuit closes and the failure run starts over.
@@ -300,46 +294,24 @@ _CIRCUIT_CLOSED = {
 }
 
 
-@transaction.atomic
-def endpoint_circuit_reset(*, endpoint: Endpoint) -> int:
-    """Close ``endpoint``'s circuit and send what waits for it now; returns how many go.
-
-    For a person who fixed the receiver and will not wait for the next probe. If the receiver
-    still fails, the circuit opens again after the usual run of failures.
-    """
-    from deliveries.models import Delivery
-    from deliveries.services.dispatch import deliveries_dispatch
-    from deliveries.services.operational import endpoint_state_changed
-
+def endpoint_circuit_close(*, endpoint: Endpoint) -> bool:
+    """Close ``endpoint``'s circuit and start its failure run over; True if it was open
+    (refreshes it). ``deliveries.services.endpoint_lifecycle.endpoint_circuit_reset`` also sends
+    what waits for it."""
     now = timezone.now()
     was_open = Endpoint.objects.filter(pk=endpoint.pk, circuit_state="open").exists()
     Endpoint.objects.filter(pk=endpoint.pk).update(updated_at=now, **_CIRCUIT_CLOSED)
     endpoint.refresh_from_db()
-    waiting = list(  # a scheduled event's delivery keeps its time
-        Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING)
-        .exclude(event__deliver_at__gt=now)
-        .values_list("id", flat=True)
-    )
-    Delivery.objects.filter(id__in=waiting).update(next_attempt_at=now, dispatched_until=None)
-    if waiting:
-        deliveries_dispatch(delivery_ids=waiting)
-    if was_open:
-        endpoint_state_changed(
-            endpoint=endpoint, event="endpoint.circuit_closed", reason="reset by a person"
-        )
-    return len(waiting)
+    return was_open
 
 
-@transaction.atomic
-def endpoint_delete(*, endpoint: Endpoint) -> None:
-    """Soft delete: the endpoint stops receiving, its history stays readable by support."""
-    from deliveries.services.lifecycle import deliveries_cancel_for_endpoint
-
+def endpoint_mark_deleted(*, endpoint: Endpoint) -> None:
+    """Soft delete the row: it stops receiving, its history stays readable by support.
+    ``deliveries.services.endpoint_lifecycle.endpoint_delete`` also cancels what waits."""
     now = timezone.now()
     Endpoint.objects.filter(pk=endpoint.pk).update(
         enabled=False, deleted_at=now, disabled_at=now, disabled_reason="deleted", updated_at=now
     )
-    deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint deleted")
 
 
 def endpoint_secrets_live(*, endpoint_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -363,7 +335,7 @@ def endpoint_secret_current(*, endpoint: Endpoint) -> str:
     """The newest live secret of the kind the endpoint signs with, as the tenant may see it
     (``secret_shown``); "" when there is none."""
     live = endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [])
-    usable = signing.keys_for(endpoint.signature_style, live)
+    usable = signing_secrets.keys_for(endpoint.signature_style, live)
     return secret_shown(usable[0]) if usable else ""
 
 

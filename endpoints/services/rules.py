@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from webhooks_platform.conf import webhooks_settings
 
 from .. import payload_filter, retry_schedule, url_safety
+from ..channels import InvalidChannels, channels_validate
 from ..models import Endpoint, Tenant
 
 MAX_ROTATION_GRACE_SECONDS = 7 * 86400
@@ -89,6 +90,8 @@ class AlreadyExists(ValidationError):  # noqa: N818  (a ValidationError, named f
 
 
 _UNSET: Any = object()
+# The same marker for callers outside this package that pass arguments through.
+UNSET: Any = _UNSET
 _UID_RE = re.compile(r"^[a-zA-Z0-9_.\-]{1,256}$")
 MAX_METADATA_BYTES = 8 * 1024
 
@@ -138,12 +141,9 @@ def metadata_validate(metadata: Any) -> dict[str, str]:
 
 
 def channels_validate_field(channels: Any) -> list[str]:
-    from deliveries import PublishError
-    from deliveries.services.publishing import channels_validate
-
     try:
         return channels_validate(channels)
-    except PublishError as exc:
+    except InvalidChannels as exc:
         raise ValidationError({"channels": str(exc)}) from exc
 
 

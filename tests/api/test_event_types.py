@@ -88,7 +88,8 @@ def test_the_operational_types_are_not_in_a_tenants_catalogue(
     from django.core.exceptions import ValidationError
 
     from deliveries import PublishError, publish_event
-    from endpoints.services import endpoint_create, endpoint_disable
+    from deliveries.services.endpoint_lifecycle import endpoint_disable
+    from endpoints.services import endpoint_create
 
     settings.WEBHOOKS_OPERATIONAL_WEBHOOK_URLS = ["http://127.0.0.1:9/operators"]
     endpoint = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/a")[0]

@@ -4,8 +4,9 @@ and an endpoint list that pages."""
 import pytest
 from django.urls import reverse
 
+from deliveries.services.endpoint_lifecycle import endpoint_delete
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_delete
+from endpoints.services import endpoint_create
 from tests.dashboard.conftest import make_user
 
 from .support import assert_error

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deliveries.models import Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_disable, endpoint_enable
 from endpoints.models import AuditEntry, Endpoint
-from endpoints.services import endpoint_disable, endpoint_enable
 
 from .conftest import make_delivery
 

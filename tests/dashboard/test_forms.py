@@ -242,7 +242,7 @@ def test_replay_requeues_the_delivery_and_is_audited(client_for, member, failed_
 
 
 def test_replay_on_a_disabled_endpoint_explains_why_not(client_for, member, failed_delivery):
-    from endpoints.services import endpoint_disable
+    from deliveries.services.endpoint_lifecycle import endpoint_disable
 
     endpoint_disable(endpoint=failed_delivery.endpoint, reason="test")
 

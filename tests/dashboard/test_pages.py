@@ -242,7 +242,7 @@ def test_a_signed_in_user_without_membership_sees_an_explanation(client_for, db)
 def test_support_home_lists_failing_and_disabled_endpoints_first(
     client_for, staff, endpoint, other_endpoint, tenant
 ):
-    from endpoints.services import endpoint_disable
+    from deliveries.services.endpoint_lifecycle import endpoint_disable
 
     healthy, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/healthy")
     endpoint_disable(endpoint=other_endpoint, reason="the receiver answered 410 Gone")

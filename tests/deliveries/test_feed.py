@@ -25,10 +25,11 @@ from deliveries.feed import (
 )
 from deliveries.long_poll import poll_wait_reserve
 from deliveries.models import Delivery, Event, FeedFetch, FeedItem
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_update
+from endpoints.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,11 @@ from django.utils import timezone
 
 from deliveries import PublishError, publish_event
 from deliveries.models import Delivery, Job
+from deliveries.services.endpoint_lifecycle import endpoint_disable
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.jobs import job_bulk_replay_create, job_recover_create, job_run
 from deliveries.services.publishing import event_send_test
-from endpoints.services import endpoint_create, endpoint_disable
+from endpoints.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 

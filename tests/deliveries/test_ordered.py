@@ -14,6 +14,7 @@ from django.utils import timezone
 from deliveries import publish_event
 from deliveries.engine.pump import Engine
 from deliveries.models import Attempt, Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_disable, endpoint_update
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.lifecycle import delivery_skip
@@ -21,7 +22,7 @@ from deliveries.services.publishing import event_send_test
 from deliveries.services.sweep import sweep
 from deliveries.templatetags.delivery_status import waiting
 from endpoints.models import AuditEntry, Endpoint
-from endpoints.services import endpoint_create, endpoint_disable, endpoint_update
+from endpoints.services import endpoint_create
 from tests.dashboard.conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -13,12 +13,13 @@ from django.db import connection
 from deliveries import publish_event
 from deliveries.models import Delivery
 from deliveries.services import subscribers
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out, events_fan_out_pending
 from deliveries.services.publishing import event_send_test
 from endpoints.models import Endpoint
 from endpoints.payload_filter import filter_matches
-from endpoints.services import endpoint_create, endpoint_update
+from endpoints.services import endpoint_create
 from tests.ops.test_metrics import TOKEN, delta, scrape
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,10 @@ from django.utils import timezone
 
 from deliveries import publish_event
 from deliveries.models import Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.fanout import event_fan_out
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_update
+from endpoints.services import endpoint_create
 from tests.engine import deliver_due
 
 pytestmark = pytest.mark.django_db

@@ -7,13 +7,9 @@ from django.db import transaction
 
 from deliveries import PublishError, publish_event
 from deliveries.models import Delivery, Event
+from deliveries.services.endpoint_lifecycle import endpoint_disable
 from deliveries.services.fanout import event_fan_out
-from endpoints.services import (
-    endpoint_create,
-    endpoint_disable,
-    event_type_archive,
-    event_type_create,
-)
+from endpoints.services import endpoint_create, event_type_archive, event_type_create
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.sweep import sweep
@@ -23,7 +24,7 @@ from endpoints.retry_schedule import (
     schedule_text,
     schedule_validate,
 )
-from endpoints.services import endpoint_create, endpoint_update, event_type_update
+from endpoints.services import endpoint_create, event_type_update
 
 pytestmark = pytest.mark.django_db
 

@@ -122,7 +122,11 @@ def test_a_batch_schedules_each_item_on_its_own(tenant, ok):
 
 
 def test_a_circuit_reset_or_a_re_enable_keeps_a_scheduled_deliverys_time(tenant, ok):
-    from endpoints.services import endpoint_circuit_reset, endpoint_disable, endpoint_enable
+    from deliveries.services.endpoint_lifecycle import (
+        endpoint_circuit_reset,
+        endpoint_disable,
+        endpoint_enable,
+    )
 
     later = timezone.now() + timedelta(days=2)
     event = publish_event(tenant, "invoice.paid", {}, deliver_at=later)

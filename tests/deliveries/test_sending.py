@@ -11,10 +11,11 @@ from standardwebhooks.webhooks import Webhook
 
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.lifecycle import delivery_replay
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_secret_rotate, endpoint_update
+from endpoints.services import endpoint_create, endpoint_secret_rotate
 from tests.engine import deliver_due
 
 pytestmark = pytest.mark.django_db

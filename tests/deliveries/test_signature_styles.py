@@ -19,6 +19,7 @@ from svix.webhooks import Webhook as SvixWebhook
 
 from deliveries import publish_event, signing
 from deliveries.models import Attempt
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out
 from endpoints.models import Endpoint
@@ -27,7 +28,6 @@ from endpoints.services import (
     endpoint_secret_current,
     endpoint_secret_rotate,
     endpoint_secrets_live,
-    endpoint_update,
 )
 from tests.nodejs import node_json, node_ready
 

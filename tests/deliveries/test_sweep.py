@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery, Event
+from deliveries.services.endpoint_lifecycle import endpoint_disable, endpoint_enable
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
-from endpoints.services import endpoint_create, endpoint_disable, endpoint_enable
+from endpoints.services import endpoint_create
 from tests.engine import deliver_due
 
 pytestmark = pytest.mark.django_db

@@ -1,10 +1,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from endpoints.services import (
     endpoint_create,
     endpoint_headers_validate,
-    endpoint_update,
     event_type_create,
     tenant_create,
 )

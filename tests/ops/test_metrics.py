@@ -16,9 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deliveries import publish_event
 from deliveries.models import Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_disable
 from deliveries.services.fanout import event_fan_out
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_create, endpoint_disable
+from endpoints.services import endpoint_create
 from tests.engine import deliver_due
 from webhooks_platform import metrics
 

@@ -9,6 +9,7 @@ from standardwebhooks.webhooks import Webhook
 
 from deliveries import publish_event
 from deliveries.models import Delivery, Event
+from deliveries.services.endpoint_lifecycle import endpoint_disable, endpoint_enable
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.operational import (
     OPERATIONS_TENANT_SLUG,
@@ -16,12 +17,7 @@ from deliveries.services.operational import (
     endpoint_state_changed,
 )
 from endpoints.models import Endpoint, Tenant
-from endpoints.services import (
-    endpoint_create,
-    endpoint_disable,
-    endpoint_enable,
-    endpoint_secret_current,
-)
+from endpoints.services import endpoint_create, endpoint_secret_current
 from tests.engine import deliver_due
 
 pytestmark = pytest.mark.django_db

@@ -1,9 +1,9 @@
 """The one error shape: ``{"error": {"code": ..., "message": ..., "fields": {...}}}``.
 
 Services raise Django's ``ValidationError`` (with a ``message_dict`` naming fields) or an
-``InputError`` (``webhooks_platform.errors``; ``deliveries.PublishError`` is one): both are the
-caller's mistake and answer 400 ``validation_error``, as DRF's own serializer errors do, so a
-client handles one status for every rejected input.
+``InputRejected`` (``webhooks_platform.errors``; ``deliveries.PublishError`` is one): both are
+the caller's mistake and answer 400 ``validation_error``, as DRF's own serializer errors do, so
+a client handles one status for every rejected input.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from webhooks_platform.errors import InputError, InputTooLarge
+from webhooks_platform.errors import InputRejected, InputTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _translate(exc: Exception) -> Exception:
         return exceptions.ValidationError({"non_field_errors": exc.messages})
     if isinstance(exc, InputTooLarge):
         return PayloadTooLarge(str(exc))
-    if isinstance(exc, InputError):
+    if isinstance(exc, InputRejected):
         return exceptions.ValidationError({"non_field_errors": [str(exc)]})
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()

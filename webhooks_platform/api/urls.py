@@ -8,7 +8,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from deliveries.api import views as deliveries_views
-from deliveries.api import views_feed
+from deliveries.api import views_endpoints, views_feed
 from endpoints.api import views as endpoints_views
 
 # Registers the Bearer scheme with drf-spectacular before the schema is generated.
@@ -33,7 +33,7 @@ v1 = [
         name="portal-link-detail",
     ),
     path(f"{T}/endpoints/", endpoints_views.EndpointListView.as_view(), name="endpoints"),
-    path(f"{EP}/", endpoints_views.EndpointDetailView.as_view(), name="endpoint-detail"),
+    path(f"{EP}/", views_endpoints.EndpointDetailView.as_view(), name="endpoint-detail"),
     path(f"{EP}/secret/", endpoints_views.EndpointSecretView.as_view(), name="endpoint-secret"),
     path(
         f"{EP}/secret/rotate/",
@@ -42,7 +42,7 @@ v1 = [
     ),
     path(
         f"{EP}/circuit-reset/",
-        endpoints_views.EndpointCircuitResetView.as_view(),
+        views_endpoints.EndpointCircuitResetView.as_view(),
         name="endpoint-circuit-reset",
     ),
     path(f"{EP}/test/", deliveries_views.EndpointTestView.as_view(), name="endpoint-test"),

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from deliveries.selectors import endpoint_stats
+from deliveries.services import endpoint_lifecycle
 from deliveries.services.jobs import job_recover_create
 from deliveries.services.publishing import event_send_test
 from endpoints import selectors, services
@@ -79,7 +80,7 @@ def endpoint_update(endpoint: Endpoint, data: dict[str, Any], *, replace: bool) 
     fields = endpoint_fields(data, replace=replace)
     if "event_types" in fields and fields["event_types"] is None:
         fields["event_types"] = []
-    services.endpoint_update(endpoint=endpoint, **fields)
+    endpoint_lifecycle.endpoint_update(endpoint=endpoint, **fields)
     return selectors.endpoint_get_by_key(tenant=endpoint.tenant, key=endpoint.pk) or endpoint
 
 
@@ -152,7 +153,7 @@ class EndpointDetailView(EndpointSubView):
     def delete(self, request: Request, app: str, endpoint: str) -> Response:
         found = self.endpoint()
         with transaction.atomic():
-            services.endpoint_delete(endpoint=found)
+            endpoint_lifecycle.endpoint_delete(endpoint=found)
             services.audit_record(action="endpoint.delete", api_key=self.api_key, target=found)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -196,7 +197,7 @@ class EndpointHeadersView(EndpointSubView):
     def _write(self, headers: dict[str, Any]) -> Response:
         found = self.endpoint()
         with transaction.atomic():
-            services.endpoint_update(endpoint=found, headers=headers)
+            endpoint_lifecycle.endpoint_update(endpoint=found, headers=headers)
             services.audit_record(
                 action="endpoint.headers_update", api_key=self.api_key, target=found
             )

@@ -13,16 +13,12 @@ import pytest
 from playwright.sync_api import expect
 
 from deliveries.models import Delivery, Event, Job
+from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.fanout import event_fan_out
 from deliveries.services.jobs import job_run
 from endpoints.models import Endpoint
 from endpoints.portal import portal_link
-from endpoints.services import (
-    endpoint_create,
-    endpoint_secret_current,
-    endpoint_update,
-    headers_open,
-)
+from endpoints.services import endpoint_create, endpoint_secret_current, headers_open
 from tests.e2e.conftest import clean_broker, e2e_settings  # noqa: F401  (shared fixtures)
 from tests.engine import deliver_due
 

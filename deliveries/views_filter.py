@@ -14,13 +14,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_ratelimit.core import is_ratelimited
 
-from deliveries.selectors import endpoint_recent_bodies
+from endpoints import payload_filter
+from endpoints.models import Tenant
 from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.dashboard import tenant_view
+from webhooks_platform.dashboard import endpoint_or_404, tenant_view
 
-from . import payload_filter
-from .models import Tenant
-from .views import endpoint_or_404
+from .selectors import endpoint_recent_bodies
 
 MAX_TEXT = payload_filter.MAX_BYTES * 2
 _LIMITS = {

@@ -1,82 +1,39 @@
-"""Tenant portal pages for endpoints, secrets and the event catalogue; services do the work."""
+"""Tenant portal pages for endpoints, their delivery logs and test events; services do the work.
+Here, not in ``endpoints``, because they show deliveries and change them (disabling cancels,
+enabling resumes: ``deliveries.services.endpoint_lifecycle``). The secret pages, which need
+only endpoints, are ``endpoints.views_secrets``."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from deliveries import PublishError
-from deliveries.feed import consumers_lag
-from deliveries.models import FeedFetch
-from deliveries.selectors import deliveries_filter, endpoints_health
-from deliveries.services.publishing import event_send_test
-from deliveries.views import log_page
-from deliveries.views_charts import endpoint_charts, endpoint_latency_charts
+from endpoints import selectors, services, url_safety
+from endpoints.forms import EndpointForm, endpoint_form_initial, service_kwargs
+from endpoints.models import Endpoint, Tenant
+from endpoints.retry_schedule import schedule_text
+from endpoints.verify_snippets import verify_snippets
+from endpoints.views_secrets import ROTATION_GRACE_CHOICES
 from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.dashboard import (
-    SELECTED_TENANT_KEY,
-    audit,
-    flat_message,
-    tenant_view,
-    viewer_resolve,
-)
+from webhooks_platform.dashboard import audit, endpoint_or_404, tenant_view
 
-from . import selectors, services, url_safety
-from .forms import EndpointForm, endpoint_form_initial, service_kwargs
-from .models import Endpoint, Tenant
-from .retry_schedule import schedule_text
-from .verify_snippets import verify_snippets
-
-ROTATION_GRACE_CHOICES = [
-    (0, "Immediately (old secret stops now)"),
-    (3600, "1 hour"),
-    (86400, "24 hours"),
-    (7 * 86400, "7 days"),
-]
-
-
-# --- Entry points ----------------------------------------------------------------------------
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    if viewer_resolve(request) is not None:
-        return redirect("endpoint-list")
-    if request.user.is_authenticated and request.user.is_staff:
-        return redirect("support-home")
-    if request.user.is_authenticated:
-        return render(request, "portal/no_tenant.html", status=403)
-    return redirect("login")
-
-
-@require_POST
-@tenant_view
-def tenant_switch(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    wanted = request.POST.get("tenant", "")
-    chosen = next((t for t in request.viewer.tenants if str(t.pk) == wanted), None)
-    if chosen is None:
-        raise Http404("No such tenant.")
-    request.session[SELECTED_TENANT_KEY] = chosen.pk
-    return redirect("endpoint-list")
-
+from . import PublishError
+from .feed import consumers_lag
+from .models import FeedFetch
+from .selectors import deliveries_filter, endpoints_health
+from .services import endpoint_lifecycle
+from .services.publishing import event_send_test
+from .views import log_page
+from .views_charts import endpoint_charts, endpoint_latency_charts
 
 # --- Endpoints -------------------------------------------------------------------------------
-
-
-def endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:
-    endpoint = selectors.endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
-    if endpoint is None:
-        raise Http404("No such endpoint.")
-    return endpoint
 
 
 @require_GET
@@ -180,7 +137,7 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
     if request.method == "POST" and form.is_valid():
         before = services.endpoint_snapshot(endpoint)
         try:
-            services.endpoint_update(endpoint=endpoint, **service_kwargs(form))
+            endpoint_lifecycle.endpoint_update(endpoint=endpoint, **service_kwargs(form))
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -246,7 +203,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
 def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = endpoint_or_404(tenant, endpoint_id)
     if request.method == "POST":
-        services.endpoint_delete(endpoint=endpoint)
+        endpoint_lifecycle.endpoint_delete(endpoint=endpoint)
         audit(request, action="endpoint.delete", tenant=tenant, target=endpoint)
         messages.success(request, f"Endpoint {endpoint.url} deleted.")
         return redirect("endpoint-list")
@@ -260,11 +217,11 @@ def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
 def endpoint_toggle(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = endpoint_or_404(tenant, endpoint_id)
     if endpoint.enabled:
-        services.endpoint_disable(endpoint=endpoint, reason="disabled by user")
+        endpoint_lifecycle.endpoint_disable(endpoint=endpoint, reason="disabled by user")
         audit(request, action="endpoint.disable", tenant=tenant, target=endpoint)
         messages.success(request, "Endpoint disabled; waiting deliveries were cancelled.")
     else:
-        services.endpoint_enable(endpoint=endpoint)
+        endpoint_lifecycle.endpoint_enable(endpoint=endpoint)
         audit(request, action="endpoint.enable", tenant=tenant, target=endpoint)
         messages.success(request, "Endpoint enabled; recent cancelled deliveries will be resent.")
     return redirect("endpoint-detail", endpoint_id=endpoint.pk)
@@ -277,7 +234,7 @@ def endpoint_circuit_reset(request: HttpRequest, tenant: Tenant, endpoint_id: st
     if not endpoint.enabled:
         messages.error(request, "The endpoint is disabled; enabling it also resets its circuit.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)
-    released = services.endpoint_circuit_reset(endpoint=endpoint)
+    released = endpoint_lifecycle.endpoint_circuit_reset(endpoint=endpoint)
     audit(request, action="endpoint.circuit_reset", tenant=tenant, target=endpoint)
     messages.success(
         request,
@@ -285,68 +242,6 @@ def endpoint_circuit_reset(request: HttpRequest, tenant: Tenant, endpoint_id: st
         if released
         else "Circuit reset: new deliveries go out at once.",
     )
-    return redirect("endpoint-detail", endpoint_id=endpoint.pk)
-
-
-@require_POST
-@tenant_view(write=True)
-def endpoint_secret_reveal(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    endpoint = endpoint_or_404(tenant, endpoint_id)
-    secret = services.endpoint_secret_current(endpoint=endpoint)
-    audit(request, action="endpoint.secret_reveal", tenant=tenant, target=endpoint)
-    if "application/json" in request.headers.get("Accept", ""):
-        response = JsonResponse({"secret": secret})
-    else:
-        response = render(
-            request,
-            "portal/secret.html",
-            {"endpoint": endpoint, "secret": secret, "section": "endpoints"},
-        )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@require_POST
-@tenant_view(write=True)
-def endpoint_secret_rotate(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
-    """Roll the signing secret, as Stripe does: the first POST shows what will happen and until
-    when the old secret keeps signing; only the second, with ``confirm=yes``, rotates."""
-    endpoint = endpoint_or_404(tenant, endpoint_id)
-    try:
-        grace = int(request.POST.get("grace_period_seconds", ""))
-        if request.POST.get("confirm") != "yes":
-            services.secret_grace_validate(grace)
-            label = dict(ROTATION_GRACE_CHOICES).get(grace, f"{grace} seconds")
-            context = {
-                "endpoint": endpoint,
-                "grace": grace,
-                "label": label,
-                "until": timezone.now() + timedelta(seconds=grace),
-                "section": "endpoints",
-            }
-            return render(request, "portal/secret_rotate_confirm.html", context)
-        services.endpoint_secret_rotate(endpoint=endpoint, grace_period_seconds=grace)
-    except ValueError:
-        messages.error(request, "Choose a grace period.")
-    except ValidationError as exc:
-        messages.error(request, flat_message(exc))
-    else:
-        audit(
-            request,
-            action="endpoint.secret_rotate",
-            tenant=tenant,
-            target=endpoint,
-            details={"grace_period_seconds": grace},
-        )
-        if grace:
-            until = timezone.localtime(timezone.now() + timedelta(seconds=grace))
-            messages.success(
-                request,
-                "Secret rotated. The previous secret keeps signing until "
-                f"{until:%Y-%m-%d %H:%M} {until.tzname()}.",
-            )
-        else:
-            messages.success(request, "Secret rotated. The previous secret no longer signs.")
     return redirect("endpoint-detail", endpoint_id=endpoint.pk)
 
 
