@@ -1,18 +1,23 @@
-"""The delivery engine: claim, gate, send, record.
+"""The delivery engine: claim → gate → send → record, one loop per worker process.
 
+- ``loop``: ``Engine``, the loop that claims only what it can start, launches it and records
+  the results (in a recorder thread, or in the turning thread in tests);
 - ``claim``: due work found and claimed in single statements returning plain rows;
-- ``gate``: what each endpoint may send now (adaptive window, circuit breaker, rate limit) and
-  the per-process endpoint and secret cache;
-- ``pump``: the loop that claims only what it can start, launches it and records the results;
+- ``gate``: what each endpoint may claim now (circuit breaker probes, rate limit);
+- ``slots``: each endpoint's window (in flight ≈ rate × latency), what it has in flight and
+  what is reserved for the fan-out;
+- ``endpoint_cache``: what the engine knows of each endpoint (settings, decrypted secrets);
+- ``send``: a claimed delivery signed into a request for ``deliveries.transport``;
+- ``record``: attempts and next states written in bulk; ``health``: failing runs, the circuit
+  and disabling; ``state``: what a finished try makes of a delivery (shared with the sweeper);
 - ``handover``: deliveries this process's fan-out creates already claimed for its engine;
-- ``record``: attempts and next states written in bulk; ``health``: circuit and disabling;
-- ``state``: what a finished try makes of a delivery, shared with the sweeper.
-
 - ``effects``: what a recorded try sets off above the engine (operational webhooks, disabling an
   endpoint, waking workers), supplied by ``deliveries.services.engines``.
 
-It is the only sender: every worker process runs one (``deliveries.services.engines``), and
-tests turn one in their own thread with ``engine_new().run_until_idle()``.
+It is the only sender and imports no service: every worker process runs one (built with its
+effects by ``deliveries.services.engines``), and tests turn one in their own thread with
+``engine_new().run_until_idle()``. This module keeps the engine running in this process, so the
+fan-out can wake it and hand it deliveries without a broker message.
 """
 
 from __future__ import annotations

@@ -1,268 +1,80 @@
 """What each endpoint may send now, decided before anything is claimed.
 
-- ``Window``: how many requests an endpoint may have in flight from this process, following how
-  it answers (grown while its latency holds, cut when latency degrades or failures come back).
-- The circuit breaker: an open circuit lets one probe through when it is due, and manual tries
-  (a person's replay, test event or recover) at once.
+- The circuit breaker: an open circuit lets one probe through when it is due (taken on the
+  endpoint row, so one worker wins), and manual tries (a person's replay, test event or recover)
+  at once.
 - The rate limit: a GCRA reservation on the endpoint row, shared by every worker.
-- ``EndpointCache``: endpoint settings read once per claim round in one query; decrypted secrets
-  kept per process and reloaded only when the endpoint's newest secret changes.
+
+How many requests an endpoint may have in flight is its window (``slots.Window``); what the
+engine knows of the endpoint is ``endpoint_cache.EndpointView``.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
 
-from endpoints import crypto
-from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret
-from endpoints.services import headers_open
-from webhooks_platform.conf import Network, WebhooksSettings
+from endpoints.models import Endpoint
+from webhooks_platform.conf import WebhooksSettings
 
 from .claim import Want
+from .endpoint_cache import EndpointView
 from .health import CIRCUIT_OPEN
-
-logger = logging.getLogger(__name__)
-
-
-class Window:
-    """An endpoint's concurrency limit: in flight ≈ its rate × its latency.
-
-    Starts at ``initial`` and grows by one per answer (slow start) until the first sign of
-    congestion, then by one per window's worth of answers. A failure (no response, 5xx, 429)
-    halves it, a latency above twice the best seen plus ``SLACK_SECONDS`` takes a tenth off,
-    each at most once per round trip. Never below 1 or above ``maximum``.
-
-    The slack is what the sender itself adds: a latency is measured around the whole request in
-    a Python event loop that serves every request of the process, so with a hundred in flight
-    each one also waits for the loop to serve the others (to a receiver on the same machine that
-    answers in under a millisecond: 4 ms at the median, 57 ms at p99 with ~60 in flight). With
-    5 ms of slack, that self-made delay read as a congested receiver and held a fast endpoint's
-    window near 60; a receiver's own slow-down shows well beyond it, and its failures (5xx,
-    429, timeouts) still halve the window at once.
-    """
-
-    SLACK_SECONDS = 0.05
-    MIN_RTT_DRIFT = 0.001  # the best latency seen creeps up, so a changed path is relearned
-
-    __slots__ = ("limit", "maximum", "min_rtt", "slow_start", "last_cut")
-
-    def __init__(self, *, initial: int, maximum: int) -> None:
-        self.maximum = max(1, maximum)
-        self.limit = float(min(max(1, initial), self.maximum))
-        self.min_rtt: float | None = None
-        self.slow_start = True
-        self.last_cut = -math.inf
-
-    @property
-    def size(self) -> int:
-        return max(1, int(self.limit))
-
-    def observe(self, *, seconds: float, status: int, now: float) -> None:
-        if self.min_rtt is None or seconds < self.min_rtt:
-            self.min_rtt = seconds
-        else:
-            self.min_rtt += self.MIN_RTT_DRIFT * (seconds - self.min_rtt)
-        failed = status == 0 or status >= 500 or status == 429
-        congested = seconds > 2 * self.min_rtt + self.SLACK_SECONDS
-        if failed or congested:
-            if now - self.last_cut >= max(seconds, 0.01):
-                self.limit = max(1.0, self.limit * (0.5 if failed else 0.9))
-                self.slow_start = False
-                self.last_cut = now
-            return
-        step = 1.0 if self.slow_start else 1.0 / self.limit
-        self.limit = min(float(self.maximum), self.limit + step)
 
 
 @dataclass
-class EndpointView:
-    """What the engine needs of an endpoint for one claim round (plain values, no model)."""
+class Gated:
+    """What one claim round may ask for, after the circuit breakers and rate limits."""
 
-    id: str
-    url: str
-    headers: dict[str, str]
-    circuit_open: bool
-    probe_due: bool
-    next_probe_at: datetime | None
-    rate_limit: int | None
-    had_failures: bool  # failures on record or an open circuit: a success must reset them
-    secrets: list[str] = field(default_factory=list)
-    signature_style: str = "standard"
-    retry_schedule: tuple[float, ...] | None = None  # its own; None: the event type's or platform's
-    ordered: bool = False  # one delivery at a time, in publish order (deliveries.ordering)
-    # An operators' endpoint (operational webhooks) reaches its own ranges too; None: the
-    # platform's allow-list, as for every tenant's endpoint.
-    allowed_subnets: tuple[Network, ...] | None = None
+    wants: list[Want] = field(default_factory=list)
+    rate_granted: dict[str, int] = field(default_factory=dict)  # endpoint -> slots it reserved
+    held: dict[str, datetime] = field(default_factory=dict)  # endpoint -> rate-limited until
 
 
-class _Expiring(dict[str, float]):
-    """Keys that count as present until their monotonic deadline passes."""
-
-    def __contains__(self, key: object) -> bool:
-        deadline = self.get(key)  # type: ignore[call-overload]
-        if deadline is None:
-            return False
-        if deadline <= time.monotonic():
-            self.pop(key)  # type: ignore[call-overload]
-            return False
-        return True
-
-
-class EndpointCache:
-    """Endpoint settings per claim round, and decrypted secrets across rounds."""
-
-    VIEW_SECONDS = 0.25
-
-    def __init__(self) -> None:
-        # endpoint id -> (newest secret id, [(secret, expires_at)] newest first)
-        self._secrets: dict[str, tuple[int | None, list[tuple[str, datetime | None]]]] = {}
-        # endpoint id -> (when read, its view or None when disabled or deleted)
-        self._views: dict[str, tuple[float, EndpointView | None]] = {}
-        # endpoint id -> until when it is left out: its secrets could not be decrypted
-        self._unopenable: _Expiring = _Expiring()
-
-    def load(
-        self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings
-    ) -> dict[str, EndpointView]:
-        """The enabled, live endpoints among ``endpoint_ids``, as read within the last
-        ``VIEW_SECONDS`` (this process's own health writes drop them sooner: ``forget_views``)."""
-        clock = time.monotonic()
-        stale = [
-            e
-            for e in endpoint_ids
-            if clock - self._views.get(e, (-1e9, None))[0] > self.VIEW_SECONDS
-        ]
-        if stale:
-            fresh = self._read(stale, now, ws)
-            for endpoint_id in stale:
-                self._views[endpoint_id] = (clock, fresh.get(endpoint_id))
-            if len(self._views) > 50_000:
-                self._views.clear()
-        views = {}
-        for endpoint_id in endpoint_ids:
-            view = self._views.get(endpoint_id, (0, None))[1]
-            if view is not None:
-                views[endpoint_id] = view
-        return views
-
-    def peek(self, endpoint_id: str) -> EndpointView | None:
-        """The endpoint's view as last read, however old (None: never read, or not live)."""
-        return self._views.get(endpoint_id, (0, None))[1]
-
-    def forget_views(self, endpoint_ids: Iterable[str]) -> None:
-        for endpoint_id in endpoint_ids:
-            self._views.pop(endpoint_id, None)
-
-    def _read(
-        self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings
-    ) -> dict[str, EndpointView]:
-        """One query for the endpoints, plus one for secrets whose version changed."""
-        newest = EndpointSecret.objects.filter(endpoint_id=OuterRef("pk")).order_by("-id")
-        rows = list(
-            Endpoint.objects.filter(id__in=endpoint_ids, enabled=True, deleted_at__isnull=True)
-            .annotate(secret_version=Subquery(newest.values("id")[:1]))
-            .values_list(
-                "id",
-                "url",
-                "headers",
-                "circuit_state",
-                "circuit_next_probe_at",
-                "rate_limit",
-                "failing_since",
-                "consecutive_failures",
-                "secret_version",
-                "tenant__slug",
-                "signature_style",
-                "retry_schedule",
-                "ordered",
-            )
-        )
-        stale = [
-            r[0]
-            for r in rows
-            if (self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None)
-            and r[0] not in self._unopenable
-        ]
-        if stale:
-            self._reload_secrets(stale, {r[0]: r[8] for r in rows}, now)
-        views: dict[str, EndpointView] = {}
-        for row in rows:
-            ep_id, url, headers, state, next_probe, rate, failing, failures = row[:8]
-            slug, style, retry, ordered = row[9:]
-            if ep_id in self._unopenable:
+def gate_round(
+    views: Sequence[EndpointView],
+    *,
+    free: Callable[[str], int],
+    in_flight: Callable[[str], int],
+    now: datetime,
+    ws: WebhooksSettings,
+) -> Gated:
+    """What to claim for each endpoint, in the order given: its free room while its circuit is
+    closed, a probe or manual tries while it is open, and no more than its rate limit grants."""
+    gated = Gated()
+    for view in views:
+        want = want_for(view, free=free(view.id), in_flight=in_flight(view.id), now=now, ws=ws)
+        if want is None:
+            continue
+        if view.rate_limit and not want.manual_only:
+            granted, next_free, _ = rate_reserve(view.id, view.rate_limit, want.count, now)
+            if granted == 0:
+                gated.held[view.id] = next_free
+                if want.probe_at is not None:
+                    probe_return(view.id, want.probe_at, now)
                 continue
-            try:
-                opened = headers_open(headers or {})
-            except crypto.SecretDecryptionError:
-                self._cannot_open(ep_id, "a sealed custom header")
-                continue
-            is_open = state == CIRCUIT_OPEN
-            views[ep_id] = EndpointView(
-                id=ep_id,
-                url=url,
-                headers=opened,
-                circuit_open=is_open,
-                probe_due=is_open and (next_probe is None or next_probe <= now),
-                next_probe_at=next_probe if is_open else None,
-                rate_limit=rate or None,
-                had_failures=is_open or failing is not None or bool(failures),
-                secrets=[
-                    s
-                    for s, exp in self._secrets.get(ep_id, (None, []))[1]
-                    if exp is None or exp > now
-                ],
-                allowed_subnets=(
-                    ws.subnets_for(operations=True) if slug == OPERATIONS_TENANT_SLUG else None
-                ),
-                signature_style=style,
-                retry_schedule=None if retry is None else tuple(float(d) for d in retry),
-                ordered=ordered,
-            )
-        return views
+            gated.rate_granted[view.id] = granted
+            want = Want(view.id, granted, probe_at=want.probe_at)
+        gated.wants.append(want)
+    return gated
 
-    def _reload_secrets(
-        self, endpoint_ids: list[str], versions: dict[str, int | None], now: datetime
-    ) -> None:
-        loaded: dict[str, list[tuple[str, datetime | None]]] = {e: [] for e in endpoint_ids}
-        rows = (
-            EndpointSecret.objects.filter(endpoint_id__in=endpoint_ids)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-            .order_by("endpoint_id", "-created_at", "-id")
-            .values_list("endpoint_id", "encrypted", "expires_at")
-        )
-        broken: set[str] = set()
-        for endpoint_id, encrypted, expires_at in rows:
-            try:
-                loaded[endpoint_id].append((crypto.decrypt(encrypted), expires_at))
-            except crypto.SecretDecryptionError:
-                broken.add(endpoint_id)
-        for endpoint_id in broken:
-            self._cannot_open(endpoint_id, "its signing secret")
-            loaded.pop(endpoint_id)
-        for endpoint_id, secrets in loaded.items():
-            self._secrets[endpoint_id] = (versions.get(endpoint_id), secrets)
 
-    UNOPENABLE_SECONDS = 30.0
-
-    def _cannot_open(self, endpoint_id: str, what: str) -> None:
-        """An endpoint whose secrets none of the configured keys opens (a lost encryption key)
-        sends nothing for a while; its deliveries wait, untried, and every other endpoint goes
-        on. Said once per pause, never with the ciphertext."""
-        self._unopenable[endpoint_id] = time.monotonic() + self.UNOPENABLE_SECONDS
-        logger.error(
-            "cannot decrypt %s of endpoint %s with WEBHOOKS_ENCRYPTION_KEYS; its deliveries "
-            "wait until a key that opens it is configured",
-            what,
-            endpoint_id,
-        )
+def gate_settle(
+    gated: Gated, got: Counter[str], views: dict[str, EndpointView], now: datetime
+) -> None:
+    """After the claim: rate-limit slots it did not use go back, and a probe that found nothing
+    to send is due again at once."""
+    for want in gated.wants:
+        if want.endpoint_id in gated.rate_granted:
+            unused = gated.rate_granted[want.endpoint_id] - got[want.endpoint_id]
+            rate_refund(want.endpoint_id, views[want.endpoint_id].rate_limit or 1, unused, now)
+        if want.probe_at is not None and not got[want.endpoint_id]:
+            probe_return(want.endpoint_id, want.probe_at, now)
 
 
 def want_for(

@@ -27,7 +27,7 @@ from datetime import datetime
 from deliveries.models import Delivery
 
 from .claim import Claimed
-from .gate import EndpointView
+from .endpoint_cache import EndpointView
 
 
 @dataclass(slots=True)

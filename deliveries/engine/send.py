@@ -12,7 +12,7 @@ from endpoints.services import headers_redacted
 from webhooks_platform.conf import WebhooksSettings
 
 from .claim import Claimed
-from .gate import EndpointView
+from .endpoint_cache import EndpointView
 from .record import Flight
 
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 
 from deliveries.engine.effects import Effects
-from deliveries.engine.pump import Engine
+from deliveries.engine.loop import Engine
 from deliveries.models import Delivery
 from endpoints.models import Endpoint
 

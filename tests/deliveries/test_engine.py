@@ -13,7 +13,8 @@ from standardwebhooks.webhooks import Webhook
 
 from deliveries import publish_event
 from deliveries.engine.claim import Want, claim, discover
-from deliveries.engine.gate import EndpointCache, Window
+from deliveries.engine.endpoint_cache import EndpointCache
+from deliveries.engine.slots import Window
 from deliveries.models import Attempt, Delivery
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from deliveries import publish_event
 from deliveries.engine import handover
-from deliveries.engine.pump import Engine
+from deliveries.engine.loop import Engine
 from deliveries.models import Attempt, Delivery
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import events_fan_out_pending

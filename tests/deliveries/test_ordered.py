@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deliveries import publish_event
-from deliveries.engine.pump import Engine
+from deliveries.engine.loop import Engine
 from deliveries.models import Attempt, Delivery
 from deliveries.services.endpoint_lifecycle import endpoint_disable, endpoint_update
 from deliveries.services.engines import engine_new

@@ -31,16 +31,10 @@ from deliveries import transport
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from . import register_local
-from .claim import Claimed, Want, claim, discover
+from .claim import Claimed, claim, discover
 from .effects import Effects
-from .gate import (
-    EndpointCache,
-    EndpointView,
-    probe_return,
-    rate_refund,
-    rate_reserve,
-    want_for,
-)
+from .endpoint_cache import EndpointCache, EndpointView
+from .gate import gate_round, gate_settle
 from .handover import (
     Adopted,
     Handover,
@@ -291,31 +285,17 @@ class Engine:
         for endpoint_id in candidates:
             if endpoint_id not in views:  # disabled or deleted: the sweeper cancels its work
                 self._due.pop(endpoint_id, None)
-        wants: list[Want] = []
-        rate_granted: dict[str, int] = {}
         # Oldest due first. Each endpoint may ask for all its free room; the claim as a whole
         # takes at most ``room``, so endpoints with one delivery each do not reserve a window.
-        for endpoint_id in sorted(views, key=lambda e: self._due.get(e, now)):
-            view = views[endpoint_id]
-            want = want_for(
-                view,
-                free=min(room, self._slots.free(endpoint_id, ws)),
-                in_flight=self._slots.in_flight(endpoint_id),
-                now=now,
-                ws=ws,
-            )
-            if want is None:
-                continue
-            if view.rate_limit and not want.manual_only:
-                granted, next_free, _ = rate_reserve(endpoint_id, view.rate_limit, want.count, now)
-                if granted == 0:
-                    self._held[endpoint_id] = next_free
-                    if want.probe_at is not None:
-                        probe_return(endpoint_id, want.probe_at, now)
-                    continue
-                rate_granted[endpoint_id] = granted
-                want = Want(endpoint_id, granted, probe_at=want.probe_at)
-            wants.append(want)
+        gated = gate_round(
+            [views[e] for e in sorted(views, key=lambda e: self._due.get(e, now))],
+            free=lambda e: min(room, self._slots.free(e, ws)),
+            in_flight=self._slots.in_flight,
+            now=now,
+            ws=ws,
+        )
+        self._held.update(gated.held)
+        wants = gated.wants
         if not wants:
             return
         token = uuid.uuid4()
@@ -339,11 +319,7 @@ class Engine:
                     self._held[want.endpoint_id] = min(
                         probe, now + timedelta(seconds=self.HOLD_SECONDS)
                     )
-            if want.endpoint_id in rate_granted:
-                unused = rate_granted[want.endpoint_id] - got[want.endpoint_id]
-                rate_refund(want.endpoint_id, views[want.endpoint_id].rate_limit or 1, unused, now)
-            if want.probe_at is not None and not got[want.endpoint_id]:
-                probe_return(want.endpoint_id, want.probe_at, now)
+        gate_settle(gated, got, views, now)
         if claimed:
             probes = {w.endpoint_id: w.probe_at for w in wants if w.probe_at is not None}
             self._launch(claimed, views, token, ws, probes=probes)
