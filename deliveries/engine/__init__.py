@@ -44,7 +44,7 @@ _local: _Wakeable | None = None
 
 
 def register_local(engine: _Wakeable | None) -> None:
-    """The engine now running in this process (the pump registers itself when it starts)."""
+    """The engine now running in this process (the engine registers itself when it starts)."""
     global _local
     _local = engine
 
