@@ -180,6 +180,9 @@ async def resolve_async(host: str, port: int) -> list[IPAddress]:
     return await _async_resolver.lookup(host, port)
 
 
+_system_resolve_async = resolve_async
+
+
 def parse_ip_literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]"))

@@ -248,3 +248,28 @@ def test_localhost_resolves_through_c_ares_to_both_loopbacks(tmp_path):
 
     assert ipaddress.ip_address("127.0.0.1") in addresses
     assert all(a.is_loopback for a in addresses)
+
+
+def test_a_localhost_endpoint_is_delivered_through_c_ares(
+    receiver, tenant, invoice_paid, settings, monkeypatch, tmp_path
+):
+    # given the real resolvers (c-ares answering localhost itself, its DNS server configured on
+    # loopback so that even a miss stays on this machine) and loopback allowed in both families
+    resolv_conf = tmp_path / "resolv.conf"
+    resolv_conf.write_text("nameserver 127.0.0.1\n")
+    monkeypatch.setattr(url_safety, "resolve", url_safety._system_resolve)
+    monkeypatch.setattr(url_safety, "resolve_async", url_safety._system_resolve_async)
+    monkeypatch.setattr(
+        url_safety, "_async_resolver", url_safety.AsyncResolver(resolvconf_path=str(resolv_conf))
+    )
+    settings.WEBHOOKS_ALLOWED_SUBNETS = ["127.0.0.0/8", "::1/128"]
+    port = receiver.server.server_port
+    endpoint, _ = endpoint_create(tenant=tenant, url=f"http://localhost:{port}/ok")
+    _publish(tenant)
+
+    # when it is delivered
+    deliver_due()
+
+    # then it went through
+    (attempt,) = Attempt.objects.filter(delivery__endpoint=endpoint)
+    assert (attempt.response_status, attempt.error) == (200, "")
