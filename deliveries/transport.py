@@ -23,7 +23,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +42,7 @@ class OutboundRequest:
     headers: dict[str, str]
     body: bytes
     group: str = ""  # the endpoint it goes to
+    tenant: str = ""  # the endpoint's tenant (bounds its DNS lookups with its other endpoints')
     # The ranges this request may reach instead of the options' (an operators' endpoint).
     allowed_subnets: tuple[url_safety.Network, ...] | None = None
 
@@ -62,41 +62,140 @@ class AttemptResult:
         return self.response_headers.get("retry-after")
 
 
+class _Slots:
+    """At most ``limit`` holders per key (an endpoint, a tenant); a key's semaphore lives only
+    while someone holds or waits for it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._by_key: dict[str, list[Any]] = {}  # key -> [semaphore, holders and waiters]
+
+    async def acquire(self, key: str) -> None:
+        entry = self._by_key.get(key)
+        if entry is None:
+            entry = self._by_key[key] = [asyncio.Semaphore(self.limit), 0]
+        entry[1] += 1
+        try:
+            await entry[0].acquire()
+        except BaseException:
+            self._leave(key, entry)
+            raise
+
+    def release(self, key: str) -> None:
+        entry = self._by_key[key]
+        entry[0].release()
+        self._leave(key, entry)
+
+    def _leave(self, key: str, entry: list[Any]) -> None:
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._by_key[key]
+
+
 class _PinnedResolver(AbstractResolver):
     """Answers only with addresses that ``_send_one`` resolved and checked for that host.
 
-    Lookups themselves (``lookup``) run on a pool of their own, at most one at a time per host:
-    requests to the same host share the lookup in progress, so names that resolve slowly hold
-    at most one thread each and never the lookups of other endpoints. A lookup that outlives
-    its attempt's timeout is abandoned by the attempt (recorded as a DNS timeout); its thread
-    finishes in the background and the next attempt starts a fresh one.
+    Lookups (``lookup``) go through ``url_safety.resolve_async`` (c-ares): they wait on the
+    event loop and hold no thread, so slow names cost a pending query each and nothing that
+    other endpoints need. Still, each is bounded three ways: at most ``PER_ENDPOINT`` lookups
+    in flight for one endpoint, ``PER_TENANT`` for one tenant and ``TOTAL`` in all; requests to
+    the same host share the lookup in progress. A lookup that outlives its attempt's timeout is
+    abandoned by the attempt (recorded as a DNS timeout) and ends on its own within one more
+    timeout.
+
+    A name that failed to resolve (no such name, no answer in time) is remembered for the
+    options' ``dns_failure_ttl`` seconds: attempts in that window fail at once with the same
+    error instead of waiting again. Answers are never kept past their attempt: every attempt
+    checks the addresses of a lookup of its own (DNS rebinding).
     """
 
-    LOOKUP_THREADS = 32
+    PER_ENDPOINT = 4
+    PER_TENANT = 32
+    TOTAL = 512
+    MAX_REMEMBERED_FAILURES = 10_000
 
     def __init__(self) -> None:
         self.pinned: dict[str, list[url_safety.IPAddress]] = {}
-        self._pool: ThreadPoolExecutor | None = None
-        self._lookups: dict[tuple[str, int], asyncio.Future[list[url_safety.IPAddress]]] = {}
+        self._failures: dict[str, tuple[float, type[OSError]]] = {}  # host -> (until, kind)
+        self.forget_lookups()
 
     def forget_lookups(self) -> None:
-        self._lookups = {}
+        """Drop what belongs to an event loop (a new loop cannot await the old one's)."""
+        self._lookups: dict[tuple[str, int], asyncio.Future[list[url_safety.IPAddress]]] = {}
+        self._endpoint_slots = _Slots(self.PER_ENDPOINT)
+        self._tenant_slots = _Slots(self.PER_TENANT)
+        self._total_slots = _Slots(self.TOTAL)
 
-    async def lookup(self, host: str, port: int) -> list[url_safety.IPAddress]:
+    def forget_failures(self) -> None:
+        self._failures.clear()
+
+    async def lookup(
+        self,
+        host: str,
+        port: int,
+        *,
+        endpoint: str,
+        tenant: str,
+        timeout: float,
+        failure_ttl: float,
+    ) -> list[url_safety.IPAddress]:
+        failed = self._failures.get(host)
+        if failed is not None and failed[0] > time.monotonic():
+            raise failed[1](f"{host}: failed to resolve moments ago")
         key = (host, port)
         future = self._lookups.get(key)
         if future is None:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    self.LOOKUP_THREADS, thread_name_prefix="webhooks-dns"
-                )
-            future = asyncio.get_running_loop().run_in_executor(
-                self._pool, url_safety.resolve, host, port
+            future = asyncio.ensure_future(
+                self._bounded_lookup(host, port, endpoint, tenant, timeout, failure_ttl)
             )
             self._lookups[key] = future
-            future.add_done_callback(lambda _: self._lookups.pop(key, None))
+            future.add_done_callback(functools.partial(self._lookup_done, key))
         # One waiter giving up (its timeout) must not cancel the lookup the others share.
         return await asyncio.shield(future)
+
+    def _lookup_done(
+        self, key: tuple[str, int], future: asyncio.Future[list[url_safety.IPAddress]]
+    ) -> None:
+        if self._lookups.get(key) is future:
+            del self._lookups[key]
+        if not future.cancelled():
+            future.exception()  # retrieved: its waiters may all have given up already
+
+    async def _bounded_lookup(
+        self, host: str, port: int, endpoint: str, tenant: str, timeout: float, failure_ttl: float
+    ) -> list[url_safety.IPAddress]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        held: list[tuple[_Slots, str]] = []
+        try:
+            # Waiting for a slot is bounded by the attempt's timeout, and is no failure of the
+            # name's: it is not remembered.
+            bounds = ((self._endpoint_slots, endpoint), (self._tenant_slots, tenant))
+            for slots, slot_key in (*((b, k) for b, k in bounds if k), (self._total_slots, "")):
+                await asyncio.wait_for(slots.acquire(slot_key), max(0.0, deadline - loop.time()))
+                held.append((slots, slot_key))
+            try:
+                return await asyncio.wait_for(url_safety.resolve_async(host, port), timeout)
+            except TimeoutError:
+                self._remember_failure(host, TimeoutError, failure_ttl)
+                raise
+            except (OSError, UnicodeError):
+                self._remember_failure(host, url_safety.DNSLookupError, failure_ttl)
+                raise
+        finally:
+            for slots, slot_key in held:
+                slots.release(slot_key)
+
+    def _remember_failure(self, host: str, kind: type[OSError], ttl: float) -> None:
+        if ttl <= 0:
+            return
+        now = time.monotonic()
+        if len(self._failures) >= self.MAX_REMEMBERED_FAILURES:
+            self._failures = {h: f for h, f in self._failures.items() if f[0] > now}
+            while len(self._failures) >= self.MAX_REMEMBERED_FAILURES:
+                self._failures.pop(next(iter(self._failures)))
+        self._failures.pop(host, None)
+        self._failures[host] = (now + ttl, kind)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -126,6 +225,8 @@ class TransportOptions:
     allowed_subnets: tuple[url_safety.Network, ...]
     body_limit: int = 20_000
     require_https: bool = False
+    # Seconds a name that failed to resolve is not looked up again (0: always look it up).
+    dns_failure_ttl: float = 30.0
 
 
 def _error_text(exc: BaseException) -> str:
@@ -170,9 +271,21 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 async def _resolve_checked(
-    host: str, port: int, allowed: tuple[url_safety.Network, ...], resolver: _PinnedResolver
+    host: str,
+    port: int,
+    request: OutboundRequest,
+    options: TransportOptions,
+    allowed: tuple[url_safety.Network, ...],
+    resolver: _PinnedResolver,
 ) -> list[url_safety.IPAddress]:
-    addresses = await resolver.lookup(host, port)
+    addresses = await resolver.lookup(
+        host,
+        port,
+        endpoint=str(request.group),
+        tenant=str(request.tenant),
+        timeout=options.timeout,
+        failure_ttl=options.dns_failure_ttl,
+    )
     if not addresses:
         raise OSError("no addresses")
     url_safety.check_addresses(host, addresses, allowed)
@@ -205,7 +318,8 @@ async def _connect_and_post(
             url_safety.check_addresses(host, addresses, allowed)
         else:
             addresses = await asyncio.wait_for(
-                _resolve_checked(host, port, allowed, resolver), timeout=options.timeout
+                _resolve_checked(host, port, request, options, allowed, resolver),
+                timeout=options.timeout,
             )
     except url_safety.UnsafeURL as exc:
         result.error = f"blocked: {exc}"
@@ -341,6 +455,15 @@ class Sender:
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+
+    def forget_dns_failures(self) -> None:
+        """Look every name up again from now on (names remembered as failing are forgotten)."""
+        loop = self._loop
+        if loop is not None and self._thread is not None and self._thread.is_alive():
+            # On the loop's thread, ahead of anything launched after this call.
+            loop.call_soon_threadsafe(self._resolver.forget_failures)
+        else:
+            self._resolver.forget_failures()
 
     # --- launching ----------------------------------------------------------------------------
     def launch(

@@ -9,12 +9,15 @@ that were checked, so a DNS answer that changes between check and connect cannot
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import socket
+import weakref
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+import aiodns
 import yarl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -96,15 +99,88 @@ def address_allowed(address: IPAddress, allowed: Iterable[Network]) -> str | Non
     return blocked_reason(address)
 
 
-def resolve(host: str, port: int) -> list[IPAddress]:
-    """Every address ``host`` resolves to. Tests patch this function, never the network."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+def _distinct(raw: Iterable[str]) -> list[IPAddress]:
     seen: list[IPAddress] = []
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+    for text in raw:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])  # no IPv6 zone: it names no host
         if addr not in seen:
             seen.append(addr)
     return seen
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to, through the system resolver (blocking): the checks
+    made when an endpoint is saved. Tests patch this function, never the network."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return _distinct(str(info[4][0]) for info in infos)
+
+
+_system_resolve = resolve
+
+
+class DNSLookupError(OSError):
+    """A name that did not resolve (no such name, no address, a DNS server's refusal)."""
+
+
+class AsyncResolver:
+    """Lookups on c-ares (``aiodns``): many at once on the event loop, none holding a thread.
+
+    c-ares reads ``/etc/hosts`` and ``/etc/resolv.conf`` as the system resolver does (search
+    domains, ``ndots``), and its ``getaddrinfo`` asks for IPv4 and IPv6 at once. It answers
+    ``localhost`` itself (127.0.0.1 and ::1, RFC 6761), never asking a DNS server. Each query
+    gives up after ``TRIES`` tries of ``TRY_TIMEOUT`` seconds; the caller bounds it by the
+    attempt's own timeout as well.
+    """
+
+    TRY_TIMEOUT = 5.0
+    TRIES = 2
+
+    def __init__(self, **channel_options: object) -> None:
+        # One c-ares channel per event loop (aiodns binds one); options are pycares' Channel's.
+        self._options = {"timeout": self.TRY_TIMEOUT, "tries": self.TRIES, **channel_options}
+        self._channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiodns.DNSResolver] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _channel(self) -> aiodns.DNSResolver:
+        loop = asyncio.get_running_loop()
+        channel = self._channels.get(loop)
+        if channel is None:
+            channel = aiodns.DNSResolver(loop=loop, **self._options)
+            self._channels[loop] = channel
+        return channel
+
+    async def lookup(self, host: str, port: int) -> list[IPAddress]:
+        try:
+            answer = await self._channel().getaddrinfo(
+                host, family=socket.AF_UNSPEC, port=port, type=socket.SOCK_STREAM
+            )
+        except aiodns.error.DNSError as exc:
+            code = exc.args[0] if exc.args else None
+            text = exc.args[1] if len(exc.args) > 1 else str(exc)
+            if code == aiodns.error.ARES_ETIMEOUT:
+                raise TimeoutError(f"dns lookup of {host} timed out") from exc
+            raise DNSLookupError(f"{host}: {text}") from exc
+        raw = (node.addr[0] for node in answer.nodes)
+        return _distinct(a.decode("ascii") if isinstance(a, bytes) else str(a) for a in raw)
+
+
+_async_resolver = AsyncResolver()
+
+
+async def resolve_async(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to, without a thread: the transport's lookup on every
+    attempt. Tests patch this function together with ``resolve``, never the network.
+
+    Should a test replace only ``resolve``, this answers through that replacement (on a thread)
+    rather than through c-ares: no forgotten patch can send a test's lookup to a DNS server.
+    """
+    if resolve is not _system_resolve:
+        return await asyncio.to_thread(resolve, host, port)
+    return await _async_resolver.lookup(host, port)
+
+
+_system_resolve_async = resolve_async
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:

@@ -5,11 +5,13 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
+from deliveries import transport
 from endpoints import url_safety
 from endpoints.models import EventType, Tenant
 from endpoints.selectors import event_type_retry_schedules_forget
 from endpoints.services import event_type_create, tenant_create
 
+from . import fake_dns
 from .receiver import Receiver, start_receiver
 
 
@@ -34,17 +36,18 @@ def _fresh_cache() -> None:
 
 @pytest.fixture(autouse=True)
 def _no_real_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Name resolution answers from this table only: no test may query a real DNS server."""
-    import ipaddress
+    """Name resolution answers from this table only: no test may query a real DNS server.
 
-    table: dict[str, list[str]] = {"localhost": ["127.0.0.1"]}
-
-    def fake_resolve(host: str, port: int) -> list[url_safety.IPAddress]:
-        if host not in table:
-            raise OSError(f"test resolver: unknown host {host}")
-        return [ipaddress.ip_address(a) for a in table[host]]
-
+    Both seams are patched (the blocking ``resolve`` and the transport's ``resolve_async``);
+    processes started through ``tests.workers.worker_env`` get the same table. Names the
+    sender remembers as failing are forgotten, so no test sees another's DNS failures.
+    """
+    table = fake_dns.default_table()
+    fake_resolve, fake_resolve_async = fake_dns.resolvers(table)
     monkeypatch.setattr(url_safety, "resolve", fake_resolve)
+    monkeypatch.setattr(url_safety, "resolve_async", fake_resolve_async)
+    monkeypatch.setattr(fake_dns, "active_table", table)
+    transport.sender().forget_dns_failures()
     return table
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from tests import fake_dns
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +41,8 @@ def wait_for_port(port: int, timeout: float = 30) -> bool:
 
 
 def worker_env(**extra: str) -> dict[str, str]:
-    """The environment of this test process, pointed at the test database."""
+    """The environment of this test process, pointed at the test database, with the test's
+    resolver table (``tests.fake_dns``) installed in the process at its start."""
     env = dict(os.environ)
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
@@ -62,6 +66,10 @@ def worker_env(**extra: str) -> dict[str, str]:
         env[name] = (
             ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
         )
+    # Name lookups in the process answer from this test's resolver table, as in the test itself.
+    site = str(ROOT / "tests" / "subprocess_site")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p)
+    env[fake_dns.TABLE_ENV] = json.dumps(fake_dns.active_table)
     env.update(extra)
     return env
 

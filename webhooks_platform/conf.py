@@ -54,6 +54,7 @@ class WebhooksSettings:
     filter_test_rate_limit: int = 20
     fanout_linger: float = 0.01
     operational_allowed_subnets: tuple[Network, ...] = ()
+    dns_failure_ttl: float = 30
 
     def subnets_for(self, *, operations: bool) -> tuple[Network, ...]:
         """The ranges an endpoint may reach: the operators' endpoints add their own."""
@@ -107,6 +108,7 @@ def _webhooks_settings_read() -> WebhooksSettings:
         response_body_limit=int(settings.WEBHOOKS_RESPONSE_BODY_LIMIT),
         allowed_subnets=_networks(settings.WEBHOOKS_ALLOWED_SUBNETS),
         operational_allowed_subnets=_networks(settings.WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS),
+        dns_failure_ttl=float(settings.WEBHOOKS_DNS_FAILURE_TTL),
         require_https=bool(settings.WEBHOOKS_REQUIRE_HTTPS),
         disable_after_failing_seconds=float(settings.WEBHOOKS_DISABLE_AFTER_FAILING_DAYS) * 86400,
         secret_rotation_grace=int(settings.WEBHOOKS_SECRET_ROTATION_GRACE),

@@ -248,6 +248,10 @@ WEBHOOKS_ALLOWED_SUBNETS = env.list(
 # Ranges opened to the operators' own URLs only (WEBHOOKS_OPERATIONAL_WEBHOOK_URLS), never to a
 # tenant's endpoint: a private alerting service does not open its network to every tenant.
 WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS = env.list("WEBHOOKS_OPERATIONAL_ALLOWED_SUBNETS", default=[])
+# A name that failed to resolve (no such name, or no answer within the attempt's timeout) is not
+# looked up again for this many seconds: attempts meanwhile fail at once with the same error.
+# 0: look it up on every attempt. Successful answers are never kept (checked on every attempt).
+WEBHOOKS_DNS_FAILURE_TTL = env.float("WEBHOOKS_DNS_FAILURE_TTL", default=30)
 WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=False)
 WEBHOOKS_DISABLE_AFTER_FAILING_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_FAILING_DAYS", default=5)
 WEBHOOKS_SECRET_ROTATION_GRACE = env.int("WEBHOOKS_SECRET_ROTATION_GRACE", default=86400)

@@ -22,6 +22,7 @@ def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:
         allowed_subnets=ws.allowed_subnets,
         body_limit=ws.response_body_limit,
         require_https=ws.require_https,
+        dns_failure_ttl=ws.dns_failure_ttl,
     )
 
 
@@ -77,5 +78,6 @@ def signed_request(
         headers=headers,
         body=body,
         group=item.endpoint_id,
+        tenant=str(item.tenant_id),
         allowed_subnets=view.allowed_subnets,
     )
