@@ -182,6 +182,8 @@ class ConsumerListView(_FeedBase):
 
 
 class ConsumerView(_FeedBase):
+    get_writes = True
+
     @extend_schema(
         operation_id="poller_consumer_read",
         tags=["pollers"],

@@ -40,6 +40,8 @@ class ApiView(APIView):
     # The native API refuses fields it does not know; the Svix-compatible one ignores them, as
     # Svix does, so newer SDKs keep working.
     unknown_fields_allowed = False
+    # A GET that writes (a named consumer's read moves and creates it): read-only keys get 403.
+    get_writes = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # DRF parses straight from the socket, bypassing DATA_UPLOAD_MAX_MEMORY_SIZE.
@@ -57,8 +59,14 @@ class ApiView(APIView):
             raise exceptions.NotFound()
         super().initial(request, *args, **kwargs)
         key = request_api_key(request)
-        if key is not None and key.read_only and request.method not in SAFE_METHODS:
-            raise exceptions.PermissionDenied("This API key is read-only.")
+        if key is not None and key.read_only:
+            if request.method not in SAFE_METHODS:
+                raise exceptions.PermissionDenied("This API key is read-only.")
+            if self.get_writes:
+                raise exceptions.PermissionDenied(
+                    "This API key is read-only, and reading as a named consumer moves (or "
+                    "creates) it: read the feed with a cursor instead."
+                )
 
     @property
     def api_key(self) -> ApiKey:

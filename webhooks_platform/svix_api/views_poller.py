@@ -115,6 +115,8 @@ class PollerView(_PollerBase):
 
 
 class ConsumerView(_PollerBase):
+    get_writes = True
+
     @extend_schema(tags=TAG, responses={200: PollingEndpointOut})
     def get(self, request: Request, app: str, sink: str, consumer: str) -> Response:
         endpoint = self.sink()
