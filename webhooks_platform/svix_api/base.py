@@ -189,10 +189,19 @@ def parse_time(value: str | None, name: str, where: str = "query") -> datetime |
     """ISO 8601 as the SDKs send it (``Z``, ``+00:00`` or no offset, which means UTC)."""
     if value in (None, ""):
         return None
-    moment = parse_datetime(str(value).replace(" ", "+"))
+    try:
+        moment = parse_datetime(str(value).replace(" ", "+"))
+    except ValueError:  # well formed, but no such day (2026-02-30)
+        moment = None
     if moment is None:
         raise invalid(where, name, f"{value!r} is not an ISO 8601 date and time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        # In UTC, as the database compares it: an offset at the calendar's ends overflows.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise invalid(
+            where, name, f"{value!r} is outside the years 1 to 9999 once in UTC"
+        ) from None
 
 
 def parse_bool(value: str | None, name: str, default: bool) -> bool:
