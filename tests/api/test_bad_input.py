@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
 
 from deliveries import PublishError, publish_event
 from endpoints.models import Endpoint, EventType
@@ -148,3 +149,26 @@ def test_svix_times_at_the_calendar_ends_are_answered(platform, endpoint_a, quer
 
     assert stats.status_code == 200, stats.content
     assert messages.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [("/api/v1/tenants/acme/nothing-here/", "native"), ("/api/v1/app/acme/nothing-here", "svix")],
+)
+def test_unknown_api_routes_are_json_404_for_every_method(key_a, method, path, shape):
+    # given a client that checks CSRF as a browser-less SDK meets it (no cookie, no token)
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {key_a}")
+
+    body = {} if method == "get" else {"data": "{}", "content_type": "application/json"}
+
+    response = getattr(client, method)(path, **body)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    expected = (
+        {"code": "not_found", "detail": "Entity not found"}
+        if shape == "svix"
+        else {"error": {"code": "not_found", "message": "No such API route.", "fields": {}}}
+    )
+    assert response.json() == expected

@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -150,6 +151,7 @@ def svix_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return _error(500, "server_error", "Something went wrong on our side; it has been logged.")
 
 
+@csrf_exempt  # an API path is JSON for every method: never the CSRF failure page
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Unknown paths under the Svix routes answer JSON, as the SDKs expect of every reply."""
     return JsonResponse({"code": "not_found", "detail": "Entity not found"}, status=404)
