@@ -182,7 +182,9 @@ class ConsumerListView(_FeedBase):
 
 
 class ConsumerView(_FeedBase):
-    get_writes = True
+    read_only_refused = (
+        "reading as a named consumer moves (or creates) it; read the feed with a cursor instead."
+    )
 
     @extend_schema(
         operation_id="poller_consumer_read",

@@ -174,3 +174,19 @@ def test_a_tenant_key_cannot_add_to_the_event_catalogue_through_svix(api_a, plat
         "invoice.paid",
         "order.shipped",
     ]
+
+
+def test_a_read_only_key_cannot_read_signing_secrets(client_for, tenant, endpoint_a, api_a):
+    _, key = api_key_create(tenant=tenant, name="exporter", read_only=True)
+    client = client_for(key)
+
+    native = client.get(f"/api/v1/tenants/acme/endpoints/{endpoint_a.pk}/secret/")
+    svix = client.get(f"/api/v1/app/acme/endpoint/{endpoint_a.pk}/secret")
+
+    error = assert_error(native, 403, "permission_denied")
+    assert "signing secrets" in error["message"]
+    assert svix.status_code == 403
+    assert svix.json()["code"] == "insufficient access"
+    assert "whsec_" not in native.content.decode() + svix.content.decode()
+    own = api_a.get(f"/api/v1/tenants/acme/endpoints/{endpoint_a.pk}/secret/")
+    assert own.json()["secret"].startswith("whsec_")

@@ -159,6 +159,8 @@ class EndpointDetailView(EndpointSubView):
 
 
 class EndpointSecretView(EndpointSubView):
+    read_only_refused = "it cannot read signing secrets."
+
     @extend_schema(tags=TAG, responses={200: s.SecretOut})
     def get(self, request: Request, app: str, endpoint: str) -> Response:
         key = services.endpoint_secret_current(endpoint=self.endpoint())
