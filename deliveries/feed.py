@@ -9,7 +9,10 @@ returned: a consumer that keeps its cursor never misses an event and never sees 
 reads them in publish order.
 
 Each item carries the signature headers a push to the endpoint would (its style, its live
-secrets, signed at read time), so a consumer verifies what it got as a receiver would.
+secrets, signed at read time), so a consumer verifies what it got as a receiver would. The
+values of credential custom headers (``Authorization``, ``X-Api-Key``…) are shown
+``[redacted]``, as everywhere else the API shows headers: a feed reader (a read-only key too)
+never reads them.
 
 A named consumer's position is kept by the server and moves only when the consumer hands back
 the iterator of a page it has processed (or seeks): one that crashes mid-page reads that page
@@ -34,7 +37,7 @@ from deliveries import signing
 from deliveries.long_poll import poll_wait_reserve
 from deliveries.models import Event, FeedConsumer, FeedFetch, FeedItem
 from endpoints.models import Endpoint
-from endpoints.services import endpoint_secrets_live, headers_open
+from endpoints.services import endpoint_secrets_live, headers_redacted
 
 MAX_LIMIT = 250
 MAX_WAIT_SECONDS = 30.0
@@ -156,7 +159,8 @@ def _entries(endpoint: Endpoint, items: list[FeedItem]) -> list[FeedEntry]:
     if not items:
         return []
     secrets = endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [])
-    custom = headers_open(endpoint.headers or {})
+    # Never opened here: a reader gets the names, not the credentials (a push sends them).
+    custom = headers_redacted(endpoint.headers or {})
     timestamp = int(time.time())
     out = []
     for item in items:

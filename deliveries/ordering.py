@@ -1,11 +1,14 @@
-"""Ordered endpoints: one delivery at a time, in publish order (event id order).
+"""Ordered endpoints: one delivery at a time, in order of due time, then publish order.
 
 The fan-out creates an ordered endpoint's deliveries ``held``. A held delivery is invisible to
 the claim, the engine's discovery and the sweeper's dispatch, so nothing sends it. Whenever
-nothing of the endpoint is pending or sending, ``ordered_release`` makes its held delivery of
-the earliest event pending (due now, or at a scheduled event's ``deliver_at``): after the fan-out,
-when the delivery before it finishes (succeeded, failed after its schedule, cancelled) or is
-skipped, and in every sweep (a repair, should a release have been missed). While the one before
+nothing of the endpoint is pending or sending, ``ordered_release`` makes pending its held
+delivery that is due (its event's ``deliver_at``, or its publish time for an event sent at
+once) earliest, then of the earliest event: after the fan-out, when the delivery before it
+finishes (succeeded, failed after its schedule, cancelled) or is skipped, and in every sweep (a
+repair, should a release have been missed; and how a scheduled event takes its place once it
+falls due). A scheduled event not yet due is never the head, so it holds nothing back: the
+events due before it go first, and it goes when due, before those due after it. While the one before
 it waits for a retry, later ones stay held; nor is one released while an earlier event of the
 tenant waits for its fan-out (fan-outs of single events may finish out of order).
 
@@ -26,6 +29,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models.functions import Coalesce
 
 from deliveries.models import Delivery, Event
 from endpoints.models import Endpoint
@@ -53,22 +57,23 @@ def ordered_release(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
             continue
         head = (
             Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.HELD)
-            .order_by("event_id")
-            .values_list("id", "event__deliver_at", "event_id", "tenant_id")
+            .annotate(due=Coalesce("event__deliver_at", "event__created_at"))
+            .filter(due__lte=now)
+            .order_by("due", "event_id")
+            .values_list("id", "event_id", "tenant_id")
             .first()
         )
         if head is None:
             continue
-        pk, deliver_at, event_id, tenant_id = head
+        pk, event_id, tenant_id = head
         if Event.objects.filter(
             tenant_id=tenant_id, fanned_out_at__isnull=True, pk__lt=event_id
         ).exists():
             # An earlier event of the tenant is still to be fanned out, and may be for this
             # endpoint: its fan-out releases (or the next sweep, if it is not for this one).
             continue
-        due = deliver_at if deliver_at is not None and deliver_at > now else now
         if Delivery.objects.filter(pk=pk, status=Delivery.Status.HELD).update(
-            status=Delivery.Status.PENDING, next_attempt_at=due, dispatched_until=None
+            status=Delivery.Status.PENDING, next_attempt_at=now, dispatched_until=None
         ):
             released.append(pk)
     return released

@@ -96,6 +96,13 @@ _feed_dropped = Counter(
     "had seen them).",
 )
 
+_cache_unavailable = Counter(
+    f"{PREFIX}_cache_unavailable",
+    "Calls to the Django cache (CACHE_URL) that failed and were let through, by use "
+    "(throttle: a request served without counting it against its key's rate limit).",
+    ["use"],
+)
+
 DELIVERY_OUTCOMES = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -263,3 +270,11 @@ def feed_unread_dropped(*, count: int) -> None:
         _feed_dropped.inc(count)
     except Exception:
         logger.exception("could not record a metric (feed_unread_dropped)")
+
+
+def cache_unavailable(*, use: str) -> None:
+    """A cache call for ``use`` failed and the caller went on without it (fail open)."""
+    try:
+        _cache_unavailable.labels(use=use).inc()
+    except Exception:
+        logger.exception("could not record a metric (cache_unavailable)")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import environ
 
+from webhooks_platform.proxies import client_ip_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -79,11 +81,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.float("WEBHOOKS_LOGIN_COOLOFF_MINUTES"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
-# Behind a proxy, the client's address is in X-Forwarded-For: say how many proxies to trust.
-AXES_IPWARE_PROXY_COUNT = env.int("WEBHOOKS_TRUSTED_PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
-)
+# Behind a proxy, the client's address is in X-Forwarded-For: say how many proxies to trust
+# (webhooks_platform.proxies: counted from the right, so a forged entry is never taken).
+WEBHOOKS_TRUSTED_PROXY_COUNT = env.int("WEBHOOKS_TRUSTED_PROXY_COUNT", default=0)
+_client_ip = client_ip_settings(trusted_proxies=WEBHOOKS_TRUSTED_PROXY_COUNT)
+AXES_IPWARE_PROXY_COUNT = _client_ip["AXES_IPWARE_PROXY_COUNT"]
+AXES_IPWARE_META_PRECEDENCE_ORDER = _client_ip["AXES_IPWARE_META_PRECEDENCE_ORDER"]
 
 # --- Browser security --------------------------------------------------------------------------
 # Scripts and styles only from this server (the dashboard's one script is a static file); inline

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from deliveries.models import Delivery, Event, Job
 from deliveries.services.jobs import job_outcomes, job_scope
 from webhooks_platform.api.pagination import PageQuerySerializer
-from webhooks_platform.api.serializers import StrictCharField
+from webhooks_platform.api.serializers import AwareDateTimeField, StrictCharField
 
 
 class _WindowSerializer(serializers.Serializer):
@@ -125,11 +125,12 @@ class EventCreateInSerializer(serializers.Serializer):
         help_text="Only endpoints with one of these channels, and endpoints without channels, "
         "receive the event.",
     )
-    deliver_at = serializers.DateTimeField(
+    deliver_at = AwareDateTimeField(
         required=False,
         allow_null=True,
-        help_text="ISO 8601, up to 30 days ahead: the deliveries are created now and wait "
-        "until then (a time without an offset is UTC; one already past means at once).",
+        help_text="ISO 8601 with an offset, up to 30 days ahead: the deliveries are created now "
+        "and wait until then (a time without an offset, a bare date or a week date is refused; "
+        "one already past means at once).",
     )
 
 

@@ -182,6 +182,10 @@ class ConsumerListView(_FeedBase):
 
 
 class ConsumerView(_FeedBase):
+    read_only_refused = (
+        "reading as a named consumer moves (or creates) it; read the feed with a cursor instead."
+    )
+
     @extend_schema(
         operation_id="poller_consumer_read",
         tags=["pollers"],

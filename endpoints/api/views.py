@@ -291,6 +291,8 @@ class EndpointListView(TenantView):
 
 
 class EndpointSecretView(EndpointView):
+    read_only_refused = "it cannot read signing secrets."
+
     @extend_schema(
         tags=["endpoints"],
         parameters=[TENANT_PARAM],

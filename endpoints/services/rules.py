@@ -60,14 +60,22 @@ SENSITIVE_HEADERS = frozenset(
     }
 )
 _SENSITIVE_PARTS = ("token", "secret", "password", "passwd", "api-key", "apikey", "credential")
+# Whole words of a name (split at '-' and '_') that mark a credential: X-Auth, Private-Key,
+# X-API_KEY, X-Session, X-Session-Id.
+_SENSITIVE_WORDS = frozenset({"auth", "key", "session", "cookie", "private", "sig", "jwt"})
 REDACTED = "[redacted]"
 
 
 def is_sensitive_header(name: str) -> bool:
     """Headers that carry credentials: their values are never shown back nor stored in
-    attempts (``Authorization``, ``X-Api-Key``, any ``…-Token``, ``…-Secret``…)."""
-    lower = name.lower()
-    return lower in SENSITIVE_HEADERS or any(part in lower for part in _SENSITIVE_PARTS)
+    attempts (``Authorization``, ``X-Api-Key``, ``X-Auth``, ``Private-Key``, ``X-Session``,
+    any ``…-Token``, ``…-Secret``…); ``_`` counts as ``-``."""
+    lower = name.lower().replace("_", "-")
+    return (
+        lower in SENSITIVE_HEADERS
+        or any(part in lower for part in _SENSITIVE_PARTS)
+        or not _SENSITIVE_WORDS.isdisjoint(lower.split("-"))
+    )
 
 
 def headers_redacted(headers: Mapping[str, str]) -> dict[str, str]:
@@ -241,6 +249,12 @@ def endpoint_headers_validate(headers: Any) -> dict[str, str]:
         if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
             raise ValidationError(
                 {"headers": f"The value of {name!r} has a control character (only tab is allowed)."}
+            )
+        if not value.isascii():
+            # Sent as is, it would go out in whatever encoding the sender picks (latin-1 or
+            # UTF-8), or not at all: encode it yourself (percent- or base64-encoding).
+            raise ValidationError(
+                {"headers": f"The value of {name!r} has non-ASCII characters; encode it first."}
             )
         size += len(name) + len(value)
         clean[name] = value

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from endpoints.models import ApiKey
+from endpoints.models import ApiKey, EventType
 from endpoints.services import api_key_create, api_key_hash, api_key_revoke
 
 from .support import assert_error
@@ -153,3 +153,40 @@ def test_a_read_only_key_reads_and_cannot_write_on_either_api(client_for, tenant
     )
     assert svix.status_code == 403
     assert svix.json()["code"] == "insufficient access"
+
+
+def test_a_tenant_key_cannot_add_to_the_event_catalogue_through_svix(api_a, platform, invoice_paid):
+    refused = api_a.post(
+        "/api/v1/app/acme/msg", {"eventType": "junk.1", "payload": {}}, format="json"
+    )
+    known = api_a.post(
+        "/api/v1/app/acme/msg", {"eventType": "invoice.paid", "payload": {}}, format="json"
+    )
+    learned = platform.post(
+        "/api/v1/app/acme/msg", {"eventType": "order.shipped", "payload": {}}, format="json"
+    )
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "eventType"]
+    assert known.status_code == 202
+    assert learned.status_code == 202
+    assert sorted(EventType.objects.values_list("name", flat=True)) == [
+        "invoice.paid",
+        "order.shipped",
+    ]
+
+
+def test_a_read_only_key_cannot_read_signing_secrets(client_for, tenant, endpoint_a, api_a):
+    _, key = api_key_create(tenant=tenant, name="exporter", read_only=True)
+    client = client_for(key)
+
+    native = client.get(f"/api/v1/tenants/acme/endpoints/{endpoint_a.pk}/secret/")
+    svix = client.get(f"/api/v1/app/acme/endpoint/{endpoint_a.pk}/secret")
+
+    error = assert_error(native, 403, "permission_denied")
+    assert "signing secrets" in error["message"]
+    assert svix.status_code == 403
+    assert svix.json()["code"] == "insufficient access"
+    assert "whsec_" not in native.content.decode() + svix.content.decode()
+    own = api_a.get(f"/api/v1/tenants/acme/endpoints/{endpoint_a.pk}/secret/")
+    assert own.json()["secret"].startswith("whsec_")

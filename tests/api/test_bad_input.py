@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
 
 from deliveries import PublishError, publish_event
 from endpoints.models import Endpoint, EventType
@@ -121,3 +122,53 @@ def test_a_nul_in_an_api_url_answers_json(api_a):
         "code": "bad_request",
         "detail": "NUL characters are not allowed in URLs.",
     }
+
+
+@pytest.mark.parametrize(
+    "route", ["msg", "endpoint/{e}/msg", "attempt/endpoint/{e}", "attempt/msg/{m}"]
+)
+@pytest.mark.parametrize(
+    "query", ["before=9999-12-31T23:59:59-05:00", "after=0001-01-01T00:00:00%2B05:00"]
+)
+def test_svix_times_past_the_calendar_once_in_utc_are_422(
+    platform, endpoint_a, delivered, route, query
+):
+    message = delivered(endpoint_a).event_id
+    path = "/api/v1/app/acme/" + route.format(e=endpoint_a.pk, m=message)
+
+    response = platform.get(f"{path}?{query}")
+
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"][0]["loc"] == ["query", query.split("=")[0]]
+
+
+@pytest.mark.parametrize("query", ["until=0001-01-01T00:00:00Z", "before=9999-12-31T23:59:59Z"])
+def test_svix_times_at_the_calendar_ends_are_answered(platform, endpoint_a, query):
+    stats = platform.get(f"/api/v1/app/acme/endpoint/{endpoint_a.pk}/stats?{query}")
+    messages = platform.get(f"/api/v1/app/acme/msg?{query}")
+
+    assert stats.status_code == 200, stats.content
+    assert messages.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [("/api/v1/tenants/acme/nothing-here/", "native"), ("/api/v1/app/acme/nothing-here", "svix")],
+)
+def test_unknown_api_routes_are_json_404_for_every_method(key_a, method, path, shape):
+    # given a client that checks CSRF as a browser-less SDK meets it (no cookie, no token)
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {key_a}")
+
+    body = {} if method == "get" else {"data": "{}", "content_type": "application/json"}
+
+    response = getattr(client, method)(path, **body)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    expected = (
+        {"code": "not_found", "detail": "Entity not found"}
+        if shape == "svix"
+        else {"error": {"code": "not_found", "message": "No such API route.", "fields": {}}}
+    )
+    assert response.json() == expected

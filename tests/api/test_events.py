@@ -318,3 +318,23 @@ def test_deliver_at_schedules_an_event_and_lists_it_as_scheduled(api_a, endpoint
     }
     others = api_a.get(BASE, {"scheduled": "false"}).json()["data"]
     assert [e["id"] for e in others] == [at_once.json()["id"]]
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-12-24T18:00:00", "2026-12-24", "2026-W52-4", "2026-W52-4T18:00:00+00:00"]
+)
+def test_a_deliver_at_without_a_date_time_and_offset_is_refused(api_a, platform, endpoint_a, text):
+    native = api_a.post(
+        BASE, {"event_type": "invoice.paid", "payload": {}, "deliver_at": text}, format="json"
+    )
+    svix = platform.post(
+        "/api/v1/app/acme/msg",
+        {"eventType": "invoice.paid", "payload": {}, "deliverAt": text},
+        format="json",
+    )
+
+    error = assert_error(native, 400, "validation_error")
+    assert "offset" in error["fields"]["deliver_at"][0]
+    assert svix.status_code == 422
+    assert svix.json()["detail"][0]["loc"] == ["body", "deliverAt"]
+    assert not Event.objects.exists()

@@ -81,3 +81,28 @@ def test_redacted_for_a_header_with_nothing_stored_is_refused(api_a, endpoint_a)
     assert "no value is stored to keep" in str(response.json())
     endpoint_a.refresh_from_db()
     assert endpoint_a.headers == {}
+
+
+@pytest.mark.parametrize("name", ["X-API_KEY", "X-Auth", "Private-Key", "X-Session", "X_Auth_Jwt"])
+def test_more_credential_names_are_sealed_and_redacted(api_a, invoice_paid, name):
+    created = api_a.post(
+        BASE,
+        {"url": "http://127.0.0.1:9/hooks", "headers": {name: "hush-hush", "X-Team": "billing"}},
+        format="json",
+    )
+
+    assert created.status_code == 201, created.content
+    assert created.json()["headers"] == {name: "[redacted]", "X-Team": "billing"}
+    assert "hush-hush" not in _stored_text(created.json()["id"])
+
+
+def test_a_non_ascii_header_value_is_refused(api_a, invoice_paid):
+    response = api_a.post(
+        BASE,
+        {"url": "http://127.0.0.1:9/hooks", "headers": {"X-Team": "café"}},
+        format="json",
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert "non-ASCII" in error["fields"]["headers"][0]
+    assert not Endpoint.objects.exists()

@@ -8,6 +8,8 @@ from deliveries.services.endpoint_lifecycle import endpoint_delete
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_create
 from tests.dashboard.conftest import make_user
+from tests.ops.test_metrics import TOKEN, delta, scrape
+from tests.workers import free_port
 
 from .support import assert_error
 
@@ -61,3 +63,25 @@ def test_the_endpoint_list_page_pages(client, tenant):
     next_href = first.split('id="next-page"')[0].rsplit('href="', 1)[1].split('"')[0]
     second = client.get(reverse("endpoint-list") + next_href.replace("&amp;", "&")).content
     assert second.decode().count('<td class="url">') == 5
+
+
+def test_an_unreachable_cache_lets_requests_through_counted_in_a_metric(
+    settings, api_a, tenant, caplog
+):
+    # given the cache behind the rate limit is a Redis that is not answering (restarting)
+    settings.WEBHOOKS_API_RATE_LIMIT = 2
+    settings.WEBHOOKS_METRICS_TOKEN = TOKEN
+    before = scrape()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+
+    answers = [api_a.get("/api/v1/tenants/acme/endpoints/").status_code for _ in range(3)]
+
+    assert answers == [200, 200, 200]  # uncounted: the limit of 2 cannot be applied
+    assert "the cache is unreachable" in caplog.text
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert delta(before, scrape(), "webhooks_cache_unavailable_total", use="throttle") == 3

@@ -8,6 +8,7 @@ import pytest
 from deliveries import publish_event
 from deliveries.services.fanout import events_fan_out_pending
 from endpoints.models import Endpoint
+from endpoints.services import api_key_create
 
 from .support import assert_error
 
@@ -119,3 +120,47 @@ def test_consumers_are_listed_with_how_far_behind_and_can_be_forgotten(api_a, po
     assert deleted.status_code == 204
     assert again.status_code == 404
     assert [c["name"] for c in api_a.get(url).json()] == ["billing"]
+
+
+@pytest.fixture
+def read_only_a(client_for, tenant):  # type: ignore[no-untyped-def]
+    return client_for(api_key_create(tenant=tenant, name="exporter", read_only=True)[1])
+
+
+def test_feed_items_show_credential_headers_redacted_on_both_surfaces(
+    api_a, read_only_a, poller, tenant
+):
+    patched = api_a.patch(
+        f"{BASE}endpoints/{poller}/",
+        {"headers": {"Authorization": "Bearer s3cr3t", "X-Team": "billing"}},
+        format="json",
+    )
+    assert patched.status_code == 200, patched.content
+    _publish(tenant, 1)
+
+    native = read_only_a.get(f"{BASE}pollers/{poller}/").json()["data"][0]["headers"]
+    svix = read_only_a.get(f"/api/v1/app/acme/poller/{poller}").json()["data"][0]["headers"]
+
+    for headers in (native, svix):
+        assert headers["Authorization"] == "[redacted]"
+        assert headers["X-Team"] == "billing"
+        assert headers["webhook-signature"].startswith("v1,")
+
+
+def test_a_read_only_key_may_not_read_as_a_named_consumer(api_a, read_only_a, poller, tenant):
+    _publish(tenant, 2)
+    first = api_a.get(f"{BASE}pollers/{poller}/consumers/billing/", {"limit": 1}).json()
+    url = f"{BASE}pollers/{poller}/consumers/"
+
+    moved = read_only_a.get(f"{url}billing/", {"iterator": first["next_cursor"]})
+    created = read_only_a.get(f"{url}new/")
+    svix = read_only_a.get(f"/api/v1/app/acme/poller/{poller}/consumer/billing")
+    feed = read_only_a.get(f"{BASE}pollers/{poller}/")
+
+    assert_error(moved, 403, "permission_denied")
+    assert_error(created, 403, "permission_denied")
+    assert svix.status_code == 403
+    assert svix.json()["code"] == "insufficient access"
+    assert feed.status_code == 200
+    listed = api_a.get(url).json()
+    assert [(c["name"], c["unread"]) for c in listed] == [("billing", 2)]

@@ -3,6 +3,8 @@ address for a while, right password or not, on the dashboard and the admin alike
 
 import pytest
 
+from webhooks_platform.proxies import client_ip_settings
+
 from .conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +61,36 @@ def test_a_success_before_the_limit_resets_the_count(client, tenant):
     for _ in range(2):
         _sign_in(client, "fay", "wrong")
     assert _sign_in(client, "fay", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        "203.0.113.7",  # the shipped nginx: it sets the header to its peer
+        "198.51.100.{n}, 203.0.113.7",  # a proxy that appends to what the client sent
+    ],
+)
+def test_a_forged_forwarded_for_does_not_escape_the_address_lock(
+    client, tenant, settings, forwarded
+):
+    # given one proxy in front (WEBHOOKS_TRUSTED_PROXY_COUNT=1), its peer 203.0.113.7
+    for name, value in client_ip_settings(trusted_proxies=1).items():
+        setattr(settings, name, value)
+    for n in range(3):
+        make_user(f"user{n}", tenants=(tenant,))
+        client.post(
+            "/login/",
+            {"username": f"user{n}", "password": "wrong"},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=forwarded.format(n=n),
+        )
+    make_user("victim", tenants=(tenant,))
+
+    refused = client.post(
+        "/login/",
+        {"username": "victim", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR=forwarded.format(n=99),
+    )
+
+    assert refused.status_code == 429

@@ -266,3 +266,30 @@ def test_a_busy_engine_still_sends_an_ordered_endpoints_next_one(
         receiver.release.set()
         engine.stop(timeout=15)
         register_local(None)
+
+
+def test_a_scheduled_event_holds_nothing_back_and_takes_its_place_when_due(tenant, invoice_paid):
+    ordered, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/ordered", ordered=True)
+    now = timezone.now()
+    later = publish_event(tenant, "invoice.paid", {"n": 0}, deliver_at=now + timedelta(days=29))
+    first = publish_event(tenant, "invoice.paid", {"n": 1})
+    second = publish_event(tenant, "invoice.paid", {"n": 2})
+    events_fan_out_pending(tenant_id=tenant.pk)
+
+    def status() -> dict[str, str]:
+        rows = Delivery.objects.filter(endpoint=ordered).values_list("event_id", "status")
+        return {pk: state for pk, state in rows}
+
+    # Due now goes first, in publish order; the scheduled one waits for its time, held.
+    assert status() == {later.pk: "held", first.pk: "pending", second.pk: "held"}
+    Delivery.objects.filter(event=first, endpoint=ordered).update(status="succeeded")
+    sweep()
+    assert status() == {later.pk: "held", first.pk: "succeeded", second.pk: "pending"}
+    Delivery.objects.filter(event=second, endpoint=ordered).update(status="succeeded")
+    # Once due, the sweep releases it (before anything due after it).
+    third = publish_event(tenant, "invoice.paid", {"n": 3})
+    events_fan_out_pending(tenant_id=tenant.pk)
+    assert status()[third.pk] == "pending"
+    Delivery.objects.filter(event=third, endpoint=ordered).update(status="succeeded")
+    sweep(now=timezone.now() + timedelta(days=29, seconds=1))
+    assert status()[later.pk] == "pending"

@@ -8,6 +8,7 @@ four threads, and open more slow connections than there are threads.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -47,13 +48,20 @@ def web(tmp_path) -> Iterator[int]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def proxy(tmp_path, web) -> Iterator[int]:  # type: ignore[no-untyped-def]
     """nginx with the shipped server block, proxying to ``web``; yields its port."""
+    with nginx_proxy(tmp_path, web) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def nginx_proxy(tmp_path: Path, upstream: int) -> Iterator[int]:
+    """nginx with the shipped server block, proxying to 127.0.0.1:``upstream``; its port."""
     binary = _nginx()
     port = free_port()
     shipped = (ROOT / "deploy/nginx/webhooks.conf").read_text()
     assert "server web:8000;" in shipped
     assert "listen 8080;" in shipped
     (tmp_path / "webhooks.conf").write_text(
-        shipped.replace("server web:8000;", f"server 127.0.0.1:{web};").replace(
+        shipped.replace("server web:8000;", f"server 127.0.0.1:{upstream};").replace(
             "listen 8080;", f"listen 127.0.0.1:{port};"
         )
     )
@@ -190,13 +198,61 @@ def test_the_proxys_own_refusals_answer_in_the_routes_json_error_shape(proxy, pa
             assert set(body) == {"error"}
             assert set(body["error"]) == {"code", "message", "fields"}
     assert answers["413"][2] == (
-        {"code": "payload_too_large", "detail": "The request body is over 3 MB."}
+        {"code": "payload_too_large", "detail": "The request body is over 2.5 MB."}
         if shape == "svix"
         else {
             "error": {
                 "code": "payload_too_large",
-                "message": "The request body is over 3 MB.",
+                "message": "The request body is over 2.5 MB.",
                 "fields": {},
             }
         }
     )
+
+
+def test_the_proxy_passes_its_peer_as_the_client_never_a_forged_forwarded_for(tmp_path, receiver):
+    # given nginx in front of a receiver that records the headers it is given
+    upstream = int(receiver.base_url.rsplit(":", 1)[1])
+    with nginx_proxy(tmp_path, upstream) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request(
+            "POST",
+            "/ok/forwarded",
+            body=b"{}",
+            headers={"X-Forwarded-For": "198.51.100.9", "X-Real-IP": "198.51.100.9"},
+        )
+        assert conn.getresponse().status == 200
+        conn.close()
+
+    (seen,) = receiver.received("/ok/forwarded")
+    assert seen.headers["x-forwarded-for"] == "127.0.0.1"
+    assert seen.headers["x-real-ip"] == "127.0.0.1"
+
+
+def test_a_body_over_the_apps_limit_is_refused_by_the_proxy_and_the_next_request_is_served(
+    proxy,
+):
+    # given a body between the app's limit (2.5 MB) and 3 MB, then requests on the same
+    # connection and on new ones (which reuse the proxy's connections to gunicorn)
+    size = 2_800_000
+    conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=10)
+    answers = []
+    for _ in range(5):
+        conn.request(
+            "POST",
+            "/api/v1/tenants/acme/events/",
+            body=b"{" + b" " * (size - 2) + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        refused = conn.getresponse()
+        body = json.loads(refused.read())
+        answers.append((refused.status, body["error"]["code"]))
+        if refused.getheader("Connection", "").lower() == "close":
+            conn.close()
+        conn.request("POST", "/api/v1/tenants/acme/events/", body=b"{}")
+        following = conn.getresponse()
+        following.read()
+        answers.append((following.status, ""))
+    conn.close()
+
+    assert answers == [(413, "payload_too_large"), (401, "")] * 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from csp.decorators import csp_update
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from deliveries.api import views as deliveries_views
@@ -90,6 +91,7 @@ v1 = [
 ]
 
 
+@csrf_exempt  # an API path is JSON for every method: never the CSRF failure page
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Every answer under ``/api/`` is JSON, an unknown path too."""
     return JsonResponse(

@@ -40,6 +40,9 @@ class ApiView(APIView):
     # The native API refuses fields it does not know; the Svix-compatible one ignores them, as
     # Svix does, so newer SDKs keep working.
     unknown_fields_allowed = False
+    # Why read-only keys may not make even this view's GET (403), when they may not: a read
+    # that writes (a named consumer's moves and creates it), or one that hands out a secret.
+    read_only_refused = ""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # DRF parses straight from the socket, bypassing DATA_UPLOAD_MAX_MEMORY_SIZE.
@@ -57,8 +60,13 @@ class ApiView(APIView):
             raise exceptions.NotFound()
         super().initial(request, *args, **kwargs)
         key = request_api_key(request)
-        if key is not None and key.read_only and request.method not in SAFE_METHODS:
-            raise exceptions.PermissionDenied("This API key is read-only.")
+        if key is not None and key.read_only:
+            if request.method not in SAFE_METHODS:
+                raise exceptions.PermissionDenied("This API key is read-only.")
+            if self.read_only_refused:
+                raise exceptions.PermissionDenied(
+                    f"This API key is read-only: {self.read_only_refused}"
+                )
 
     @property
     def api_key(self) -> ApiKey:

@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -150,6 +151,7 @@ def svix_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return _error(500, "server_error", "Something went wrong on our side; it has been logged.")
 
 
+@csrf_exempt  # an API path is JSON for every method: never the CSRF failure page
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Unknown paths under the Svix routes answer JSON, as the SDKs expect of every reply."""
     return JsonResponse({"code": "not_found", "detail": "Entity not found"}, status=404)
@@ -189,10 +191,19 @@ def parse_time(value: str | None, name: str, where: str = "query") -> datetime |
     """ISO 8601 as the SDKs send it (``Z``, ``+00:00`` or no offset, which means UTC)."""
     if value in (None, ""):
         return None
-    moment = parse_datetime(str(value).replace(" ", "+"))
+    try:
+        moment = parse_datetime(str(value).replace(" ", "+"))
+    except ValueError:  # well formed, but no such day (2026-02-30)
+        moment = None
     if moment is None:
         raise invalid(where, name, f"{value!r} is not an ISO 8601 date and time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        # In UTC, as the database compares it: an offset at the calendar's ends overflows.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise invalid(
+            where, name, f"{value!r} is outside the years 1 to 9999 once in UTC"
+        ) from None
 
 
 def parse_bool(value: str | None, name: str, default: bool) -> bool:

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from deliveries.models import Attempt, Delivery, Event
 from endpoints.models import Endpoint
+from webhooks_platform.api.serializers import AwareDateTimeField
 
 S = serializers
 # ISO 8601 the way every DRF DateTimeField here renders it (one field, not one per value).
@@ -100,7 +101,7 @@ class MessageIn(S.Serializer):
         required=False, allow_null=True, min_value=1, max_value=90
     )
     payloadRetentionHours = S.IntegerField(required=False, allow_null=True, min_value=1)  # noqa: N815
-    deliverAt = S.DateTimeField(required=False, allow_null=True)  # noqa: N815
+    deliverAt = AwareDateTimeField(required=False, allow_null=True)  # noqa: N815
 
 
 class PortalAccessIn(S.Serializer):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -159,6 +159,8 @@ class EndpointDetailView(EndpointSubView):
 
 
 class EndpointSecretView(EndpointSubView):
+    read_only_refused = "it cannot read signing secrets."
+
     @extend_schema(tags=TAG, responses={200: s.SecretOut})
     def get(self, request: Request, app: str, endpoint: str) -> Response:
         key = services.endpoint_secret_current(endpoint=self.endpoint())
@@ -233,7 +235,10 @@ class EndpointStatsView(EndpointSubView):
         since = parse_time(request.query_params.get("since"), "since")
         if until is not None and until > now + timedelta(minutes=5):
             raise SvixError(400, "invalid_range", "'until' cannot be in the future.")
-        since = since or (until or now) - timedelta(days=28)
+        try:
+            since = since or (until or now) - timedelta(days=28)
+        except OverflowError:  # 28 days before the calendar's first days: from its first
+            since = datetime.min.replace(tzinfo=UTC)
         if (until or now) - since > STATS_MAX_SPAN:
             raise SvixError(400, "invalid_range", "The range may span at most 28 days.")
         counts = endpoint_stats(endpoint=found, since=since, until=until)["deliveries"]

@@ -42,11 +42,19 @@ def _with_content(request: Request) -> bool:
     return parse_bool(request.query_params.get("with_content"), "with_content", True)
 
 
-def _event_type_ensure(name: str) -> EventType:
-    """Svix takes messages of types it has not been told about; the catalogue learns them."""
+def _event_type_ensure(name: str, *, may_create: bool) -> EventType:
+    """Svix takes messages of types it has not been told about; the catalogue learns them, but
+    only from a platform key: the catalogue is global, so a tenant key may not add to it (its
+    message of an unknown type is a 422 on ``eventType``, as Svix answers a bad field)."""
     found = EventType.objects.filter(name=name).first()
     if found is not None:
         return found
+    if not may_create:
+        raise invalid(
+            "body",
+            "eventType",
+            f"Unknown event type {name!r}: a platform API key adds event types to the catalogue.",
+        )
     try:
         return services.event_type_create(name=name)
     except services.AlreadyExists:
@@ -128,7 +136,9 @@ class MessageListView(AppScopedView):
         with transaction.atomic():
             event = event_publish(
                 tenant=tenant,
-                event_type=_event_type_ensure(data["eventType"]),
+                event_type=_event_type_ensure(
+                    data["eventType"], may_create=self.api_key.is_platform
+                ),
                 payload=payload,
                 idempotency_key=data.get("eventId"),
                 channels=data.get("channels"),

@@ -115,6 +115,10 @@ class PollerView(_PollerBase):
 
 
 class ConsumerView(_PollerBase):
+    read_only_refused = (
+        "reading as a named consumer moves (or creates) it; read the feed with a cursor instead."
+    )
+
     @extend_schema(tags=TAG, responses={200: PollingEndpointOut})
     def get(self, request: Request, app: str, sink: str, consumer: str) -> Response:
         endpoint = self.sink()
