@@ -267,6 +267,21 @@ def test_an_idempotency_key_replays_the_first_answer(svix, server_url, platform_
     assert Tenant.objects.filter(name="Acme").count() == 1
 
 
+def test_a_message_payload_that_is_not_an_object_is_422_as_svix_answers(
+    svix, server_url, platform_token
+):
+    app = svix.application.create(ApplicationIn(name="Acme"))
+    auth = {"Authorization": f"Bearer {platform_token}"}
+    with httpx.Client(base_url=server_url, headers=auth) as client:
+        answers = [
+            client.post(f"/api/v1/app/{app.id}/msg", json={"eventType": "t", "payload": payload})
+            for payload in ("str", [1], 3)
+        ]
+    assert [a.status_code for a in answers] == [422] * 3
+    assert all(a.json()["detail"][0]["loc"] == ["body", "payload"] for a in answers)
+    assert not Event.objects.exists()
+
+
 # --- messages, delivery, attempts (a real worker) ---------------------------------------------
 
 
