@@ -47,7 +47,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     str,
     OpenApiParameter.HEADER,
-    description="The same key again returns the first event and sends nothing new.",
+    description="The same key again returns the first event and sends nothing new. The body's "
+    "`idempotency_key` is the same key; both given must agree.",
 )
 
 # --- Endpoint actions ------------------------------------------------------------------------
