@@ -93,6 +93,7 @@ class FeedEntry:
     event_type: str
     timestamp: datetime
     payload: Any
+    body: str  # the exact bytes the signatures in ``headers`` are over; ``payload`` parsed
     channels: list[str]
     tags: list[str]
     headers: dict[str, str]
@@ -165,28 +166,35 @@ def _entries(endpoint: Endpoint, items: list[FeedItem]) -> list[FeedEntry]:
     out = []
     for item in items:
         event = item.event
-        body = event.body.encode("utf-8")
-        headers = signing.request_headers(
-            custom=custom,
-            secrets=secrets,
-            msg_id=event.pk,
-            timestamp=timestamp,
-            body=body,
-            svix_format=event.body_is_payload,
-            test=event.is_test,
-            style=endpoint.signature_style,
-            event_type=event.event_type.name,
+        signed = (
+            signing.request_signed(
+                url=endpoint.url,
+                custom=custom,
+                secrets=secrets,
+                msg_id=event.pk,
+                timestamp=timestamp,
+                body=event.body.encode("utf-8"),
+                svix_format=event.body_is_payload,
+                test=event.is_test,
+                style=endpoint.signature_style,
+                event_type=event.event_type.name,
+                created=int(event.created_at.timestamp()),
+            )
+            if event.body
+            else None
         )
+        body = signed.body.decode("utf-8") if signed else ""
         out.append(
             FeedEntry(
                 position=item.position or 0,
                 event_id=event.pk,
                 event_type=event.event_type.name,
                 timestamp=event.created_at,
-                payload=json.loads(event.body) if event.body else None,
+                payload=json.loads(body) if body else None,
+                body=body,
                 channels=list(event.channels or []),
                 tags=list(event.tags or []),
-                headers=headers,
+                headers=signed.headers if signed else {},
                 idempotency_key=event.idempotency_key,
             )
         )

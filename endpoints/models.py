@@ -122,6 +122,9 @@ class Endpoint(models.Model):
         GITHUB = "github", "GitHub (X-Hub-Signature-256)"
         # Stripe-Signature: t=<timestamp>,v1=<hex HMAC of "t.body">, one v1 per live secret.
         STRIPE = "stripe", "Stripe (Stripe-Signature)"
+        # X-Twilio-Signature: base64 HMAC-SHA1 of the URL as sent, which carries bodySHA256 (the
+        # hex SHA-256 of the body), as Twilio signs its JSON webhooks.
+        TWILIO = "twilio", "Twilio (X-Twilio-Signature)"
         # Standard Webhooks' asymmetric scheme: v1a,<base64 Ed25519 signature>; the tenant sees
         # only the public key (whpk_), so a receiver holds nothing that could forge a message.
         ED25519 = "ed25519", "Ed25519 (Standard Webhooks v1a, public key)"

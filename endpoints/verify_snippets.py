@@ -4,8 +4,9 @@ Standard Webhooks' own libraries for the ``standard`` format (``webhook-*`` head
 the ``svix`` format (``svix-*`` headers, which Standard Webhooks' libraries do not read). Each
 snippet reads the secret from ``WEBHOOK_SECRET`` (the ``whsec_…`` value of the endpoint page;
 every library accepts it with its prefix) and verifies the raw body: a body parsed and
-serialised again no longer matches its signature. The GitHub and Stripe styles get those
-senders' own verifiers (Python and Node), keyed with the same secret string; Ed25519 a
+serialised again no longer matches its signature. The GitHub, Stripe and Twilio styles get
+those senders' own verifiers (Python and Node), keyed with the same secret string (Twilio's
+also take the full URL called, whose ``bodySHA256`` covers the body); Ed25519 a
 public-key check with ``cryptography`` and ``node:crypto``. The Python
 snippets are run against real deliveries in the test suite.
 """
@@ -268,6 +269,47 @@ function handle(req, res) {
     ),
 )
 
+_TWILIO = (
+    Snippet(
+        "Python",
+        "pip install twilio",
+        '''import json
+import os
+
+from twilio.request_validator import RequestValidator
+
+VALIDATOR = RequestValidator(os.environ["WEBHOOK_SECRET"])
+
+
+def handle(url: str, body: bytes, headers: dict[str, str]) -> dict:
+    """url: the full URL the request came to, query (bodySHA256=...) included, as the
+    endpoint's URL has it (behind a proxy, the public URL); body: the raw request body;
+    headers: the request's headers."""
+    signature = {k.lower(): v for k, v in headers.items()}.get("x-twilio-signature", "")
+    # checks the signature of the URL and that bodySHA256 in it is the body's
+    if not VALIDATOR.validate(url, body.decode(), signature):
+        raise ValueError("bad signature")
+    return json.loads(body)
+''',
+    ),
+    Snippet(
+        "Node",
+        "npm install twilio",
+        """import twilio from "twilio";
+
+// Express: app.post("/webhooks", express.text({ type: "application/json" }), handle)
+function handle(req, res) {
+  // The URL as called, query (bodySHA256=...) included: the endpoint's URL as registered.
+  const url = `https://${req.get("host")}${req.originalUrl}`;
+  const ok = twilio.validateRequestWithBody(
+    process.env.WEBHOOK_SECRET, req.get("x-twilio-signature"), url, req.body,
+  );
+  res.sendStatus(ok ? 204 : 400);
+}
+""",
+    ),
+)
+
 
 _ED25519 = (
     Snippet(
@@ -342,6 +384,8 @@ def verify_snippets(message_format: str, style: str = "standard") -> tuple[Snipp
         return _GITHUB
     if style == "stripe":
         return _STRIPE
+    if style == "twilio":
+        return _TWILIO
     if style == "ed25519":
         return _ED25519
     return _SVIX if style == "svix" or message_format == "svix" else _STANDARD

@@ -28,6 +28,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    query: str = ""  # as sent (the Twilio style signs the URL with it)
 
 
 @dataclass
@@ -84,6 +85,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                         headers={k.lower(): v for k, v in self.headers.items()},
                         body=body,
                         at=time.time(),
+                        query=parts.query,
                     )
                 )
             query = parse_qs(parts.query)

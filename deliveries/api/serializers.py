@@ -7,8 +7,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from deliveries.errors import PublishError
 from deliveries.models import Delivery, Event, Job
 from deliveries.services.jobs import job_outcomes, job_scope
+from deliveries.services.publishing import payload_check
 from webhooks_platform.api.pagination import PageQuerySerializer
 from webhooks_platform.api.serializers import AwareDateTimeField, StrictCharField
 
@@ -117,7 +119,10 @@ class EventDetailOutSerializer(EventOutSerializer):
 
 class EventCreateInSerializer(serializers.Serializer):
     event_type = StrictCharField(max_length=128, help_text="A name from the catalogue.")
-    payload = serializers.JSONField(help_text="Any JSON; sent as the body's `data`.")
+    payload = serializers.JSONField(
+        help_text="A JSON object (events are objects, as in Standard Webhooks and Svix); sent as "
+        "the body's `data`."
+    )
     channels = serializers.ListField(
         child=StrictCharField(max_length=128),
         max_length=10,
@@ -132,12 +137,25 @@ class EventCreateInSerializer(serializers.Serializer):
         "and wait until then (a time without an offset, a bare date or a week date is refused; "
         "one already past means at once).",
     )
+    idempotency_key = StrictCharField(
+        required=False,
+        allow_null=True,
+        max_length=255,
+        help_text="The same key again returns the first event and sends nothing new (null: no "
+        "key). A single publish also takes it as the `Idempotency-Key` header; both given must "
+        "agree.",
+    )
+
+    def validate_payload(self, value: Any) -> Any:
+        try:
+            payload_check(value)
+        except PublishError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
 
 
 class EventBatchItemInSerializer(EventCreateInSerializer):
-    idempotency_key = StrictCharField(
-        required=False, max_length=255, help_text="The same key again returns the first event."
-    )
+    """One item of a batch: a single publish's body (``idempotency_key`` included)."""
 
 
 class EventBatchInSerializer(serializers.Serializer):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
@@ -45,7 +47,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     str,
     OpenApiParameter.HEADER,
-    description="The same key again returns the first event and sends nothing new.",
+    description="The same key again returns the first event and sends nothing new. The body's "
+    "`idempotency_key` is the same key; both given must agree.",
 )
 
 # --- Endpoint actions ------------------------------------------------------------------------
@@ -157,11 +160,23 @@ class EventListView(TenantView):
             tenant=self.tenant,
             event_type=data["event_type"],
             payload=data["payload"],
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=_idempotency_key(data, request),
             channels=data.get("channels"),
             deliver_at=data.get("deliver_at"),
         )
         return Response(EventOutSerializer(event).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _idempotency_key(data: dict[str, Any], request: Request) -> str | None:
+    """The key of a single publish: ``idempotency_key`` in the body or the ``Idempotency-Key``
+    header (both given must be the same key)."""
+    header = request.headers.get("Idempotency-Key")
+    body = data.get("idempotency_key")
+    if header is not None and body is not None and header != body:
+        raise exceptions.ValidationError(
+            {"idempotency_key": ["The body and the Idempotency-Key header name different keys."]}
+        )
+    return body if body is not None else header
 
 
 class EventBatchView(TenantView):

@@ -66,7 +66,13 @@ class FeedItemOutSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The event id (webhook-id).")
     event_type = serializers.CharField()
     timestamp = serializers.DateTimeField()
-    payload = serializers.JSONField()
+    payload = serializers.JSONField(
+        help_text="The body as sent, parsed (null once retention removed it)."
+    )
+    body = serializers.CharField(
+        help_text="The exact body a push would send: the bytes the signatures in `headers` are "
+        "over. Verify against this string, not a re-serialisation of `payload`."
+    )
     channels = serializers.ListField(child=serializers.CharField())
     headers = serializers.DictField(
         child=serializers.CharField(),
@@ -89,6 +95,7 @@ def page_body(page: FeedPage) -> dict[str, Any]:
                 "event_type": e.event_type,
                 "timestamp": e.timestamp,
                 "payload": e.payload,
+                "body": e.body,
                 "channels": e.channels,
                 "headers": e.headers,
             }

@@ -56,27 +56,32 @@ def signed_request(
         return flight, transport.AttemptResult(
             key=item.id, started_at=timezone.now(), duration_ms=0, error=problem
         )
-    body = item.body.encode("utf-8")
-    headers = signing.request_headers(
+    created = item.event_created_at
+    signed = signing.request_signed(
+        url=view.url,
         custom=view.headers,
         secrets=view.secrets,
         msg_id=item.event_id,
         timestamp=timestamp,
-        body=body,
+        body=item.body.encode("utf-8"),
         svix_format=item.svix_format,
         test=item.test,
         style=view.signature_style,
         event_type=(
-            event_type_name(item.event_type_id) if view.signature_style == signing.GITHUB else ""
+            event_type_name(item.event_type_id)
+            if view.signature_style in (signing.GITHUB, signing.STRIPE)
+            else ""
         ),
+        created=int(created.timestamp()) if created is not None else timestamp,
     )
     # What the attempt log keeps: credentials in custom headers are not copied into it.
-    flight.headers = headers_redacted(headers)
+    flight.headers = headers_redacted(signed.headers)
+    flight.url = signed.url
     return flight, transport.OutboundRequest(
         key=item.id,
-        url=view.url,
-        headers=headers,
-        body=body,
+        url=signed.url,
+        headers=signed.headers,
+        body=signed.body,
         group=item.endpoint_id,
         tenant=str(item.tenant_id),
         allowed_subnets=view.allowed_subnets,

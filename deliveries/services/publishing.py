@@ -62,6 +62,26 @@ def event_body(
         raise PublishError(f"payload is not JSON-serialisable: {exc}") from exc
 
 
+_JSON_KINDS = (
+    (bool, "a boolean"),
+    (str, "a string"),
+    (list, "an array"),
+    ((int, float), "a number"),
+)
+
+
+def payload_check(payload: Any) -> None:
+    """An event's payload is a JSON object, as Standard Webhooks and Svix define events."""
+    if isinstance(payload, dict):
+        return
+    kind = "null" if payload is None else "a " + type(payload).__name__
+    for types, name in _JSON_KINDS:
+        if isinstance(payload, types):
+            kind = name
+            break
+    raise PublishError(f"payload must be a JSON object ({{...}}), not {kind}")
+
+
 def _tenant_resolve(tenant: Tenant | str) -> Tenant:
     if isinstance(tenant, Tenant):
         return tenant
@@ -154,6 +174,7 @@ def _event_build(
     deliver_at: Any = None,
 ) -> Event:
     """The unsaved event for one publish, after every check but the idempotency key's."""
+    payload_check(payload)
     payload_only = tenant.message_format == Tenant.MessageFormat.SVIX
     body = event_body(
         event_type=type_obj.name,

@@ -186,9 +186,11 @@ _SIGNATURE_STYLE_HELP = (
     "How requests are signed: standard (Standard Webhooks, webhook-* headers), svix (the same "
     "under svix-* names), github (X-Hub-Signature-256: sha256=<hex HMAC of the body>, keyed with "
     "the secret string), stripe (Stripe-Signature: t=<ts>,v1=<hex HMAC>, one v1 per live "
-    "secret), ed25519 (Standard Webhooks v1a: an Ed25519 signature; the endpoint's secret is "
-    "then its whpk_ public key). Changing between ed25519 and the others makes a new current "
-    "secret of the kind the style needs."
+    "secret; the body is Stripe's event object, its id the event id), twilio "
+    "(X-Twilio-Signature: base64 HMAC-SHA1 of the URL as sent, which carries bodySHA256=<hex "
+    "SHA-256 of the body>), ed25519 (Standard Webhooks v1a: an Ed25519 signature; the "
+    "endpoint's secret is then its whpk_ public key). Changing between ed25519 and the others "
+    "makes a new current secret of the kind the style needs."
 )
 
 

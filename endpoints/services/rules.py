@@ -37,11 +37,12 @@ RESERVED_HEADERS = frozenset(
         "expect",
         "proxy-authorization",
         "proxy-connection",
-        # The signature headers of the GitHub and Stripe styles.
+        # The signature headers of the GitHub, Stripe and Twilio styles.
         "x-hub-signature-256",
         "x-github-event",
         "x-github-delivery",
         "stripe-signature",
+        "x-twilio-signature",
     }
 )
 

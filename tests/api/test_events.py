@@ -125,6 +125,53 @@ def test_wrong_or_missing_fields_are_named(api_a, invoice_paid, body, field):
     assert list(error["fields"]) == [field]
 
 
+@pytest.mark.parametrize(
+    ("payload", "kind"), [("str", "a string"), ([1], "an array"), (3, "a number"), (None, None)]
+)
+def test_a_payload_that_is_not_an_object_is_400(api_a, invoice_paid, payload, kind):
+    response = api_a.post(BASE, {"event_type": "invoice.paid", "payload": payload}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    message = "This field may not be null." if kind is None else f"not {kind}"
+    assert message in error["fields"]["payload"][0]
+    assert Event.objects.count() == 0
+
+
+def test_a_batch_item_whose_payload_is_not_an_object_is_an_error_of_its_own(api_a, invoice_paid):
+    items = [
+        {"event_type": "invoice.paid", "payload": "str"},
+        {"event_type": "invoice.paid", "payload": {"n": 1}},
+    ]
+    response = api_a.post(f"{BASE}batch", {"events": items}, format="json")
+
+    assert response.status_code == 202
+    bad, good = response.json()["data"]
+    assert bad["status"] == "error"
+    assert "payload must be a JSON object" in bad["error"]["fields"]["payload"][0]
+    assert good["status"] == "created"
+    assert Event.objects.count() == 1
+
+
+def test_the_idempotency_key_may_be_given_in_the_body(api_a, invoice_paid):
+    body = {"event_type": "invoice.paid", "payload": {"id": "in_1"}, "idempotency_key": "o-42"}
+
+    first = api_a.post(BASE, body, format="json")
+    second = api_a.post(BASE, body, format="json")
+    by_header = api_a.post(
+        BASE, {**body, "idempotency_key": None}, format="json", HTTP_IDEMPOTENCY_KEY="o-42"
+    )
+    clash = api_a.post(BASE, body, format="json", HTTP_IDEMPOTENCY_KEY="other")
+
+    assert first.status_code == second.status_code == 202
+    assert first.json()["idempotency_key"] == "o-42"
+    assert second.json()["id"] == first.json()["id"]
+    assert by_header.status_code == 202, by_header.content
+    assert by_header.json()["id"] == first.json()["id"]
+    error = assert_error(clash, 400, "validation_error")
+    assert list(error["fields"]) == ["idempotency_key"]
+    assert Event.objects.count() == 1
+
+
 def test_malformed_json_is_400(api_a, invoice_paid):
     response = api_a.post(BASE, "{not json", content_type="application/json")
 

@@ -3,7 +3,10 @@ consumer, limited per key, and only by their own tenant."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from deliveries import publish_event
 from deliveries.services.fanout import events_fan_out_pending
@@ -164,3 +167,27 @@ def test_a_read_only_key_may_not_read_as_a_named_consumer(api_a, read_only_a, po
     assert feed.status_code == 200
     listed = api_a.get(url).json()
     assert [(c["name"], c["unread"]) for c in listed] == [("billing", 2)]
+
+
+PAYLOAD = {"name": "Zoë ✓", "amount": 12.5, "nested": {"b": 1, "a": [1.0, None]}}
+
+
+def test_each_item_carries_the_exact_body_its_signatures_are_over(
+    api_a, tenant, invoice_paid, client_for, platform_key
+):
+    """Re-serialising ``payload`` gives other bytes (spacing, escaping): ``body`` is the string
+    to verify, on the native API and the Svix poller alike."""
+    created = api_a.post(f"{BASE}endpoints/", {"kind": "poll"}, format="json").json()
+    publish_event(tenant, "invoice.paid", PAYLOAD)
+    events_fan_out_pending(tenant_id=tenant.pk)
+
+    (native,) = api_a.get(f"{BASE}pollers/{created['id']}/").json()["data"]
+    svix_page = client_for(platform_key).get(f"/api/v1/app/acme/poller/{created['id']}")
+    (svix,) = svix_page.json()["data"]
+
+    for item in (native, svix):
+        assert json.dumps(item["payload"]).encode() != item["body"].encode()
+        verified = Webhook(created["secret"]).verify(item["body"], item["headers"])
+        assert verified == json.loads(item["body"])
+    assert native["payload"] == json.loads(native["body"])
+    assert native["payload"]["data"] == PAYLOAD

@@ -63,6 +63,7 @@ def test_the_python_snippet_verifies_a_real_delivery_and_refuses_a_tampered_one(
         ("svix", "svix", "svix-signature"),
         ("github", "@octokit/webhooks-methods", "x-hub-signature-256"),
         ("stripe", "stripe", "stripe-signature"),
+        ("twilio", "twilio", "x-twilio-signature"),
         ("ed25519", "node:crypto", "webhook-signature"),
     ],
 )
@@ -81,7 +82,7 @@ def test_the_page_shows_the_snippets_of_the_endpoints_signature_style(
     assert f"<code>{header}</code> header" in page.content.decode()
 
 
-@pytest.mark.parametrize("style", ["svix", "github", "stripe", "ed25519"])
+@pytest.mark.parametrize("style", ["svix", "github", "stripe", "ed25519"])  # twilio: below
 def test_each_styles_python_snippet_verifies_a_real_delivery(
     tenant, invoice_paid, receiver, monkeypatch, style
 ):
@@ -99,6 +100,30 @@ def test_each_styles_python_snippet_verifies_a_real_delivery(
     handle = scope["handle"]
     verified = handle(request.body, dict(request.headers))  # type: ignore[operator]
 
-    assert verified["data"]["amount"] == 1250
+    data = verified["data"]["object"] if style == "stripe" else verified["data"]
+    assert data["amount"] == 1250
     with pytest.raises(Exception, match="(?i)signature"):
         handle(request.body.replace(b"1250", b"9999"), dict(request.headers))  # type: ignore[operator]
+
+
+def test_the_twilio_python_snippet_verifies_a_real_delivery_at_the_url_it_came_to(
+    tenant, invoice_paid, receiver, monkeypatch
+):
+    endpoint, secret = endpoint_create(
+        tenant=tenant, url=receiver.url("/ok"), signature_style="twilio"
+    )
+    event = publish_event(tenant, "invoice.paid", {"amount": 1250})
+    event_fan_out(event_id=event.pk)
+    engine_new().run_until_idle()
+    (request,) = receiver.received()
+    url = f"{receiver.base_url}{request.path}?{request.query}"
+    monkeypatch.setenv("WEBHOOK_SECRET", secret)
+    scope: dict[str, object] = {}
+
+    exec(verify_snippets("standard", "twilio")[0].code, scope)  # noqa: S102  our own snippet
+    handle = scope["handle"]
+    verified = handle(url, request.body, dict(request.headers))  # type: ignore[operator]
+
+    assert verified["data"]["amount"] == 1250
+    with pytest.raises(Exception, match="(?i)signature"):
+        handle(url, request.body.replace(b"1250", b"9999"), dict(request.headers))  # type: ignore[operator]

@@ -86,6 +86,11 @@ def test_fan_out_is_enqueued_only_on_commit(
         ("invoice.paid", {"when": object()}, "payload is not JSON-serialisable"),
         ("invoice.paid", {"amount": Decimal("1.5")}, "payload is not JSON-serialisable"),
         ("invoice.paid", {"x": float("nan")}, "payload is not JSON-serialisable"),
+        ("invoice.paid", "str", r"payload must be a JSON object \(\{...\}\), not a string"),
+        ("invoice.paid", [1, 2], "payload must be a JSON object .*, not an array"),
+        ("invoice.paid", 7, "payload must be a JSON object .*, not a number"),
+        ("invoice.paid", True, "payload must be a JSON object .*, not a boolean"),
+        ("invoice.paid", None, "payload must be a JSON object .*, not null"),
     ],
 )
 def test_bad_input_raises_publish_error(tenant, invoice_paid, event_type, payload, message):

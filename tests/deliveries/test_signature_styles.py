@@ -1,10 +1,12 @@
 """Signature styles, each checked by the library its receivers already use, never by ours:
 ``standardwebhooks`` and ``svix`` (PyPI), ``stripe.Webhook.construct_event`` (PyPI),
-``@octokit/webhooks-methods`` (npm, run by node) and, for Ed25519 (``v1a``), ``cryptography``."""
+``twilio``'s ``RequestValidator`` (PyPI), ``@octokit/webhooks-methods`` (npm, run by node) and,
+for Ed25519 (``v1a``), ``cryptography``."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 
@@ -14,14 +16,17 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.utils import timezone
 from standardwebhooks import Webhook
 from svix.webhooks import Webhook as SvixWebhook
+from twilio.request_validator import RequestValidator
 
 from deliveries import publish_event, signing
-from deliveries.models import Attempt
+from deliveries.models import Attempt, Delivery
 from deliveries.services.endpoint_lifecycle import endpoint_update
 from deliveries.services.engines import engine_new
 from deliveries.services.fanout import event_fan_out
+from deliveries.services.lifecycle import delivery_replay
 from endpoints.models import Endpoint
 from endpoints.services import (
     endpoint_create,
@@ -58,6 +63,14 @@ def _github_verified(node: str, secret: str, requests: list) -> list[bool]:  # t
     )
 
 
+def _twilio_valid(receiver, request, secret: str) -> bool:  # type: ignore[no-untyped-def]
+    """Twilio's own check of a JSON webhook: the signature of the full URL the receiver was
+    called at, and ``bodySHA256`` in it matching the body."""
+    url = f"{receiver.base_url}{request.path}?{request.query}"
+    signature = _headers(request)["x-twilio-signature"]
+    return RequestValidator(secret).validate(url, request.body.decode("utf-8"), signature)
+
+
 def _v1a_verified(public_key: str, request) -> bool:  # type: ignore[no-untyped-def]
     """A ``v1a`` signature of the request verifies under ``public_key`` (``whpk_…``)."""
     key = Ed25519PublicKey.from_public_bytes(
@@ -91,7 +104,9 @@ def _check_every_style(node, receiver, endpoints, event) -> None:  # type: ignor
     github = receiver.received("/ok/github")
     stripe_style = receiver.received("/ok/stripe")
     ed25519 = receiver.received("/ok/ed25519")
-    assert [len(standard), len(svix), len(github), len(stripe_style), len(ed25519)] == [1] * 5
+    twilio = receiver.received("/ok/twilio")
+    counts = [len(standard), len(svix), len(github), len(stripe_style), len(ed25519), len(twilio)]
+    assert counts == [1] * 6
 
     secret = endpoints["standard"][1]
     assert Webhook(secret).verify(standard[0].body, standard[0].headers)["data"] == {"n": 1}
@@ -112,11 +127,21 @@ def _check_every_style(node, receiver, endpoints, event) -> None:  # type: ignor
     parsed = stripe.Webhook.construct_event(
         stripe_style[0].body.decode("utf-8"), signature, endpoints["stripe"][1]
     )
-    assert parsed["data"]["n"] == 1
+    assert parsed.id == event.pk  # what a Stripe receiver deduplicates on
+    assert parsed.type == "invoice.paid"
+    assert parsed.data.object.to_dict() == {"n": 1}
+    assert parsed.created == int(event.created_at.timestamp())
+    assert parsed.livemode is False
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(
             stripe_style[0].body.decode("utf-8"), signature, endpoints["standard"][1]
         )
+
+    assert twilio[0].query == "bodySHA256=" + hashlib.sha256(twilio[0].body).hexdigest()
+    assert _twilio_valid(receiver, twilio[0], endpoints["twilio"][1])
+    assert not _twilio_valid(receiver, twilio[0], endpoints["standard"][1])
+    assert not _twilio_valid(receiver, _tampered(twilio[0]), endpoints["twilio"][1])
+    assert json.loads(twilio[0].body)["data"] == {"n": 1}
 
     public_key = endpoints["ed25519"][1]
     assert public_key.startswith("whpk_")
@@ -126,7 +151,8 @@ def _check_every_style(node, receiver, endpoints, event) -> None:  # type: ignor
 
 
 def _tampered(request):  # type: ignore[no-untyped-def]
-    return type(request)(request.path, request.headers, request.body.replace(b"1", b"2"), 0)
+    body = request.body.replace(b"1", b"2")
+    return type(request)(request.path, request.headers, body, 0, request.query)
 
 
 def test_the_engine_signs_each_endpoint_in_its_style(node, tenant, invoice_paid, receiver):
@@ -140,6 +166,57 @@ def test_the_engine_signs_each_endpoint_in_its_style(node, tenant, invoice_paid,
     # The attempt log shows the headers as sent, in the endpoint's style.
     logged = Attempt.objects.get(delivery__endpoint=endpoints["stripe"][0]).request_headers
     assert "stripe-signature" in {k.lower() for k in logged}
+    # ... and the URL as sent: the Twilio style's carries bodySHA256.
+    twilio_attempt = Attempt.objects.get(delivery__endpoint=endpoints["twilio"][0])
+    (twilio_request,) = receiver.received("/ok/twilio")
+    assert twilio_attempt.request_url == (f"{receiver.base_url}/ok/twilio?{twilio_request.query}")
+
+
+def test_a_stripe_style_event_keeps_its_id_and_bytes_across_retries_and_replays(
+    tenant, invoice_paid, receiver
+):
+    endpoint, secret = endpoint_create(
+        tenant=tenant, url=receiver.url("/status/500"), signature_style="stripe"
+    )
+    event = publish_event(tenant, "invoice.paid", {"n": 1, "note": "Zoë"})
+    event_fan_out(event_id=event.pk)
+    delivery = Delivery.objects.get(event=event)
+
+    engine_new().run_until_idle()  # the first try: 500
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    engine_new().run_until_idle()  # the retry: 500 again
+    delivery_replay(delivery=Delivery.objects.get(pk=delivery.pk))
+    engine_new().run_until_idle()  # a manual replay
+
+    requests = receiver.received("/status/500")
+    assert len(requests) == 3
+    assert len({r.body for r in requests}) == 1  # the same bytes every try
+    events = [
+        stripe.Webhook.construct_event(
+            r.body.decode("utf-8"), _headers(r)["stripe-signature"], secret
+        )
+        for r in requests
+    ]
+    assert {e.id for e in events} == {event.pk}
+    assert events[0].data.object.to_dict() == {"n": 1, "note": "Zoë"}
+    assert events[0].object == "event"
+    assert events[0].api_version == signing.STRIPE_API_VERSION
+
+
+def test_twilio_style_adds_body_sha256_to_a_url_with_a_query(tenant, invoice_paid, receiver):
+    endpoint, secret = endpoint_create(
+        tenant=tenant, url=receiver.url("/ok?account=ac_1"), signature_style="twilio"
+    )
+    new = endpoint_secret_rotate(endpoint=endpoint, grace_period_seconds=3600)
+    event = publish_event(tenant, "invoice.paid", {"n": 1})
+    event_fan_out(event_id=event.pk)
+
+    engine_new().run_until_idle()
+
+    (request,) = receiver.received("/ok")
+    assert request.query.startswith("account=ac_1&bodySHA256=")
+    assert _twilio_valid(receiver, request, new)  # Twilio sends one signature: the newest
+    assert not _twilio_valid(receiver, request, secret)
 
 
 def test_stripe_style_signs_with_every_live_secret_while_one_rotates(
@@ -188,7 +265,7 @@ def test_a_timestamp_outside_stripes_tolerance_is_refused_by_stripe(tenant, invo
 
 
 def test_an_unknown_style_is_refused_with_the_choices(tenant):
-    with pytest.raises(ValidationError, match="standard, svix, github, stripe, ed25519"):
+    with pytest.raises(ValidationError, match="standard, svix, github, stripe, twilio, ed25519"):
         endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x", signature_style="paypal")
     endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x")
     with pytest.raises(ValidationError, match="signature_style"):
@@ -197,7 +274,9 @@ def test_an_unknown_style_is_refused_with_the_choices(tenant):
     assert endpoint.signature_style == "standard"
 
 
-@pytest.mark.parametrize("header", ["Stripe-Signature", "X-Hub-Signature-256", "X-GitHub-Event"])
+@pytest.mark.parametrize(
+    "header", ["Stripe-Signature", "X-Hub-Signature-256", "X-GitHub-Event", "X-Twilio-Signature"]
+)
 def test_an_endpoint_may_not_set_a_styles_signature_header_itself(tenant, header):
     with pytest.raises(ValidationError, match="set by the platform"):
         endpoint_create(tenant=tenant, url="http://127.0.0.1:9/x", headers={header: "forged"})

@@ -112,6 +112,41 @@ async function main() {
   const byUid = await step("application get by uid", () => svix.application.get(appUid));
   equal(byUid.id, app.id, "application got by uid: id");
 
+  // --- null in optional fields (what the SDK's own tests send for what is unset) ---------------
+  const nullApp = await step("application create with null optional fields", () =>
+    svix.application.create({ name: "Node nulls", uid: null, metadata: null, throttleRate: null }),
+  );
+  equal(nullApp.metadata, {}, "application created with null metadata: metadata");
+  const nullEndpoint = await step("endpoint create with null optional fields", () =>
+    svix.endpoint.create(nullApp.id, {
+      url: receiverUrl,
+      uid: null,
+      description: null,
+      disabled: null,
+      filterTypes: null,
+      channels: null,
+      metadata: null,
+      throttleRate: null,
+      secret: null,
+      headers: null,
+    }),
+  );
+  equal(nullEndpoint.metadata, {}, "endpoint created with null metadata: metadata");
+  equal(nullEndpoint.description, "", "endpoint created with null description: description");
+  await step("message create with null optional fields", () =>
+    svix.message.create(nullApp.id, {
+      eventType: "node.nulls",
+      payload: { ok: true },
+      eventId: null,
+      channels: null,
+      tags: null,
+      application: null,
+      deliverAt: null,
+      payloadRetentionPeriod: null,
+    }),
+  );
+  await step("application delete (nulls)", () => svix.application.delete(nullApp.id));
+
   // --- event types ---------------------------------------------------------------------------
   const paidType = "node.invoice.paid";
   const voidedType = "node.invoice.voided";

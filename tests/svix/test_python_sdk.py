@@ -267,6 +267,21 @@ def test_an_idempotency_key_replays_the_first_answer(svix, server_url, platform_
     assert Tenant.objects.filter(name="Acme").count() == 1
 
 
+def test_a_message_payload_that_is_not_an_object_is_422_as_svix_answers(
+    svix, server_url, platform_token
+):
+    app = svix.application.create(ApplicationIn(name="Acme"))
+    auth = {"Authorization": f"Bearer {platform_token}"}
+    with httpx.Client(base_url=server_url, headers=auth) as client:
+        answers = [
+            client.post(f"/api/v1/app/{app.id}/msg", json={"eventType": "t", "payload": payload})
+            for payload in ("str", [1], 3)
+        ]
+    assert [a.status_code for a in answers] == [422] * 3
+    assert all(a.json()["detail"][0]["loc"] == ["body", "payload"] for a in answers)
+    assert not Event.objects.exists()
+
+
 # --- messages, delivery, attempts (a real worker) ---------------------------------------------
 
 
@@ -501,3 +516,57 @@ def test_a_message_may_create_its_application(svix, receiver, worker):
     with pytest.raises(HttpError) as exc:
         svix.message.create("missing-app", MessageIn(event_type="hello", payload={}))
     assert exc.value.status_code == 404
+
+
+# --- null for what is not given (what the SDK sends for a field set to None) -------------------
+
+
+def _all_null(model, **given):  # type: ignore[no-untyped-def]
+    """``model`` with every optional field the caller did not give set to None explicitly, so
+    the SDK sends ``"field": null`` for each (its own tests build models this way)."""
+    nulls = {name: None for name, f in model.model_fields.items() if not f.is_required()}
+    return model(**{**nulls, **given})
+
+
+def test_null_in_every_optional_field_means_not_given(svix, receiver):
+    app = svix.application.create(_all_null(ApplicationIn, name="Acme"))
+    assert app.metadata == {}
+    assert app.uid is None
+    patched_app = svix.application.patch(app.id, _all_null(ApplicationPatch, name="Acme 2"))
+    assert patched_app.name == "Acme 2"
+    assert svix.application.upsert("nulls", _all_null(ApplicationIn, name="Up")).uid == "nulls"
+
+    svix.event_type.create(_all_null(EventTypeIn, name="order.created", description="Orders"))
+    typed = svix.event_type.patch("order.created", _all_null(EventTypePatch))
+    assert typed.description == "Orders"
+    assert typed.archived is False
+
+    ep = svix.endpoint.create(app.id, _all_null(EndpointIn, url=receiver.url("/ok")))
+    assert ep.metadata == {}
+    assert ep.disabled is False
+    assert ep.description == ""
+    assert svix.endpoint.get_secret(app.id, ep.id).key.startswith("whsec_")
+    patched = svix.endpoint.patch(app.id, ep.id, _all_null(EndpointPatch, description="New"))
+    assert patched.description == "New"
+    assert patched.url == ep.url
+    upserted = svix.endpoint.upsert(app.id, ep.id, _all_null(EndpointUpsertIn, url=ep.url))
+    assert upserted.description == ""
+    svix.endpoint.rotate_secret(app.id, ep.id, _all_null(EndpointSecretRotateIn))
+    svix.endpoint.patch_headers(
+        app.id, ep.id, _all_null(EndpointHeadersPatchIn, headers={"X-Team": "a"})
+    )
+    assert svix.endpoint.get_headers(app.id, ep.id).headers == {"X-Team": "a"}
+    svix.endpoint.recover(
+        app.id, ep.id, _all_null(RecoverIn, since=datetime.now(UTC) - timedelta(hours=1))
+    )
+
+    message = svix.message.create(
+        app.id, _all_null(MessageIn, event_type="order.created", payload={"n": 1})
+    )
+    assert Event.objects.get(pk=message.id).payload == {"n": 1}
+    assert message.event_id is None
+    assert message.channels is None
+
+    access = svix.authentication.app_portal_access(app.id, _all_null(AppPortalAccessIn))
+    assert access.token
+    svix.authentication.expire_all(app.id, _all_null(ApplicationTokenExpireIn))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -18,12 +19,31 @@ _time = serializers.DateTimeField().to_representation
 # --- input -------------------------------------------------------------------------------------
 
 
+class SvixIn(S.Serializer):
+    """A Svix request body. Svix takes ``null`` in every optional field (its SDKs send it for
+    what is unset): null means "not given", unless the field declares ``allow_null``, where
+    null keeps the meaning Svix documents (a PATCH clears ``uid``, ``eventTypes``, ...)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            fields = self.fields
+            data = {
+                key: value
+                for key, value in data.items()
+                if value is not None
+                or key not in fields
+                or fields[key].required
+                or fields[key].allow_null
+            }
+        return super().to_internal_value(data)
+
+
 class StringMap(S.DictField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(child=S.CharField(allow_blank=True, trim_whitespace=False), **kwargs)
 
 
-class ApplicationIn(S.Serializer):
+class ApplicationIn(SvixIn):
     name = S.CharField(max_length=200)
     uid = S.CharField(required=False, allow_null=True, max_length=256)
     metadata = StringMap(required=False)
@@ -34,7 +54,7 @@ class ApplicationPatch(ApplicationIn):
     name = S.CharField(required=False, max_length=200)
 
 
-class EventTypeIn(S.Serializer):
+class EventTypeIn(SvixIn):
     name = S.CharField(max_length=256)
     description = S.CharField(required=False, allow_blank=True)
     archived = S.BooleanField(required=False)
@@ -49,7 +69,7 @@ class EventTypePatch(EventTypeIn):
     name = S.CharField(required=False, max_length=256)
 
 
-class EndpointIn(S.Serializer):
+class EndpointIn(SvixIn):
     url = S.CharField(max_length=2048)
     description = S.CharField(required=False, allow_blank=True, max_length=500)
     uid = S.CharField(required=False, allow_null=True, max_length=256)
@@ -69,27 +89,27 @@ class EndpointPatch(EndpointIn):
     url = S.CharField(required=False, max_length=2048)
 
 
-class RotateIn(S.Serializer):
+class RotateIn(SvixIn):
     key = S.CharField(required=False, allow_null=True)
     gracePeriodSeconds = S.IntegerField(required=False, allow_null=True)  # noqa: N815
 
 
-class HeadersIn(S.Serializer):
+class HeadersIn(SvixIn):
     headers = S.DictField(child=S.CharField(allow_null=True, allow_blank=True))
     deleteHeaders = S.ListField(child=S.CharField(), required=False)  # noqa: N815
 
 
-class RecoverIn(S.Serializer):
+class RecoverIn(SvixIn):
     since = S.DateTimeField()
     until = S.DateTimeField(required=False, allow_null=True)
 
 
-class ExampleIn(S.Serializer):
+class ExampleIn(SvixIn):
     eventType = S.CharField(max_length=256)  # noqa: N815
     exampleIndex = S.IntegerField(required=False, min_value=0)  # noqa: N815
 
 
-class MessageIn(S.Serializer):
+class MessageIn(SvixIn):
     eventType = S.CharField(max_length=256)  # noqa: N815
     payload = S.DictField(required=False)
     data = S.DictField(required=False)
@@ -104,7 +124,7 @@ class MessageIn(S.Serializer):
     deliverAt = AwareDateTimeField(required=False, allow_null=True)  # noqa: N815
 
 
-class PortalAccessIn(S.Serializer):
+class PortalAccessIn(SvixIn):
     application = ApplicationIn(required=False)
     expiry = S.IntegerField(required=False, allow_null=True, min_value=60, max_value=7 * 86400)
     readOnly = S.BooleanField(required=False)  # noqa: N815
@@ -113,7 +133,7 @@ class PortalAccessIn(S.Serializer):
     sessionId = S.CharField(required=False, allow_null=True, max_length=256)  # noqa: N815
 
 
-class ExpireAllIn(S.Serializer):
+class ExpireAllIn(SvixIn):
     expiry = S.IntegerField(required=False, allow_null=True, min_value=0, max_value=7 * 86400)
     sessionIds = S.ListField(  # noqa: N815
         child=S.CharField(max_length=256), required=False, allow_null=True, max_length=1000

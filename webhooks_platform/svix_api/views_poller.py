@@ -40,6 +40,9 @@ def _page(page: FeedPage) -> dict[str, Any]:
                 "eventId": e.idempotency_key,
                 "eventType": e.event_type,
                 "payload": e.payload if isinstance(e.payload, dict) else {"data": e.payload},
+                # The exact bytes the signatures in ``headers`` are over (an addition to
+                # Svix's PollingEndpointMessageOut; its SDKs ignore keys they do not know).
+                "body": e.body,
                 "channels": e.channels or None,
                 "tags": e.tags or None,
                 "timestamp": _time(e.timestamp),
