@@ -160,7 +160,8 @@ class EventBatchItemInSerializer(EventCreateInSerializer):
 
 class EventBatchInSerializer(serializers.Serializer):
     events = serializers.ListField(
-        child=serializers.JSONField(),
+        # A null item is that item's error, not the whole batch's.
+        child=serializers.JSONField(allow_null=True),
         min_length=1,
         max_length=1000,
         help_text="1 to 1,000 events, each as a single publish takes it (plus an optional "

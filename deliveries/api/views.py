@@ -179,6 +179,16 @@ def _idempotency_key(data: dict[str, Any], request: Request) -> str | None:
     return body if body is not None else header
 
 
+_JSON_KINDS = {
+    type(None): "null",
+    str: "a string",
+    list: "an array",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
+
+
 class EventBatchView(TenantView):
     permission_classes = [HasApiKey]
 
@@ -197,6 +207,13 @@ class EventBatchView(TenantView):
         shape_errors: dict[int, dict] = {}
         valid: list[tuple[int, dict]] = []
         for index, item in enumerate(raw):
+            if not isinstance(item, dict):
+                # null, a string or a list: this item's error, as any other bad item.
+                kind = _JSON_KINDS.get(type(item), "not an object")
+                shape_errors[index] = validation_error_body(
+                    {"non_field_errors": [f"Each event must be a JSON object; this one is {kind}."]}
+                )["error"]
+                continue
             serializer = EventBatchItemInSerializer(data=item)
             if serializer.is_valid():
                 valid.append((index, serializer.validated_data))

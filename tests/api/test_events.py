@@ -385,3 +385,29 @@ def test_a_deliver_at_without_a_date_time_and_offset_is_refused(api_a, platform,
     assert svix.status_code == 422
     assert svix.json()["detail"][0]["loc"] == ["body", "deliverAt"]
     assert not Event.objects.exists()
+
+
+def test_a_null_batch_item_is_an_error_of_its_own(api_a, invoice_paid):
+    events = [
+        {"event_type": "invoice.paid", "payload": {"n": 1}},
+        None,
+        {"event_type": "invoice.paid", "payload": {"n": 2}},
+    ]
+
+    response = api_a.post(BATCH, {"events": events}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["created"], body["existing"], body["errors"]) == (2, 0, 1)
+    assert [d["status"] for d in body["data"]] == ["created", "error", "created"]
+    assert body["data"][1] == {
+        "index": 1,
+        "status": "error",
+        "event": None,
+        "error": {
+            "code": "validation_error",
+            "message": "Each event must be a JSON object; this one is null.",
+            "fields": {},
+        },
+    }
+    assert Event.objects.count() == 2
