@@ -21,7 +21,7 @@ from endpoints.services import audit_record
 from webhooks_platform.api.exceptions import error_body, validation_error_body
 from webhooks_platform.api.pagination import PageQuerySerializer, page_response, paginated
 from webhooks_platform.api.permissions import HasApiKey
-from webhooks_platform.api.views import TenantView, responses
+from webhooks_platform.api.views import TenantView, responses, unknown_fields
 
 from .serializers import (
     DETAIL_ATTEMPTS,
@@ -215,7 +215,10 @@ class EventBatchView(TenantView):
                 )["error"]
                 continue
             serializer = EventBatchItemInSerializer(data=item)
-            if serializer.is_valid():
+            unknown = unknown_fields(serializer, item)
+            if unknown:
+                shape_errors[index] = validation_error_body(unknown)["error"]
+            elif serializer.is_valid():
                 valid.append((index, serializer.validated_data))
             else:
                 shape_errors[index] = validation_error_body(serializer.errors)["error"]

@@ -255,3 +255,18 @@ def test_a_delivery_can_be_replayed_by_hand_only_so_often(api_a, endpoint_a, del
     assert "the most allowed" in error["message"]
     Attempt.objects.filter(delivery=delivery).update(started_at=timezone.now() - timedelta(hours=2))
     assert api_a.post(f"/api/v1/tenants/acme/deliveries/{delivery.pk}/replay/").status_code == 202
+
+
+def test_an_unknown_query_parameter_of_a_list_is_refused(api_a, tenant):
+    response = api_a.get(f"{BASE}deliveries/", {"event": "evt_1"})
+
+    error = assert_error(response, 400, "validation_error")
+    accepted = "cursor, endpoint, event_type, limit, since, status, until"
+    assert error["fields"] == {"event": [f"Unknown query parameter; this list takes {accepted}."]}
+
+
+def test_a_list_still_takes_its_filters_and_pagination(api_a, tenant):
+    response = api_a.get(f"{BASE}deliveries/", {"status": "failed", "limit": 5, "cursor": ""})
+
+    assert response.status_code == 200
+    assert response.json() == {"data": [], "next_cursor": None}

@@ -411,3 +411,19 @@ def test_a_null_batch_item_is_an_error_of_its_own(api_a, invoice_paid):
         },
     }
     assert Event.objects.count() == 2
+
+
+def test_an_unknown_field_of_a_batch_item_is_that_items_error(api_a, invoice_paid):
+    events = [
+        {"event_type": "invoice.paid", "payload": {}, "eventType": "x"},
+        {"event_type": "invoice.paid", "payload": {}},
+    ]
+
+    response = api_a.post(BATCH, {"events": events}, format="json")
+
+    assert response.status_code == 202
+    bad, good = response.json()["data"]
+    assert bad["status"] == "error"
+    assert bad["error"]["fields"] == {"eventType": ["Unknown field; see the API reference."]}
+    assert good["status"] == "created"
+    assert Event.objects.count() == 1

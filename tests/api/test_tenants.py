@@ -176,3 +176,15 @@ def test_a_bad_portal_look_is_a_clear_400_and_changes_nothing(platform, tenant):
     assert "no path" in str(error)
     tenant.refresh_from_db()
     assert (tenant.portal_theme, tenant.portal_embed_origins) == ("auto", [])
+
+
+def test_an_unknown_field_in_the_portal_object_is_refused(platform, tenant):
+    response = platform.patch(
+        "/api/v1/tenants/acme/", {"portal": {"theme": "dark", "colour": "#fff"}}, format="json"
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["fields"] == {"portal": {"colour": ["Unknown field; see the API reference."]}}
+    assert error["message"] == "portal.colour: Unknown field; see the API reference."
+    tenant.refresh_from_db()
+    assert tenant.portal_theme == "auto"

@@ -86,19 +86,60 @@ class ApiView(APIView):
             )
         serializer = serializer_class(data=data, **kwargs)
         if not self.unknown_fields_allowed:
-            unknown = sorted(set(data) - set(serializer.fields))
+            unknown = unknown_fields(serializer, data)
             if unknown:
                 # Ignoring them would answer 200 to {"secret": ...} and change nothing.
-                raise exceptions.ValidationError(
-                    {name: ["Unknown field; see the API reference."] for name in unknown}
-                )
+                raise exceptions.ValidationError(unknown)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
     def parse_query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        """The query string, checked by ``serializer_class``: its fields are the parameters
+        the view accepts (a list's filters plus ``limit`` and ``cursor``); any other is a 400,
+        as ``?event=`` where the filter is ``event_type`` would otherwise list everything."""
         serializer = serializer_class(data=self.request.query_params)
+        if not self.unknown_fields_allowed:
+            accepted = sorted(serializer.fields)
+            unknown = sorted(set(self.request.query_params) - set(accepted))
+            if unknown:
+                message = (
+                    f"Unknown query parameter; this list takes {', '.join(accepted)}."
+                    if accepted
+                    else "Unknown query parameter; this list takes none."
+                )
+                raise exceptions.ValidationError({name: [message] for name in unknown})
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+
+UNKNOWN_FIELD = "Unknown field; see the API reference."
+
+
+def unknown_fields(serializer: serializers.Serializer, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``data`` that ``serializer`` does not know, in nested objects and lists of
+    objects too, as DRF shapes errors: ``{"portal": {"colour": [...]}}``."""
+    errors: dict[str, Any] = {}
+    fields = serializer.fields
+    for name, value in data.items():
+        field = fields.get(name)
+        if field is None:
+            errors[name] = [UNKNOWN_FIELD]
+        elif isinstance(field, serializers.ListSerializer) and isinstance(value, list):
+            child = field.child
+            nested = {
+                str(index): found
+                for index, item in enumerate(value)
+                if isinstance(child, serializers.Serializer)
+                and isinstance(item, dict)
+                and (found := unknown_fields(child, item))
+            }
+            if nested:
+                errors[name] = nested
+        elif isinstance(field, serializers.Serializer) and isinstance(value, dict):
+            nested = unknown_fields(field, value)
+            if nested:
+                errors[name] = nested
+    return errors
 
 
 class TenantView(ApiView):
