@@ -38,6 +38,7 @@ from deliveries.long_poll import poll_wait_reserve
 from deliveries.models import Event, FeedConsumer, FeedFetch, FeedItem
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_secrets_live, headers_redacted
+from webhooks_platform.conf import webhooks_settings
 
 MAX_LIMIT = 250
 MAX_WAIT_SECONDS = 30.0
@@ -321,7 +322,7 @@ def consumer_read(
     the ``iterator`` of a page it has processed moves that position there first (a consumer
     that does not is served the same events again: nothing is lost)."""
     name = _consumer_name(name)
-    consumer, _ = FeedConsumer.objects.get_or_create(endpoint=endpoint, name=name)
+    consumer = _consumer_get_or_create(endpoint=endpoint, name=name)
     placed, trimmed = _bounds(endpoint)
     if iterator:
         acknowledged = cursor_position(iterator)
@@ -353,10 +354,29 @@ def consumer_seek(*, endpoint: Endpoint, name: str, after: datetime) -> int:
         raise FeedError("This endpoint is a push endpoint: it has no feed.", field="endpoint")
     name = _consumer_name(name)
     position = feed_position_at(endpoint, after)
-    FeedConsumer.objects.update_or_create(
+    consumer = _consumer_get_or_create(endpoint=endpoint, name=name, position=position)
+    FeedConsumer.objects.filter(pk=consumer.pk).update(position=position, updated_at=timezone.now())
+    return position
+
+
+def _consumer_get_or_create(*, endpoint: Endpoint, name: str, position: int = 0) -> FeedConsumer:
+    """The named consumer; a new one only while the endpoint has fewer than
+    ``WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT`` (each is a row and a line of the consumer list).
+    Those that exist keep working when the cap is lowered."""
+    found = FeedConsumer.objects.filter(endpoint=endpoint, name=name).first()
+    if found is not None:
+        return found
+    cap = webhooks_settings().poll_consumers_per_endpoint
+    if cap and FeedConsumer.objects.filter(endpoint=endpoint).count() >= cap:
+        raise FeedError(
+            f"This poll endpoint has {cap} named consumers, the most it may have; reuse one, "
+            "or delete one it no longer needs.",
+            field="consumer",
+        )
+    consumer, _ = FeedConsumer.objects.get_or_create(
         endpoint=endpoint, name=name, defaults={"position": position}
     )
-    return position
+    return consumer
 
 
 def feed_position_at(endpoint: Endpoint, moment: datetime) -> int:
@@ -380,9 +400,12 @@ def consumer_delete(*, endpoint: Endpoint, name: str) -> bool:
 def consumers_lag(*, endpoint: Endpoint) -> list[tuple[str, int, int]]:
     """Each consumer of ``endpoint``: (name, position, events published after it)."""
     out = []
-    for name, position in FeedConsumer.objects.filter(endpoint=endpoint).values_list(
-        "name", "position"
-    ):
+    # Bounded: an endpoint has at most the cap of consumers, unless the cap was lowered since.
+    cap = webhooks_settings().poll_consumers_per_endpoint
+    consumers = FeedConsumer.objects.filter(endpoint=endpoint).order_by("name")
+    if cap:
+        consumers = consumers[:cap]
+    for name, position in consumers.values_list("name", "position"):
         waiting = FeedItem.objects.filter(endpoint=endpoint).exclude(position__lte=position).count()
         out.append((name, position, waiting))
     return out

@@ -118,6 +118,13 @@ def check_operations_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
                 id="webhooks.E030",
             )
         )
+    if ws.poll_consumers_per_endpoint < 0:
+        problems.append(
+            Error(
+                "WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT must be >= 0 (0: no cap).",
+                id="webhooks.E031",
+            )
+        )
     if settings.LOG_FORMAT not in ("text", "json"):
         problems.append(Error("LOG_FORMAT must be 'text' or 'json'.", id="webhooks.E012"))
     if ws.operational_webhook_secret:

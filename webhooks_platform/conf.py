@@ -55,6 +55,7 @@ class WebhooksSettings:
     fanout_linger: float = 0.01
     operational_allowed_subnets: tuple[Network, ...] = ()
     dns_failure_ttl: float = 30
+    poll_consumers_per_endpoint: int = 50
 
     def subnets_for(self, *, operations: bool) -> tuple[Network, ...]:
         """The ranges an endpoint may reach: the operators' endpoints add their own."""
@@ -140,6 +141,7 @@ def _webhooks_settings_read() -> WebhooksSettings:
         poll_rate_limit=int(settings.WEBHOOKS_POLL_RATE_LIMIT),
         poll_waits_per_process=int(settings.WEBHOOKS_POLL_WAITS_PER_PROCESS),
         poll_waits_per_key=int(settings.WEBHOOKS_POLL_WAITS_PER_KEY),
+        poll_consumers_per_endpoint=int(settings.WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT),
         filter_test_rate_limit=int(settings.WEBHOOKS_FILTER_TEST_RATE_LIMIT),
         fanout_linger=float(settings.WEBHOOKS_FANOUT_LINGER_MS) / 1000,
     )

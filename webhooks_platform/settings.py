@@ -287,6 +287,7 @@ WEBHOOKS_POLL_RATE_LIMIT = env.int("WEBHOOKS_POLL_RATE_LIMIT", default=600)
 # with a shared cache). A poll beyond either answers at once with Retry-After. 0: polls never wait.
 WEBHOOKS_POLL_WAITS_PER_PROCESS = env.int("WEBHOOKS_POLL_WAITS_PER_PROCESS", default=2)
 WEBHOOKS_POLL_WAITS_PER_KEY = env.int("WEBHOOKS_POLL_WAITS_PER_KEY", default=2)
+WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT = env.int("WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT", default=50)
 # Runs of the dashboard's "test a payload filter" page per minute per tenant (each parses up to
 # 20 events; 429 beyond it). Counted in the cache below by django-ratelimit. 0: no limit.
 WEBHOOKS_FILTER_TEST_RATE_LIMIT = env.int("WEBHOOKS_FILTER_TEST_RATE_LIMIT", default=20)

@@ -175,6 +175,8 @@ class ConsumerListView(_FeedBase):
         operation_id="poller_consumers_list",
         tags=["pollers"],
         summary="The feed's named consumers and how far behind each is",
+        description="By name; at most `WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT` (50 by default), "
+        "the most an endpoint may have.",
         parameters=[TENANT_PARAM],
         responses=responses({200: ConsumerOutSerializer(many=True)}, 404),
     )

@@ -191,3 +191,40 @@ def test_each_item_carries_the_exact_body_its_signatures_are_over(
         assert verified == json.loads(item["body"])
     assert native["payload"] == json.loads(native["body"])
     assert native["payload"]["data"] == PAYLOAD
+
+
+def test_a_new_consumer_beyond_the_cap_is_refused_and_the_others_keep_working(
+    api_a, poller, tenant, client_for, platform_key, settings
+):
+    settings.WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT = 2
+    ids = _publish(tenant, 1)
+    url = f"{BASE}pollers/{poller}/consumers/"
+    assert api_a.get(f"{url}a/").status_code == 200
+    assert api_a.get(f"{url}b/").status_code == 200
+
+    native = api_a.get(f"{url}c/")
+    svix = client_for(platform_key).get(f"/api/v1/app/acme/poller/{poller}/consumer/c")
+    seek = api_a.post(f"{url}c/seek", {"after": "2000-01-01T00:00:00Z"}, format="json")
+    existing = api_a.get(f"{url}a/")
+
+    message = (
+        "This poll endpoint has 2 named consumers, the most it may have; reuse one, or delete "
+        "one it no longer needs."
+    )
+    assert assert_error(native, 400, "validation_error")["fields"] == {"consumer": [message]}
+    assert svix.status_code == 422
+    assert message in svix.json()["detail"][0]["msg"]
+    assert assert_error(seek, 400, "validation_error")["fields"] == {"consumer": [message]}
+    assert [e["id"] for e in existing.json()["data"]] == ids
+    assert sorted(c["name"] for c in api_a.get(url).json()) == ["a", "b"]
+
+
+def test_the_consumer_list_is_bounded_by_the_cap(api_a, poller, settings):
+    url = f"{BASE}pollers/{poller}/consumers/"
+    for name in ("c", "a", "b"):
+        api_a.get(f"{url}{name}/")
+    settings.WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT = 2
+
+    listed = api_a.get(url).json()
+
+    assert [c["name"] for c in listed] == ["a", "b"]
