@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -28,8 +29,9 @@ RECOVER_MAX_AGE = timedelta(days=14, minutes=5)
 
 
 def _secret(value: str | None) -> str | None:
-    """Svix takes a secret with or without its ``whsec_`` prefix."""
-    if value is None or value.startswith("whsec_"):
+    """Svix takes a secret with or without its ``whsec_`` prefix; a ``whsk_`` Ed25519 signing
+    key stays one (the service checks it fits the endpoint's signature style)."""
+    if value is None or value.startswith(("whsec_", "whsk_")):
         return value
     return "whsec_" + value
 
@@ -174,11 +176,18 @@ class EndpointSecretRotateView(EndpointSubView):
         found = self.endpoint()
         data = self.parse(s.RotateIn, self.body() if request.data else {})
         with transaction.atomic():
-            key = services.endpoint_secret_rotate(
-                endpoint=found,
-                secret=_secret(data.get("key")),
-                grace_period_seconds=data.get("gracePeriodSeconds"),
-            )
+            try:
+                key = services.endpoint_secret_rotate(
+                    endpoint=found,
+                    secret=_secret(data.get("key")),
+                    grace_period_seconds=data.get("gracePeriodSeconds"),
+                )
+            except ValidationError as exc:
+                # The service names its argument ``secret``; this body calls it ``key``.
+                fields = getattr(exc, "message_dict", {})
+                if "secret" not in fields:
+                    raise
+                raise invalid("body", "key", fields["secret"][0]) from exc
             services.audit_record(
                 action="endpoint.secret_rotate", api_key=self.api_key, target=found
             )
