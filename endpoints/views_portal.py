@@ -46,6 +46,12 @@ def portal_open(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+def portal_enter_gone(request: HttpRequest, token: str) -> HttpResponse:
+    """A link of the earlier form, ``/portal/enter/<key>/``: the key in the path ends up in
+    access logs, so it is never looked at; the page says to ask for a link of the new form."""
+    return render(request, "portal/portal_link_gone.html", status=410)
+
+
 def portal_enter(request: HttpRequest, token: str) -> HttpResponse:
     """Whose portal the link opens (GET, or a POST without ``enter``); only a POST with
     ``enter`` (and its CSRF token) enters it.

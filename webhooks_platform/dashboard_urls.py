@@ -24,8 +24,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("portal/enter/", portal_views.portal_open, name="portal-open"),
-    # Links of the earlier form, with the token in the path, until they expire (7 days at most).
-    path("portal/enter/<str:token>/", portal_views.portal_enter, name="portal-enter"),
+    # Links of the earlier form carried the key in the path, where access logs keep it: gone.
+    path("portal/enter/<str:token>/", portal_views.portal_enter_gone, name="portal-enter-gone"),
     path("tenant/switch/", portal_views.tenant_switch, name="tenant-switch"),
     # Tenant portal
     path("endpoints/", endpoint_views.endpoint_list, name="endpoint-list"),

@@ -134,16 +134,20 @@ def test_the_key_travels_in_the_fragment_never_the_path(client, tenant):
     assert PORTAL_SESSION_KEY not in client.session
 
 
-def test_a_link_of_the_earlier_form_still_opens_until_it_expires(client, tenant):
+def test_a_link_of_the_earlier_form_is_gone_and_its_key_never_accepted(client, tenant):
     token = portal.portal_token(tenant=tenant)
-    url = reverse("portal-enter", args=[token])
+    url = f"/portal/enter/{token}/"
 
     shown = client.get(url)
-    entered = client.post(url, {"enter": "yes"}, follow=True)
+    entered = client.post(url, {"enter": "yes"})
 
-    assert b"Webhooks portal for Acme" in shown.content
-    assert entered.redirect_chain == [(reverse("endpoint-list"), 302)]
-    assert client.session[PORTAL_SESSION_KEY] == tenant.pk
+    assert shown.status_code == 410
+    assert entered.status_code == 410
+    assert b"/portal/enter/#" in shown.content
+    assert b"Ask the product that sent you here for a new link." in shown.content
+    assert b"Acme" not in shown.content
+    assert PORTAL_SESSION_KEY not in client.session
+    assert portal.portal_token_verify(token).last_used_at is None
 
 
 def test_revoking_a_link_ends_the_sessions_it_opened(client, tenant, endpoint):
