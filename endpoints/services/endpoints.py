@@ -63,6 +63,13 @@ def _event_types_resolve(
     return list(found.values())
 
 
+# Twilio's signature covers the URL it posts to, and a poll endpoint has none.
+POLL_TWILIO_REFUSED = (
+    "The twilio style signs over the endpoint's URL, and a poll endpoint has none: choose "
+    "another style."
+)
+
+
 def _secret_or_new(secret: str | None, style: str = signing_secrets.STANDARD) -> str:
     """A caller's own secret, validated, or a freshly generated one: a ``whsk_`` Ed25519
     signing key for the ed25519 style, a ``whsec_`` secret for the others."""
@@ -126,6 +133,8 @@ def endpoint_create(
             raise ValidationError({"url": "A poll endpoint has no URL: its consumers read it."})
         if ordered:
             raise ValidationError({"ordered": "A feed is always in publish order."})
+        if signature_style == signing_secrets.TWILIO:
+            raise ValidationError({"signature_style": POLL_TWILIO_REFUSED})
     elif not (url or "").strip():
         raise ValidationError(
             {
@@ -227,6 +236,8 @@ def endpoint_fields_update(
     new_kind = False
     if signature_style is not None:
         style = signature_style_validate(signature_style)
+        if style == signing_secrets.TWILIO and endpoint.kind == Endpoint.Kind.POLL:
+            raise ValidationError({"signature_style": POLL_TWILIO_REFUSED})
         new_kind = (style == signing_secrets.ED25519) != (
             endpoint.signature_style == signing_secrets.ED25519
         )

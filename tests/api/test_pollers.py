@@ -228,3 +228,21 @@ def test_the_consumer_list_is_bounded_by_the_cap(api_a, poller, settings):
     listed = api_a.get(url).json()
 
     assert [c["name"] for c in listed] == ["a", "b"]
+
+
+def test_a_poll_endpoint_may_not_take_the_twilio_style(api_a, poller, invoice_paid):
+    created = api_a.post(
+        f"{BASE}endpoints/", {"kind": "poll", "signature_style": "twilio"}, format="json"
+    )
+    updated = api_a.patch(
+        f"{BASE}endpoints/{poller}/", {"signature_style": "twilio"}, format="json"
+    )
+
+    message = (
+        "The twilio style signs over the endpoint's URL, and a poll endpoint has none: choose "
+        "another style."
+    )
+    for response in (created, updated):
+        error = assert_error(response, 400, "validation_error")
+        assert error["fields"] == {"signature_style": [message]}
+    assert Endpoint.objects.get(pk=poller).signature_style == "standard"

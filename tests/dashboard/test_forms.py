@@ -659,3 +659,16 @@ def test_a_poll_endpoint_is_made_from_the_form_and_its_page_shows_the_feed(
     assert f"/api/v1/tenants/acme/pollers/{endpoint.pk}/" in page
     # billing read one of three but acknowledged nothing: all three still ahead of it.
     assert '<td class="mono">billing</td><td>0</td><td>3</td>' in page
+
+
+def test_a_poll_endpoint_with_the_twilio_style_is_refused_by_the_form(client_for, member, tenant):
+    client = client_for(member)
+
+    response = client.post(
+        reverse("endpoint-create"),
+        {"kind": "poll", "enabled": "on", "signature_style": "twilio"},
+    )
+
+    assert response.status_code == 200
+    assert "The twilio style signs over the endpoint&#x27;s URL" in response.content.decode()
+    assert not Endpoint.objects.filter(tenant=tenant).exists()
