@@ -229,6 +229,22 @@ def test_the_proxy_passes_its_peer_as_the_client_never_a_forged_forwarded_for(tm
     assert seen.headers["x-real-ip"] == "127.0.0.1"
 
 
+def test_the_proxy_passes_the_host_with_its_port(tmp_path, receiver):
+    """Links the app builds from the request (portal links) keep a non-default port."""
+    # given nginx in front of a receiver that records the headers it is given
+    upstream = int(receiver.base_url.rsplit(":", 1)[1])
+    with nginx_proxy(tmp_path, upstream) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        # when a client asks for a host on a port other than the scheme's
+        conn.request("POST", "/ok/host", body=b"{}", headers={"Host": "hooks.example.test:8443"})
+        assert conn.getresponse().status == 200
+        conn.close()
+
+    # then the app is given that host, port included
+    (seen,) = receiver.received("/ok/host")
+    assert seen.headers["host"] == "hooks.example.test:8443"
+
+
 def test_a_body_over_the_apps_limit_is_refused_by_the_proxy_and_the_next_request_is_served(
     proxy,
 ):
