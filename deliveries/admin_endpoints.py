@@ -20,6 +20,20 @@ from endpoints.services import audit_record
 
 from .services import endpoint_lifecycle
 
+# What the platform writes (state, health, timestamps): shown, never edited here.
+_STATE_FIELDS = [
+    "enabled",
+    "disabled_reason",
+    "disabled_at",
+    "failing_since",
+    "consecutive_failures",
+    "circuit_state",
+    "circuit_opened_at",
+    "deleted_at",
+    "created_at",
+    "updated_at",
+]
+
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
@@ -58,31 +72,9 @@ class EndpointAdmin(admin.ModelAdmin):
         "payload_filter",
         "retry_schedule",
         "ordered",
-        "enabled",
-        "disabled_reason",
-        "disabled_at",
-        "failing_since",
-        "consecutive_failures",
-        "circuit_state",
-        "circuit_opened_at",
-        "deleted_at",
-        "created_at",
-        "updated_at",
+        *_STATE_FIELDS,
     ]
-    readonly_fields = [
-        "id",
-        "tenant",
-        "enabled",
-        "disabled_reason",
-        "disabled_at",
-        "failing_since",
-        "consecutive_failures",
-        "circuit_state",
-        "circuit_opened_at",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = ["id", "tenant", *_STATE_FIELDS]
     filter_horizontal = ["event_types"]
     actions = ["disable_endpoints", "enable_endpoints"]
     show_full_result_count = False
