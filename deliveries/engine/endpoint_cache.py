@@ -45,19 +45,6 @@ class EndpointView:
     allowed_subnets: tuple[Network, ...] | None = None
 
 
-class _Expiring(dict[str, float]):
-    """Keys that count as present until their monotonic deadline passes."""
-
-    def __contains__(self, key: object) -> bool:
-        deadline = self.get(key)  # type: ignore[call-overload]
-        if deadline is None:
-            return False
-        if deadline <= time.monotonic():
-            self.pop(key)  # type: ignore[call-overload]
-            return False
-        return True
-
-
 class EndpointCache:
     """Endpoint settings per claim round, and decrypted secrets across rounds."""
 
@@ -69,7 +56,7 @@ class EndpointCache:
         # endpoint id -> (when read, its view or None when disabled or deleted)
         self._views: dict[str, tuple[float, EndpointView | None]] = {}
         # endpoint id -> until when it is left out: its secrets could not be decrypted
-        self._unopenable: _Expiring = _Expiring()
+        self._unopenable: dict[str, float] = {}
 
     def load(
         self, endpoint_ids: list[str], now: datetime, ws: WebhooksSettings
@@ -131,7 +118,7 @@ class EndpointCache:
             r[0]
             for r in rows
             if (self._secrets.get(r[0], (None,))[0] != r[8] or r[8] is None)
-            and r[0] not in self._unopenable
+            and not self._left_out(r[0])
         ]
         if stale:
             self._reload_secrets(stale, {r[0]: r[8] for r in rows}, now)
@@ -139,7 +126,7 @@ class EndpointCache:
         for row in rows:
             ep_id, url, headers, state, next_probe, rate, failing, failures = row[:8]
             slug, style, retry, ordered = row[9:]
-            if ep_id in self._unopenable:
+            if self._left_out(ep_id):
                 continue
             try:
                 opened = headers_open(headers or {})
@@ -193,6 +180,14 @@ class EndpointCache:
             self._secrets[endpoint_id] = (versions.get(endpoint_id), secrets)
 
     UNOPENABLE_SECONDS = 30.0
+
+    def _left_out(self, endpoint_id: str) -> bool:
+        """Whether the endpoint is within its pause after its secrets could not be opened."""
+        until = self._unopenable.get(endpoint_id)
+        if until is not None and until <= time.monotonic():
+            del self._unopenable[endpoint_id]
+            return False
+        return until is not None
 
     def _cannot_open(self, endpoint_id: str, what: str) -> None:
         """An endpoint whose secrets none of the configured keys opens (a lost encryption key)
