@@ -148,7 +148,6 @@ async function main() {
       payloadRetentionPeriod: null,
     }),
   );
-  await step("application delete (nulls)", () => svix.application.delete(nullApp.id));
 
   // --- event types ---------------------------------------------------------------------------
   const paidType = "node.invoice.paid";
@@ -461,6 +460,9 @@ async function main() {
   const bodies = Object.fromEntries(
     Object.entries(specs).map(([name, spec]) => [name, JSON.stringify(spec.payload)]),
   );
+  // Deleted last, once its message's fan-out is long done: deleting an application while a
+  // fan-out is creating deliveries for its endpoints is a known race (a foreign-key error).
+  await step("application delete (nulls)", () => svix.application.delete(nullApp.id));
   return {
     appId: app.id,
     appUid,
