@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deliveries import policy, transport
-from deliveries.models import Attempt
+from deliveries.models import Attempt, Delivery
 from deliveries.ordering import ordered_release
 from deliveries.schedules import retry_schedule
 from webhooks_platform import metrics
@@ -116,6 +116,11 @@ def results_record(
             tally.gone.add(claimed.endpoint_id)
     with transaction.atomic():
         kept = states_write(rows)
+        if len(kept) < len(rows):
+            deleted = _deleted({pk for pk, _, _ in rows} - kept)
+            if deleted:
+                attempts = [a for a in attempts if a[0] not in deleted]
+                decisions = [d for d in decisions if d[0].claimed.id not in deleted]
         attempts_insert(attempts)
         exhausted = [
             flight.claimed.id
@@ -159,6 +164,26 @@ def results_record(
         },
     )
     return report
+
+
+def _deleted(unwritten: set[int]) -> set[int]:
+    """Of deliveries whose state was not written, those deleted while their request was on the
+    wire (their tenant was deleted): their attempts have nothing to belong to, and must not fail
+    the batch they share with others. The rest, whose lease was taken back, keep their attempt;
+    they are locked until the attempt is in, so that a delete waits for it."""
+    if not unwritten:
+        return set()
+    alive = set(
+        Delivery.objects.select_for_update(no_key=True)
+        .filter(pk__in=unwritten)
+        .values_list("pk", flat=True)
+    )
+    deleted = unwritten - alive
+    if deleted:
+        logger.warning(
+            "attempts of deleted deliveries dropped", extra={"delivery_ids": sorted(deleted)}
+        )
+    return deleted
 
 
 RECORD_TRIES = 5

@@ -1,21 +1,22 @@
 """Endpoint changes whose effects reach its deliveries: update, disable, enable, circuit reset and
-delete. DESIGN.md, "Layers": ``deliveries`` uses ``endpoints``, never the reverse, so the work
-that touches both lives here. ``endpoints.services`` writes the endpoint's row; each function
-here calls it and then cancels, resumes, releases or dispatches the endpoint's deliveries and
-sends the operational webhook, in one transaction: a disable and its cancellations commit
-together. Every caller (dashboard, both APIs, support, admin, engine) uses these."""
+delete, and a tenant's delete. DESIGN.md, "Layers": ``deliveries`` uses ``endpoints``, never the
+reverse, so the work that touches both lives here. ``endpoints.services`` writes the endpoint's
+row; each function here calls it and then cancels, resumes, releases or dispatches the endpoint's
+deliveries and sends the operational webhook, in one transaction: a disable and its
+cancellations commit together. Every caller (dashboard, both APIs, support, admin, engine) uses
+these."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from deliveries.models import Delivery
+from deliveries.models import Delivery, Event
 from deliveries.ordering import held_release_all
-from endpoints.models import Endpoint, EventType
+from endpoints.models import Endpoint, EventType, Tenant
 from endpoints.services import (
     UNSET,
     endpoint_circuit_close,
@@ -23,6 +24,7 @@ from endpoints.services import (
     endpoint_mark_deleted,
     endpoint_mark_disabled,
     endpoint_mark_enabled,
+    tenant_delete_rows,
 )
 
 from .dispatch import deliveries_dispatch
@@ -124,3 +126,35 @@ def endpoint_delete(*, endpoint: Endpoint) -> None:
     was waiting is cancelled."""
     endpoint_mark_deleted(endpoint=endpoint)
     deliveries_cancel_for_endpoint(endpoint_id=endpoint.pk, reason="endpoint deleted")
+
+
+# Every event of a tenant locked, one row back whatever their number.
+_LOCK_EVENTS = (
+    f"SELECT count(*) FROM (SELECT 1 FROM {Event._meta.db_table} "  # noqa: S608  (a model's table)
+    "WHERE tenant_id = %s FOR UPDATE) AS locked"
+)
+
+
+def tenant_delete(*, tenant: Tenant) -> None:
+    """Delete a tenant with its endpoints, events, deliveries and keys (Svix's app delete).
+
+    A fan-out holds its events' rows while it inserts their deliveries, so deleting the rows
+    under it fails one side on a foreign key. Two steps keep the fan-out's lock order instead:
+    first every endpoint is soft deleted and what waits is cancelled, and that commits, so a
+    fan-out that starts afterwards finds no subscriber; then the tenant's events are locked,
+    which waits for any fan-out still holding one, then the tenant's row, and everything is
+    deleted, the deliveries those fan-outs committed included. A delivery in flight meanwhile
+    has its attempt dropped by the recorder (``engine.record``), never the batch it shares with
+    others.
+    """
+    with transaction.atomic():
+        for endpoint in Endpoint.objects.filter(tenant=tenant, deleted_at__isnull=True):
+            endpoint_delete(endpoint=endpoint)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_EVENTS, [tenant.pk])
+        # Then the tenant's row: a publish or an endpoint create in progress commits first
+        # (and is deleted with the rest); one that comes later waits, then finds no tenant.
+        list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk", flat=True))
+        tenant_delete_rows(tenant=tenant)

@@ -66,7 +66,7 @@ from .rules import (
 )
 from .tenants import (
     tenant_create,
-    tenant_delete,
+    tenant_delete_rows,
     tenant_slug_for,
     tenant_update,
 )
@@ -126,7 +126,7 @@ __all__ = [
     "metadata_validate",
     "secrets_reencrypt",
     "tenant_create",
-    "tenant_delete",
+    "tenant_delete_rows",
     "tenant_slug_for",
     "tenant_update",
     "uid_validate",

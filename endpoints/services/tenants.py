@@ -113,6 +113,8 @@ def tenant_update(
 
 
 @transaction.atomic
-def tenant_delete(*, tenant: Tenant) -> None:
-    """Delete a tenant with its endpoints, events, deliveries and keys (Svix's app delete)."""
+def tenant_delete_rows(*, tenant: Tenant) -> None:
+    """Delete a tenant's rows and all that hang from them. Callers use
+    ``deliveries.services.endpoint_lifecycle.tenant_delete``, which first takes the fan-out's
+    lock order."""
     Tenant.objects.filter(pk=tenant.pk).delete()

@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from deliveries.services import endpoint_lifecycle
 from endpoints import portal, services
 from endpoints.models import EventType, Tenant
 from webhooks_platform.probes import database_check
@@ -137,9 +138,8 @@ class AppDetailView(SvixView):
     def delete(self, request: Request, app: str) -> Response:
         self.platform_only()
         tenant = self.app()
-        with transaction.atomic():
-            services.audit_record(action="tenant.delete", api_key=self.api_key, target=tenant)
-            services.tenant_delete(tenant=tenant)
+        services.audit_record(action="tenant.delete", api_key=self.api_key, target=tenant)
+        endpoint_lifecycle.tenant_delete(tenant=tenant)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
