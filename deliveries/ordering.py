@@ -24,9 +24,11 @@ person's replays are not held: they go out at once, as they do through an open c
 
 from __future__ import annotations
 
+import uuid
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models.functions import Coalesce
@@ -46,10 +48,21 @@ def ordered_lock(endpoint_id: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
-def ordered_release(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
+def ordered_release(
+    endpoint_ids: Iterable[str],
+    *,
+    now: datetime,
+    claims: Mapping[str, tuple[uuid.UUID, datetime]] | None = None,
+) -> list[int]:
     """For each of ``endpoint_ids`` with nothing pending or sending, make its held delivery of
     the earliest event pending. Returns the ids released; call inside a transaction, then
-    dispatch them (``deliveries.services.dispatch.ordered_release_and_dispatch``)."""
+    dispatch them (``deliveries.services.dispatch.ordered_release_and_dispatch``).
+
+    ``claims``: endpoint -> (claim token, lease) of an engine with room for that endpoint's
+    next delivery now. Its head is released already claimed (``sending`` under that token and
+    lease, as the engine's claim would write it), for that engine to send without a wake-up or
+    a claim statement; the caller hands it over after commit (``deliveries.engine.record``)."""
+    claims = claims or {}
     released: list[int] = []
     for endpoint_id in sorted(set(endpoint_ids)):  # one lock order for every caller
         ordered_lock(endpoint_id)
@@ -72,8 +85,16 @@ def ordered_release(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
             # An earlier event of the tenant is still to be fanned out, and may be for this
             # endpoint: its fan-out releases (or the next sweep, if it is not for this one).
             continue
+        fields: dict[str, Any] = {"status": Delivery.Status.PENDING}
+        if endpoint_id in claims:
+            token, lease_until = claims[endpoint_id]
+            fields = {
+                "status": Delivery.Status.SENDING,
+                "claim_token": token,
+                "lease_expires_at": lease_until,
+            }
         if Delivery.objects.filter(pk=pk, status=Delivery.Status.HELD).update(
-            status=Delivery.Status.PENDING, next_attempt_at=now, dispatched_until=None
+            next_attempt_at=now, dispatched_until=None, **fields
         ):
             released.append(pk)
     return released

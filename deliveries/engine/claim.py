@@ -230,3 +230,32 @@ def _claim_serialised(
         body, created, svix, test = events.get(r[2], ("", None, False, False))
         claimed.append(_claimed(r, token, body=body, created=created, svix_format=svix, test=test))
     return claimed
+
+
+def claimed_read(ids: Sequence[int], token: uuid.UUID) -> list[Claimed]:
+    """Deliveries claimed under ``token`` by another statement (an ordered endpoint's next one,
+    released already claimed by ``deliveries.ordering.ordered_release``), as the claim returns
+    them: one read joined to their events."""
+    if not ids:
+        return []
+    rows = (
+        Delivery.objects.filter(id__in=list(ids), claim_token=token, status=Delivery.Status.SENDING)
+        .order_by("id")
+        .values_list(
+            "id",
+            "endpoint_id",
+            "event_id",
+            "tenant_id",
+            "attempt_count",
+            "scheduled_attempts",
+            "manual_requested",
+            "event_type_id",
+            "event__body",
+            "event__created_at",
+            "event__body_is_payload",
+            "event__is_test",
+        )
+    )
+    return [
+        _claimed(r, token, body=r[8], created=r[9], svix_format=r[10], test=r[11]) for r in rows
+    ]

@@ -136,14 +136,26 @@ class Engine:
         self._stopping.set()
         self._inbox.put(_WAKE)
         if self._thread is None:
+            self._hand_back_unsent()
             return True
         deadline = time.monotonic() + timeout
         self._thread.join(timeout)
         recorded = self._recorder is None or self._recorder.join(deadline - time.monotonic())
+        if recorded and not self._thread.is_alive():
+            self._hand_back_unsent()
         if recorded and self._recorder is not None and not self._thread.is_alive():
             self._recorder.close(max(0.1, deadline - time.monotonic()))
             self._recorder = None
         return recorded and not self._thread.is_alive()
+
+    def _hand_back_unsent(self) -> None:
+        """Once the loop is over: what was handed over to it and will not be sent now (an
+        ordered endpoint's next delivery, recorded as the loop ended) is pending again."""
+        self._adopted.extend(i for i in self._drain_inbox() if isinstance(i, Adopted))
+        for item in self._adopted:
+            self._slots.reservations.settle(item.handover)
+            deliveries_hand_back(item.handover.token)
+        self._adopted = []
 
     # --- the loop (the engine thread, or a test's thread through run_until_idle) ----------
     def _run(self) -> None:
@@ -220,17 +232,21 @@ class Engine:
         if not self._stopping.is_set() and backlog < self.MAX_UNRECORDED:
             self._claim_round(now, ws)
 
+    def _drain_inbox(self) -> list[Any]:
+        items: list[Any] = []
+        while True:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return items
+
     def _collect(self, wait: float) -> list[transport.AttemptResult]:
         items: list[Any] = []
         try:
             items.append(self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait())
         except queue.Empty:
             return []
-        while True:
-            try:
-                items.append(self._inbox.get_nowait())
-            except queue.Empty:
-                break
+        items += self._drain_inbox()
         self._adopted.extend(i for i in items if isinstance(i, Adopted))
         return [i for i in items if i is not _WAKE and not isinstance(i, Adopted)]
 
@@ -409,15 +425,62 @@ class Engine:
             # scenario 1's claims).
         if not finished:
             return
+        self._reserve_next_ordered(finished, ws)
         if self._recorder is None:
             self._write(finished, ws)
         else:
             self._recorder.put(finished)
 
+    def _reserve_next_ordered(
+        self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
+    ) -> None:
+        """For each ordered endpoint whose try just succeeded, reserve the room its next
+        delivery needs: the recorder releases that one already claimed under the reservation,
+        in the statement that writes this one's success, and hands it back here to send at
+        once (no wake-up, no claim). Only where a claim would take it now: the circuit closed,
+        no rate limit (its slots are counted by the gate), not a probe, not stopping."""
+        if self._stopping.is_set():
+            return
+        wanted: dict[str, int] = {}
+        for flight, result in finished:
+            endpoint_id = flight.claimed.endpoint_id
+            view = self._cache.peek(endpoint_id)
+            if (
+                flight.ordered
+                and 200 <= result.status < 300
+                and flight.probe_at is None
+                and view is not None
+                and not view.circuit_open
+                and not view.rate_limit
+            ):
+                wanted[endpoint_id] = 1
+        if not wanted:
+            return
+        handover = self._slots.reservations.reserve(
+            wanted,
+            free=self._slots.free_known,
+            room=ws.sender_max_pending - len(self._flying),
+            lease_until=timezone.now() + timedelta(seconds=ws.lease_seconds),
+        )
+        if handover is None:
+            return
+        for flight, _ in finished:
+            if flight.ordered and flight.claimed.endpoint_id in handover.counts:
+                flight.handover = handover
+
     def _write(
         self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
     ) -> None:
         report = results_record_retrying(finished, ws=ws, effects=self._effects)
+        for item in report.adopted if report is not None else ():
+            if self._stopping.is_set():
+                deliveries_hand_back(item.handover.token)  # pending again, for any worker
+            else:
+                self.adopt(item)
+        used = {item.handover.token for item in report.adopted} if report is not None else set()
+        for flight, _ in finished:
+            if flight.handover is not None and flight.handover.token not in used:
+                self._slots.reservations.settle(flight.handover)  # nothing was released
         if report is None:
             return
         self._cache.forget_views(report.health_changed)

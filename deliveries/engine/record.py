@@ -27,8 +27,9 @@ from deliveries.schedules import retry_schedule
 from webhooks_platform import metrics
 from webhooks_platform.conf import WebhooksSettings
 
-from .claim import Claimed
+from .claim import Claimed, claimed_read
 from .effects import Effects
+from .handover import Adopted, Handover
 from .health import EndpointTally, endpoint_health
 from .state import ERROR_MAX, delivery_next_state, states_write, stored_body
 
@@ -46,6 +47,9 @@ class Flight:
     endpoint_schedule: tuple[float, ...] | None = None  # the endpoint's own retry schedule
     ordered: bool = False  # its endpoint sends one at a time: a finish releases the next
     probe_at: datetime | None = None  # the open circuit's probe, taken then (gate.probe_take)
+    # Room the engine reserved for its ordered endpoint's next delivery: recording this try
+    # releases that one already claimed under it, to be sent at once (``ordered_release``).
+    handover: Handover | None = None
 
 
 @dataclass
@@ -55,6 +59,8 @@ class RecordReport:
     failed: int = 0
     health_changed: set[str] = field(default_factory=set)  # endpoints whose health was written
     recovered: set[str] = field(default_factory=set)  # succeeded after failures or a circuit
+    # Ordered endpoints' next deliveries, released already claimed: for the engine to send.
+    adopted: list[Adopted] = field(default_factory=list)
 
 
 def results_record(
@@ -125,18 +131,30 @@ def results_record(
         for delivery_id in exhausted:
             effects.delivery_exhausted(delivery_id)
         endpoint_health(tally, now=now, ws=ws, effects=effects)
+        finished_ordered = {
+            flight.claimed.endpoint_id: flight.handover
+            for flight, _, decision in decisions
+            if flight.ordered
+            and flight.claimed.id in kept
+            and decision.outcome is not policy.Outcome.RETRY
+        }
+        handovers = {h.token: h for h in finished_ordered.values() if h is not None}
         released = ordered_release(
-            {
-                flight.claimed.endpoint_id
-                for flight, _, decision in decisions
-                if flight.ordered
-                and flight.claimed.id in kept
-                and decision.outcome is not policy.Outcome.RETRY
-            },
+            finished_ordered,
             now=now,
+            claims={
+                endpoint_id: (handover.token, handover.lease_until)
+                for endpoint_id, handover in finished_ordered.items()
+                if handover is not None
+            },
         )
-        if released:
-            effects.deliveries_dispatch(released)
+        for handover in handovers.values():
+            claimed = claimed_read(released, handover.token)
+            if claimed:
+                report.adopted.append(Adopted(handover, claimed))
+        taken = {c.id for item in report.adopted for c in item.claimed}
+        if pending := [pk for pk in released if pk not in taken]:
+            effects.deliveries_dispatch(pending)
     report.health_changed = tally.recovered | set(tally.failures) | tally.gone
     report.recovered = set(tally.recovered)
     for flight, result, decision in decisions:
