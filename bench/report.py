@@ -160,7 +160,7 @@ def plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    flows = {k: r for k, r in results.items() if k not in ("5", "6")}
+    flows = {k: r for k, r in results.items() if k not in ("5", "6", "9")}
     if flows:
         keys = list(flows)
         fig, ax = plt.subplots(figsize=(8, 4))

@@ -232,30 +232,10 @@ def _claim_serialised(
     return claimed
 
 
-def claimed_read(ids: Sequence[int], token: uuid.UUID) -> list[Claimed]:
-    """Deliveries claimed under ``token`` by another statement (an ordered endpoint's next one,
-    released already claimed by ``deliveries.ordering.ordered_release``), as the claim returns
-    them: one read joined to their events."""
-    if not ids:
-        return []
-    rows = (
-        Delivery.objects.filter(id__in=list(ids), claim_token=token, status=Delivery.Status.SENDING)
-        .order_by("id")
-        .values_list(
-            "id",
-            "endpoint_id",
-            "event_id",
-            "tenant_id",
-            "attempt_count",
-            "scheduled_attempts",
-            "manual_requested",
-            "event_type_id",
-            "event__body",
-            "event__created_at",
-            "event__body_is_payload",
-            "event__is_test",
-        )
+def claimed_released(row: Sequence[Any], token: uuid.UUID) -> Claimed:
+    """An ordered endpoint's next delivery, released already claimed under ``token`` by the
+    recorder's statement (``deliveries.ordering.ordered_release_rows``; its columns start as
+    the claim's do)."""
+    return _claimed(
+        row, token, body=row[8], created=_aware(row[9]), svix_format=row[10], test=row[11]
     )
-    return [
-        _claimed(r, token, body=r[8], created=r[9], svix_format=r[10], test=r[11]) for r in rows
-    ]

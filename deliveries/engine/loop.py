@@ -42,7 +42,13 @@ from .handover import (
     adopted_sendable,
     deliveries_hand_back,
 )
-from .record import Flight, RecorderThread, RecordReport, results_record_retrying
+from .record import (
+    Flight,
+    RecorderThread,
+    RecordReport,
+    ordered_next_wanted,
+    results_record_retrying,
+)
 from .send import signed_request, transport_options
 from .slots import Slots
 
@@ -72,6 +78,9 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._recorder: RecorderThread | None = None  # None: record in the turning thread (tests)
+        # Ordered endpoints' successes, whose next delivery waits for their record: never
+        # queued behind a bulk of a thousand other results (started with the recorder).
+        self._ordered_recorder: RecorderThread | None = None
         self._ws: WebhooksSettings | None = None
         self._ws_read_at = -1e9
         self._totals_lock = threading.Lock()
@@ -86,6 +95,10 @@ class Engine:
             if self._recorder is None:
                 self._recorder = RecorderThread(
                     lambda finished: self._write(finished, self._settings())
+                )
+                self._ordered_recorder = RecorderThread(
+                    lambda finished: self._write(finished, self._settings()),
+                    name="webhooks-recorder-ordered",
                 )
             self._thread = threading.Thread(target=self._run, name="webhooks-engine", daemon=True)
             self._thread.start()
@@ -140,12 +153,18 @@ class Engine:
             return True
         deadline = time.monotonic() + timeout
         self._thread.join(timeout)
-        recorded = self._recorder is None or self._recorder.join(deadline - time.monotonic())
+        recorded = all(
+            r.join(deadline - time.monotonic())
+            for r in (self._ordered_recorder, self._recorder)
+            if r is not None
+        )
         if recorded and not self._thread.is_alive():
             self._hand_back_unsent()
         if recorded and self._recorder is not None and not self._thread.is_alive():
-            self._recorder.close(max(0.1, deadline - time.monotonic()))
-            self._recorder = None
+            for recorder in (self._ordered_recorder, self._recorder):
+                if recorder is not None:
+                    recorder.close(max(0.1, deadline - time.monotonic()))
+            self._recorder = self._ordered_recorder = None
         return recorded and not self._thread.is_alive()
 
     def _hand_back_unsent(self) -> None:
@@ -426,34 +445,22 @@ class Engine:
         if not finished:
             return
         self._reserve_next_ordered(finished, ws)
-        if self._recorder is None:
+        if self._recorder is None or self._ordered_recorder is None:
             self._write(finished, ws)
-        else:
-            self._recorder.put(finished)
+            return
+        ordered = [(f, r) for f, r in finished if f.handover is not None]
+        rest = [(f, r) for f, r in finished if f.handover is None]
+        if ordered:
+            self._ordered_recorder.put(ordered)
+        if rest:
+            self._recorder.put(rest)
 
     def _reserve_next_ordered(
         self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
     ) -> None:
-        """For each ordered endpoint whose try just succeeded, reserve the room its next
-        delivery needs: the recorder releases that one already claimed under the reservation,
-        in the statement that writes this one's success, and hands it back here to send at
-        once (no wake-up, no claim). Only where a claim would take it now: the circuit closed,
-        no rate limit (its slots are counted by the gate), not a probe, not stopping."""
-        if self._stopping.is_set():
-            return
-        wanted: dict[str, int] = {}
-        for flight, result in finished:
-            endpoint_id = flight.claimed.endpoint_id
-            view = self._cache.peek(endpoint_id)
-            if (
-                flight.ordered
-                and 200 <= result.status < 300
-                and flight.probe_at is None
-                and view is not None
-                and not view.circuit_open
-                and not view.rate_limit
-            ):
-                wanted[endpoint_id] = 1
+        """Room for the next delivery of each ordered endpoint whose try just succeeded: the
+        recorder releases it already claimed under this reservation (``Flight.handover``)."""
+        wanted = {} if self._stopping.is_set() else ordered_next_wanted(finished, self._cache.peek)
         if not wanted:
             return
         handover = self._slots.reservations.reserve(

@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,13 +23,14 @@ from django.utils import timezone
 
 from deliveries import policy, transport
 from deliveries.models import Attempt
-from deliveries.ordering import ordered_release
+from deliveries.ordering import ordered_release_rows
 from deliveries.schedules import retry_schedule
 from webhooks_platform import metrics
 from webhooks_platform.conf import WebhooksSettings
 
-from .claim import Claimed, claimed_read
+from .claim import Claimed, claimed_released
 from .effects import Effects
+from .endpoint_cache import EndpointView
 from .handover import Adopted, Handover
 from .health import EndpointTally, endpoint_health
 from .state import ERROR_MAX, delivery_next_state, states_write, stored_body
@@ -138,8 +140,7 @@ def results_record(
             and flight.claimed.id in kept
             and decision.outcome is not policy.Outcome.RETRY
         }
-        handovers = {h.token: h for h in finished_ordered.values() if h is not None}
-        released = ordered_release(
+        released = ordered_release_rows(
             finished_ordered,
             now=now,
             claims={
@@ -148,12 +149,14 @@ def results_record(
                 if handover is not None
             },
         )
-        for handover in handovers.values():
-            claimed = claimed_read(released, handover.token)
-            if claimed:
-                report.adopted.append(Adopted(handover, claimed))
-        taken = {c.id for item in report.adopted for c in item.claimed}
-        if pending := [pk for pk in released if pk not in taken]:
+        adopted: dict[uuid.UUID, Adopted] = {}
+        for row in (r for r in released if r[-1]):
+            handover = finished_ordered[row[1]]
+            assert handover is not None  # noqa: S101  released claimed only under a handover
+            item = adopted.setdefault(handover.token, Adopted(handover, []))
+            item.claimed.append(claimed_released(row, handover.token))
+        report.adopted = list(adopted.values())
+        if pending := [row[0] for row in released if not row[-1]]:
             effects.deliveries_dispatch(pending)
     report.health_changed = tally.recovered | set(tally.failures) | tally.gone
     report.recovered = set(tally.recovered)
@@ -177,6 +180,29 @@ def results_record(
         },
     )
     return report
+
+
+def ordered_next_wanted(
+    finished: list[tuple[Flight, transport.AttemptResult]],
+    view: Callable[[str], EndpointView | None],
+) -> dict[str, int]:
+    """The ordered endpoints whose try just succeeded and whose next delivery the engine would
+    claim now (circuit closed, no rate limit: its slots are the gate's to count; not a probe):
+    the recorder releases that one already claimed, in the transaction that records this one,
+    for the engine to send at once (no wake-up, no claim statement)."""
+    wanted: dict[str, int] = {}
+    for flight, result in finished:
+        endpoint = view(flight.claimed.endpoint_id)
+        if (
+            flight.ordered
+            and 200 <= result.status < 300
+            and flight.probe_at is None
+            and endpoint is not None
+            and not endpoint.circuit_open
+            and not endpoint.rate_limit
+        ):
+            wanted[flight.claimed.endpoint_id] = 1
+    return wanted
 
 
 RECORD_TRIES = 5
@@ -304,7 +330,11 @@ class RecorderThread:
 
     MAX_BULK = 1000
 
-    def __init__(self, write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None]):
+    def __init__(
+        self,
+        write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None],
+        name: str = "webhooks-recorder",
+    ):
         self._write = write
         # None: close (``close``).
         self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]] | None] = (
@@ -312,7 +342,7 @@ class RecorderThread:
         )
         self._rows = 0
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="webhooks-recorder", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     @property
