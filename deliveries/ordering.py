@@ -17,6 +17,14 @@ ids from several processes follow their clocks. An event whose publishing transa
 after a later event of the same endpoint was sent goes out after it: the sender cannot wait
 for what it cannot see.
 
+When the head succeeds in a worker whose engine has room for the next one now, the recorder's
+transaction releases that next delivery already claimed for it (``claims``: ``sending`` under
+the engine's token and lease), and the engine sends it as soon as the transaction commits: no
+wake-up, no claim statement between the receiver's answer and the next request. Every check
+above is the same on that path; a worker that dies before sending it leaves it to lease
+recovery (still the only one pending or sending, so still first), and one that stops hands it
+back untried.
+
 On PostgreSQL a transaction-scoped advisory lock per endpoint orders a fan-out's check against
 a finishing delivery's release, so that neither misses the other's rows. Test events and a
 person's replays are not held: they go out at once, as they do through an open circuit.
