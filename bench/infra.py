@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_webhooks")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-BROKER_URL = "redis://127.0.0.1:6379/14"
+# Its own Redis database: a bench flushes it, and its workers take every message in it.
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 VAR_DIR = Path(os.environ.get("BENCH_VAR_DIR", "/tmp/webhooks-bench-var"))  # noqa: S108
 
 

@@ -34,7 +34,7 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---|---|---|",
     ]
     for key, r in results.items():
-        if key in ("5", "6"):
+        if key in ("5", "6", "9"):
             continue
         cpu = r["cpu_s_per_1000"]
         pub = r["publish_latency_ms"]
@@ -72,8 +72,22 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             f"({_fmt(s7['control']['deliveries_per_s'])}/s); "
             f"{s7['ordered_in_publish_order']} of {s7['ordered_endpoints']} ordered endpoints "
             f"received every event in publish order, at {_fmt(s7['ordered_per_endpoint_per_s'])}"
-            f"/s each (one at a time); filtered-out endpoints got "
+            f"/s each (one at a time; {_fmt(s7.get('ordered_ratio'))} × the loop); "
+            f"filtered-out endpoints got "
             f"{s7['filtered_out_requests']} requests."
+        )
+    s9 = results.get("9")
+    if s9:
+        extra.append(
+            f"- Scenario 9 ({s9['title']}; two drains, each between two loop baselines): "
+            + "; ".join(
+                f"{_fmt(x['deliveries_per_s'])}/s = {_fmt(x['ratio'])} × the loop "
+                f"({_fmt(x['baseline_per_s'])}/s), in exact publish order: "
+                f"{x['in_exact_publish_order']}, gap between an answer and the next request "
+                f"p50 {_fmt(x['gap_ms']['p50'])} ms"
+                for x in s9["runs"]
+            )
+            + "."
         )
     s8 = results.get("8")
     if s8:
@@ -146,7 +160,7 @@ def plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    flows = {k: r for k, r in results.items() if k not in ("5", "6")}
+    flows = {k: r for k, r in results.items() if k not in ("5", "6", "9")}
     if flows:
         keys = list(flows)
         fig, ax = plt.subplots(figsize=(8, 4))

@@ -10,7 +10,9 @@ one at a time, with no bookkeeping.
 Scenarios: 1 many events to one endpoint (plus end-to-end latency at a fixed offered rate);
 2 one event fanned out to many endpoints; 3 10% of endpoints slow; 4 20% of endpoints failing;
 5 the delivery log and attempt lists with a million attempts in the database; 6 a backlog to one
-endpoint published with no worker running, then drained by 1 and by 2 workers.
+endpoint published with no worker running, then drained by 1 and by 2 workers; 7 ordered and
+filtered endpoints beside plain ones; 8 a push and a poll endpoint; 9 one ordered endpoint
+draining a 300-event backlog (``bench/ordered.py``).
 """
 
 from __future__ import annotations
@@ -717,6 +719,10 @@ class Bench:
         result["vs_all_healthy"] = round(
             result["deliveries_per_s"] / max(control["deliveries_per_s"], 1e-9), 3
         )
+        if result["ordered_per_endpoint_per_s"]:
+            result["ordered_ratio"] = round(
+                result["ordered_per_endpoint_per_s"] / result["baseline_per_s"], 3
+            )
         return result
 
     def scenario_8(self) -> dict[str, Any]:
@@ -762,6 +768,11 @@ class Bench:
             else None
         )
         return result
+
+    def scenario_9(self) -> dict[str, Any]:
+        from bench import ordered
+
+        return ordered.run(self, quick=self.sizes is QUICK)
 
     def scenario_5(self) -> dict[str, Any]:
         from bench import logload
@@ -862,6 +873,7 @@ class Bench:
             "6": self.scenario_6,
             "7": self.scenario_7,
             "8": self.scenario_8,
+            "9": self.scenario_9,
         }
         for key, fn in plan.items():
             if key.split("-")[0] not in wanted:
@@ -876,6 +888,10 @@ class Bench:
 
 
 def one_line(r: dict[str, Any]) -> str:
+    if r["scenario"] == "9":
+        from bench import ordered
+
+        return ordered.one_line(r)
     if r["scenario"] == "5":
         return "; ".join(f"{p['name']} p50 {p['p50_ms']} p99 {p['p99_ms']} ms" for p in r["pages"])
     if r["scenario"] == "6":
@@ -897,7 +913,8 @@ def one_line(r: dict[str, Any]) -> str:
         extra = (
             f"; plain vs all-plain control {r['vs_all_healthy']}; ordered "
             f"{r['ordered_in_publish_order']}/{r['ordered_endpoints']} in publish order, "
-            f"{r['ordered_per_endpoint_per_s']}/s each; filtered-out requests "
+            f"{r['ordered_per_endpoint_per_s']}/s each ({r.get('ordered_ratio')}x the loop); "
+            f"filtered-out requests "
             f"{r['filtered_out_requests']}"
         )
     paced = "".join(
@@ -943,7 +960,7 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
-    parser.add_argument("--scenario", action="append", help="1-8; repeat for several")
+    parser.add_argument("--scenario", action="append", help="1-9; repeat for several")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
     parser.add_argument(
@@ -971,7 +988,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         out = RESULTS / f"backlog-{args.backlog}"
     out.mkdir(parents=True, exist_ok=True)
-    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8"]
+    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
     drain_workers = tuple(int(n) for n in args.drain_workers.split(","))
     bench = Bench(sizes, out, args.workers, args.concurrency, args.profile, drain_workers)
     started = time.monotonic()

@@ -17,6 +17,14 @@ ids from several processes follow their clocks. An event whose publishing transa
 after a later event of the same endpoint was sent goes out after it: the sender cannot wait
 for what it cannot see.
 
+When the head succeeds in a worker whose engine has room for the next one now, the recorder's
+transaction releases that next delivery already claimed for it (``claims``: ``sending`` under
+the engine's token and lease), and the engine sends it as soon as the transaction commits: no
+wake-up, no claim statement between the receiver's answer and the next request. Every check
+above is the same on that path; a worker that dies before sending it leaves it to lease
+recovery (still the only one pending or sending, so still first), and one that stops hands it
+back untried.
+
 On PostgreSQL a transaction-scoped advisory lock per endpoint orders a fan-out's check against
 a finishing delivery's release, so that neither misses the other's rows. Test events and a
 person's replays are not held: they go out at once, as they do through an open circuit.
@@ -24,15 +32,18 @@ person's replays are not held: they go out at once, as they do through an open c
 
 from __future__ import annotations
 
+import uuid
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 
 from deliveries.models import Delivery, Event
 from endpoints.models import Endpoint
+from webhooks_platform.db import bound_cursor
 
 _BUSY = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
@@ -41,42 +52,177 @@ def ordered_lock(endpoint_id: str) -> None:
     """The endpoint's ordering lock, held to the end of the transaction. Take it before
     locking any of the endpoint's delivery rows, as ``ordered_release`` does."""
     if connection.vendor == "postgresql":
-        key = zlib.crc32(f"ordered:{endpoint_id}".encode())
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(endpoint_id)])
+
+
+def _lock_key(endpoint_id: str) -> int:
+    return zlib.crc32(f"ordered:{endpoint_id}".encode())
 
 
 def ordered_release(endpoint_ids: Iterable[str], *, now: datetime) -> list[int]:
     """For each of ``endpoint_ids`` with nothing pending or sending, make its held delivery of
     the earliest event pending. Returns the ids released; call inside a transaction, then
     dispatch them (``deliveries.services.dispatch.ordered_release_and_dispatch``)."""
+    return [row[0] for row in ordered_release_rows(endpoint_ids, now=now)]
+
+
+# What ``ordered_release_rows`` returns of each released delivery: the columns the engine's
+# claim returns (``deliveries.engine.claim``), then whether it was released claimed.
+RELEASED_COLUMNS = (
+    "id, endpoint_id, event_id, tenant_id, attempt_count, scheduled_attempts, manual_requested, "
+    "event_type_id, body, created_at, body_is_payload, is_test, claimed"
+)
+
+
+def ordered_release_rows(
+    endpoint_ids: Iterable[str],
+    *,
+    now: datetime,
+    claims: Mapping[str, tuple[uuid.UUID, datetime]] | None = None,
+) -> list[tuple[Any, ...]]:
+    """``ordered_release``, returning the released rows (``RELEASED_COLUMNS``).
+
+    ``claims``: endpoint -> (claim token, lease) of an engine with room for that endpoint's
+    next delivery now. Its head is released already claimed (``sending`` under that token and
+    lease, as the engine's claim writes it) for that engine to send without a wake-up or a
+    claim statement; the caller hands it over after commit (``deliveries.engine.record``).
+    On PostgreSQL: the endpoints' locks in one statement, then every check and release in one
+    more, returning the rows joined to their events (the recorder's transaction waits on it)."""
+    claims = claims or {}
+    ordered = sorted(set(endpoint_ids))  # one lock order for every caller
+    if not ordered:
+        return []
+    if connection.vendor == "postgresql":
+        return _release_postgresql(ordered, now=now, claims=claims)
     released: list[int] = []
-    for endpoint_id in sorted(set(endpoint_ids)):  # one lock order for every caller
+    for endpoint_id in ordered:
         ordered_lock(endpoint_id)
-        if Delivery.objects.filter(endpoint_id=endpoint_id, status__in=_BUSY).exists():
-            continue
-        head = (
-            Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.HELD)
-            .annotate(due=Coalesce("event__deliver_at", "event__created_at"))
-            .filter(due__lte=now)
-            .order_by("due", "event_id")
-            .values_list("id", "event_id", "tenant_id")
-            .first()
-        )
-        if head is None:
-            continue
-        pk, event_id, tenant_id = head
-        if Event.objects.filter(
-            tenant_id=tenant_id, fanned_out_at__isnull=True, pk__lt=event_id
-        ).exists():
-            # An earlier event of the tenant is still to be fanned out, and may be for this
-            # endpoint: its fan-out releases (or the next sweep, if it is not for this one).
-            continue
-        if Delivery.objects.filter(pk=pk, status=Delivery.Status.HELD).update(
-            status=Delivery.Status.PENDING, next_attempt_at=now, dispatched_until=None
-        ):
+        pk = _release_one(endpoint_id, now=now, claim=claims.get(endpoint_id))
+        if pk is not None:
             released.append(pk)
-    return released
+    if not released:
+        return []
+    rows = (
+        Delivery.objects.filter(id__in=released)
+        .order_by("id")
+        .values_list(
+            "id",
+            "endpoint_id",
+            "event_id",
+            "tenant_id",
+            "attempt_count",
+            "scheduled_attempts",
+            "manual_requested",
+            "event_type_id",
+            "event__body",
+            "event__created_at",
+            "event__body_is_payload",
+            "event__is_test",
+            "status",
+        )
+    )
+    return [(*row[:-1], row[-1] == Delivery.Status.SENDING) for row in rows]
+
+
+def _release_one(
+    endpoint_id: str, *, now: datetime, claim: tuple[uuid.UUID, datetime] | None
+) -> int | None:
+    if Delivery.objects.filter(endpoint_id=endpoint_id, status__in=_BUSY).exists():
+        return None
+    head = (
+        Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.HELD)
+        .annotate(due=Coalesce("event__deliver_at", "event__created_at"))
+        .filter(due__lte=now)
+        .order_by("due", "event_id")
+        .values_list("id", "event_id", "tenant_id")
+        .first()
+    )
+    if head is None:
+        return None
+    pk, event_id, tenant_id = head
+    if Event.objects.filter(
+        tenant_id=tenant_id, fanned_out_at__isnull=True, pk__lt=event_id
+    ).exists():
+        # An earlier event of the tenant is still to be fanned out, and may be for this
+        # endpoint: its fan-out releases (or the next sweep, if it is not for this one).
+        return None
+    fields: dict[str, Any] = {"status": Delivery.Status.PENDING}
+    if claim is not None:
+        fields = {
+            "status": Delivery.Status.SENDING,
+            "claim_token": claim[0],
+            "lease_expires_at": claim[1],
+        }
+    updated = Delivery.objects.filter(pk=pk, status=Delivery.Status.HELD).update(
+        next_attempt_at=now, dispatched_until=None, **fields
+    )
+    return pk if updated else None
+
+
+_D = Delivery._meta.db_table
+_E = Event._meta.db_table
+# The locks in the order given (a volatile function in the select list runs row by row, in
+# the ordinality's order). A statement of its own: the release's snapshot must be taken after
+# the locks are held, so that it sees what a fan-out committed while this one waited.
+_LOCKS_SQL = (
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) WITH ORDINALITY AS t(k, i) "
+    "ORDER BY i"
+)
+# Every endpoint's checks and release at once, as ``_release_one`` makes them one by one: the
+# held delivery due earliest (then of the earliest event), if nothing of the endpoint is pending
+# or sending and no earlier event of the tenant waits for its fan-out. Identifiers come from
+# the models; every value is a parameter.
+_RELEASE_SQL = f"""
+WITH w AS (
+    SELECT * FROM unnest(%b::varchar[], %b::uuid[], %b::timestamptz[])
+        AS w(endpoint_id, token, lease_until)
+), heads AS (
+    SELECT h.id, w.token, w.lease_until FROM w
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.event_id, d.tenant_id FROM {_D} AS d JOIN {_E} AS e ON e.id = d.event_id
+        WHERE d.endpoint_id = w.endpoint_id AND d.status = 'held'
+          AND COALESCE(e.deliver_at, e.created_at) <= %b
+        ORDER BY COALESCE(e.deliver_at, e.created_at), d.event_id
+        LIMIT 1
+    ) AS h
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {_D} AS b
+        WHERE b.endpoint_id = w.endpoint_id AND b.status IN ('pending', 'sending')
+    ) AND NOT EXISTS (
+        SELECT 1 FROM {_E} AS p
+        WHERE p.tenant_id = h.tenant_id AND p.fanned_out_at IS NULL AND p.id < h.event_id
+    )
+)
+UPDATE {_D} AS d
+SET status = CASE WHEN heads.token IS NULL THEN 'pending' ELSE 'sending' END,
+    claim_token = heads.token, lease_expires_at = heads.lease_until,
+    next_attempt_at = %b, dispatched_until = NULL
+FROM heads, {_E} AS ev
+WHERE d.id = heads.id AND d.status = 'held' AND ev.id = d.event_id
+RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count, d.scheduled_attempts,
+    d.manual_requested, d.event_type_id, ev.body, ev.created_at, ev.body_is_payload, ev.is_test,
+    heads.token IS NOT NULL
+"""  # noqa: S608
+
+
+def _release_postgresql(
+    endpoint_ids: list[str], *, now: datetime, claims: Mapping[str, tuple[uuid.UUID, datetime]]
+) -> list[tuple[Any, ...]]:
+    none = (None, None)
+    with bound_cursor() as cursor:
+        cursor.execute(_LOCKS_SQL, [[_lock_key(e) for e in endpoint_ids]])
+        cursor.execute(
+            _RELEASE_SQL,
+            [
+                endpoint_ids,
+                [claims.get(e, none)[0] for e in endpoint_ids],
+                [claims.get(e, none)[1] for e in endpoint_ids],
+                now,
+                now,
+            ],
+        )
+        return sorted(cursor.fetchall())
 
 
 def ordered_repair(*, now: datetime, limit: int = 10_000) -> list[int]:

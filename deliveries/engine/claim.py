@@ -230,3 +230,12 @@ def _claim_serialised(
         body, created, svix, test = events.get(r[2], ("", None, False, False))
         claimed.append(_claimed(r, token, body=body, created=created, svix_format=svix, test=test))
     return claimed
+
+
+def claimed_released(row: Sequence[Any], token: uuid.UUID) -> Claimed:
+    """An ordered endpoint's next delivery, released already claimed under ``token`` by the
+    recorder's statement (``deliveries.ordering.ordered_release_rows``; its columns start as
+    the claim's do)."""
+    return _claimed(
+        row, token, body=row[8], created=_aware(row[9]), svix_format=row[10], test=row[11]
+    )

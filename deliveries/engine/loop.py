@@ -42,7 +42,13 @@ from .handover import (
     adopted_sendable,
     deliveries_hand_back,
 )
-from .record import Flight, RecorderThread, RecordReport, results_record_retrying
+from .record import (
+    Flight,
+    RecorderThread,
+    RecordReport,
+    ordered_next_wanted,
+    results_record_retrying,
+)
 from .send import signed_request, transport_options
 from .slots import Slots
 
@@ -72,6 +78,9 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._recorder: RecorderThread | None = None  # None: record in the turning thread (tests)
+        # Ordered endpoints' successes, whose next delivery waits for their record: never
+        # queued behind a bulk of a thousand other results (started with the recorder).
+        self._ordered_recorder: RecorderThread | None = None
         self._ws: WebhooksSettings | None = None
         self._ws_read_at = -1e9
         self._totals_lock = threading.Lock()
@@ -86,6 +95,10 @@ class Engine:
             if self._recorder is None:
                 self._recorder = RecorderThread(
                     lambda finished: self._write(finished, self._settings())
+                )
+                self._ordered_recorder = RecorderThread(
+                    lambda finished: self._write(finished, self._settings()),
+                    name="webhooks-recorder-ordered",
                 )
             self._thread = threading.Thread(target=self._run, name="webhooks-engine", daemon=True)
             self._thread.start()
@@ -136,14 +149,32 @@ class Engine:
         self._stopping.set()
         self._inbox.put(_WAKE)
         if self._thread is None:
+            self._hand_back_unsent()
             return True
         deadline = time.monotonic() + timeout
         self._thread.join(timeout)
-        recorded = self._recorder is None or self._recorder.join(deadline - time.monotonic())
+        recorded = all(
+            r.join(deadline - time.monotonic())
+            for r in (self._ordered_recorder, self._recorder)
+            if r is not None
+        )
+        if recorded and not self._thread.is_alive():
+            self._hand_back_unsent()
         if recorded and self._recorder is not None and not self._thread.is_alive():
-            self._recorder.close(max(0.1, deadline - time.monotonic()))
-            self._recorder = None
+            for recorder in (self._ordered_recorder, self._recorder):
+                if recorder is not None:
+                    recorder.close(max(0.1, deadline - time.monotonic()))
+            self._recorder = self._ordered_recorder = None
         return recorded and not self._thread.is_alive()
+
+    def _hand_back_unsent(self) -> None:
+        """Once the loop is over: what was handed over to it and will not be sent now (an
+        ordered endpoint's next delivery, recorded as the loop ended) is pending again."""
+        self._adopted.extend(i for i in self._drain_inbox() if isinstance(i, Adopted))
+        for item in self._adopted:
+            self._slots.reservations.settle(item.handover)
+            deliveries_hand_back(item.handover.token)
+        self._adopted = []
 
     # --- the loop (the engine thread, or a test's thread through run_until_idle) ----------
     def _run(self) -> None:
@@ -220,17 +251,21 @@ class Engine:
         if not self._stopping.is_set() and backlog < self.MAX_UNRECORDED:
             self._claim_round(now, ws)
 
+    def _drain_inbox(self) -> list[Any]:
+        items: list[Any] = []
+        while True:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return items
+
     def _collect(self, wait: float) -> list[transport.AttemptResult]:
         items: list[Any] = []
         try:
             items.append(self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait())
         except queue.Empty:
             return []
-        while True:
-            try:
-                items.append(self._inbox.get_nowait())
-            except queue.Empty:
-                break
+        items += self._drain_inbox()
         self._adopted.extend(i for i in items if isinstance(i, Adopted))
         return [i for i in items if i is not _WAKE and not isinstance(i, Adopted)]
 
@@ -409,15 +444,50 @@ class Engine:
             # scenario 1's claims).
         if not finished:
             return
-        if self._recorder is None:
+        self._reserve_next_ordered(finished, ws)
+        if self._recorder is None or self._ordered_recorder is None:
             self._write(finished, ws)
-        else:
-            self._recorder.put(finished)
+            return
+        ordered = [(f, r) for f, r in finished if f.handover is not None]
+        rest = [(f, r) for f, r in finished if f.handover is None]
+        if ordered:
+            self._ordered_recorder.put(ordered)
+        if rest:
+            self._recorder.put(rest)
+
+    def _reserve_next_ordered(
+        self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
+    ) -> None:
+        """Room for the next delivery of each ordered endpoint whose try just succeeded: the
+        recorder releases it already claimed under this reservation (``Flight.handover``)."""
+        wanted = {} if self._stopping.is_set() else ordered_next_wanted(finished, self._cache.peek)
+        if not wanted:
+            return
+        handover = self._slots.reservations.reserve(
+            wanted,
+            free=self._slots.free_known,
+            room=ws.sender_max_pending - len(self._flying),
+            lease_until=timezone.now() + timedelta(seconds=ws.lease_seconds),
+        )
+        if handover is None:
+            return
+        for flight, _ in finished:
+            if flight.ordered and flight.claimed.endpoint_id in handover.counts:
+                flight.handover = handover
 
     def _write(
         self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
     ) -> None:
         report = results_record_retrying(finished, ws=ws, effects=self._effects)
+        for item in report.adopted if report is not None else ():
+            if self._stopping.is_set():
+                deliveries_hand_back(item.handover.token)  # pending again, for any worker
+            else:
+                self.adopt(item)
+        used = {item.handover.token for item in report.adopted} if report is not None else set()
+        for flight, _ in finished:
+            if flight.handover is not None and flight.handover.token not in used:
+                self._slots.reservations.settle(flight.handover)  # nothing was released
         if report is None:
             return
         self._cache.forget_views(report.health_changed)

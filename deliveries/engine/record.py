@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,13 +23,15 @@ from django.utils import timezone
 
 from deliveries import policy, transport
 from deliveries.models import Attempt, Delivery
-from deliveries.ordering import ordered_release
+from deliveries.ordering import ordered_release_rows
 from deliveries.schedules import retry_schedule
 from webhooks_platform import metrics
 from webhooks_platform.conf import WebhooksSettings
 
-from .claim import Claimed
+from .claim import Claimed, claimed_released
 from .effects import Effects
+from .endpoint_cache import EndpointView
+from .handover import Adopted, Handover
 from .health import EndpointTally, endpoint_health
 from .state import ERROR_MAX, delivery_next_state, states_write, stored_body
 
@@ -46,6 +49,9 @@ class Flight:
     endpoint_schedule: tuple[float, ...] | None = None  # the endpoint's own retry schedule
     ordered: bool = False  # its endpoint sends one at a time: a finish releases the next
     probe_at: datetime | None = None  # the open circuit's probe, taken then (gate.probe_take)
+    # Room the engine reserved for its ordered endpoint's next delivery: recording this try
+    # releases that one already claimed under it, to be sent at once (``ordered_release``).
+    handover: Handover | None = None
 
 
 @dataclass
@@ -55,6 +61,8 @@ class RecordReport:
     failed: int = 0
     health_changed: set[str] = field(default_factory=set)  # endpoints whose health was written
     recovered: set[str] = field(default_factory=set)  # succeeded after failures or a circuit
+    # Ordered endpoints' next deliveries, released already claimed: for the engine to send.
+    adopted: list[Adopted] = field(default_factory=list)
 
 
 def results_record(
@@ -130,18 +138,31 @@ def results_record(
         for delivery_id in exhausted:
             effects.delivery_exhausted(delivery_id)
         endpoint_health(tally, now=now, ws=ws, effects=effects)
-        released = ordered_release(
-            {
-                flight.claimed.endpoint_id
-                for flight, _, decision in decisions
-                if flight.ordered
-                and flight.claimed.id in kept
-                and decision.outcome is not policy.Outcome.RETRY
-            },
+        finished_ordered = {
+            flight.claimed.endpoint_id: flight.handover
+            for flight, _, decision in decisions
+            if flight.ordered
+            and flight.claimed.id in kept
+            and decision.outcome is not policy.Outcome.RETRY
+        }
+        released = ordered_release_rows(
+            finished_ordered,
             now=now,
+            claims={
+                endpoint_id: (handover.token, handover.lease_until)
+                for endpoint_id, handover in finished_ordered.items()
+                if handover is not None
+            },
         )
-        if released:
-            effects.deliveries_dispatch(released)
+        adopted: dict[uuid.UUID, Adopted] = {}
+        for row in (r for r in released if r[-1]):
+            handover = finished_ordered[row[1]]
+            assert handover is not None  # noqa: S101  released claimed only under a handover
+            item = adopted.setdefault(handover.token, Adopted(handover, []))
+            item.claimed.append(claimed_released(row, handover.token))
+        report.adopted = list(adopted.values())
+        if pending := [row[0] for row in released if not row[-1]]:
+            effects.deliveries_dispatch(pending)
     report.health_changed = tally.recovered | set(tally.failures) | tally.gone
     report.recovered = set(tally.recovered)
     for flight, result, decision in decisions:
@@ -184,6 +205,29 @@ def _deleted(unwritten: set[int]) -> set[int]:
             "attempts of deleted deliveries dropped", extra={"delivery_ids": sorted(deleted)}
         )
     return deleted
+
+
+def ordered_next_wanted(
+    finished: list[tuple[Flight, transport.AttemptResult]],
+    view: Callable[[str], EndpointView | None],
+) -> dict[str, int]:
+    """The ordered endpoints whose try just succeeded and whose next delivery the engine would
+    claim now (circuit closed, no rate limit: its slots are the gate's to count; not a probe):
+    the recorder releases that one already claimed, in the transaction that records this one,
+    for the engine to send at once (no wake-up, no claim statement)."""
+    wanted: dict[str, int] = {}
+    for flight, result in finished:
+        endpoint = view(flight.claimed.endpoint_id)
+        if (
+            flight.ordered
+            and 200 <= result.status < 300
+            and flight.probe_at is None
+            and endpoint is not None
+            and not endpoint.circuit_open
+            and not endpoint.rate_limit
+        ):
+            wanted[flight.claimed.endpoint_id] = 1
+    return wanted
 
 
 RECORD_TRIES = 5
@@ -311,7 +355,11 @@ class RecorderThread:
 
     MAX_BULK = 1000
 
-    def __init__(self, write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None]):
+    def __init__(
+        self,
+        write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None],
+        name: str = "webhooks-recorder",
+    ):
         self._write = write
         # None: close (``close``).
         self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]] | None] = (
@@ -319,7 +367,7 @@ class RecorderThread:
         )
         self._rows = 0
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="webhooks-recorder", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     @property
