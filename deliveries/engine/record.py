@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deliveries import policy, transport
-from deliveries.models import Attempt
+from deliveries.models import Attempt, Delivery
 from deliveries.ordering import ordered_release
 from deliveries.schedules import retry_schedule
 from webhooks_platform import metrics
@@ -46,6 +46,11 @@ class Flight:
     endpoint_schedule: tuple[float, ...] | None = None  # the endpoint's own retry schedule
     ordered: bool = False  # its endpoint sends one at a time: a finish releases the next
     probe_at: datetime | None = None  # the open circuit's probe, taken then (gate.probe_take)
+    method: str = "POST"
+    transformation_version: int | None = None  # the version that shaped the request
+    # Its transformation cancelled it (the reason): nothing was sent, the delivery ends
+    # cancelled; neither a success nor a failure of the endpoint.
+    cancelled: str = ""
 
 
 @dataclass
@@ -72,8 +77,14 @@ def results_record(
     rows: list[tuple[int, Any, dict[str, Any]]] = []
     decisions: list[tuple[Flight, transport.AttemptResult, policy.Decision]] = []
     tally = EndpointTally()
+    cancelled: list[Flight] = []
     for flight, result in finished:
         claimed = flight.claimed
+        if flight.cancelled:
+            cancelled.append(flight)
+            attempts.append(_cancelled_attempt(flight, result))
+            rows.append((claimed.id, claimed.claim_token, _cancelled_state(claimed, result, now)))
+            continue
         decision, fields = delivery_next_state(
             claimed,
             status=result.status,
@@ -100,6 +111,8 @@ def results_record(
                 body,
                 encoding,
                 result.error[:ERROR_MAX],
+                flight.method,
+                flight.transformation_version,
             )
         )
         rows.append((claimed.id, claimed.claim_token, fields))
@@ -125,6 +138,11 @@ def results_record(
         for delivery_id in exhausted:
             effects.delivery_exhausted(delivery_id)
         endpoint_health(tally, now=now, ws=ws, effects=effects)
+        for flight in cancelled:
+            if flight.claimed.id in kept:
+                Delivery.objects.filter(pk=flight.claimed.id).update(
+                    cancel_reason=flight.cancelled[:200]
+                )
         released = ordered_release(
             {
                 flight.claimed.endpoint_id
@@ -132,7 +150,8 @@ def results_record(
                 if flight.ordered
                 and flight.claimed.id in kept
                 and decision.outcome is not policy.Outcome.RETRY
-            },
+            }
+            | {f.claimed.endpoint_id for f in cancelled if f.ordered and f.claimed.id in kept},
             now=now,
         )
         if released:
@@ -159,6 +178,44 @@ def results_record(
         },
     )
     return report
+
+
+def _cancelled_attempt(flight: Flight, result: transport.AttemptResult) -> tuple[Any, ...]:
+    """The attempt row of a delivery its transformation cancelled: nothing sent, the reason."""
+    claimed = flight.claimed
+    return (
+        claimed.id,
+        claimed.endpoint_id,
+        claimed.attempt_count + 1,
+        Attempt.Trigger.MANUAL if claimed.manual_requested else Attempt.Trigger.SCHEDULED,
+        result.started_at,
+        result.duration_ms,
+        flight.url,
+        {},
+        0,
+        {},
+        "",
+        Attempt.BodyEncoding.UTF8,
+        flight.cancelled[:ERROR_MAX],
+        flight.method,
+        flight.transformation_version,
+    )
+
+
+def _cancelled_state(claimed: Claimed, result: transport.AttemptResult, now: datetime) -> dict:
+    return {
+        "status": Delivery.Status.CANCELLED,
+        "attempt_count": claimed.attempt_count + 1,
+        "scheduled_attempts": claimed.scheduled_attempts,
+        "manual_requested": False,
+        "claim_token": None,
+        "lease_expires_at": None,
+        "last_attempt_at": result.started_at,
+        "last_status_code": 0,
+        "last_error": result.error[:ERROR_MAX],
+        "next_attempt_at": None,
+        "finished_at": now,
+    }
 
 
 RECORD_TRIES = 5
@@ -201,6 +258,8 @@ _ATTEMPT_COLUMNS = (
     "response_body",
     "response_body_encoding",
     "error",
+    "request_method",
+    "transformation_version",
 )
 _JSON_COLUMNS = frozenset({7, 9})
 
