@@ -37,6 +37,7 @@ MAX_CODE_BYTES = 64 * 1024
 # Wall-clock time a run may take past its limit before its sandbox process is killed: room for
 # a loaded machine to schedule it (the limit itself is CPU time, counted inside).
 KILL_GRACE_SECONDS = 1.0
+START_SECONDS = 30.0
 ERROR_MAX = 400
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "transformation_child.py")
 
@@ -90,6 +91,12 @@ class SandboxProcess:
                 bufsize=1,
                 close_fds=True,
             )
+            # Its start (an interpreter, QuickJS) is not a script's time: wait for it apart.
+            ready, _, _ = select.select([self._proc.stdout], [], [], START_SECONDS)
+            line = self._proc.stdout.readline() if ready and self._proc.stdout else ""
+            if line.strip() != '{"ready": true}':
+                self.kill()
+                raise TransformationError("the sandbox process did not start")
         return self._proc
 
     def kill(self) -> None:

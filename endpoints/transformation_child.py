@@ -135,6 +135,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
     scripts = Scripts()
     out = sys.stdout
+    out.write('{"ready": true}\n')
+    out.flush()
     for line in sys.stdin:
         try:
             request = json.loads(line)
