@@ -31,7 +31,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from bench import infra
+from bench import infra, transformations
 from bench.infra import pct
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -117,15 +117,23 @@ class Fixtures:
     ) -> tuple[Any, list[str]]:
         """A tenant with one endpoint per path; ``options``: model fields by path (``ordered``,
         ``payload_filter``)."""
-        from endpoints.models import Endpoint, EndpointSecret, Tenant
+        from endpoints.models import Endpoint, EndpointSecret, Tenant, Transformation
 
         tenant = Tenant.objects.create(slug=slug, name=slug)
-        options = options or {}
+        options = {p: dict(o) for p, o in (options or {}).items()}
+        codes = {p: o.pop("_code") for p, o in options.items() if "_code" in o}
         endpoints = [
             Endpoint(tenant=tenant, **{"url": f"{self.receiver.base}{p}", **options.get(p, {})})
             for p in paths
         ]
         Endpoint.objects.bulk_create(endpoints, batch_size=1000)
+        Transformation.objects.bulk_create(
+            [
+                Transformation(endpoint=e, version=1, code=codes[p])
+                for e, p in zip(endpoints, paths, strict=True)
+                if p in codes
+            ]
+        )
         EndpointSecret.objects.bulk_create(
             [EndpointSecret(endpoint=e, encrypted=self.encrypted) for e in endpoints],
             batch_size=1000,
@@ -862,6 +870,7 @@ class Bench:
             "6": self.scenario_6,
             "7": self.scenario_7,
             "8": self.scenario_8,
+            "9": lambda: transformations.scenario_9(self),
         }
         for key, fn in plan.items():
             if key.split("-")[0] not in wanted:
@@ -888,6 +897,11 @@ def one_line(r: dict[str, Any]) -> str:
             for n, w in r["by_workers"].items()
         )
     extra = ""
+    if r["scenario"] == "9":
+        extra = (
+            f"; healthy beside hostile scripts vs alone {r['healthy_vs_alone']}; trivial "
+            f"transformation vs none {r['trivial_vs_none']}"
+        )
     if r["scenario"] == "8":
         extra = (
             f"; feed read {r['feed_events_read']} in {r['feed_read_seconds']} s = "
@@ -943,7 +957,7 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
-    parser.add_argument("--scenario", action="append", help="1-8; repeat for several")
+    parser.add_argument("--scenario", action="append", help="1-9; repeat for several")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
     parser.add_argument(
