@@ -430,6 +430,7 @@ class TransformationIn(SvixIn):
 class TransformationOut(S.Serializer):
     code = S.CharField(allow_null=True)
     enabled = S.BooleanField()
+    updatedAt = S.DateTimeField(allow_null=True)  # noqa: N815
 
 
 class TransformationSimulateIn(SvixIn):

@@ -21,8 +21,14 @@ class TransformationView(EndpointSubView):
     @extend_schema(tags=TAG, responses={200: s.TransformationOut})
     def get(self, request: Request, app: str, endpoint: str) -> Response:
         state = transformations.transformation_get(endpoint=self.endpoint())
-        code = state.current.code if state.current else None
-        return Response({"code": code, "enabled": state.enabled})
+        current = state.current
+        return Response(
+            {
+                "code": current.code if current else None,
+                "enabled": state.enabled,
+                "updatedAt": current.created_at if current else None,
+            }
+        )
 
     @extend_schema(tags=TAG, request=s.TransformationIn, responses={204: None})
     def patch(self, request: Request, app: str, endpoint: str) -> Response:
