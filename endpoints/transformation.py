@@ -141,13 +141,13 @@ class Sandbox:
     def size(self) -> int:
         return len(self._all)
 
-    def _ask(self, request: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    def _ask(self, request: dict[str, Any], limits: Limits, wait: float = 0) -> dict[str, Any]:
         with self._cond:
             while not self._idle:
                 self._cond.wait()
             process = self._idle.pop()
         try:
-            return process.ask(request, wait=limits.time_ms / 1000 + KILL_GRACE_SECONDS)
+            return process.ask(request, wait=wait or limits.time_ms / 1000 + KILL_GRACE_SECONDS)
         finally:
             with self._cond:
                 self._idle.append(process)
@@ -164,7 +164,11 @@ class Sandbox:
                 "compile_only": True,
             },
             limits,
+            # The top level may take 200 ms at least (transformation_child), plus the grace.
+            wait=max(limits.time_ms, 200) / 1000 + KILL_GRACE_SECONDS,
         )
+        if reply.get("killed") == "time":
+            raise TransformationError("the code's top level ran past the time limit")
         _raise_for(reply, limits)
 
     def run(

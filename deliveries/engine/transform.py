@@ -173,7 +173,7 @@ def shape_and_send(
         return
     record = {"version": version, "method": shaped.method, "url": shaped.url, "body": shaped.body}
     if not _store(item, record):
-        fail("transformation result could not be stored; not sent")
+        fail("transformation result could not be stored (or the claim was lost); not sent")
         return
     item.transformed = record
     flight, request = signed_request(item, view, timestamp=timestamp, flight=flight)
@@ -184,13 +184,15 @@ def shape_and_send(
 
 
 def _store(item: Claimed, record: dict[str, Any]) -> bool:
-    """Write the run's outcome on the delivery, under the claim this try holds."""
+    """Write the run's outcome on the delivery, under the claim this try holds; False when it
+    could not be written or the claim is gone (handed back meanwhile): then nothing is sent."""
     for attempt in (1, 2):
         try:
-            Delivery.objects.filter(pk=item.id, claim_token=item.claim_token).update(
-                transformed=record
+            return bool(
+                Delivery.objects.filter(pk=item.id, claim_token=item.claim_token).update(
+                    transformed=record
+                )
             )
-            return True
         except Exception:  # noqa: BLE001  a lost connection: once more on a new one
             logger.exception("could not store the transformation of delivery %s", item.id)
             connection.close()
