@@ -224,3 +224,23 @@ def test_each_attempt_names_the_version_that_shaped_it(receiver, tenant, invoice
     assert json.loads(got.body) == {"v": 2}
     assert Attempt.objects.get(endpoint=endpoint).transformation_version == 2
     assert sorted(endpoint.transformations.values_list("version", flat=True)) == [1, 2]
+
+
+def test_the_attempt_page_shows_the_request_as_sent(receiver, tenant, invoice_paid, client):
+    from django.urls import reverse
+
+    from tests.dashboard.conftest import make_user
+
+    code = "function handler(w) { w.method = 'PUT'; w.payload = {shaped: true}; return w; }"
+    endpoint, _ = _transformed(tenant, receiver.url("/page"), code)
+    publish_event(tenant, "invoice.paid", {"raw": 1})
+    deliver_due()
+    client.force_login(make_user("alice", tenants=(tenant,)))
+
+    attempt = Attempt.objects.get(endpoint=endpoint)
+    html = client.get(reverse("attempt-detail", args=[attempt.pk])).content.decode()
+
+    assert '<span class="badge">PUT</span>' in html
+    assert "Shaped by transformation version 1." in html
+    assert "&quot;shaped&quot;: true" in html
+    assert "&quot;raw&quot;" not in html
