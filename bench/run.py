@@ -33,7 +33,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from bench import infra
+from bench import infra, transformations
 from bench.infra import pct
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -119,15 +119,23 @@ class Fixtures:
     ) -> tuple[Any, list[str]]:
         """A tenant with one endpoint per path; ``options``: model fields by path (``ordered``,
         ``payload_filter``)."""
-        from endpoints.models import Endpoint, EndpointSecret, Tenant
+        from endpoints.models import Endpoint, EndpointSecret, Tenant, Transformation
 
         tenant = Tenant.objects.create(slug=slug, name=slug)
-        options = options or {}
+        options = {p: dict(o) for p, o in (options or {}).items()}
+        codes = {p: o.pop("_code") for p, o in options.items() if "_code" in o}
         endpoints = [
             Endpoint(tenant=tenant, **{"url": f"{self.receiver.base}{p}", **options.get(p, {})})
             for p in paths
         ]
         Endpoint.objects.bulk_create(endpoints, batch_size=1000)
+        Transformation.objects.bulk_create(
+            [
+                Transformation(endpoint=e, version=1, code=codes[p])
+                for e, p in zip(endpoints, paths, strict=True)
+                if p in codes
+            ]
+        )
         EndpointSecret.objects.bulk_create(
             [EndpointSecret(endpoint=e, encrypted=self.encrypted) for e in endpoints],
             batch_size=1000,
@@ -874,6 +882,7 @@ class Bench:
             "7": self.scenario_7,
             "8": self.scenario_8,
             "9": self.scenario_9,
+            "10": lambda: transformations.scenario_10(self),
         }
         for key, fn in plan.items():
             if key.split("-")[0] not in wanted:
@@ -904,6 +913,11 @@ def one_line(r: dict[str, Any]) -> str:
             for n, w in r["by_workers"].items()
         )
     extra = ""
+    if r["scenario"] == "10":
+        extra = (
+            f"; healthy beside hostile scripts vs alone {r['healthy_vs_alone']}; trivial "
+            f"transformation vs none {r['trivial_vs_none']}"
+        )
     if r["scenario"] == "8":
         extra = (
             f"; feed read {r['feed_events_read']} in {r['feed_read_seconds']} s = "
@@ -988,7 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         out = RESULTS / f"backlog-{args.backlog}"
     out.mkdir(parents=True, exist_ok=True)
-    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
+    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
     drain_workers = tuple(int(n) for n in args.drain_workers.split(","))
     bench = Bench(sizes, out, args.workers, args.concurrency, args.profile, drain_workers)
     started = time.monotonic()

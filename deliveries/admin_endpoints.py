@@ -15,14 +15,16 @@ from django.http import HttpRequest
 
 from endpoints.admin import DeletedFilter, FailingFilter, TenantSlugFilter
 from endpoints.admin_forms import EndpointForm
-from endpoints.models import Endpoint
+from endpoints.models import Endpoint, Transformation
 from endpoints.services import audit_record
+from endpoints.services.transformations import transformation_update
 
 from .services import endpoint_lifecycle
 
 # What the platform writes (state, health, timestamps): shown, never edited here.
 _STATE_FIELDS = [
     "enabled",
+    "transformation_enabled",
     "disabled_reason",
     "disabled_at",
     "failing_since",
@@ -35,9 +37,26 @@ _STATE_FIELDS = [
 ]
 
 
+class TransformationInline(admin.TabularInline):
+    """Every saved version, newest first, read-only: tenants edit them in the dashboard or API;
+    staff may only switch a transformation off (the action below)."""
+
+    model = Transformation
+    fields = ["version", "created_at", "code"]
+    readonly_fields = fields
+    ordering = ["-version"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
+    inlines = [TransformationInline]
     list_display = [
         "id",
         "tenant",
@@ -51,6 +70,7 @@ class EndpointAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "enabled",
+        "transformation_enabled",
         "circuit_state",
         FailingFilter,
         DeletedFilter,
@@ -76,7 +96,7 @@ class EndpointAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["id", "tenant", *_STATE_FIELDS]
     filter_horizontal = ["event_types"]
-    actions = ["disable_endpoints", "enable_endpoints"]
+    actions = ["disable_endpoints", "enable_endpoints", "disable_transformations"]
     show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -116,3 +136,11 @@ class EndpointAdmin(admin.ModelAdmin):
             )
             count += 1
         self.message_user(request, f"Enabled {count} endpoint(s).", messages.SUCCESS)
+
+    @admin.action(description="Switch off the transformations of selected endpoints (code kept)")
+    def disable_transformations(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
+        count = 0
+        for endpoint in queryset.filter(transformation_enabled=True):
+            transformation_update(endpoint=endpoint, enabled=False, actor=request.user, via="admin")
+            count += 1
+        self.message_user(request, f"Switched off {count} transformation(s).", messages.SUCCESS)

@@ -127,6 +127,10 @@ class Delivery(models.Model):
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
+    # What the endpoint's transformation made of the request, stored by its first run so every
+    # try and replay sends the same bytes: {"version", "method", "url", "body"}, or
+    # {"version", "error"} after a failed run (the next try runs it again).
+    transformed = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -217,6 +221,9 @@ class Attempt(models.Model):
         max_length=8, choices=BodyEncoding.choices, default=BodyEncoding.UTF8
     )
     error = models.CharField(max_length=500, blank=True)
+    request_method = models.CharField(max_length=8, default="POST", db_default="POST")
+    # The transformation version that shaped the request (None: none did).
+    transformation_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["delivery_id", "number"]

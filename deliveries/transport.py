@@ -45,6 +45,7 @@ class OutboundRequest:
     tenant: str = ""  # the endpoint's tenant (bounds its DNS lookups with its other endpoints')
     # The ranges this request may reach instead of the options' (an operators' endpoint).
     allowed_subnets: tuple[url_safety.Network, ...] | None = None
+    method: str = "POST"  # another only when a transformation chose it
 
 
 @dataclass
@@ -332,7 +333,8 @@ async def _connect_and_post(
         return
     resolver.pinned[host] = addresses
     remaining = max(0.001, options.timeout - (time.perf_counter() - t0))
-    async with session.post(
+    async with session.request(
+        request.method,
         request.url,
         data=request.body,
         headers=request.headers,

@@ -114,6 +114,9 @@ def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -
         raw = base64.b64decode(body)
         note = f"Binary response ({len(raw)} bytes), shown as base64."
     request_body = _pretty_json(attempt.delivery.event.body)
+    shaped = attempt.delivery.transformed
+    if attempt.transformation_version is not None and shaped and "body" in shaped:
+        request_body = _pretty_json(shaped["body"])  # what its transformation made and sent
     return {
         "attempt": attempt,
         "request_headers": sorted(

@@ -147,6 +147,9 @@ class Endpoint(models.Model):
     channels = models.JSONField(default=list, blank=True)
     # A filter on the body (endpoints.payload_filter), evaluated at fan-out; null: every event.
     payload_filter = models.JSONField(null=True, blank=True)
+    # Its JavaScript transformation (``Transformation``, newest version) runs when enabled;
+    # disabling keeps the code.
+    transformation_enabled = models.BooleanField(default=False, db_default=False)
     metadata = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
@@ -287,6 +290,27 @@ class ApiKey(models.Model):
     @property
     def is_platform(self) -> bool:
         return self.tenant_id is None
+
+
+class Transformation(models.Model):
+    """One saved version of an endpoint's transformation (endpoints.transformation).
+
+    Versions are kept, so an attempt can say which one shaped its request; the newest runs."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="transformations")
+    version = models.PositiveIntegerField()
+    code = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "version"], name="transformation_endpoint_version_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} v{self.version}"
 
 
 class AuditEntry(models.Model):

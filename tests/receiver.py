@@ -29,6 +29,7 @@ class Received:
     body: bytes
     at: float
     query: str = ""  # as sent (the Twilio style signs the URL with it)
+    method: str = "POST"
 
 
 @dataclass
@@ -86,6 +87,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                         body=body,
                         at=time.time(),
                         query=parts.query,
+                        method=self.command,
                     )
                 )
             query = parse_qs(parts.query)
@@ -134,6 +136,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(payload)
+
+        do_PUT = do_PATCH = do_DELETE = do_POST  # noqa: N815  (a transformation may choose them)
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             return

@@ -108,6 +108,16 @@ def check_operations_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
                 id="webhooks.E010",
             )
         )
+    if not 1 <= ws.transform_time_limit_ms <= 10_000 or ws.transform_memory_limit_mb < 4:
+        problems.append(
+            Error(
+                "WEBHOOKS_TRANSFORM_TIME_LIMIT_MS must be 1-10000 and "
+                "WEBHOOKS_TRANSFORM_MEMORY_LIMIT_MB at least 4.",
+                id="webhooks.E040",
+            )
+        )
+    if ws.transform_processes < 1:
+        problems.append(Error("WEBHOOKS_TRANSFORM_PROCESSES must be >= 1.", id="webhooks.E041"))
     if ws.retention_batch_size < 1:
         problems.append(Error("WEBHOOKS_RETENTION_BATCH_SIZE must be >= 1.", id="webhooks.E011"))
     if ws.poll_waits_per_process < 0 or ws.poll_waits_per_key < 0:

@@ -56,6 +56,10 @@ class WebhooksSettings:
     operational_allowed_subnets: tuple[Network, ...] = ()
     dns_failure_ttl: float = 30
     poll_consumers_per_endpoint: int = 50
+    transform_time_limit_ms: int = 50
+    transform_memory_limit_mb: int = 32
+    transform_processes: int = 2
+    transform_test_rate_limit: int = 20
 
     def subnets_for(self, *, operations: bool) -> tuple[Network, ...]:
         """The ranges an endpoint may reach: the operators' endpoints add their own."""
@@ -144,4 +148,8 @@ def _webhooks_settings_read() -> WebhooksSettings:
         poll_consumers_per_endpoint=int(settings.WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT),
         filter_test_rate_limit=int(settings.WEBHOOKS_FILTER_TEST_RATE_LIMIT),
         fanout_linger=float(settings.WEBHOOKS_FANOUT_LINGER_MS) / 1000,
+        transform_time_limit_ms=int(settings.WEBHOOKS_TRANSFORM_TIME_LIMIT_MS),
+        transform_memory_limit_mb=int(settings.WEBHOOKS_TRANSFORM_MEMORY_LIMIT_MB),
+        transform_processes=int(settings.WEBHOOKS_TRANSFORM_PROCESSES),
+        transform_test_rate_limit=int(settings.WEBHOOKS_TRANSFORM_TEST_RATE_LIMIT),
     )

@@ -7,6 +7,7 @@ from deliveries import views as delivery_views
 from deliveries import views_endpoints as endpoint_views
 from deliveries import views_filter as filter_views
 from deliveries import views_support as support
+from deliveries import views_transform as transform_views
 from endpoints import views_portal as portal_views
 from endpoints import views_secrets as secret_views
 from endpoints import views_settings as settings_views
@@ -36,6 +37,11 @@ urlpatterns = [
         "endpoints/<str:endpoint_id>/filter-test/",
         filter_views.endpoint_filter_test,
         name="endpoint-filter-test",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/transformation/",
+        transform_views.endpoint_transformation,
+        name="endpoint-transformation",
     ),
     path(
         "endpoints/<str:endpoint_id>/delete/",

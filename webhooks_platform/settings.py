@@ -291,6 +291,14 @@ WEBHOOKS_POLL_CONSUMERS_PER_ENDPOINT = env.int("WEBHOOKS_POLL_CONSUMERS_PER_ENDP
 # Runs of the dashboard's "test a payload filter" page per minute per tenant (each parses up to
 # 20 events; 429 beyond it). Counted in the cache below by django-ratelimit. 0: no limit.
 WEBHOOKS_FILTER_TEST_RATE_LIMIT = env.int("WEBHOOKS_FILTER_TEST_RATE_LIMIT", default=20)
+# Transformations (endpoints/transformation.py): each run of an endpoint's JavaScript stops at
+# this time limit (milliseconds, wall clock, which bounds its CPU time) and this V8 heap size
+# (MiB); at most this many sandbox processes run scripts at once per worker. The dashboard's
+# "run on a recent event" and the simulate routes allow this many runs a minute per tenant.
+WEBHOOKS_TRANSFORM_TIME_LIMIT_MS = env.int("WEBHOOKS_TRANSFORM_TIME_LIMIT_MS", default=50)
+WEBHOOKS_TRANSFORM_MEMORY_LIMIT_MB = env.int("WEBHOOKS_TRANSFORM_MEMORY_LIMIT_MB", default=32)
+WEBHOOKS_TRANSFORM_PROCESSES = env.int("WEBHOOKS_TRANSFORM_PROCESSES", default=2)
+WEBHOOKS_TRANSFORM_TEST_RATE_LIMIT = env.int("WEBHOOKS_TRANSFORM_TEST_RATE_LIMIT", default=20)
 # Fernet keys (urlsafe base64 of 32 bytes), newest first, that encrypt signing secrets at rest.
 # Empty: one key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])

@@ -12,6 +12,7 @@ the bodies.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ class Claimed:
     svix_format: bool = False
     test: bool = False  # a test event: the request says so (x-webhook-test)
     event_type_id: int | None = None  # named by GitHub-style requests (X-GitHub-Event)
+    # What its endpoint's transformation made of it (``Delivery.transformed``), or None.
+    transformed: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,7 @@ def discover() -> dict[str, datetime | None]:
 
 _RETURNED = (
     "id, endpoint_id, event_id, tenant_id, attempt_count, scheduled_attempts, manual_requested, "
-    "event_type_id"
+    "event_type_id, transformed"
 )
 
 
@@ -105,6 +108,7 @@ def _claimed(
     created: datetime | None,
     svix_format: bool = False,
     test: bool = False,
+    transformed: Any = None,
 ) -> Claimed:
     """A claimed delivery from a row that starts with the ``_RETURNED`` columns."""
     return Claimed(
@@ -121,6 +125,7 @@ def _claimed(
         event_created_at=created,
         svix_format=bool(svix_format),
         test=bool(test),
+        transformed=json.loads(transformed) if isinstance(transformed, str) else transformed,
     )
 
 
@@ -165,7 +170,7 @@ FROM (
 WHERE d.id = picked.id AND ev.id = d.event_id
 RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count,
           d.scheduled_attempts, d.manual_requested, d.event_type_id, ev.body, ev.created_at,
-          ev.body_is_payload, ev.is_test
+          ev.body_is_payload, ev.is_test, d.transformed
 """  # noqa: S608
 
 
@@ -185,7 +190,10 @@ def _claim_postgresql(
         cursor.execute(_CLAIM_SQL, params)
         rows = cursor.fetchall()
     claimed = [
-        _claimed(r, token, body=r[8], created=r[9], svix_format=r[10], test=r[11]) for r in rows
+        _claimed(
+            r, token, body=r[8], created=r[9], svix_format=r[10], test=r[11], transformed=r[12]
+        )
+        for r in rows
     ]
     claimed.sort(key=lambda c: c.id)
     return claimed
@@ -228,7 +236,11 @@ def _claim_serialised(
     claimed = []
     for r in sorted(rows):
         body, created, svix, test = events.get(r[2], ("", None, False, False))
-        claimed.append(_claimed(r, token, body=body, created=created, svix_format=svix, test=test))
+        claimed.append(
+            _claimed(
+                r, token, body=body, created=created, svix_format=svix, test=test, transformed=r[8]
+            )
+        )
     return claimed
 
 

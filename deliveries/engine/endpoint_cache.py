@@ -15,7 +15,7 @@ from datetime import datetime
 from django.db.models import OuterRef, Q, Subquery
 
 from endpoints import crypto
-from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret
+from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret, Transformation
 from endpoints.services import headers_open
 from webhooks_platform.conf import Network, WebhooksSettings
 
@@ -43,6 +43,8 @@ class EndpointView:
     # An operators' endpoint (operational webhooks) reaches its own ranges too; None: the
     # platform's allow-list, as for every tenant's endpoint.
     allowed_subnets: tuple[Network, ...] | None = None
+    # Its enabled transformation: (version, code) of the newest one; None: none runs.
+    transformation: tuple[int, str] | None = None
 
 
 class EndpointCache:
@@ -112,6 +114,7 @@ class EndpointCache:
                 "signature_style",
                 "retry_schedule",
                 "ordered",
+                "transformation_enabled",
             )
         )
         stale = [
@@ -122,10 +125,11 @@ class EndpointCache:
         ]
         if stale:
             self._reload_secrets(stale, {r[0]: r[8] for r in rows}, now)
+        scripts = _newest_transformations([r[0] for r in rows if r[13]])
         views: dict[str, EndpointView] = {}
         for row in rows:
             ep_id, url, headers, state, next_probe, rate, failing, failures = row[:8]
-            slug, style, retry, ordered = row[9:]
+            slug, style, retry, ordered, transforms = row[9:]
             if self._left_out(ep_id):
                 continue
             try:
@@ -154,6 +158,7 @@ class EndpointCache:
                 signature_style=style,
                 retry_schedule=None if retry is None else tuple(float(d) for d in retry),
                 ordered=ordered,
+                transformation=scripts.get(ep_id) if transforms else None,
             )
         return views
 
@@ -200,3 +205,18 @@ class EndpointCache:
             what,
             endpoint_id,
         )
+
+
+def _newest_transformations(endpoint_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """Endpoint id -> (version, code) of its newest transformation (one query)."""
+    if not endpoint_ids:
+        return {}
+    newest: dict[str, tuple[int, str]] = {}
+    rows = (
+        Transformation.objects.filter(endpoint_id__in=endpoint_ids)
+        .order_by("endpoint_id", "-version")
+        .values_list("endpoint_id", "version", "code")
+    )
+    for endpoint_id, version, code in rows:
+        newest.setdefault(endpoint_id, (version, code))
+    return newest

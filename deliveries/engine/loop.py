@@ -14,6 +14,7 @@ is the queue; the broker only carries fan-outs and wake-ups.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -49,8 +50,9 @@ from .record import (
     ordered_next_wanted,
     results_record_retrying,
 )
-from .send import signed_request, transport_options
+from .send import flight_new, signed_request, transport_options
 from .slots import Slots
+from .transform import needs_transform, shape_and_send, transform_runner
 
 logger = logging.getLogger(__name__)
 
@@ -389,7 +391,7 @@ class Engine:
         """Sign and send ``claimed``; ``probes``: endpoint -> its circuit's probe, taken then
         (one delivery each), whose result moves the probe schedule."""
         try:
-            requests = self._requests(claimed, views, probes or {})
+            requests = self._requests(claimed, views, probes or {}, ws)
         except Exception:
             # Nothing was sent: hand the batch back without using a try, due a little later so
             # a fault that outlives this turn (a lost encryption key) is not met in a tight loop.
@@ -405,11 +407,32 @@ class Engine:
         claimed: list[Claimed],
         views: dict[str, EndpointView],
         probes: dict[str, datetime],
+        ws: WebhooksSettings,
     ) -> list[transport.OutboundRequest]:
         timestamp = int(time.time())
         requests: list[transport.OutboundRequest] = []
         for item in claimed:
-            flight, request = signed_request(item, views[item.endpoint_id], timestamp=timestamp)
+            view = views[item.endpoint_id]
+            if needs_transform(item, view):
+                # Its script runs on a transformation thread, which sends or reports it.
+                flight = flight_new(item, view)
+                flight.probe_at = probes.get(item.endpoint_id)
+                self._flying[item.id] = flight
+                self._slots.started(item.endpoint_id)
+                transform_runner(ws.transform_processes).submit(
+                    item.endpoint_id,
+                    functools.partial(
+                        shape_and_send,
+                        item,
+                        view,
+                        flight,
+                        ws=ws,
+                        timestamp=timestamp,
+                        inbox=self._inbox,
+                    ),
+                )
+                continue
+            flight, request = signed_request(item, view, timestamp=timestamp)
             flight.probe_at = probes.get(item.endpoint_id)
             self._flying[item.id] = flight
             self._slots.started(item.endpoint_id)

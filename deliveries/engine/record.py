@@ -52,6 +52,11 @@ class Flight:
     # Room the engine reserved for its ordered endpoint's next delivery: recording this try
     # releases that one already claimed under it, to be sent at once (``ordered_release``).
     handover: Handover | None = None
+    method: str = "POST"
+    transformation_version: int | None = None  # the version that shaped the request
+    # Its transformation cancelled it (the reason): nothing was sent, the delivery ends
+    # cancelled; neither a success nor a failure of the endpoint.
+    cancelled: str = ""
 
 
 @dataclass
@@ -80,8 +85,14 @@ def results_record(
     rows: list[tuple[int, Any, dict[str, Any]]] = []
     decisions: list[tuple[Flight, transport.AttemptResult, policy.Decision]] = []
     tally = EndpointTally()
+    cancelled: list[Flight] = []
     for flight, result in finished:
         claimed = flight.claimed
+        if flight.cancelled:
+            cancelled.append(flight)
+            attempts.append(_cancelled_attempt(flight, result))
+            rows.append((claimed.id, claimed.claim_token, _cancelled_state(claimed, result, now)))
+            continue
         decision, fields = delivery_next_state(
             claimed,
             status=result.status,
@@ -108,6 +119,8 @@ def results_record(
                 body,
                 encoding,
                 result.error[:ERROR_MAX],
+                flight.method,
+                flight.transformation_version,
             )
         )
         rows.append((claimed.id, claimed.claim_token, fields))
@@ -138,6 +151,11 @@ def results_record(
         for delivery_id in exhausted:
             effects.delivery_exhausted(delivery_id)
         endpoint_health(tally, now=now, ws=ws, effects=effects)
+        for flight in cancelled:
+            if flight.claimed.id in kept:
+                Delivery.objects.filter(pk=flight.claimed.id).update(
+                    cancel_reason=flight.cancelled[:200]
+                )
         finished_ordered = {
             flight.claimed.endpoint_id: flight.handover
             for flight, _, decision in decisions
@@ -145,6 +163,9 @@ def results_record(
             and flight.claimed.id in kept
             and decision.outcome is not policy.Outcome.RETRY
         }
+        for flight in cancelled:  # a cancelled head lets its next go, by the broker's wake-up
+            if flight.ordered and flight.claimed.id in kept:
+                finished_ordered.setdefault(flight.claimed.endpoint_id, None)
         released = ordered_release_rows(
             finished_ordered,
             now=now,
@@ -230,6 +251,44 @@ def ordered_next_wanted(
     return wanted
 
 
+def _cancelled_attempt(flight: Flight, result: transport.AttemptResult) -> tuple[Any, ...]:
+    """The attempt row of a delivery its transformation cancelled: nothing sent, the reason."""
+    claimed = flight.claimed
+    return (
+        claimed.id,
+        claimed.endpoint_id,
+        claimed.attempt_count + 1,
+        Attempt.Trigger.MANUAL if claimed.manual_requested else Attempt.Trigger.SCHEDULED,
+        result.started_at,
+        result.duration_ms,
+        flight.url,
+        {},
+        0,
+        {},
+        "",
+        Attempt.BodyEncoding.UTF8,
+        flight.cancelled[:ERROR_MAX],
+        flight.method,
+        flight.transformation_version,
+    )
+
+
+def _cancelled_state(claimed: Claimed, result: transport.AttemptResult, now: datetime) -> dict:
+    return {
+        "status": Delivery.Status.CANCELLED,
+        "attempt_count": claimed.attempt_count + 1,
+        "scheduled_attempts": claimed.scheduled_attempts,
+        "manual_requested": False,
+        "claim_token": None,
+        "lease_expires_at": None,
+        "last_attempt_at": result.started_at,
+        "last_status_code": 0,
+        "last_error": result.error[:ERROR_MAX],
+        "next_attempt_at": None,
+        "finished_at": now,
+    }
+
+
 RECORD_TRIES = 5
 
 
@@ -270,6 +329,8 @@ _ATTEMPT_COLUMNS = (
     "response_body",
     "response_body_encoding",
     "error",
+    "request_method",
+    "transformation_version",
 )
 _JSON_COLUMNS = frozenset({7, 9})
 

@@ -34,18 +34,28 @@ def event_type_name(type_id: int | None) -> str:
     return EventType.objects.filter(pk=type_id).values_list("name", flat=True).first() or ""
 
 
-def signed_request(
-    item: Claimed, view: EndpointView, *, timestamp: int
-) -> tuple[Flight, transport.OutboundRequest | transport.AttemptResult]:
-    """The flight to track and the request to send, or the failed try to record instead when
-    the delivery cannot be sent (no live secret, or a body retention removed)."""
-    flight = Flight(
+def flight_new(item: Claimed, view: EndpointView) -> Flight:
+    return Flight(
         claimed=item,
         url=view.url,
         had_failures=view.had_failures,
         endpoint_schedule=view.retry_schedule,
         ordered=view.ordered,
     )
+
+
+def signed_request(
+    item: Claimed,
+    view: EndpointView,
+    *,
+    timestamp: int,
+    flight: Flight | None = None,
+) -> tuple[Flight, transport.OutboundRequest | transport.AttemptResult]:
+    """The flight to track and the request to send, or the failed try to record instead when
+    the delivery cannot be sent (no live secret, or a body retention removed). A delivery its
+    endpoint's transformation shaped (``item.transformed``) is sent as stored: the same method,
+    URL and body on every try."""
+    flight = flight or flight_new(item, view)
     problem = ""
     if not signing.keys_for(view.signature_style, view.secrets):
         problem = "no live signing secret"
@@ -57,13 +67,19 @@ def signed_request(
             key=item.id, started_at=timezone.now(), duration_ms=0, error=problem
         )
     created = item.event_created_at
+    shaped = item.transformed if item.transformed and "body" in item.transformed else None
+    url, body, method = view.url, item.body, "POST"
+    if shaped is not None:
+        url, body, method = shaped["url"], shaped["body"], shaped["method"]
+        flight.method = method
+        flight.transformation_version = shaped["version"]
     signed = signing.request_signed(
-        url=view.url,
+        url=url,
         custom=view.headers,
         secrets=view.secrets,
         msg_id=item.event_id,
         timestamp=timestamp,
-        body=item.body.encode("utf-8"),
+        body=body.encode("utf-8"),
         svix_format=item.svix_format,
         test=item.test,
         style=view.signature_style,
@@ -85,4 +101,5 @@ def signed_request(
         group=item.endpoint_id,
         tenant=str(item.tenant_id),
         allowed_subnets=view.allowed_subnets,
+        method=method,
     )

@@ -154,3 +154,23 @@ def test_an_endpoint_url_edit_is_checked_like_everywhere_else(admin_client, endp
     assert response.status_code == 200  # the form again, with the error
     assert "private" in str(response.context["adminform"].form.errors["url"])
     assert Endpoint.objects.get(pk=endpoint.pk).url == "http://127.0.0.1:9/hook"
+
+
+def test_support_switches_a_transformation_off_keeping_its_versions(admin_client, endpoint):
+    from endpoints.services.transformations import transformation_update
+
+    transformation_update(endpoint=endpoint, code="function handler(w) { return w; }", enabled=True)
+
+    page = admin_client.get(f"/admin/endpoints/endpoint/{endpoint.pk}/change/").content.decode()
+    admin_client.post(
+        "/admin/endpoints/endpoint/",
+        {"action": "disable_transformations", "_selected_action": [endpoint.pk], "index": 0},
+    )
+
+    endpoint.refresh_from_db()
+    assert "function handler(w) { return w; }" in page
+    assert endpoint.transformation_enabled is False
+    assert endpoint.transformations.count() == 1
+    entry = AuditEntry.objects.filter(action="endpoint.transformation_update").latest("id")
+    assert entry.details == {"enabled": False, "via": "admin"}
+    assert entry.actor.username == "support"

@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from deliveries.api import views as deliveries_views
 from deliveries.api import views_endpoints, views_feed
 from endpoints.api import views as endpoints_views
+from endpoints.api import views_transformations
 
 # Registers the Bearer scheme with drf-spectacular before the schema is generated.
 from . import authentication  # noqa: F401
@@ -45,6 +46,16 @@ v1 = [
         f"{EP}/circuit-reset/",
         views_endpoints.EndpointCircuitResetView.as_view(),
         name="endpoint-circuit-reset",
+    ),
+    path(
+        f"{EP}/transformation/",
+        views_transformations.TransformationView.as_view(),
+        name="endpoint-transformation",
+    ),
+    path(
+        f"{EP}/transformation/simulate/",
+        views_transformations.TransformationSimulateView.as_view(),
+        name="endpoint-transformation-simulate",
     ),
     path(f"{EP}/test/", deliveries_views.EndpointTestView.as_view(), name="endpoint-test"),
     path(f"{EP}/recover/", deliveries_views.EndpointRecoverView.as_view(), name="endpoint-recover"),

@@ -420,3 +420,27 @@ def listed(item: type[S.Serializer]) -> type[S.Serializer]:
         )
         _LISTS[item] = extend_schema_serializer(component_name=f"SvixListResponse{name}")(envelope)
     return _LISTS[item]
+
+
+class TransformationIn(SvixIn):
+    code = S.CharField(required=False, allow_null=True, trim_whitespace=False)
+    enabled = S.BooleanField(required=False)
+
+
+class TransformationOut(S.Serializer):
+    code = S.CharField(allow_null=True)
+    enabled = S.BooleanField()
+    updatedAt = S.DateTimeField(allow_null=True)  # noqa: N815
+
+
+class TransformationSimulateIn(SvixIn):
+    code = S.CharField(trim_whitespace=False)
+    eventType = S.CharField()  # noqa: N815
+    payload = S.JSONField()
+    channels = S.ListField(child=S.CharField(), required=False, allow_null=True)
+
+
+class TransformationSimulateOut(S.Serializer):
+    method = S.CharField()
+    url = S.CharField()
+    payload = S.CharField(help_text="The body it would send (JSON text).")

@@ -12,6 +12,7 @@ from . import views_apps as apps
 from . import views_endpoints as endpoints
 from . import views_messages as messages
 from . import views_poller as poller
+from . import views_transformation as transformation
 from .base import not_found
 
 SEG = r"[^/]+"
@@ -41,6 +42,12 @@ urlpatterns = [
     route(rf"{EP}/stats", endpoints.EndpointStatsView, "endpoint-stats"),
     route(rf"{EP}/recover", endpoints.EndpointRecoverView, "endpoint-recover"),
     route(rf"{EP}/send-example", endpoints.EndpointSendExampleView, "endpoint-send-example"),
+    route(rf"{EP}/transformation", transformation.TransformationView, "endpoint-transformation"),
+    route(
+        rf"{EP}/transformation/simulate",
+        transformation.TransformationSimulateView,
+        "endpoint-transformation-simulate",
+    ),
     route(rf"{EP}/msg", messages.AttemptedMessagesView, "endpoint-messages"),
     route(rf"{APP}/msg", messages.MessageListView, "messages"),
     route(MSG, messages.MessageDetailView, "message"),
