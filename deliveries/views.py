@@ -22,7 +22,7 @@ from webhooks_platform.pagination import InvalidCursor, keyset_page
 
 from . import selectors
 from .models import Attempt, Delivery, Job
-from .services.jobs import job_outcomes, job_recover_create, job_scope
+from .services.jobs import job_outcomes, job_recover_create, job_scope, job_state
 from .services.lifecycle import delivery_replay
 
 PAGE_SIZE = 50
@@ -138,7 +138,9 @@ def delivery_log(
         recent = list(
             selectors.deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15]
         )
-        return render(request, "deliveries/_log_table.html", {"deliveries": recent})
+        return render(
+            request, "deliveries/_recent_live.html", {"deliveries": recent, "endpoint": endpoint}
+        )
     form = LogFilterForm(request.GET or None)
     qs = selectors.deliveries_filter(tenant=tenant, endpoint=endpoint, **form.filters())
     if form.is_bound and not form.is_valid():
@@ -194,7 +196,15 @@ def _delivery_or_404(tenant: Tenant | None, delivery_id: int) -> Delivery:
 @tenant_view
 def delivery_detail(request: HttpRequest, tenant: Tenant, delivery_id: int) -> HttpResponse:
     delivery = _delivery_or_404(tenant, delivery_id)
-    return render(request, "deliveries/delivery_detail.html", delivery_context(delivery))
+    return render(request, delivery_template(request), delivery_context(delivery))
+
+
+def delivery_template(request: HttpRequest) -> str:
+    """The whole page, or (``?fragment=attempts``) the live part the page re-fetches while the
+    delivery moves: its status and attempts."""
+    if request.GET.get("fragment") == "attempts":
+        return "deliveries/_delivery_live.html"
+    return "deliveries/delivery_detail.html"
 
 
 def delivery_context(delivery: Delivery, *, support: bool = False) -> dict[str, Any]:
@@ -268,21 +278,25 @@ def endpoint_recover(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> 
         details={"since": since.isoformat(), "job_id": job.pk},
     )
     messages.success(request, f"Recovering failed deliveries since {since:%Y-%m-%d %H:%M}.")
-    return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}#recover")
+    return redirect(
+        reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}&watch=1#recover"
+    )
 
 
 def job_json(job: Job) -> JsonResponse:
+    outcomes = job_outcomes(job)
     response = JsonResponse(
         {
             "id": job.pk,
             "kind": job.kind,
             "status": job.status,
+            "state": job_state(job, outcomes),
             "total": job.total,
             "done": job.done,
             "progress": round(job.progress, 4),
             "error": job.error,
             "scope": job_scope(job),
-            "outcomes": job_outcomes(job),
+            "outcomes": outcomes,
         }
     )
     response["Cache-Control"] = "no-store"

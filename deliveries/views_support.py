@@ -27,11 +27,19 @@ from endpoints.views_portal import links_context
 from webhooks_platform.dashboard import audit, flat_message, staff_view
 
 from . import selectors
-from .models import Delivery, Job
+from .backlog import WAITING_VIEWS
+from .models import Job
 from .services.endpoint_lifecycle import endpoint_circuit_reset, endpoint_disable, endpoint_enable
 from .services.jobs import job_bulk_replay_create, job_scope
 from .services.lifecycle import delivery_replay, delivery_skip
-from .views import LogFilterForm, attempt_view_model, delivery_context, job_json, log_page
+from .views import (
+    LogFilterForm,
+    attempt_view_model,
+    delivery_context,
+    delivery_template,
+    job_json,
+    log_page,
+)
 
 
 class SupportFilterForm(LogFilterForm):
@@ -42,6 +50,11 @@ class SupportFilterForm(LogFilterForm):
         widget=forms.TextInput(attrs={"list": "tenant-choices", "autocomplete": "off"}),
     )
     endpoint = forms.CharField(required=False, label="Endpoint id")
+    waiting = forms.ChoiceField(
+        required=False,
+        label="Waiting",
+        choices=[("", "Any"), *WAITING_VIEWS.items()],
+    )
 
     def clean_tenant(self) -> Any:
         key = self.cleaned_data["tenant"].strip()
@@ -78,8 +91,10 @@ def support_home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_view
 def support_deliveries(request: HttpRequest) -> HttpResponse:
-    # Support comes here to fix failures: with no filter given, show the failed ones.
-    data = request.GET if request.GET else {"status": Delivery.Status.FAILED}
+    # Support comes here to fix what is stuck: with no filter given, show the failed ones and
+    # those still waiting on a down endpoint (retrying, behind its open circuit, held), which
+    # during an outage are most of them.
+    data = request.GET if request.GET else {"waiting": "stuck"}
     form, filters = _support_filters(data)
     qs = selectors.deliveries_filter(**filters)
     if not form.is_valid():
@@ -102,9 +117,7 @@ def support_delivery_detail(request: HttpRequest, delivery_id: int) -> HttpRespo
     delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
     if delivery is None:
         raise Http404("No such delivery.")
-    return render(
-        request, "deliveries/delivery_detail.html", delivery_context(delivery, support=True)
-    )
+    return render(request, delivery_template(request), delivery_context(delivery, support=True))
 
 
 @require_GET

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from deliveries import views as delivery_views
+from deliveries import views_backlog as backlog_views
 from deliveries import views_endpoints as endpoint_views
 from deliveries import views_filter as filter_views
 from deliveries import views_support as support
@@ -109,6 +110,7 @@ urlpatterns = [
     # Support console
     path("support/", support.support_home, name="support-home"),
     path("support/deliveries/", support.support_deliveries, name="support-deliveries"),
+    path("support/stuck/", backlog_views.support_backlog, name="support-backlog"),
     path(
         "support/endpoints/<str:endpoint_id>/circuit-reset/",
         support.support_circuit_reset,
