@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from .models import Delivery
+from .models import Delivery, Event
 
 PENDING, HELD, FAILED = Delivery.Status.PENDING, Delivery.Status.HELD, Delivery.Status.FAILED
 
@@ -100,4 +100,22 @@ def waiting_totals() -> dict[str, int]:
     base = Delivery.objects.filter(status__in=(PENDING, HELD))
     return base.aggregate(
         **{view: Count("id", filter=waiting_condition(view)) for view in COUNTED_VIEWS}
+    )
+
+
+#: Why a scheduled event's deliveries were cancelled (set by ``services.by_hand``).
+SCHEDULE_CANCELLED = "scheduled event cancelled"
+
+
+def events_scheduled(*, tenant: Any) -> QuerySet[Event]:
+    """A tenant's events whose time is still ahead, soonest first, each with how many of its
+    deliveries wait for it (``waiting``) and whether it was cancelled (``cancelled``)."""
+    return (
+        Event.objects.filter(tenant=tenant, deliver_at__gt=timezone.now())
+        .select_related("event_type")
+        .annotate(
+            waiting=Count("deliveries", filter=Q(deliveries__status__in=(PENDING, HELD))),
+            cancelled=Count("deliveries", filter=Q(deliveries__cancel_reason=SCHEDULE_CANCELLED)),
+        )
+        .order_by("deliver_at", "id")
     )

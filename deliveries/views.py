@@ -12,10 +12,11 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from endpoints.models import Tenant
-from endpoints.selectors import event_types_list
+from endpoints.selectors import endpoints_push_choices, event_types_list
 from endpoints.services import is_platform_header
 from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
 from webhooks_platform.pagination import InvalidCursor, keyset_page
@@ -178,6 +179,8 @@ def event_detail(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpRes
     deliveries = list(selectors.event_deliveries(event=event))
     context = {
         "event": event,
+        "resend_endpoints": endpoints_push_choices(tenant=tenant),
+        "cancellable": event.deliver_at is not None and event.deliver_at > timezone.now(),
         "body": _pretty_json(event.body) if not event.payload_purged else "",
         "deliveries": deliveries,
         "section": "deliveries",

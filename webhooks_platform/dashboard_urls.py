@@ -6,8 +6,10 @@ from django.urls import path
 from deliveries import views as delivery_views
 from deliveries import views_backlog as backlog_views
 from deliveries import views_endpoints as endpoint_views
+from deliveries import views_events as event_views
 from deliveries import views_filter as filter_views
 from deliveries import views_support as support
+from endpoints import views_keys as key_views
 from endpoints import views_portal as portal_views
 from endpoints import views_secrets as secret_views
 from endpoints import views_settings as settings_views
@@ -80,7 +82,14 @@ urlpatterns = [
     ),
     path("deliveries/", delivery_views.delivery_log, name="delivery-log"),
     path("search/", delivery_views.search, name="search"),
+    path("events/scheduled/", event_views.scheduled_events, name="scheduled-events"),
     path("events/<str:event_id>/", delivery_views.event_detail, name="event-detail"),
+    path("events/<str:event_id>/resend/", event_views.event_resend_view, name="event-resend"),
+    path(
+        "events/<str:event_id>/cancel/",
+        event_views.scheduled_event_cancel,
+        name="scheduled-event-cancel",
+    ),
     path("deliveries/<int:delivery_id>/", delivery_views.delivery_detail, name="delivery-detail"),
     path(
         "deliveries/<int:delivery_id>/replay/",
@@ -101,6 +110,13 @@ urlpatterns = [
         "settings/portal-links/<str:link_id>/revoke/",
         portal_views.portal_link_revoke,
         name="portal-link-revoke",
+    ),
+    path("settings/api-keys/", key_views.api_keys, name="api-keys"),
+    path("settings/api-keys/new/", key_views.api_key_create, name="api-key-create"),
+    path(
+        "settings/api-keys/<str:key_id>/revoke/",
+        key_views.api_key_revoke,
+        name="api-key-revoke",
     ),
     path(
         "settings/update/",
