@@ -23,6 +23,7 @@ from webhooks_platform.pagination import InvalidCursor, keyset_page
 
 from . import selectors
 from .models import Attempt, Delivery, Job
+from .search import SEARCH_MIN_PREFIX, search_prefix
 from .services.jobs import job_outcomes, job_recover_create, job_scope, job_state
 from .services.lifecycle import delivery_replay
 
@@ -159,14 +160,20 @@ def delivery_log(
 @tenant_view
 def search(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """The search box: an event id or idempotency key opens the event, an endpoint id or uid
-    the endpoint, a delivery number the delivery; anything else says nothing matched."""
+    the endpoint, a delivery number the delivery; otherwise the events and endpoints whose id
+    (key, uid, URL) starts with the query are listed, and a miss says what was looked at."""
     query = request.GET.get("q", "")
     found = selectors.search_target(tenant=tenant, query=query)
     if found is not None:
         kind, obj = found
         return redirect(f"{kind}-detail", obj.pk)
-    context = {"query": query.strip()[:255], "section": "deliveries"}
-    return render(request, "deliveries/search.html", context, status=404 if query else 200)
+    context = {
+        "query": query.strip()[:255],
+        "results": search_prefix(tenant=tenant, query=query),
+        "min_prefix": SEARCH_MIN_PREFIX,
+        "section": "deliveries",
+    }
+    return render(request, "deliveries/search.html", context)
 
 
 @require_GET
@@ -313,3 +320,26 @@ def job_status(request: HttpRequest, tenant: Tenant, job_id: int) -> HttpRespons
     if job is None:
         raise Http404("No such job.")
     return job_json(job)
+
+
+def disable_confirm(
+    request: HttpRequest, endpoint: Any, *, back: str, section: str
+) -> HttpResponse:
+    """The page that asks before an endpoint is disabled (its waiting deliveries are
+    cancelled); an endpoint already disabled goes back, where Enable is one click."""
+    if not endpoint.enabled:
+        return redirect(back)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": "Disable this endpoint?",
+            "message": "Nothing is sent to it while it is disabled, and the deliveries waiting "
+            "for it are cancelled (enabling it again resends recent ones).",
+            "subject": endpoint.url if endpoint.kind == "push" else f"poll endpoint {endpoint.pk}",
+            "action": request.path,
+            "confirm_label": "Disable",
+            "back": back,
+            "section": section,
+        },
+    )

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from endpoints import selectors, services, url_safety
 from endpoints.forms import EndpointForm, endpoint_form_initial, service_kwargs
@@ -30,7 +30,7 @@ from .models import FeedFetch
 from .selectors import deliveries_filter, endpoints_health
 from .services import endpoint_lifecycle
 from .services.publishing import event_send_test
-from .views import log_page
+from .views import disable_confirm, log_page
 from .views_charts import endpoint_charts, endpoint_latency_charts
 
 # --- Endpoints -------------------------------------------------------------------------------
@@ -212,10 +212,14 @@ def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @tenant_view(write=True)
 def endpoint_toggle(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    """POST disables or enables; GET asks to confirm a disable (the Disable button's page)."""
     endpoint = endpoint_or_404(tenant, endpoint_id)
+    if request.method == "GET":
+        back = reverse("endpoint-detail", args=[endpoint.pk])
+        return disable_confirm(request, endpoint, back=back, section="endpoints")
     if endpoint.enabled:
         endpoint_lifecycle.endpoint_disable(endpoint=endpoint, reason="disabled by user")
         audit(request, action="endpoint.disable", tenant=tenant, target=endpoint)

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from endpoints.models import Endpoint, Tenant
 from endpoints.portal import portal_links_expire_all
@@ -37,6 +38,7 @@ from .views import (
     attempt_view_model,
     delivery_context,
     delivery_template,
+    disable_confirm,
     job_json,
     log_page,
 )
@@ -150,13 +152,28 @@ def support_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpRespo
     return redirect("support-delivery-detail", delivery_id=delivery.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_view
 def support_delivery_skip(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    """Give up on the delivery an ordered endpoint waits behind, so that the next can go."""
+    """Give up on the delivery an ordered endpoint waits behind, so that the next can go
+    (GET asks to confirm; the page's Skip button leads there)."""
     delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
     if delivery is None:
         raise Http404("No such delivery.")
+    if request.method == "GET":
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": f"Skip delivery {delivery.pk}?",
+                "message": "It is cancelled (its attempts stay in the log, and it can still be "
+                "replayed by hand), and the ordered endpoint's next delivery goes out now.",
+                "action": request.path,
+                "confirm_label": "Skip it",
+                "back": reverse("support-delivery-detail", args=[delivery.pk]),
+                "section": "support-deliveries",
+            },
+        )
     try:
         delivery_skip(delivery=delivery)
     except ValidationError as exc:
@@ -238,11 +255,15 @@ def support_portal_links_expire(request: HttpRequest, tenant_key: str) -> HttpRe
     return redirect("support-tenant", tenant_key=tenant.slug)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_view
 def support_endpoint_toggle(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    """Disable or enable any tenant's endpoint (audited); a disable says who did it."""
+    """Disable or enable any tenant's endpoint (audited); a disable says who did it. GET asks
+    to confirm a disable (the tenant page's Disable button leads there)."""
     endpoint = _live_endpoint_or_404(endpoint_id)
+    if request.method == "GET":
+        back = reverse("support-tenant", args=[endpoint.tenant.slug])
+        return disable_confirm(request, endpoint, back=back, section="support")
     if endpoint.enabled:
         endpoint_disable(endpoint=endpoint, reason="disabled by support")
         audit(request, action="endpoint.disable", tenant=endpoint.tenant, target=endpoint)
@@ -278,15 +299,34 @@ def support_bulk_replay(request: HttpRequest) -> HttpResponse:
                 "section": "support-deliveries",
             },
         )
-    for key in ("since", "until"):
-        if key in filters:
-            filters[key] = filters[key].isoformat()
     ids: list[int] = []
     if request.POST.get("scope") == "selected":
         ids = [int(v) for v in request.POST.getlist("delivery_ids") if v.isascii() and v.isdigit()]
         if not ids:
             messages.error(request, "Select at least one delivery, or replay all that match.")
             return redirect("support-deliveries")
+        if request.POST.get("confirmed") != "1":
+            # A few ticks can be many requests to receivers: say which, and go on a second yes.
+            chosen = list(selectors.deliveries_filter().filter(pk__in=ids).order_by("id")[:100])
+            fields = [
+                (k, v)
+                for k in request.POST
+                if k != "csrfmiddlewaretoken"
+                for v in request.POST.getlist(k)
+            ]
+            return render(
+                request,
+                "support/bulk_replay_confirm.html",
+                {
+                    "count": len(set(ids)),
+                    "selected": chosen,
+                    "fields": fields,
+                    "section": "support-deliveries",
+                },
+            )
+    for key in ("since", "until"):
+        if key in filters:
+            filters[key] = filters[key].isoformat()
     try:
         job = job_bulk_replay_create(
             tenant=tenant, filters=filters, delivery_ids=ids or None, user=request.user
