@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -262,8 +263,27 @@ def attempt_detail(request: HttpRequest, tenant: Tenant, attempt_id: int) -> Htt
     return render(request, "deliveries/attempt_detail.html", context)
 
 
+#: The recover form's one-click windows, in hours ("the last hour", ...).
+RECOVER_PRESETS = (1, 6, 24)
+
+
 class RecoverForm(forms.Form):
-    since = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    """A time to recover from, or one of the ``RECOVER_PRESETS`` (``hours``), which wins."""
+
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    hours = forms.TypedChoiceField(
+        required=False, coerce=int, choices=[(h, h) for h in RECOVER_PRESETS], empty_value=None
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("hours"):
+            data["since"] = timezone.now() - timedelta(hours=data["hours"])
+        if not data.get("since"):
+            raise ValidationError("Give the time to recover failed deliveries from.")
+        return data
 
 
 @require_POST
@@ -285,7 +305,7 @@ def endpoint_recover(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> 
         action="endpoint.recover",
         tenant=tenant,
         target=endpoint,
-        details={"since": since.isoformat(), "job_id": job.pk},
+        details={"since": since.isoformat(), "job_id": job.pk, "hours": form.cleaned_data["hours"]},
     )
     messages.success(request, f"Recovering failed deliveries since {since:%Y-%m-%d %H:%M}.")
     return redirect(

@@ -30,7 +30,7 @@ from .models import FeedFetch
 from .selectors import deliveries_filter, endpoints_health
 from .services import endpoint_lifecycle
 from .services.publishing import event_send_test
-from .views import disable_confirm, log_page
+from .views import RECOVER_PRESETS, disable_confirm, log_page
 from .views_charts import endpoint_charts, endpoint_latency_charts
 
 # --- Endpoints -------------------------------------------------------------------------------
@@ -161,6 +161,17 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
     )
 
 
+def _test_payload_context(catalogue: list[Any], default: str) -> dict[str, str]:
+    """The test form's payload box: the chosen type's example, and every type's (the page's
+    script swaps them as the type changes, unless the text was edited)."""
+    examples = {
+        t.name: json.dumps(t.example if t.example is not None else {"test": True}, indent=2)
+        for t in catalogue
+    }
+    first = default or (catalogue[0].name if catalogue else "")
+    return {"test_payload": examples.get(first, ""), "test_examples_json": json.dumps(examples)}
+
+
 @require_GET
 @tenant_view
 def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
@@ -177,6 +188,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "subscribed": subscribed,
             "catalogue": catalogue,
             "test_default": subscribed[0] if subscribed else "",
+            **_test_payload_context(catalogue, subscribed[0] if subscribed else ""),
             "recent": recent,
             "charts": endpoint_charts(endpoint=endpoint),
             "latency_charts": endpoint_latency_charts(endpoint=endpoint),
@@ -194,6 +206,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             if job_id.isascii() and job_id.isdigit()
             else "",
             "watch": request.GET.get("watch") == "1",
+            "recover_presets": RECOVER_PRESETS,
             "section": "endpoints",
         },
     )
@@ -256,8 +269,17 @@ def endpoint_send_test(request: HttpRequest, tenant: Tenant, endpoint_id: str) -
     if not endpoint.enabled:
         messages.error(request, "The endpoint is disabled; enable it to send a test event.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    text = request.POST.get("payload", "").strip()
     try:
-        event = event_send_test(endpoint=endpoint, event_type=request.POST.get("event_type", ""))
+        # An edited payload, or (empty) the type's example.
+        payload = json.loads(text) if text else None
+    except ValueError as exc:
+        messages.error(request, f"The test payload is not valid JSON: {exc}.")
+        return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + "#test")
+    try:
+        event = event_send_test(
+            endpoint=endpoint, event_type=request.POST.get("event_type", ""), payload=payload
+        )
     except PublishError as exc:
         messages.error(request, f"Could not send the test event: {exc}.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)

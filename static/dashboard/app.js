@@ -119,6 +119,19 @@
     setTimeout(tick, 1000);
   });
 
+  // The test event's payload box follows the chosen type's example, until it is edited.
+  var payloadBox = document.querySelector("textarea[data-examples]");
+  var typeSelect = document.getElementById("test-type");
+  if (payloadBox && typeSelect) {
+    var examples = JSON.parse(payloadBox.dataset.examples || "{}");
+    typeSelect.addEventListener("change", function () {
+      var untouched = Object.keys(examples).some(function (name) {
+        return examples[name] === payloadBox.value;
+      });
+      if (untouched || !payloadBox.value.trim()) payloadBox.value = examples[typeSelect.value] || "";
+    });
+  }
+
   document.querySelectorAll("input[data-select-all]").forEach(function (all) {
     all.addEventListener("change", function () {
       document.querySelectorAll(all.dataset.selectAll).forEach(function (box) {
