@@ -10,6 +10,7 @@ from deliveries import views_events as event_views
 from deliveries import views_filter as filter_views
 from deliveries import views_support as support
 from endpoints import views_keys as key_views
+from endpoints import views_members as member_views
 from endpoints import views_portal as portal_views
 from endpoints import views_secrets as secret_views
 from endpoints import views_settings as settings_views
@@ -26,6 +27,11 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path(
+        "members/set-password/<str:uidb64>/<str:token>/",
+        member_views.SetPasswordView.as_view(),
+        name="member-set-password",
+    ),
     path("portal/enter/", portal_views.portal_open, name="portal-open"),
     # Links of the earlier form carried the key in the path, where access logs keep it: gone.
     path("portal/enter/<str:token>/", portal_views.portal_enter_gone, name="portal-enter-gone"),
@@ -155,6 +161,11 @@ urlpatterns = [
     path("support/bulk-replay/", support.support_bulk_replay, name="support-bulk-replay"),
     path("support/jobs/", support.support_jobs, name="support-jobs"),
     path("support/tenants/<str:tenant_key>/", support.support_tenant, name="support-tenant"),
+    path(
+        "support/tenants/<str:tenant_key>/members/",
+        member_views.support_members,
+        name="support-members",
+    ),
     path(
         "support/tenants/<str:tenant_key>/portal-links/expire/",
         support.support_portal_links_expire,
