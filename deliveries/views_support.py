@@ -32,7 +32,7 @@ from .backlog import WAITING_VIEWS
 from .models import Job
 from .services.endpoint_lifecycle import endpoint_circuit_reset, endpoint_disable, endpoint_enable
 from .services.jobs import job_bulk_replay_create, job_scope
-from .services.lifecycle import delivery_replay, delivery_skip
+from .services.lifecycle import delivery_replay
 from .views import (
     LogFilterForm,
     attempt_view_model,
@@ -149,40 +149,6 @@ def support_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpRespo
     back = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         return redirect(back)
-    return redirect("support-delivery-detail", delivery_id=delivery.pk)
-
-
-@require_http_methods(["GET", "POST"])
-@staff_view
-def support_delivery_skip(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    """Give up on the delivery an ordered endpoint waits behind, so that the next can go
-    (GET asks to confirm; the page's Skip button leads there)."""
-    delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
-    if delivery is None:
-        raise Http404("No such delivery.")
-    if request.method == "GET":
-        return render(
-            request,
-            "confirm.html",
-            {
-                "title": f"Skip delivery {delivery.pk}?",
-                "message": "It is cancelled (its attempts stay in the log, and it can still be "
-                "replayed by hand), and the ordered endpoint's next delivery goes out now.",
-                "action": request.path,
-                "confirm_label": "Skip it",
-                "back": reverse("support-delivery-detail", args=[delivery.pk]),
-                "section": "support-deliveries",
-            },
-        )
-    try:
-        delivery_skip(delivery=delivery)
-    except ValidationError as exc:
-        messages.error(request, f"Delivery {delivery.pk}: {flat_message(exc)}")
-    else:
-        audit(request, action="delivery.skip", tenant=delivery.tenant, target=delivery)
-        messages.success(
-            request, f"Delivery {delivery.pk} skipped; the endpoint's next delivery goes now."
-        )
     return redirect("support-delivery-detail", delivery_id=delivery.pk)
 
 

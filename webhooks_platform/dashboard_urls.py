@@ -150,7 +150,7 @@ urlpatterns = [
     ),
     path(
         "support/deliveries/<int:delivery_id>/skip/",
-        support.support_delivery_skip,
+        backlog_views.support_delivery_skip,
         name="support-delivery-skip",
     ),
     path(
