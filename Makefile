@@ -3,17 +3,25 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint format bench bench-quick clean
+.PHONY: install install-run run test lint format bench bench-quick clean
 
-$(VENV)/.installed: pyproject.toml
+# `make run` installs only what running needs (the project's dependencies); `make test`, `lint`
+# and `format` add the `dev` extra (pytest, Playwright, the SDKs the tests verify with, ruff).
+$(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.installed-run
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
 	touch $@
 
+install-run: $(VENV)/.installed-run
+
 install: $(VENV)/.installed
 
-run: install
+run: install-run
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from endpoints.models import Endpoint, Tenant
 
+from .backlog import deliveries_waiting
 from .models import Attempt, Delivery, Event, Job
 
 
@@ -36,9 +37,11 @@ def deliveries_filter(
     since: datetime | None = None,
     until: datetime | None = None,
     response: str | None = None,
+    waiting: str | None = None,
 ) -> QuerySet[Delivery]:
     """Deliveries matching the log's filters. ``tenant=None`` spans every tenant (support).
-    ``response``: the last answer's class, one of ``RESPONSE_CLASSES``."""
+    ``response``: the last answer's class, one of ``RESPONSE_CLASSES``; ``waiting``: one of
+    ``backlog.WAITING_VIEWS`` (why it waits)."""
     qs = Delivery.objects.all()
     if tenant is not None:
         qs = qs.filter(tenant=tenant)
@@ -48,6 +51,8 @@ def deliveries_filter(
         qs = qs.filter(status=status)
     if response:
         qs = _with_response(qs, response)
+    if waiting:
+        qs = deliveries_waiting(qs, waiting)
     return _of_type_in_window(qs, event_type, since, until).select_related(
         "endpoint", "event_type", "tenant"
     )

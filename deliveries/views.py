@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -12,17 +13,19 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from endpoints.models import Tenant
-from endpoints.selectors import event_types_list
+from endpoints.selectors import endpoints_push_choices, event_types_list
 from endpoints.services import is_platform_header
 from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
 from webhooks_platform.pagination import InvalidCursor, keyset_page
 
 from . import selectors
 from .models import Attempt, Delivery, Job
-from .services.jobs import job_outcomes, job_recover_create, job_scope
+from .search import SEARCH_MIN_PREFIX, search_prefix
+from .services.jobs import job_outcomes, job_recover_create, job_scope, job_state
 from .services.lifecycle import delivery_replay
 
 PAGE_SIZE = 50
@@ -141,7 +144,9 @@ def delivery_log(
         recent = list(
             selectors.deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15]
         )
-        return render(request, "deliveries/_log_table.html", {"deliveries": recent})
+        return render(
+            request, "deliveries/_recent_live.html", {"deliveries": recent, "endpoint": endpoint}
+        )
     form = LogFilterForm(request.GET or None)
     qs = selectors.deliveries_filter(tenant=tenant, endpoint=endpoint, **form.filters())
     if form.is_bound and not form.is_valid():
@@ -159,14 +164,20 @@ def delivery_log(
 @tenant_view
 def search(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """The search box: an event id or idempotency key opens the event, an endpoint id or uid
-    the endpoint, a delivery number the delivery; anything else says nothing matched."""
+    the endpoint, a delivery number the delivery; otherwise the events and endpoints whose id
+    (key, uid, URL) starts with the query are listed, and a miss says what was looked at."""
     query = request.GET.get("q", "")
     found = selectors.search_target(tenant=tenant, query=query)
     if found is not None:
         kind, obj = found
         return redirect(f"{kind}-detail", obj.pk)
-    context = {"query": query.strip()[:255], "section": "deliveries"}
-    return render(request, "deliveries/search.html", context, status=404 if query else 200)
+    context = {
+        "query": query.strip()[:255],
+        "results": search_prefix(tenant=tenant, query=query),
+        "min_prefix": SEARCH_MIN_PREFIX,
+        "section": "deliveries",
+    }
+    return render(request, "deliveries/search.html", context)
 
 
 @require_GET
@@ -179,6 +190,8 @@ def event_detail(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpRes
     deliveries = list(selectors.event_deliveries(event=event))
     context = {
         "event": event,
+        "resend_endpoints": endpoints_push_choices(tenant=tenant),
+        "cancellable": event.deliver_at is not None and event.deliver_at > timezone.now(),
         "body": _pretty_json(event.body) if not event.payload_purged else "",
         "deliveries": deliveries,
         "section": "deliveries",
@@ -197,7 +210,15 @@ def _delivery_or_404(tenant: Tenant | None, delivery_id: int) -> Delivery:
 @tenant_view
 def delivery_detail(request: HttpRequest, tenant: Tenant, delivery_id: int) -> HttpResponse:
     delivery = _delivery_or_404(tenant, delivery_id)
-    return render(request, "deliveries/delivery_detail.html", delivery_context(delivery))
+    return render(request, delivery_template(request), delivery_context(delivery))
+
+
+def delivery_template(request: HttpRequest) -> str:
+    """The whole page, or (``?fragment=attempts``) the live part the page re-fetches while the
+    delivery moves: its status and attempts."""
+    if request.GET.get("fragment") == "attempts":
+        return "deliveries/_delivery_live.html"
+    return "deliveries/delivery_detail.html"
 
 
 def delivery_context(delivery: Delivery, *, support: bool = False) -> dict[str, Any]:
@@ -245,8 +266,27 @@ def attempt_detail(request: HttpRequest, tenant: Tenant, attempt_id: int) -> Htt
     return render(request, "deliveries/attempt_detail.html", context)
 
 
+#: The recover form's one-click windows, in hours ("the last hour", ...).
+RECOVER_PRESETS = (1, 6, 24)
+
+
 class RecoverForm(forms.Form):
-    since = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    """A time to recover from, or one of the ``RECOVER_PRESETS`` (``hours``), which wins."""
+
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    hours = forms.TypedChoiceField(
+        required=False, coerce=int, choices=[(h, h) for h in RECOVER_PRESETS], empty_value=None
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("hours"):
+            data["since"] = timezone.now() - timedelta(hours=data["hours"])
+        if not data.get("since"):
+            raise ValidationError("Give the time to recover failed deliveries from.")
+        return data
 
 
 @require_POST
@@ -268,24 +308,28 @@ def endpoint_recover(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> 
         action="endpoint.recover",
         tenant=tenant,
         target=endpoint,
-        details={"since": since.isoformat(), "job_id": job.pk},
+        details={"since": since.isoformat(), "job_id": job.pk, "hours": form.cleaned_data["hours"]},
     )
     messages.success(request, f"Recovering failed deliveries since {since:%Y-%m-%d %H:%M}.")
-    return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}#recover")
+    return redirect(
+        reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}&watch=1#recover"
+    )
 
 
 def job_json(job: Job) -> JsonResponse:
+    outcomes = job_outcomes(job)
     response = JsonResponse(
         {
             "id": job.pk,
             "kind": job.kind,
             "status": job.status,
+            "state": job_state(job, outcomes),
             "total": job.total,
             "done": job.done,
             "progress": round(job.progress, 4),
             "error": job.error,
             "scope": job_scope(job),
-            "outcomes": job_outcomes(job),
+            "outcomes": outcomes,
         }
     )
     response["Cache-Control"] = "no-store"
@@ -299,3 +343,26 @@ def job_status(request: HttpRequest, tenant: Tenant, job_id: int) -> HttpRespons
     if job is None:
         raise Http404("No such job.")
     return job_json(job)
+
+
+def disable_confirm(
+    request: HttpRequest, endpoint: Any, *, back: str, section: str
+) -> HttpResponse:
+    """The page that asks before an endpoint is disabled (its waiting deliveries are
+    cancelled); an endpoint already disabled goes back, where Enable is one click."""
+    if not endpoint.enabled:
+        return redirect(back)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": "Disable this endpoint?",
+            "message": "Nothing is sent to it while it is disabled, and the deliveries waiting "
+            "for it are cancelled (enabling it again resends recent ones).",
+            "subject": endpoint.url if endpoint.kind == "push" else f"poll endpoint {endpoint.pk}",
+            "action": request.path,
+            "confirm_label": "Disable",
+            "back": back,
+            "section": section,
+        },
+    )

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from endpoints import selectors, services, url_safety
 from endpoints.forms import EndpointForm, endpoint_form_initial, service_kwargs
@@ -30,7 +30,7 @@ from .models import FeedFetch
 from .selectors import deliveries_filter, endpoints_health
 from .services import endpoint_lifecycle
 from .services.publishing import event_send_test
-from .views import log_page
+from .views import RECOVER_PRESETS, disable_confirm, log_page
 from .views_charts import endpoint_charts, endpoint_latency_charts
 
 # --- Endpoints -------------------------------------------------------------------------------
@@ -161,6 +161,17 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
     )
 
 
+def _test_payload_context(catalogue: list[Any], default: str) -> dict[str, str]:
+    """The test form's payload box: the chosen type's example, and every type's (the page's
+    script swaps them as the type changes, unless the text was edited)."""
+    examples = {
+        t.name: json.dumps(t.example if t.example is not None else {"test": True}, indent=2)
+        for t in catalogue
+    }
+    first = default or (catalogue[0].name if catalogue else "")
+    return {"test_payload": examples.get(first, ""), "test_examples_json": json.dumps(examples)}
+
+
 @require_GET
 @tenant_view
 def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
@@ -177,6 +188,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "subscribed": subscribed,
             "catalogue": catalogue,
             "test_default": subscribed[0] if subscribed else "",
+            **_test_payload_context(catalogue, subscribed[0] if subscribed else ""),
             "recent": recent,
             "charts": endpoint_charts(endpoint=endpoint),
             "latency_charts": endpoint_latency_charts(endpoint=endpoint),
@@ -194,6 +206,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             if job_id.isascii() and job_id.isdigit()
             else "",
             "watch": request.GET.get("watch") == "1",
+            "recover_presets": RECOVER_PRESETS,
             "section": "endpoints",
         },
     )
@@ -212,10 +225,14 @@ def endpoint_delete(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @tenant_view(write=True)
 def endpoint_toggle(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
+    """POST disables or enables; GET asks to confirm a disable (the Disable button's page)."""
     endpoint = endpoint_or_404(tenant, endpoint_id)
+    if request.method == "GET":
+        back = reverse("endpoint-detail", args=[endpoint.pk])
+        return disable_confirm(request, endpoint, back=back, section="endpoints")
     if endpoint.enabled:
         endpoint_lifecycle.endpoint_disable(endpoint=endpoint, reason="disabled by user")
         audit(request, action="endpoint.disable", tenant=tenant, target=endpoint)
@@ -252,8 +269,17 @@ def endpoint_send_test(request: HttpRequest, tenant: Tenant, endpoint_id: str) -
     if not endpoint.enabled:
         messages.error(request, "The endpoint is disabled; enable it to send a test event.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)
+    text = request.POST.get("payload", "").strip()
     try:
-        event = event_send_test(endpoint=endpoint, event_type=request.POST.get("event_type", ""))
+        # An edited payload, or (empty) the type's example.
+        payload = json.loads(text) if text else None
+    except ValueError as exc:
+        messages.error(request, f"The test payload is not valid JSON: {exc}.")
+        return redirect(reverse("endpoint-detail", args=[endpoint.pk]) + "#test")
+    try:
+        event = event_send_test(
+            endpoint=endpoint, event_type=request.POST.get("event_type", ""), payload=payload
+        )
     except PublishError as exc:
         messages.error(request, f"Could not send the test event: {exc}.")
         return redirect("endpoint-detail", endpoint_id=endpoint.pk)

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from endpoints.models import Endpoint, Tenant
 from endpoints.portal import portal_links_expire_all
@@ -27,11 +28,20 @@ from endpoints.views_portal import links_context
 from webhooks_platform.dashboard import audit, flat_message, staff_view
 
 from . import selectors
-from .models import Delivery, Job
+from .backlog import WAITING_VIEWS
+from .models import Job
 from .services.endpoint_lifecycle import endpoint_circuit_reset, endpoint_disable, endpoint_enable
 from .services.jobs import job_bulk_replay_create, job_scope
-from .services.lifecycle import delivery_replay, delivery_skip
-from .views import LogFilterForm, attempt_view_model, delivery_context, job_json, log_page
+from .services.lifecycle import delivery_replay
+from .views import (
+    LogFilterForm,
+    attempt_view_model,
+    delivery_context,
+    delivery_template,
+    disable_confirm,
+    job_json,
+    log_page,
+)
 
 
 class SupportFilterForm(LogFilterForm):
@@ -42,6 +52,11 @@ class SupportFilterForm(LogFilterForm):
         widget=forms.TextInput(attrs={"list": "tenant-choices", "autocomplete": "off"}),
     )
     endpoint = forms.CharField(required=False, label="Endpoint id")
+    waiting = forms.ChoiceField(
+        required=False,
+        label="Waiting",
+        choices=[("", "Any"), *WAITING_VIEWS.items()],
+    )
 
     def clean_tenant(self) -> Any:
         key = self.cleaned_data["tenant"].strip()
@@ -78,8 +93,10 @@ def support_home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_view
 def support_deliveries(request: HttpRequest) -> HttpResponse:
-    # Support comes here to fix failures: with no filter given, show the failed ones.
-    data = request.GET if request.GET else {"status": Delivery.Status.FAILED}
+    # Support comes here to fix what is stuck: with no filter given, show the failed ones and
+    # those still waiting on a down endpoint (retrying, behind its open circuit, held), which
+    # during an outage are most of them.
+    data = request.GET if request.GET else {"waiting": "stuck"}
     form, filters = _support_filters(data)
     qs = selectors.deliveries_filter(**filters)
     if not form.is_valid():
@@ -102,9 +119,7 @@ def support_delivery_detail(request: HttpRequest, delivery_id: int) -> HttpRespo
     delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
     if delivery is None:
         raise Http404("No such delivery.")
-    return render(
-        request, "deliveries/delivery_detail.html", delivery_context(delivery, support=True)
-    )
+    return render(request, delivery_template(request), delivery_context(delivery, support=True))
 
 
 @require_GET
@@ -134,25 +149,6 @@ def support_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpRespo
     back = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         return redirect(back)
-    return redirect("support-delivery-detail", delivery_id=delivery.pk)
-
-
-@require_POST
-@staff_view
-def support_delivery_skip(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    """Give up on the delivery an ordered endpoint waits behind, so that the next can go."""
-    delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
-    if delivery is None:
-        raise Http404("No such delivery.")
-    try:
-        delivery_skip(delivery=delivery)
-    except ValidationError as exc:
-        messages.error(request, f"Delivery {delivery.pk}: {flat_message(exc)}")
-    else:
-        audit(request, action="delivery.skip", tenant=delivery.tenant, target=delivery)
-        messages.success(
-            request, f"Delivery {delivery.pk} skipped; the endpoint's next delivery goes now."
-        )
     return redirect("support-delivery-detail", delivery_id=delivery.pk)
 
 
@@ -225,11 +221,15 @@ def support_portal_links_expire(request: HttpRequest, tenant_key: str) -> HttpRe
     return redirect("support-tenant", tenant_key=tenant.slug)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_view
 def support_endpoint_toggle(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    """Disable or enable any tenant's endpoint (audited); a disable says who did it."""
+    """Disable or enable any tenant's endpoint (audited); a disable says who did it. GET asks
+    to confirm a disable (the tenant page's Disable button leads there)."""
     endpoint = _live_endpoint_or_404(endpoint_id)
+    if request.method == "GET":
+        back = reverse("support-tenant", args=[endpoint.tenant.slug])
+        return disable_confirm(request, endpoint, back=back, section="support")
     if endpoint.enabled:
         endpoint_disable(endpoint=endpoint, reason="disabled by support")
         audit(request, action="endpoint.disable", tenant=endpoint.tenant, target=endpoint)
@@ -265,15 +265,34 @@ def support_bulk_replay(request: HttpRequest) -> HttpResponse:
                 "section": "support-deliveries",
             },
         )
-    for key in ("since", "until"):
-        if key in filters:
-            filters[key] = filters[key].isoformat()
     ids: list[int] = []
     if request.POST.get("scope") == "selected":
         ids = [int(v) for v in request.POST.getlist("delivery_ids") if v.isascii() and v.isdigit()]
         if not ids:
             messages.error(request, "Select at least one delivery, or replay all that match.")
             return redirect("support-deliveries")
+        if request.POST.get("confirmed") != "1":
+            # A few ticks can be many requests to receivers: say which, and go on a second yes.
+            chosen = list(selectors.deliveries_filter().filter(pk__in=ids).order_by("id")[:100])
+            fields = [
+                (k, v)
+                for k in request.POST
+                if k != "csrfmiddlewaretoken"
+                for v in request.POST.getlist(k)
+            ]
+            return render(
+                request,
+                "support/bulk_replay_confirm.html",
+                {
+                    "count": len(set(ids)),
+                    "selected": chosen,
+                    "fields": fields,
+                    "section": "support-deliveries",
+                },
+            )
+    for key in ("since", "until"):
+        if key in filters:
+            filters[key] = filters[key].isoformat()
     try:
         job = job_bulk_replay_create(
             tenant=tenant, filters=filters, delivery_ids=ids or None, user=request.user

@@ -8,7 +8,7 @@ import time
 from django.db import transaction
 from django.db.models import QuerySet
 
-from .models import Endpoint, EventType, Tenant
+from .models import ApiKey, Endpoint, EventType, Tenant
 
 
 def tenant_get(*, key: str | int) -> Tenant | None:
@@ -131,3 +131,25 @@ def event_type_retry_schedules_changed() -> None:
     write commits (a read between the two would have found the old value)."""
     event_type_retry_schedules_forget()
     transaction.on_commit(event_type_retry_schedules_forget)
+
+
+def api_keys_list(*, tenant: Tenant, limit: int = 100) -> list[ApiKey]:
+    """A tenant's API keys, newest first (revoked ones too, marked so); never platform keys."""
+    return list(ApiKey.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit])
+
+
+def api_key_get(*, tenant: Tenant, key_id: int | str) -> ApiKey | None:
+    """One of ``tenant``'s keys by id; another tenant's (or a platform key) is None."""
+    value = str(key_id)
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return ApiKey.objects.filter(tenant=tenant, pk=int(value)).first()
+
+
+def endpoints_push_choices(*, tenant: Tenant, limit: int = 200) -> list[Endpoint]:
+    """A tenant's live push endpoints for a picker (the event page's "Resend to")."""
+    return list(
+        Endpoint.objects.filter(tenant=tenant, deleted_at__isnull=True, kind=Endpoint.Kind.PUSH)
+        .only("id", "url", "description", "enabled")
+        .order_by("url", "id")[:limit]
+    )

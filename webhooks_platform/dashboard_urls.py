@@ -4,10 +4,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from deliveries import views as delivery_views
+from deliveries import views_backlog as backlog_views
 from deliveries import views_endpoints as endpoint_views
+from deliveries import views_events as event_views
 from deliveries import views_filter as filter_views
 from deliveries import views_support as support
 from deliveries import views_transform as transform_views
+from endpoints import views_keys as key_views
+from endpoints import views_members as member_views
 from endpoints import views_portal as portal_views
 from endpoints import views_secrets as secret_views
 from endpoints import views_settings as settings_views
@@ -24,6 +28,11 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path(
+        "members/set-password/<str:uidb64>/<str:token>/",
+        member_views.SetPasswordView.as_view(),
+        name="member-set-password",
+    ),
     path("portal/enter/", portal_views.portal_open, name="portal-open"),
     # Links of the earlier form carried the key in the path, where access logs keep it: gone.
     path("portal/enter/<str:token>/", portal_views.portal_enter_gone, name="portal-enter-gone"),
@@ -85,7 +94,14 @@ urlpatterns = [
     ),
     path("deliveries/", delivery_views.delivery_log, name="delivery-log"),
     path("search/", delivery_views.search, name="search"),
+    path("events/scheduled/", event_views.scheduled_events, name="scheduled-events"),
     path("events/<str:event_id>/", delivery_views.event_detail, name="event-detail"),
+    path("events/<str:event_id>/resend/", event_views.event_resend_view, name="event-resend"),
+    path(
+        "events/<str:event_id>/cancel/",
+        event_views.scheduled_event_cancel,
+        name="scheduled-event-cancel",
+    ),
     path("deliveries/<int:delivery_id>/", delivery_views.delivery_detail, name="delivery-detail"),
     path(
         "deliveries/<int:delivery_id>/replay/",
@@ -107,6 +123,13 @@ urlpatterns = [
         portal_views.portal_link_revoke,
         name="portal-link-revoke",
     ),
+    path("settings/api-keys/", key_views.api_keys, name="api-keys"),
+    path("settings/api-keys/new/", key_views.api_key_create, name="api-key-create"),
+    path(
+        "settings/api-keys/<str:key_id>/revoke/",
+        key_views.api_key_revoke,
+        name="api-key-revoke",
+    ),
     path(
         "settings/update/",
         settings_views.tenant_settings_update,
@@ -115,6 +138,7 @@ urlpatterns = [
     # Support console
     path("support/", support.support_home, name="support-home"),
     path("support/deliveries/", support.support_deliveries, name="support-deliveries"),
+    path("support/stuck/", backlog_views.support_backlog, name="support-backlog"),
     path(
         "support/endpoints/<str:endpoint_id>/circuit-reset/",
         support.support_circuit_reset,
@@ -132,7 +156,7 @@ urlpatterns = [
     ),
     path(
         "support/deliveries/<int:delivery_id>/skip/",
-        support.support_delivery_skip,
+        backlog_views.support_delivery_skip,
         name="support-delivery-skip",
     ),
     path(
@@ -143,6 +167,11 @@ urlpatterns = [
     path("support/bulk-replay/", support.support_bulk_replay, name="support-bulk-replay"),
     path("support/jobs/", support.support_jobs, name="support-jobs"),
     path("support/tenants/<str:tenant_key>/", support.support_tenant, name="support-tenant"),
+    path(
+        "support/tenants/<str:tenant_key>/members/",
+        member_views.support_members,
+        name="support-members",
+    ),
     path(
         "support/tenants/<str:tenant_key>/portal-links/expire/",
         support.support_portal_links_expire,

@@ -69,7 +69,7 @@ def job_recover_create(
     return job
 
 
-BULK_FILTERS = ("status", "endpoint", "event_type", "since", "until")
+BULK_FILTERS = ("status", "waiting", "endpoint", "event_type", "since", "until")
 
 
 def job_bulk_replay_create(
@@ -153,6 +153,15 @@ def job_outcomes(job: Job) -> dict[str, int]:
         "skipped": max(0, job.done - replayed),
         "tracked": len(ids),
     }
+
+
+def job_state(job: Job, outcomes: dict[str, int]) -> str:
+    """The job's status as a person reads it beside its counts: one that has looked at
+    everything while some of its replays are still waiting or going out is ``sending``, not yet
+    ``succeeded``."""
+    if job.status == Job.Status.SUCCEEDED and outcomes.get("in_progress"):
+        return "sending"
+    return str(job.status)
 
 
 def job_scope(job: Job) -> dict[str, object]:

@@ -77,10 +77,14 @@
             (parts.length ? ": " + parts.join(", ") : "") +
             (job.error ? " — " + job.error : "");
           box.dataset.outcomes = parts.join(", ");
-          badge.textContent = job.status;
-          badge.className = "badge " + job.status;
-          box.className = "job " + job.status;
+          // "state" is the status as people read it: a job that has looked at everything but
+          // whose replays are still going out says "sending", not "succeeded".
+          var state = job.state || job.status;
+          badge.textContent = state;
+          badge.className = "badge " + state;
+          box.className = "job " + state;
           box.dataset.status = job.status;
+          box.dataset.state = state;
           var moving = job.status !== "succeeded" && job.status !== "failed";
           if (moving) setTimeout(tick, 700);
           else if (o.in_progress && Date.now() - started < 120000) setTimeout(tick, 2000);
@@ -99,11 +103,34 @@
       if (!active && Date.now() > until) return;
       fetch(box.dataset.refreshUrl, { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.text(); })
-        .then(function (html) { box.innerHTML = html; setTimeout(tick, 1000); })
+        .then(function (html) {
+          box.innerHTML = html;
+          // A fragment may carry the new state of something elsewhere on the page (the
+          // delivery's status badge, the endpoint's circuit): <template data-sync="#id">.
+          box.querySelectorAll("template[data-sync]").forEach(function (t) {
+            var target = document.querySelector(t.dataset.sync);
+            if (target) target.replaceWith(t.content.cloneNode(true));
+            t.remove();
+          });
+          setTimeout(tick, 1000);
+        })
         .catch(function () { setTimeout(tick, 3000); });
     }
     setTimeout(tick, 1000);
   });
+
+  // The test event's payload box follows the chosen type's example, until it is edited.
+  var payloadBox = document.querySelector("textarea[data-examples]");
+  var typeSelect = document.getElementById("test-type");
+  if (payloadBox && typeSelect) {
+    var examples = JSON.parse(payloadBox.dataset.examples || "{}");
+    typeSelect.addEventListener("change", function () {
+      var untouched = Object.keys(examples).some(function (name) {
+        return examples[name] === payloadBox.value;
+      });
+      if (untouched || !payloadBox.value.trim()) payloadBox.value = examples[typeSelect.value] || "";
+    });
+  }
 
   document.querySelectorAll("input[data-select-all]").forEach(function (all) {
     all.addEventListener("change", function () {

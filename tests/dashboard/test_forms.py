@@ -314,10 +314,15 @@ def test_support_bulk_replay_of_all_that_match(client_for, staff, other_delivery
 
 
 def test_support_bulk_replay_of_selected(client_for, staff, other_delivery, failed_delivery):
-    client_for(staff).post(
-        reverse("support-bulk-replay"),
-        {"status": "failed", "scope": "selected", "delivery_ids": [str(other_delivery.pk)]},
-    )
+    client = client_for(staff)
+    fields = {"status": "failed", "scope": "selected", "delivery_ids": [str(other_delivery.pk)]}
+
+    confirm = client.post(reverse("support-bulk-replay"), fields)
+
+    # Replay selected asks first, naming what was selected.
+    assert [d.pk for d in confirm.context["selected"]] == [other_delivery.pk]
+    assert not Job.objects.exists()
+    client.post(reverse("support-bulk-replay"), {**fields, "confirmed": "1"})
 
     job = Job.objects.get()
     assert job.tenant is None

@@ -287,6 +287,7 @@ def test_support_job_page_and_json(client_for, staff, other_delivery):
         "id": job.pk,
         "kind": Job.Kind.BULK_REPLAY,
         "status": "queued",
+        "state": "queued",
         "total": 0,
         "done": 0,
         "progress": 1.0,

@@ -9,12 +9,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 from deliveries import signing
 
+from .seed_demo import demo_receiver_port
+
 
 class Command(BaseCommand):
     help = "Listen on 127.0.0.1, verify each webhook's signature and print it."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--port", type=int, default=9000)
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=demo_receiver_port(),
+            help="port to listen on (default: the demo endpoint's, DEMO_RECEIVER_PORT or 9000)",
+        )
         parser.add_argument(
             "--secret",
             action="append",

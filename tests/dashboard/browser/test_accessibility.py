@@ -89,6 +89,8 @@ def pages(tenant, invoice_paid):  # type: ignore[no-untyped-def]
         "/settings/",
         "/settings/portal-links/",
         "/search/?q=nothing",
+        "/settings/api-keys/",
+        "/events/scheduled/",
     ]
     if attempt is not None:
         tenant_pages.append(f"/attempts/{attempt.pk}/")
@@ -152,6 +154,7 @@ def test_support_and_sign_in_pages_have_no_serious_violations(page, sign_in, ten
 
     paths = ["/support/", "/support/deliveries/?status=failed", "/support/jobs/", "/support/audit/"]
     paths.append(f"/support/tenants/{tenant.slug}/")
+    paths += ["/support/stuck/", f"/support/tenants/{tenant.slug}/members/"]
     failures = _check(page, axe_js, paths)
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 

@@ -159,8 +159,10 @@ def test_find_a_failed_delivery_and_replay_it(
     endpoint_update(endpoint=endpoint, url=receiver.url("/ok"))
     page.click("button:has-text('Replay')")
     expect(page.locator(".messages")).to_contain_text("Replay queued")
+    expect(page.locator("#delivery-status")).to_have_text("pending")
     _deliver_pending()
-    page.reload()
+
+    # No reload: the page follows the delivery while it moves.
 
     expect(page.locator("#delivery-status")).to_have_text("succeeded")
     expect(page.locator("#attempts tbody tr")).to_have_count(2)
@@ -186,10 +188,41 @@ def test_recover_shows_job_progress(page, sign_in, tenant, invoice_paid, receive
     expect(page.locator("#job-progress [data-job-status]")).to_have_text("queued")
     job_run(job_id=Job.objects.get().pk)
 
-    expect(page.locator("#job-progress [data-job-status]")).to_have_text("succeeded")
+    # Everything looked at, but the replays are still on their way: not "succeeded" yet.
+    expect(page.locator("#job-progress [data-job-status]")).to_have_text("sending")
     expect(page.locator("#job-progress [data-job-text]")).to_have_text(
         "2 of 2 looked at: 2 in progress"
     )
+    deliver_due()
+
+    expect(page.locator("#job-progress [data-job-status]")).to_have_text("succeeded")
+    expect(page.locator("#job-progress [data-job-text]")).to_have_text(
+        "2 of 2 looked at: 2 delivered"
+    )
+
+
+def test_the_header_follows_the_circuit_closing(page, sign_in, tenant, invoice_paid, receiver):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_user("alice", tenants=(tenant,))
+    endpoint, _ = endpoint_create(tenant=tenant, url=receiver.url("/ok"))
+    waiting = make_delivery(endpoint, invoice_paid, status=Delivery.Status.PENDING)
+    Delivery.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now())
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        circuit_state="open",
+        circuit_opened_at=timezone.now() - timedelta(minutes=5),
+        circuit_next_probe_at=timezone.now() - timedelta(seconds=1),
+    )
+    sign_in("alice")
+    page.goto(f"/endpoints/{endpoint.pk}/")
+    expect(page.locator("#endpoint-state")).to_contain_text("Circuit open")
+
+    deliver_due()  # the probe goes out, succeeds, and closes the circuit
+
+    expect(page.locator("#endpoint-state")).to_have_text("Enabled")
+    expect(page.locator("tr[data-delivery]")).to_contain_text("succeeded")
 
 
 def test_a_typed_url_of_another_tenant_is_not_found(
@@ -295,11 +328,13 @@ def test_support_bulk_replays_failed_deliveries_with_progress(
     expect(page).to_have_url(re.compile(r"/support/jobs/\d+/$"))
     expect(page.locator("[data-job-status]")).to_have_text("queued")
     job_run(job_id=Job.objects.get().pk)
-    expect(page.locator("[data-job-status]")).to_have_text("succeeded")
+    expect(page.locator("[data-job-status]")).to_have_text("sending")
     expect(page.locator("[data-job-text]")).to_have_text("3 of 3 looked at: 3 in progress")
     expect(page.locator(".job .bar > div")).to_have_attribute("style", "width: 100%;")
     shot("support-job")
     _deliver_pending()
+    expect(page.locator("[data-job-status]")).to_have_text("succeeded")
+    expect(page.locator("[data-job-text]")).to_have_text("3 of 3 looked at: 3 delivered")
     assert len(receiver.received("/ok")) == 3
     assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
 
