@@ -160,6 +160,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests start real worker processes, which cannot see an in-memory database.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test-webhooks.sqlite3")}
 elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"):
+    # No session state, so a pooler in transaction mode (PgBouncer) may stand in front: Django's
+    # ``.iterator()`` would otherwise declare a server-side cursor WITH HOLD and fetch from it in
+    # later transactions, which may run on another server connection.
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
     if env.bool("DATABASE_POOL", default=True):
         _db.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
