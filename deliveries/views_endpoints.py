@@ -23,6 +23,7 @@ from endpoints.verify_snippets import verify_snippets
 from endpoints.views_secrets import ROTATION_GRACE_CHOICES
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.dashboard import audit, endpoint_or_404, tenant_view
+from webhooks_platform.replica import lagging_reads, replica_notice
 
 from . import PublishError
 from .feed import consumers_lag
@@ -165,7 +166,11 @@ def endpoint_edit(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> Htt
 @tenant_view
 def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = endpoint_or_404(tenant, endpoint_id)
-    recent = list(deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15])
+    with lagging_reads(request):  # the log and the charts may lag; the endpoint itself may not
+        recent = list(deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15])
+        charts = endpoint_charts(endpoint=endpoint)
+        latency_charts = endpoint_latency_charts(endpoint=endpoint)
+        lag = replica_notice(request)
     subscribed = [t.name for t in endpoint.event_types.all()]
     catalogue = list(selectors.event_types_list())
     job_id = request.GET.get("job", "")
@@ -178,8 +183,8 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "catalogue": catalogue,
             "test_default": subscribed[0] if subscribed else "",
             "recent": recent,
-            "charts": endpoint_charts(endpoint=endpoint),
-            "latency_charts": endpoint_latency_charts(endpoint=endpoint),
+            "charts": charts,
+            "latency_charts": latency_charts,
             "grace_choices": ROTATION_GRACE_CHOICES,
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
             "verify_snippets": verify_snippets(tenant.message_format, endpoint.signature_style),
@@ -195,6 +200,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             else "",
             "watch": request.GET.get("watch") == "1",
             "section": "endpoints",
+            **lag,
         },
     )
 
