@@ -324,6 +324,34 @@ def _postgres_cpu() -> float:
     return total
 
 
+def _backend_cpu_by_pid(exclude_ports: set[int]) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the bench database (its autovacuum
+    workers included), leaving out those serving ``exclude_ports`` (this process's own
+    connections: the progress counting is the harness's, not a delivery's)."""
+    found = {}
+    for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        if not (proc.info["name"] or "").startswith("postgres"):
+            continue
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if f" {DB_NAME} " not in cmd:
+            continue
+        port = cmd.partition("127.0.0.1(")[2].partition(")")[0]
+        if port.isdigit() and int(port) in exclude_ports:
+            continue
+        times = proc.info["cpu_times"]
+        if times is not None:
+            found[proc.pid] = times.user + times.system
+    return found
+
+
+def _own_database_ports() -> set[int]:
+    return {
+        c.laddr.port
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == 5432
+    }
+
+
 def _redis_cpu() -> float:
     total = 0.0
     for proc in psutil.process_iter(["name", "cpu_times"]):
@@ -354,10 +382,20 @@ class CpuMeter:
 
     def start(self) -> None:
         self._start = self.sample()
+        self._backends = _backend_cpu_by_pid(_own_database_ports())
 
     def stop(self) -> dict[str, float]:
         end = self.sample()
-        return {k: round(end[k] - self._start[k], 3) for k in end}
+        used = {k: round(end[k] - self._start[k], 3) for k in end}
+        # The bench database's backends alone (``postgres`` adds the server's shared processes,
+        # which other databases' work on a shared server also keeps busy). A backend that
+        # started meanwhile counts from zero; one that ended meanwhile is lost (the workers'
+        # pooled connections live through a run).
+        backends = _backend_cpu_by_pid(_own_database_ports())
+        used["postgres_backends"] = round(
+            sum(cpu - self._backends.get(pid, 0.0) for pid, cpu in backends.items()), 3
+        )
+        return used
 
 
 class RssSampler:

@@ -117,8 +117,8 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             "",
             "| workers | our /s | baseline /s | ratio | HTTP ceiling /s (× baseline) "
             "| ours ÷ ceiling | seconds | worker RSS max MB "
-            "| CPU s per 1,000 (workers / pg / redis) |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| CPU s per 1,000 (workers / pg / pg backends / redis) | × 1 worker (rate, ratio) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for n, w in s6["by_workers"].items():
             cpu = w["cpu_s_per_1000"]
@@ -127,7 +127,10 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"| {_fmt(w['ratio'])} | {_fmt(w.get('http_ceiling_per_s'))} "
                 f"({_fmt(w.get('ceiling_ratio'))}) | {_fmt(w.get('fraction_of_ceiling'))} "
                 f"| {_fmt(w['seconds'])} | {_fmt(w['worker_rss_mb_max'])} "
-                f"| {_fmt(cpu['workers'])} / {_fmt(cpu['postgres'])} / {_fmt(cpu['redis'])} |"
+                f"| {_fmt(cpu['workers'])} / {_fmt(cpu['postgres'])} / "
+                f"{_fmt(cpu.get('postgres_backends'))} / {_fmt(cpu['redis'])} "
+                f"| {_fmt(w.get('vs_1_worker', {}).get('rate'))}, "
+                f"{_fmt(w.get('vs_1_worker', {}).get('ratio'))} |"
             )
     s5 = results.get("5")
     if s5:

@@ -21,6 +21,7 @@ from endpoints.selectors import endpoints_push_choices, event_types_list
 from endpoints.services import is_platform_header
 from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
 from webhooks_platform.pagination import InvalidCursor, keyset_page
+from webhooks_platform.replica import reads_may_lag
 
 from . import selectors
 from .models import Attempt, Delivery, Job
@@ -135,6 +136,7 @@ def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -
 
 @require_GET
 @tenant_view
+@reads_may_lag
 def delivery_log(
     request: HttpRequest, tenant: Tenant, endpoint_id: str | None = None
 ) -> HttpResponse:
@@ -162,6 +164,7 @@ def delivery_log(
 
 @require_GET
 @tenant_view
+@reads_may_lag
 def search(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """The search box: an event id or idempotency key opens the event, an endpoint id or uid
     the endpoint, a delivery number the delivery; otherwise the events and endpoints whose id
@@ -182,6 +185,7 @@ def search(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 
 @require_GET
 @tenant_view
+@reads_may_lag
 def event_detail(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpResponse:
     """One event and every delivery made of it (one per endpoint it went to)."""
     event = selectors.event_get(tenant=tenant, event_id=event_id)
@@ -208,6 +212,7 @@ def _delivery_or_404(tenant: Tenant | None, delivery_id: int) -> Delivery:
 
 @require_GET
 @tenant_view
+@reads_may_lag
 def delivery_detail(request: HttpRequest, tenant: Tenant, delivery_id: int) -> HttpResponse:
     delivery = _delivery_or_404(tenant, delivery_id)
     return render(request, delivery_template(request), delivery_context(delivery))
@@ -254,6 +259,7 @@ def delivery_replay_view(request: HttpRequest, tenant: Tenant, delivery_id: int)
 
 @require_GET
 @tenant_view
+@reads_may_lag
 def attempt_detail(request: HttpRequest, tenant: Tenant, attempt_id: int) -> HttpResponse:
     attempt = selectors.attempt_get(tenant=tenant, attempt_id=attempt_id)
     if attempt is None:

@@ -23,6 +23,7 @@ from endpoints.verify_snippets import verify_snippets
 from endpoints.views_secrets import ROTATION_GRACE_CHOICES
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.dashboard import audit, endpoint_or_404, tenant_view
+from webhooks_platform.replica import lagging_reads, replica_notice
 
 from . import PublishError
 from .feed import consumers_lag
@@ -176,7 +177,11 @@ def _test_payload_context(catalogue: list[Any], default: str) -> dict[str, str]:
 @tenant_view
 def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> HttpResponse:
     endpoint = endpoint_or_404(tenant, endpoint_id)
-    recent = list(deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15])
+    with lagging_reads(request):  # the log and the charts may lag; the endpoint itself may not
+        recent = list(deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15])
+        charts = endpoint_charts(endpoint=endpoint)
+        latency_charts = endpoint_latency_charts(endpoint=endpoint)
+        lag = replica_notice(request)
     subscribed = [t.name for t in endpoint.event_types.all()]
     catalogue = list(selectors.event_types_list())
     job_id = request.GET.get("job", "")
@@ -190,8 +195,8 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "test_default": subscribed[0] if subscribed else "",
             **_test_payload_context(catalogue, subscribed[0] if subscribed else ""),
             "recent": recent,
-            "charts": endpoint_charts(endpoint=endpoint),
-            "latency_charts": endpoint_latency_charts(endpoint=endpoint),
+            "charts": charts,
+            "latency_charts": latency_charts,
             "grace_choices": ROTATION_GRACE_CHOICES,
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
             "verify_snippets": verify_snippets(tenant.message_format, endpoint.signature_style),
@@ -208,6 +213,7 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "watch": request.GET.get("watch") == "1",
             "recover_presets": RECOVER_PRESETS,
             "section": "endpoints",
+            **lag,
         },
     )
 

@@ -26,6 +26,7 @@ from endpoints.selectors import (
 )
 from endpoints.views_portal import links_context
 from webhooks_platform.dashboard import audit, flat_message, staff_view
+from webhooks_platform.replica import reads_may_lag
 
 from . import selectors
 from .backlog import WAITING_VIEWS
@@ -92,6 +93,7 @@ def support_home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_view
+@reads_may_lag
 def support_deliveries(request: HttpRequest) -> HttpResponse:
     # Support comes here to fix what is stuck: with no filter given, show the failed ones and
     # those still waiting on a down endpoint (retrying, behind its open circuit, held), which
@@ -115,6 +117,7 @@ def support_deliveries(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_view
+@reads_may_lag
 def support_delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = selectors.delivery_get(tenant=None, delivery_id=delivery_id)
     if delivery is None:
@@ -124,6 +127,7 @@ def support_delivery_detail(request: HttpRequest, delivery_id: int) -> HttpRespo
 
 @require_GET
 @staff_view
+@reads_may_lag
 def support_attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = selectors.attempt_get(tenant=None, attempt_id=attempt_id)
     if attempt is None:

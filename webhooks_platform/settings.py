@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the session middleware, so a session saved on the way out counts as a write.
+    "webhooks_platform.replica.ReadYourWritesMiddleware",
     "webhooks_platform.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -136,6 +138,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "webhooks_platform.embedding.portal_look",
+                "webhooks_platform.replica.replica_notice",
             ],
         },
     },
@@ -160,6 +163,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests start real worker processes, which cannot see an in-memory database.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test-webhooks.sqlite3")}
 elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"):
+    # No session state, so a pooler in transaction mode (PgBouncer) may stand in front: Django's
+    # ``.iterator()`` would otherwise declare a server-side cursor WITH HOLD and fetch from it in
+    # later transactions, which may run on another server connection.
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
     if env.bool("DATABASE_POOL", default=True):
         _db.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
@@ -174,6 +181,23 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.contrib.gis.db.b
     else:
         _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         _db["CONN_HEALTH_CHECKS"] = True
+
+# A read replica (streaming, PostgreSQL) for the reads that may lag: the delivery log, search,
+# charts (webhooks_platform/replica.py says which, and why nothing else). Same options as the
+# primary; never migrated; in tests, a mirror of the test database unless a test says otherwise.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    for _key in ("OPTIONS", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"):
+        if _key in _db:
+            DATABASES["replica"][_key] = (
+                dict(_db[_key]) if isinstance(_db[_key], dict) else _db[_key]
+            )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["webhooks_platform.replica.ReplicaRouter"]
+# After a request that wrote, that browser reads from the primary for this long (its own write
+# must show on the page it is sent to); a page read from a replica this far behind says so.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=30)
+DATABASE_REPLICA_LAG_NOTICE = env.float("DATABASE_REPLICA_LAG_NOTICE", default=2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -15,6 +15,8 @@ from standardwebhooks.webhooks import Webhook
 
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery
+from deliveries.services.endpoint_lifecycle import endpoint_update
+from deliveries.services.lifecycle import delivery_replay
 from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
 from endpoints.services import endpoint_create, event_type_update
 from tests.nodejs import node_json, node_ready
@@ -286,3 +288,20 @@ def test_a_real_worker_sends_an_ordered_endpoint_in_order_beside_a_plain_one(
     collapsed = [pk for i, pk in enumerate(got) if i == 0 or got[i - 1] != pk]
     assert collapsed == [e.pk for e in events]  # in order; repeats are only the head's retries
     assert len(receiver.received("/plain")) == 12
+
+
+def test_a_real_worker_sends_a_replay_of_a_failed_delivery(worker, receiver, tenant, invoice_paid):
+    endpoint, _ = endpoint_create(
+        tenant=tenant, url=receiver.url("/status/500/replayed"), retry_schedule=[]
+    )
+    event = publish_event(tenant, "invoice.paid", {"n": 1})
+    assert _wait(lambda: Delivery.objects.filter(event=event, status="failed").exists(), 60)
+
+    endpoint_update(endpoint=endpoint, url=receiver.url("/ok/replayed"))
+    delivery_replay(delivery=Delivery.objects.get(event=event))
+
+    replayed = receiver.wait_for(1, "/ok/replayed", timeout=60)
+    assert [r.headers["webhook-id"] for r in replayed] == [event.pk]
+    assert _wait(lambda: Delivery.objects.filter(event=event, status="succeeded").exists())
+    tries = Attempt.objects.filter(delivery__event=event).order_by("number")
+    assert [(a.number, a.trigger) for a in tries] == [(1, "scheduled"), (2, "manual")]
