@@ -233,3 +233,82 @@ def rabbit_node() -> Iterator[RabbitNode]:
     finally:
         node.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class Moto:
+    """moto's standalone server on 127.0.0.1 (AWS as boto3 reaches it), and a client of it."""
+
+    url: str
+    region: str = "us-east-1"
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106  (moto's)
+        )
+
+    def sqs_queue(self, fifo: bool = False) -> str:
+        name = f"test-{uuid.uuid4().hex[:10]}" + (".fifo" if fifo else "")
+        attributes = {"FifoQueue": "true"} if fifo else {}
+        return self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+
+    def sqs_messages(self, queue_url: str) -> list[dict[str, Any]]:
+        client = self.client("sqs")
+        out: list[dict[str, Any]] = []
+        while True:
+            got = client.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not got:
+                return out
+            out.extend(got)
+            client.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
+                ],
+            )
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[Moto]:
+    """One moto server for the session, as its own process (tests make their own queues)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto.server")
+    from tests import fake_dns
+    from tests.workers import ROOT, free_port, wait_for_port
+
+    port = free_port()
+    env = dict(os.environ)
+    # The test's resolver rule holds in this process too (it resolves nothing but loopback).
+    site = str(Path(ROOT) / "tests" / "subprocess_site")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p)
+    env[fake_dns.TABLE_ENV] = "{}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        if not wait_for_port(port, timeout=60):
+            raise RuntimeError("moto's server did not start")
+        yield Moto(url=f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

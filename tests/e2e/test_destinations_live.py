@@ -136,3 +136,30 @@ def test_a_destination_that_is_down_opens_its_circuit_and_catches_up(
     assert _wait(done, timeout=90, interval=0.5)
     assert Endpoint.objects.get(pk=endpoint.pk).circuit_state == "closed"
     assert sorted(m.message_id for m in broker.messages()) == sorted(e.pk for e in events)
+
+
+def test_a_worker_delivers_to_sqs_standard_and_fifo(worker, tenant, invoice_paid, moto_server):
+    standard = moto_server.sqs_queue()
+    fifo = moto_server.sqs_queue(fifo=True)
+    common = {
+        "region": moto_server.region,
+        "endpoint_url": moto_server.url,
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+    }
+    endpoint_create(tenant=tenant, kind="sqs", destination={"queue_url": standard, **common})
+    endpoint_create(
+        tenant=tenant, kind="sqs", ordered=True, destination={"queue_url": fifo, **common}
+    )
+    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(15)]
+
+    assert _wait(lambda: _all_succeeded(30))
+
+    def ids(queue_url):
+        return [
+            m["MessageAttributes"]["webhook-id"]["StringValue"]
+            for m in moto_server.sqs_messages(queue_url)
+        ]
+
+    assert sorted(ids(standard)) == sorted(e.pk for e in events)
+    assert ids(fifo) == [e.pk for e in events]  # in publish order
