@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from endpoints import url_safety
@@ -28,6 +29,7 @@ class Message:
     body: bytes
     attributes: dict[str, str]
     timestamp: int
+    created: int = 0  # when the event was published (unix seconds; 0: unknown, use timestamp)
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,13 @@ def render_template(template: str, message: Message) -> str:
 
 
 def template_values(message: Message) -> dict[str, str]:
+    published = datetime.fromtimestamp(message.created or message.timestamp, tz=UTC)
     return {
         "event_type": message.event_type,
         "event_id": message.event_id,
         "tenant": message.tenant,
+        "date": published.strftime("%Y-%m-%d"),  # the event's publishing day, UTC
     }
 
 
-TEMPLATE_NAMES = ("event_type", "event_id", "tenant")
+TEMPLATE_NAMES = ("event_type", "event_id", "tenant", "date")

@@ -171,7 +171,7 @@ destinations.kind_register(
             Option(
                 "routing_key",
                 str,
-                "The routing key; may use {event_type}, {event_id}, {tenant}.",
+                "The routing key; may use {event_type}, {event_id}, {tenant}, {date}.",
                 default="{event_type}",
             ),
             Option("persistent", bool, "Persistent messages (delivery mode 2).", default=True),

@@ -113,7 +113,7 @@ destinations.kind_register(
             Option(
                 "stream",
                 str,
-                "The stream's name; may use {event_type}, {event_id}, {tenant}.",
+                "The stream's name; may use {event_type}, {event_id}, {tenant}, {date}.",
                 True,
             ),
             Option("maxlen", int, "MAXLEN of each XADD.", default=100_000, minimum=1),

@@ -105,6 +105,7 @@ def signed_request(
                     k: v for k, v in signed.headers.items() if k.lower() not in _NOT_ATTRIBUTES
                 },
                 timestamp=timestamp,
+                created=int(created.timestamp()) if created is not None else timestamp,
             ),
         )
     return flight, transport.OutboundRequest(

@@ -312,3 +312,25 @@ def moto_server() -> Iterator[Moto]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def sns_topic_to_queue(moto: Moto, *, fifo: bool = False) -> tuple[str, str]:
+    """A topic and a queue subscribed to it with raw delivery (the body and attributes as
+    published); returns (topic ARN, queue URL)."""
+    suffix = ".fifo" if fifo else ""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    attributes = {"FifoTopic": "true"} if fifo else {}
+    arn = moto.client("sns").create_topic(Name=name + suffix, Attributes=attributes)["TopicArn"]
+    queue_url = moto.client("sqs").create_queue(
+        QueueName=name + suffix, Attributes={"FifoQueue": "true"} if fifo else {}
+    )["QueueUrl"]
+    queue_arn = moto.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    moto.client("sns").subscribe(
+        TopicArn=arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return arn, queue_url

@@ -163,3 +163,69 @@ def test_a_worker_delivers_to_sqs_standard_and_fifo(worker, tenant, invoice_paid
 
     assert sorted(ids(standard)) == sorted(e.pk for e in events)
     assert ids(fifo) == [e.pk for e in events]  # in publish order
+
+
+def test_a_worker_delivers_to_sns_and_s3(worker, tenant, invoice_paid, moto_server):
+    from tests.destinations.brokers import sns_topic_to_queue
+
+    topic, queue_url = sns_topic_to_queue(moto_server)
+    bucket = f"test-e2e-{tenant.pk}-{int(time.time() * 1000)}"
+    moto_server.client("s3").create_bucket(Bucket=bucket)
+    common = {
+        "region": moto_server.region,
+        "endpoint_url": moto_server.url,
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+    }
+    endpoint_create(tenant=tenant, kind="sns", destination={"topic_arn": topic, **common})
+    endpoint_create(tenant=tenant, kind="s3", destination={"bucket": bucket, **common})
+    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(12)]
+
+    assert _wait(lambda: _all_succeeded(24))
+    sent = [
+        m["MessageAttributes"]["webhook-id"]["StringValue"]
+        for m in moto_server.sqs_messages(queue_url)
+    ]
+    assert sorted(sent) == sorted(e.pk for e in events)
+    listed = moto_server.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    assert sorted(o["Key"].rsplit("/", 1)[1] for o in listed) == sorted(
+        f"{e.pk}.json" for e in events
+    )
+
+
+def test_a_worker_delivers_to_kinesis_and_eventbridge(worker, tenant, invoice_paid, moto_server):
+    import json
+    import uuid
+
+    from tests.destinations.test_eventbridge import _bus_to_queue
+    from tests.destinations.test_kinesis import _records
+
+    stream = f"test-{uuid.uuid4().hex[:10]}"
+    moto_server.client("kinesis").create_stream(StreamName=stream, ShardCount=1)
+    bus, queue_url = _bus_to_queue(moto_server, "com.example.e2e")
+    common = {
+        "region": moto_server.region,
+        "endpoint_url": moto_server.url,
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+    }
+    endpoint_create(
+        tenant=tenant, kind="kinesis", ordered=True, destination={"stream_name": stream, **common}
+    )
+    endpoint_create(
+        tenant=tenant,
+        kind="eventbridge",
+        destination={"event_bus": bus, "source": "com.example.e2e", **common},
+    )
+    events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(8)]
+
+    assert _wait(lambda: _all_succeeded(16))
+    in_stream = [
+        json.loads(r["Data"])["headers"]["webhook-id"] for r in _records(moto_server, stream)
+    ]
+    assert in_stream == [e.pk for e in events]  # ordered: in publish order
+    on_bus = [
+        json.loads(m["Body"])["detail"]["headers"]["webhook-id"]
+        for m in moto_server.sqs_messages(queue_url)
+    ]
+    assert sorted(on_bus) == sorted(e.pk for e in events)
