@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from endpoints import destinations
 from endpoints.admin import DeletedFilter, FailingFilter, TenantSlugFilter
 from endpoints.admin_forms import EndpointForm
 from endpoints.models import Endpoint, Transformation
@@ -60,6 +61,7 @@ class EndpointAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "tenant",
+        "kind",
         "url",
         "enabled",
         "circuit_state",
@@ -83,7 +85,9 @@ class EndpointAdmin(admin.ModelAdmin):
     fields = [
         "id",
         "tenant",
+        "kind",
         "url",
+        "destination",
         "description",
         "headers",
         "event_types",
@@ -94,10 +98,16 @@ class EndpointAdmin(admin.ModelAdmin):
         "ordered",
         *_STATE_FIELDS,
     ]
-    readonly_fields = ["id", "tenant", *_STATE_FIELDS]
+    readonly_fields = ["id", "tenant", "kind", *_STATE_FIELDS]
     filter_horizontal = ["event_types"]
     actions = ["disable_endpoints", "enable_endpoints", "disable_transformations"]
     show_full_result_count = False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        if obj is None or not destinations.is_destination(obj.kind):
+            fields.remove("destination")  # a destination's options only
+        return fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # An endpoint is born with a signing secret the tenant must see once: dashboard or API.

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from . import services
+from . import destinations, services
 from .models import Endpoint, EventType, Tenant
 from .portal_look import portal_look_validate
 
@@ -79,16 +79,24 @@ class EndpointForm(forms.ModelForm):
             "retry_schedule",
             "ordered",
             "channels",
+            "destination",
         ]
         help_texts = {
+            "destination": "A destination's options (its kind's, see the README's Destinations); "
+            "secret ones read [redacted], which keeps them.",
             "retry_schedule": "Seconds between tries, e.g. [5, 300, 3600]; [] for a single try; "
-            "empty for its event type's or the platform's."
+            "empty for its event type's or the platform's.",
         }
 
     def clean_retry_schedule(self) -> list[float] | None:
         return _retry_schedule_clean(self.cleaned_data["retry_schedule"])
 
+    def _is_destination(self) -> bool:
+        return destinations.is_destination(self.instance.kind)
+
     def clean_url(self) -> str:
+        if self._is_destination():
+            return self.instance.url  # follows the destination's options
         try:
             return services.endpoint_url_validate(self.cleaned_data["url"])
         except ValidationError as exc:
@@ -106,6 +114,32 @@ class EndpointForm(forms.ModelForm):
         # Credential values are stored sealed and never shown: "[redacted]" kept as is keeps them.
         if self.instance.pk:
             self.initial["headers"] = services.headers_redacted(self.instance.headers or {})
+        if self._is_destination():
+            self.initial["destination"] = destinations.config_redacted(
+                self.instance.kind, self.instance.destination
+            )
+            if "url" in self.fields:
+                self.fields["url"].disabled = True
+        else:
+            self.fields.pop("destination", None)
+
+    def clean_destination(self) -> dict[str, Any]:
+        try:
+            sealed, self._destination_url = services.destination_validate(
+                kind=self.instance.kind,
+                config=self.cleaned_data["destination"],
+                stored=self.instance.destination or {},
+                operations=self.instance.tenant.is_operations,
+            )
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+        return sealed
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if getattr(self, "_destination_url", None):
+            cleaned["url"] = self._destination_url
+        return cleaned
 
     def clean_headers(self) -> dict[str, str]:
         stored = self.instance.headers if self.instance.pk else {}

@@ -10,14 +10,14 @@ from django.core.exceptions import ValidationError
 
 from webhooks_platform.dashboard import validation_messages
 
-from . import payload_filter, retry_schedule, selectors, services
+from . import destinations, payload_filter, retry_schedule, selectors, services
 from .models import Endpoint
 
 
 class EndpointForm(forms.Form):
     # On creation only: push (POSTed to the URL) or poll (read from its feed; no URL).
     kind = forms.ChoiceField(
-        choices=Endpoint.Kind.choices, initial=Endpoint.Kind.PUSH, required=False
+        choices=destinations.kind_choices, initial=Endpoint.Kind.PUSH, required=False
     )
     url = forms.CharField(label="URL", max_length=2048, required=False)
     description = forms.CharField(max_length=500, required=False)
@@ -50,6 +50,11 @@ class EndpointForm(forms.Form):
         max_length=400,
         help_text="Delays between tries, such as 10s, 5m, 1h, 1d. Empty: the platform's "
         "schedule; none: a single try.",
+    )
+    # A destination's options as JSON (its kind's); secret ones read [redacted], which keeps them.
+    # Not sent at all (a push endpoint's page): unchanged.
+    destination = forms.CharField(
+        required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 5})
     )
     # On creation only: a test event once the endpoint exists (GitHub's ping).
     ping = forms.BooleanField(required=False, initial=True)
@@ -99,9 +104,23 @@ class EndpointForm(forms.Form):
     def clean_channels(self) -> list[str]:
         return [c.strip() for c in self.cleaned_data["channels"].split(",") if c.strip()]
 
+    def clean_destination(self) -> dict[str, Any] | None:
+        text = self.cleaned_data["destination"].strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}.") from exc
+        if not isinstance(value, dict):
+            raise ValidationError('Give an object of options, e.g. {"url": "amqp://host/"}.')
+        return value
+
     def add_service_errors(self, exc: ValidationError) -> None:
         for key, msgs in validation_messages(exc).items():
             for msg in msgs:
+                if key.startswith("destination."):  # an option of the destination: name it
+                    key, msg = "destination", f"{key.removeprefix('destination.')}: {msg}"
                 self.add_error(key if key in self.fields else None, msg)
 
 
@@ -120,6 +139,7 @@ def service_kwargs(form: EndpointForm) -> dict[str, Any]:
         "channels": data["channels"],
         **({"payload_filter": data["filter"]} if "filter" in form.data else {}),
         **({"retry_schedule": data["retry_schedule"]} if "retry_schedule" in form.data else {}),
+        **({"destination": data["destination"]} if data.get("destination") is not None else {}),
     }
 
 
@@ -140,4 +160,9 @@ def endpoint_form_initial(endpoint: Endpoint) -> dict[str, Any]:
         "channels": ", ".join(endpoint.channels or []),
         "filter": json.dumps(endpoint.payload_filter, indent=2) if endpoint.payload_filter else "",
         "retry_schedule": retry_schedule.schedule_text(endpoint.retry_schedule),
+        "destination": (
+            json.dumps(destinations.config_redacted(endpoint.kind, endpoint.destination), indent=2)
+            if destinations.is_destination(endpoint.kind)
+            else ""
+        ),
     }

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from endpoints.destinations import kind_choices
 from webhooks_platform.ids import new_app_id, new_endpoint_id, new_portal_link_id
 
 EVENT_TYPE_NAME_RE = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
@@ -137,8 +138,13 @@ class Endpoint(models.Model):
 
     id = models.CharField(primary_key=True, max_length=40, default=new_endpoint_id, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PUSH)
-    url = models.CharField(max_length=2048, blank=True)  # "" for a poll endpoint
+    # push, poll, or a destination kind (endpoints.destinations; registered when Django starts,
+    # so a new kind needs no migration).
+    kind = models.CharField(max_length=16, choices=kind_choices, default=Kind.PUSH)
+    # "" for a poll endpoint; for a destination, where it sends (no credentials).
+    url = models.CharField(max_length=2048, blank=True)
+    # A destination's options (endpoints.destinations), secret ones sealed; {} for push and poll.
+    destination = models.JSONField(default=dict, blank=True)
     description = models.CharField(max_length=500, blank=True)
     # The caller's own key for the endpoint (Svix ``uid``), unique within the tenant.
     uid = models.CharField(max_length=256, null=True, blank=True)  # noqa: DJ001  (NULL: no uid)

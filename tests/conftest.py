@@ -14,6 +14,9 @@ from endpoints.services import event_type_create, tenant_create
 from . import fake_dns
 from .receiver import Receiver, start_receiver
 
+# The brokers of the destination tests (Redis streams, RabbitMQ exchanges and nodes).
+pytest_plugins = ["tests.destinations.brokers"]
+
 
 @pytest.fixture(autouse=True)
 def _platform_settings(settings):  # type: ignore[no-untyped-def]

@@ -289,6 +289,9 @@ WEBHOOKS_FANOUT_GRACE = env.float("WEBHOOKS_FANOUT_GRACE", default=30)
 # After this many failures in a row an endpoint's circuit opens: new deliveries wait while one
 # probe at a time goes out on the retry schedule; a success closes it and releases the backlog.
 WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD = env.int("WEBHOOKS_CIRCUIT_FAILURE_THRESHOLD", default=10)
+# Packages of destination kinds (queues, streams), imported by name when first needed; each
+# has a load_kinds() that registers its kinds with endpoints.destinations.
+WEBHOOKS_DESTINATION_PACKAGES = ["deliveries.destinations"]
 # Requests in flight per endpoint and worker process: where the engine's window starts, and the
 # most it lets it grow to.
 WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=10)

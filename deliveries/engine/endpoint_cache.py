@@ -11,10 +11,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import OuterRef, Q, Subquery
 
-from endpoints import crypto
+from endpoints import crypto, destinations
 from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret, Transformation
 from endpoints.services import headers_open
 from webhooks_platform.conf import Network, WebhooksSettings
@@ -45,6 +46,8 @@ class EndpointView:
     allowed_subnets: tuple[Network, ...] | None = None
     # Its enabled transformation: (version, code) of the newest one; None: none runs.
     transformation: tuple[int, str] | None = None
+    kind: str = "push"  # push, or a destination kind (deliveries.destinations)
+    destination: dict[str, Any] = field(default_factory=dict)  # its options, secrets opened
 
 
 class EndpointCache:
@@ -115,6 +118,8 @@ class EndpointCache:
                 "retry_schedule",
                 "ordered",
                 "transformation_enabled",
+                "kind",
+                "destination",
             )
         )
         stale = [
@@ -129,13 +134,18 @@ class EndpointCache:
         views: dict[str, EndpointView] = {}
         for row in rows:
             ep_id, url, headers, state, next_probe, rate, failing, failures = row[:8]
-            slug, style, retry, ordered, transforms = row[9:]
+            slug, style, retry, ordered, transforms, kind, destination = row[9:]
             if self._left_out(ep_id):
                 continue
             try:
                 opened = headers_open(headers or {})
             except crypto.SecretDecryptionError:
                 self._cannot_open(ep_id, "a sealed custom header")
+                continue
+            try:
+                config = destinations.config_open(kind, destination or {})
+            except crypto.SecretDecryptionError:
+                self._cannot_open(ep_id, "a sealed destination option")
                 continue
             is_open = state == CIRCUIT_OPEN
             views[ep_id] = EndpointView(
@@ -159,6 +169,8 @@ class EndpointCache:
                 retry_schedule=None if retry is None else tuple(float(d) for d in retry),
                 ordered=ordered,
                 transformation=scripts.get(ep_id) if transforms else None,
+                kind=kind,
+                destination=config,
             )
         return views
 

@@ -29,6 +29,7 @@ from django.db import connection
 from django.utils import timezone
 
 from deliveries import transport
+from deliveries.destinations import sender as destination_sender
 from webhooks_platform.conf import WebhooksSettings, webhooks_settings
 
 from . import register_local
@@ -399,8 +400,12 @@ class Engine:
                 token, due_at=timezone.now() + timedelta(seconds=self.PREPARE_RETRY_SECONDS)
             )
             raise
-        if requests:
-            transport.sender().launch(requests, transport_options(ws), self._inbox)
+        http = [r for r in requests if isinstance(r, transport.OutboundRequest)]
+        other = [r for r in requests if not isinstance(r, transport.OutboundRequest)]
+        if http:
+            transport.sender().launch(http, transport_options(ws), self._inbox)
+        if other:
+            destination_sender.sender().launch(other, transport_options(ws), self._inbox)
 
     def _requests(
         self,
@@ -408,9 +413,9 @@ class Engine:
         views: dict[str, EndpointView],
         probes: dict[str, datetime],
         ws: WebhooksSettings,
-    ) -> list[transport.OutboundRequest]:
+    ) -> list[transport.OutboundRequest | destination_sender.DestinationRequest]:
         timestamp = int(time.time())
-        requests: list[transport.OutboundRequest] = []
+        requests: list[transport.OutboundRequest | destination_sender.DestinationRequest] = []
         for item in claimed:
             view = views[item.endpoint_id]
             if needs_transform(item, view):

@@ -7,6 +7,9 @@ import functools
 from django.utils import timezone
 
 from deliveries import signing, transport
+from deliveries.destinations.base import Message, Target
+from deliveries.destinations.sender import DestinationRequest
+from endpoints import destinations
 from endpoints.models import EventType
 from endpoints.services import headers_redacted
 from webhooks_platform.conf import WebhooksSettings
@@ -34,6 +37,10 @@ def event_type_name(type_id: int | None) -> str:
     return EventType.objects.filter(pk=type_id).values_list("name", flat=True).first() or ""
 
 
+# Request headers that are HTTP framing, not message attributes, for a destination.
+_NOT_ATTRIBUTES = frozenset({"content-type", "user-agent", "content-length"})
+
+
 def flight_new(item: Claimed, view: EndpointView) -> Flight:
     return Flight(
         claimed=item,
@@ -50,7 +57,7 @@ def signed_request(
     *,
     timestamp: int,
     flight: Flight | None = None,
-) -> tuple[Flight, transport.OutboundRequest | transport.AttemptResult]:
+) -> tuple[Flight, transport.OutboundRequest | DestinationRequest | transport.AttemptResult]:
     """The flight to track and the request to send, or the failed try to record instead when
     the delivery cannot be sent (no live secret, or a body retention removed). A delivery its
     endpoint's transformation shaped (``item.transformed``) is sent as stored: the same method,
@@ -93,6 +100,30 @@ def signed_request(
     # What the attempt log keeps: credentials in custom headers are not copied into it.
     flight.headers = headers_redacted(signed.headers)
     flight.url = signed.url
+    if destinations.is_destination(view.kind):
+        # The same body and signature as a webhook, the headers as message attributes.
+        flight.url = view.url
+        return flight, DestinationRequest(
+            target=Target(
+                endpoint=item.endpoint_id,
+                kind=view.kind,
+                config=view.destination,
+                ordered=view.ordered,
+                allowed_subnets=view.allowed_subnets,
+            ),
+            message=Message(
+                key=item.id,
+                event_id=item.event_id,
+                event_type=event_type_name(item.event_type_id),
+                tenant=str(item.tenant_id),
+                body=signed.body,
+                attributes={
+                    k: v for k, v in signed.headers.items() if k.lower() not in _NOT_ATTRIBUTES
+                },
+                timestamp=timestamp,
+                created=int(created.timestamp()) if created is not None else timestamp,
+            ),
+        )
     return flight, transport.OutboundRequest(
         key=item.id,
         url=signed.url,

@@ -25,6 +25,7 @@ from typing import Any
 from django.db import connection
 
 from deliveries import transport
+from deliveries.destinations import sender as destination_sender
 from deliveries.models import Delivery
 from endpoints import transformation
 from webhooks_platform.conf import WebhooksSettings
@@ -179,8 +180,10 @@ def shape_and_send(
     flight, request = signed_request(item, view, timestamp=timestamp, flight=flight)
     if isinstance(request, transport.AttemptResult):
         inbox.put(request)
-    else:
+    elif isinstance(request, transport.OutboundRequest):
         transport.sender().launch([request], transport_options(ws), inbox)
+    else:  # a destination (queue, stream, bucket): the transformed body, its own sender
+        destination_sender.sender().launch([request], transport_options(ws), inbox)
 
 
 def _store(item: Claimed, record: dict[str, Any]) -> bool:

@@ -49,6 +49,7 @@ def endpoint_update(
     payload_filter: Mapping[str, Any] | None = UNSET,
     retry_schedule: Sequence[float] | None = UNSET,
     ordered: bool | None = None,
+    destination: Mapping[str, Any] | None = None,
 ) -> Endpoint:
     """Change what is given (``endpoints.services.endpoint_fields_update`` says how ``None``
     and omitted differ); an endpoint no longer ``ordered`` releases what it held, and
@@ -67,6 +68,7 @@ def endpoint_update(
         payload_filter=payload_filter,
         retry_schedule=retry_schedule,
         ordered=ordered,
+        destination=destination,
     )
     if updated.unordered:
         # No longer one at a time: what it held goes out as any endpoint's deliveries do.

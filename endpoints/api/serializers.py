@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from endpoints import destinations
 from endpoints.models import Endpoint, Tenant
 from endpoints.portal import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN
 from endpoints.services import MAX_CUSTOM_HEADERS, MAX_ROTATION_GRACE_SECONDS, headers_redacted
@@ -176,8 +177,31 @@ _FILTER_HELP = (
 )
 _KIND_HELP = (
     "push (default): the platform POSTs each event to the URL. poll: nothing is sent; "
-    "consumers read the endpoint's feed at /pollers/{endpoint}/."
+    "consumers read the endpoint's feed at /pollers/{endpoint}/. Any other kind is a "
+    "destination (a queue, a stream): it has no URL and takes its options in destination."
 )
+
+
+def _destination_help() -> str:
+    parts = []
+    for kind in destinations.kinds().values():
+        options = ", ".join(
+            f"{o.name} ({o.type.__name__}{', required' if o.required else ''}"
+            f"{', secret' if o.secret else ''}): {o.help}"
+            for o in kind.options
+        )
+        parts.append(f"{kind.name}: {options}")
+    return (
+        "A destination's options, by kind; secret options read [redacted] (stored encrypted, "
+        "never shown back) and sending [redacted] or omitting them keeps the stored value. "
+        + " | ".join(parts)
+    )
+
+
+def _kinds() -> list[str]:
+    return [name for name, _ in destinations.kind_choices()]
+
+
 _ORDERED_HELP = (
     "true: one delivery at a time, in publish order; while one retries, later ones wait "
     "(status held) until it succeeds, exhausts its schedule or is skipped."
@@ -196,8 +220,11 @@ _SIGNATURE_STYLE_HELP = (
 
 class EndpointOutSerializer(serializers.Serializer):
     id = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Endpoint.Kind.values, help_text=_KIND_HELP)
-    url = serializers.CharField(help_text="Empty for a poll endpoint.")
+    kind = serializers.ChoiceField(choices=_kinds(), help_text=_KIND_HELP)
+    url = serializers.CharField(
+        help_text="Empty for a poll endpoint; for a destination, where it sends (no credentials)."
+    )
+    destination = serializers.SerializerMethodField(help_text=_destination_help())
     description = serializers.CharField()
     event_types = serializers.SerializerMethodField(
         help_text="Subscribed event types; empty means every type."
@@ -233,6 +260,12 @@ class EndpointOutSerializer(serializers.Serializer):
     def get_headers(self, endpoint: Endpoint) -> dict[str, str]:
         return headers_redacted(endpoint.headers or {})
 
+    @extend_schema_field({"type": "object", "additionalProperties": True, "nullable": True})
+    def get_destination(self, endpoint: Endpoint) -> dict[str, Any] | None:
+        if not destinations.is_destination(endpoint.kind):
+            return None
+        return destinations.config_redacted(endpoint.kind, endpoint.destination)
+
     def get_event_types(self, endpoint: Endpoint) -> list[str]:
         # Sorted in Python: the names come from prefetch_related, which a DB ordering would undo.
         return sorted(et.name for et in endpoint.event_types.all())
@@ -253,11 +286,12 @@ _HEADERS_HELP = (
 
 class EndpointCreateInSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
-        choices=Endpoint.Kind.values,
+        choices=_kinds(),
         required=False,
         default=Endpoint.Kind.PUSH,
         help_text=_KIND_HELP,
     )
+    destination = serializers.JSONField(required=False, help_text=_destination_help())
     url = StrictCharField(
         max_length=2048,
         required=False,
@@ -347,6 +381,9 @@ class EndpointUpdateInSerializer(serializers.Serializer):
     )
     retry_schedule = _retry_schedule_field(required=False)
     ordered = serializers.BooleanField(required=False, help_text=_ORDERED_HELP)
+    destination = serializers.JSONField(
+        required=False, help_text="A destination's options (all of them, as on creation)."
+    )
 
 
 class SecretOutSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ Changes whose effects reach deliveries (update, disable, enable, circuit reset, 
 from __future__ import annotations
 
 from .changes import endpoint_change_actions, endpoint_changes, endpoint_snapshot
+from .destination_rules import destination_validate, kind_validate
 from .endpoints import (
     EndpointUpdated,
     endpoint_circuit_close,
@@ -112,6 +113,8 @@ __all__ = [
     "endpoint_secrets_live",
     "endpoint_snapshot",
     "endpoint_url_validate",
+    "destination_validate",
+    "kind_validate",
     "event_type_archive",
     "event_type_create",
     "event_type_delete",

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from webhooks_platform.conf import webhooks_settings
 
-from .. import crypto, signing_secrets
+from .. import crypto, destinations, signing_secrets
 from ..models import Endpoint, EndpointSecret, EventType, Tenant
+from .destination_rules import DESTINATION_TWILIO_REFUSED, destination_validate, kind_validate
 from .header_seal import headers_reseal, headers_seal
 from .rules import (
     _UNSET,
@@ -119,16 +120,30 @@ def endpoint_create(
     retry_schedule: Sequence[float] | None = None,
     ordered: bool = False,
     kind: str = Endpoint.Kind.PUSH,
+    destination: Mapping[str, Any] | None = None,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint and its first signing secret; returns both (the secret in clear once;
     for the ed25519 style, the public key). A ``poll`` endpoint has no URL: its consumers read
-    its feed (``deliveries.feed``)."""
+    its feed (``deliveries.feed``). A destination kind (``endpoints.destinations``) takes its
+    options in ``destination`` instead of a URL."""
     uid = uid_validate(uid, reserved_prefix="ep_")
     channel_names = channels_validate_field(list(channels) if channels is not None else None)
     clean_metadata = metadata_validate(metadata)
-    if kind not in Endpoint.Kind.values:
-        raise ValidationError({"kind": f"Give one of {', '.join(Endpoint.Kind.values)}."})
-    if kind == Endpoint.Kind.POLL:
+    kind = kind_validate(kind)
+    clean_destination: dict[str, Any] = {}
+    if destination and not destinations.is_destination(kind):
+        raise ValidationError({"destination": f"A {kind} endpoint has no destination options."})
+    if destinations.is_destination(kind):
+        if url:
+            raise ValidationError(
+                {"url": "A destination has no URL: give its options in destination."}
+            )
+        if signature_style == signing_secrets.TWILIO:
+            raise ValidationError({"signature_style": DESTINATION_TWILIO_REFUSED})
+        clean_destination, url = destination_validate(
+            kind=kind, config=destination or {}, operations=tenant.is_operations
+        )
+    elif kind == Endpoint.Kind.POLL:
         if url:
             raise ValidationError({"url": "A poll endpoint has no URL: its consumers read it."})
         if ordered:
@@ -178,6 +193,7 @@ def endpoint_create(
         retry_schedule=clean_schedule,
         ordered=bool(ordered),
         kind=kind,
+        destination=clean_destination,
         disabled_reason="" if enabled else "disabled when created",
         disabled_at=None if enabled else timezone.now(),
     )
@@ -202,6 +218,7 @@ def endpoint_fields_update(
     payload_filter: Mapping[str, Any] | None = _UNSET,
     retry_schedule: Sequence[float] | None = _UNSET,
     ordered: bool | None = None,
+    destination: Mapping[str, Any] | None = None,
 ) -> EndpointUpdated:
     """Change what is given of the endpoint row; ``rate_limit=None`` removes the limit
     (``uid=None`` the uid, ``channels=None`` the channels, ``payload_filter=None`` the filter,
@@ -238,6 +255,8 @@ def endpoint_fields_update(
         style = signature_style_validate(signature_style)
         if style == signing_secrets.TWILIO and endpoint.kind == Endpoint.Kind.POLL:
             raise ValidationError({"signature_style": POLL_TWILIO_REFUSED})
+        if style == signing_secrets.TWILIO and destinations.is_destination(endpoint.kind):
+            raise ValidationError({"signature_style": DESTINATION_TWILIO_REFUSED})
         new_kind = (style == signing_secrets.ED25519) != (
             endpoint.signature_style == signing_secrets.ED25519
         )
@@ -245,8 +264,24 @@ def endpoint_fields_update(
     if url is not None and endpoint.kind == Endpoint.Kind.POLL:
         if url:
             raise ValidationError({"url": "A poll endpoint has no URL: its consumers read it."})
+    elif url is not None and destinations.is_destination(endpoint.kind):
+        if url and url != endpoint.url:
+            raise ValidationError(
+                {"url": "A destination has no URL: give its options in destination."}
+            )
     elif url is not None:
         endpoint.url = endpoint_url_validate(url, operations=endpoint.tenant.is_operations)
+    if destination is not None:
+        if not destinations.is_destination(endpoint.kind):
+            raise ValidationError(
+                {"destination": f"A {endpoint.kind} endpoint has no destination options."}
+            )
+        endpoint.destination, endpoint.url = destination_validate(
+            kind=endpoint.kind,
+            config=destination,
+            stored=endpoint.destination or {},
+            operations=endpoint.tenant.is_operations,
+        )
     if description is not None:
         endpoint.description = description[:500]
     if headers is not None:
@@ -400,8 +435,8 @@ def endpoint_secret_rotate(
 
 
 def secrets_reencrypt() -> int:
-    """Rewrite every stored secret, and every endpoint's sealed credential headers, under the
-    newest encryption key; returns how many values were rewritten."""
+    """Rewrite every stored secret, and every endpoint's sealed credential headers and
+    destination options, under the newest encryption key; returns how many values were rewritten."""
     count = 0
     for row in EndpointSecret.objects.only("id", "encrypted").iterator(chunk_size=500):
         rotated = crypto.rotate(row.encrypted)
@@ -413,5 +448,11 @@ def secrets_reencrypt() -> int:
         changed = sum(1 for k, v in resealed.items() if headers.get(k) != v)
         if changed:
             Endpoint.objects.filter(pk=pk).update(headers=resealed)
+            count += changed
+    for pk, stored in Endpoint.objects.exclude(destination={}).values_list("id", "destination"):
+        resealed = destinations.config_reseal(stored or {})
+        changed = sum(1 for k, v in resealed.items() if stored.get(k) != v)
+        if changed:
+            Endpoint.objects.filter(pk=pk).update(destination=resealed)
             count += changed
     return count

@@ -4,6 +4,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from endpoints import destinations
 from endpoints.models import Endpoint, Tenant
 from endpoints.retry_schedule import ScheduleError, schedule_parse
 from endpoints.selectors import tenant_get
@@ -17,7 +18,30 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("tenant", help="tenant slug or id")
-        parser.add_argument("url")
+        parser.add_argument(
+            "url", nargs="?", default="", help="the URL of a push endpoint (none for other kinds)"
+        )
+        parser.add_argument(
+            "--kind",
+            default="push",
+            help="push (default), poll, or a destination kind: "
+            + ", ".join(
+                n for n, _ in destinations.kind_choices() if destinations.is_destination(n)
+            ),
+        )
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            dest="options",
+            help="a destination option NAME=VALUE (repeatable; true/false and whole numbers "
+            "are typed), e.g. --option url=amqp://app@mq.example.com/ --option exchange=events",
+        )
+        parser.add_argument(
+            "--destination",
+            help="a destination's options as JSON, or @FILE (keeps a password off the command "
+            "line)",
+        )
         parser.add_argument(
             "--event-type",
             action="append",
@@ -65,6 +89,7 @@ class Command(BaseCommand):
                 payload_filter = json.loads(options["payload_filter"])
             except ValueError as exc:
                 raise CommandError(f"--filter is not valid JSON: {exc}") from exc
+        destination = destination_options(options["destination"], options["options"])
         try:
             schedule = schedule_parse(options["retry_schedule"] or "")
         except ScheduleError as exc:
@@ -81,6 +106,8 @@ class Command(BaseCommand):
                 payload_filter=payload_filter,
                 retry_schedule=schedule,
                 ordered=options["ordered"],
+                kind=options["kind"],
+                destination=destination,
             )
         except ValidationError as exc:
             raise fail(exc) from exc
@@ -98,14 +125,48 @@ class Command(BaseCommand):
                 "filter": endpoint.payload_filter,
                 "retry_schedule": endpoint.retry_schedule,
                 "ordered": endpoint.ordered,
+                "kind": endpoint.kind,
+                "destination": destinations.config_redacted(endpoint.kind, endpoint.destination),
                 "secret": secret,
             },
             f"Created endpoint {endpoint.pk} for {tenant.slug}\n"
+            f"  kind:        {endpoint.kind}\n"
             f"  url:         {endpoint.url}\n"
             f"  event types: {', '.join(types) or 'all'}\n"
             f"  signatures:  {endpoint.signature_style}\n"
             f"  {label:<13}{secret}",
         )
+
+
+def destination_options(text: str | None, pairs: list[str]) -> dict[str, Any] | None:
+    """The options of ``--destination`` (JSON or @FILE) and ``--option NAME=VALUE``."""
+    if not text and not pairs:
+        return None
+    options: dict[str, Any] = {}
+    if text:
+        if text.startswith("@"):
+            try:
+                with open(text[1:], encoding="utf-8") as f:
+                    text = f.read()
+            except OSError as exc:
+                raise CommandError(f"--destination {text}: {exc.strerror}") from exc
+        try:
+            options = json.loads(text)
+        except ValueError as exc:
+            raise CommandError(f"--destination is not valid JSON: {exc}") from exc
+        if not isinstance(options, dict):
+            raise CommandError("--destination must be a JSON object of options")
+    for item in pairs:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CommandError(f"--option {item!r}: use NAME=VALUE")
+        typed: Any = value
+        if value in ("true", "false"):
+            typed = value == "true"
+        elif value.isdigit():
+            typed = int(value)
+        options[name] = typed
+    return options
 
 
 def tenant_lookup(value: str) -> Tenant:

@@ -1,0 +1,98 @@
+"""What the AWS kinds share: their common options, the address rules for an ``endpoint_url``,
+and a boto3 client made in the sender's thread pool (boto3 is synchronous)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from endpoints.destinations import DestinationInvalid, Option
+
+
+def common_options() -> tuple[Option, ...]:
+    return (
+        Option("region", str, "The AWS region, e.g. eu-west-1.", True),
+        Option(
+            "endpoint_url",
+            str,
+            "Another endpoint of the service (a VPC endpoint); checked like a webhook URL.",
+            default="",
+        ),
+        Option("access_key_id", str, "Static credentials; none: the environment's chain."),
+        Option("secret_access_key", str, "Its secret (stored encrypted).", secret=True),
+    )
+
+
+def endpoint_parts(config: dict[str, Any]) -> tuple[str, str, int] | None:
+    url = config.get("endpoint_url") or ""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise DestinationInvalid("endpoint_url", f"The URL is malformed: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DestinationInvalid("endpoint_url", "Give an http(s) URL with a host.")
+    if parts.username or parts.password:
+        raise DestinationInvalid("endpoint_url", "The URL may not contain credentials.")
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def common_check(config: dict[str, Any]) -> None:
+    if bool(config.get("access_key_id")) != bool(config.get("secret_access_key")):
+        field = "secret_access_key" if config.get("access_key_id") else "access_key_id"
+        raise DestinationInvalid(
+            field,
+            "Give both access_key_id and secret_access_key, or neither (the environment's "
+            "credentials).",
+        )
+    endpoint_parts(config)
+
+
+def address(config: dict[str, Any]) -> tuple[str, int] | None:
+    parts = endpoint_parts(config)
+    return None if parts is None else (parts[1], parts[2])
+
+
+def client(service: str, config: dict[str, Any], checked: str | None) -> Any:
+    """A boto3 client of ``service`` (blocking: call it in the sender's pool)."""
+    import boto3
+    from botocore.config import Config
+
+    endpoint_url = config.get("endpoint_url") or None
+    parts = endpoint_parts(config)
+    if endpoint_url and parts is not None and checked and parts[0] == "http":
+        # Plain HTTP: connect to the address that was checked (no second lookup).
+        split = urlsplit(endpoint_url)
+        endpoint_url = urlunsplit(split._replace(netloc=f"{checked}:{parts[2]}"))
+    session = boto3.session.Session(
+        aws_access_key_id=config.get("access_key_id") or None,
+        aws_secret_access_key=config.get("secret_access_key") or None,
+        region_name=config["region"],
+    )
+    return session.client(
+        service,
+        endpoint_url=endpoint_url,
+        config=Config(
+            retries={"max_attempts": 1, "mode": "standard"},  # the engine retries
+            connect_timeout=5,
+            read_timeout=10,
+            max_pool_connections=10,
+        ),
+    )
+
+
+def client_error(service: str, exc: Any) -> tuple[str, str]:
+    """(error text, code) of a botocore ``ClientError``."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "ClientError"))
+    return f"{service}: {code}: {str(error.get('Message', ''))[:300]}", code
+
+
+def string_attributes(attributes: dict[str, str], limit: int = 10) -> dict[str, Any]:
+    """Message attributes as SQS and SNS take them (ten at most)."""
+    return {
+        name: {"DataType": "String", "StringValue": value}
+        for name, value in list(attributes.items())[:limit]
+    }

@@ -1,0 +1,86 @@
+"""Amazon EventBridge: one event per delivery on a bus, ``PutEvents`` with up to 10 a call. The
+event's ``detail-type`` is the event type and its ``source`` an option, so rules match on them;
+EventBridge events have no attributes, so the detail is the envelope Kinesis records carry:
+``{"headers": {...}, "body": "<the webhook body>"}`` (verify over ``body``). The answer is the
+EventBridge event id. boto3, in the sender's thread pool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from endpoints import destinations
+from endpoints.destinations import DestinationInvalid, Kind, Option
+
+from . import _aws
+from .base import Adapter, Answer, ConnectionLost, Message, Target
+from .kinesis import record_data
+from .sender import sender
+
+
+def _check(config: dict[str, Any]) -> str:
+    if not config["source"].strip() or config["source"].startswith("aws."):
+        raise DestinationInvalid("source", "Give a source of your own (aws.* is reserved).")
+    _aws.common_check(config)
+    return f"eventbridge://{config['region']}/{config['event_bus']}"
+
+
+class EventBridgeAdapter(Adapter):
+    batch_size = 10
+
+    async def connect(self, target: Target, address: str | None) -> Any:
+        return await sender().run_blocking(_aws.client, "events", target.config, address)
+
+    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
+        return await sender().run_blocking(_put_events, client, target.config, messages)
+
+
+def _put_events(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    entries = [
+        {
+            "Source": config["source"],
+            "DetailType": m.event_type or "webhook",
+            "Detail": record_data(m).decode(),
+            "EventBusName": config["event_bus"],
+        }
+        for m in messages
+    ]
+    try:
+        answer = client.put_events(Entries=entries)
+    except EndpointConnectionError as exc:
+        raise ConnectionLost("eventbridge: cannot connect to the endpoint") from exc
+    except ClientError as exc:
+        text, code = _aws.client_error("eventbridge", exc)
+        return [Answer(ok=False, error=text, code=code) for _ in messages]
+    except BotoCoreError as exc:
+        raise ConnectionLost(f"eventbridge: {exc.__class__.__name__}") from exc
+    answers = []
+    for entry in answer.get("Entries", []):
+        if entry.get("ErrorCode"):
+            code = str(entry["ErrorCode"])
+            text = f"eventbridge: {code}: {str(entry.get('ErrorMessage', ''))[:300]}"
+            answers.append(Answer(ok=False, error=text, code=code))
+        else:
+            answers.append(Answer(ok=True, message_id=str(entry.get("EventId", ""))))
+    if len(answers) != len(messages):
+        return [Answer(ok=False, error="eventbridge: no answer for the event")] * len(messages)
+    return answers
+
+
+destinations.kind_register(
+    Kind(
+        name="eventbridge",
+        label="Amazon EventBridge (an event on a bus)",
+        options=(
+            Option("event_bus", str, "The bus's name or ARN.", default="default"),
+            Option("source", str, "The events' source, e.g. com.example.webhooks.", True),
+            *_aws.common_options(),
+        ),
+        package="boto3",
+        module="boto3",
+        check=_check,
+        address=_aws.address,
+        adapter=EventBridgeAdapter(),
+    )
+)

@@ -1,0 +1,106 @@
+"""Amazon Kinesis Data Streams: one record per event, ``PutRecords`` with up to 500 a call. A
+record has no attributes, so its data is a small JSON envelope: ``{"headers": {...}, "body":
+"<the webhook body>"}`` (verify the signature over ``body``, the exact string signed). The
+partition key comes from a template (default ``{tenant}``: one shard, so ``ordered`` keeps publish
+order). The answer is the sequence number and shard. boto3, in the sender's thread pool."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from endpoints import destinations
+from endpoints.destinations import DestinationInvalid, Kind, Option
+
+from . import _aws
+from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .sender import sender
+from .templates import template_check
+
+
+def _check(config: dict[str, Any]) -> str:
+    name = config["stream_name"]
+    if not (1 <= len(name) <= 128) or not all(c.isalnum() or c in "_.-" for c in name):
+        raise DestinationInvalid("stream_name", "Give a stream name (letters, digits, _ . -).")
+    template_check(config["partition_key"], "partition_key")
+    _aws.common_check(config)
+    return f"kinesis://{config['region']}/{name}"
+
+
+def record_data(message: Message) -> bytes:
+    return json.dumps(
+        {"headers": message.attributes, "body": message.body.decode("utf-8")},
+        separators=(",", ":"),
+    ).encode()
+
+
+class KinesisAdapter(Adapter):
+    batch_size = 500
+
+    async def connect(self, target: Target, address: str | None) -> Any:
+        return await sender().run_blocking(_aws.client, "kinesis", target.config, address)
+
+    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
+        return await sender().run_blocking(_put_records, client, target.config, messages)
+
+
+def _put_records(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    records = [
+        {
+            "Data": record_data(m),
+            "PartitionKey": render_template(config["partition_key"], m)[:256] or "-",
+        }
+        for m in messages
+    ]
+    try:
+        answer = client.put_records(StreamName=config["stream_name"], Records=records)
+    except EndpointConnectionError as exc:
+        raise ConnectionLost("kinesis: cannot connect to the endpoint") from exc
+    except ClientError as exc:
+        text, code = _aws.client_error("kinesis", exc)
+        return [Answer(ok=False, error=text, code=code) for _ in messages]
+    except BotoCoreError as exc:
+        raise ConnectionLost(f"kinesis: {exc.__class__.__name__}") from exc
+    answers = []
+    for record in answer.get("Records", []):
+        if record.get("ErrorCode"):
+            code = str(record["ErrorCode"])
+            text = f"kinesis: {code}: {str(record.get('ErrorMessage', ''))[:300]}"
+            answers.append(Answer(ok=False, error=text, code=code))
+        else:
+            answers.append(
+                Answer(
+                    ok=True,
+                    message_id=str(record.get("SequenceNumber", "")),
+                    sequence_number=str(record.get("SequenceNumber", "")),
+                    details={"shard": str(record.get("ShardId", ""))},
+                )
+            )
+    if len(answers) != len(messages):
+        return [Answer(ok=False, error="kinesis: no answer for the record")] * len(messages)
+    return answers
+
+
+destinations.kind_register(
+    Kind(
+        name="kinesis",
+        label="Amazon Kinesis Data Streams (a record per event)",
+        options=(
+            Option("stream_name", str, "The stream's name.", True),
+            Option(
+                "partition_key",
+                str,
+                "The partition key; may use {event_type}, {event_id}, {tenant}, {date}.",
+                default="{tenant}",
+            ),
+            *_aws.common_options(),
+        ),
+        package="boto3",
+        module="boto3",
+        check=_check,
+        address=_aws.address,
+        adapter=KinesisAdapter(),
+    )
+)

@@ -1,0 +1,96 @@
+"""Amazon SNS, standard and FIFO topics: each delivery is a message published to a topic, its
+body the webhook's and its attributes the signature headers; a batch is one ``PublishBatch``
+(10 at most). A FIFO topic (ARN ending in ``.fifo``) gets ``MessageGroupId`` from a template and
+the event id as ``MessageDeduplicationId``. The answer is the message id (and a FIFO topic's
+sequence number). boto3, in the sender's thread pool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from endpoints import destinations
+from endpoints.destinations import DestinationInvalid, Kind, Option
+
+from . import _aws
+from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .sender import sender
+from .sqs import batch_answers
+from .templates import template_check
+
+
+def _fifo(config: dict[str, Any]) -> bool:
+    return config["topic_arn"].endswith(".fifo")
+
+
+def _check(config: dict[str, Any]) -> str:
+    arn = config["topic_arn"]
+    if not arn.startswith("arn:") or arn.count(":") != 5:
+        raise DestinationInvalid(
+            "topic_arn", "Give the topic's ARN, arn:aws:sns:<region>:<account>:<name>."
+        )
+    _aws.common_check(config)
+    if _fifo(config):
+        template_check(config["message_group_id"], "message_group_id")
+    return arn
+
+
+class SNSAdapter(Adapter):
+    batch_size = 10
+
+    async def connect(self, target: Target, address: str | None) -> Any:
+        return await sender().run_blocking(_aws.client, "sns", target.config, address)
+
+    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
+        return await sender().run_blocking(_publish_batch, client, target.config, messages)
+
+
+def _publish_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    fifo = _fifo(config)
+    entries = []
+    for i, message in enumerate(messages):
+        entry: dict[str, Any] = {
+            "Id": str(i),
+            "Message": message.body.decode("utf-8"),
+            "MessageAttributes": _aws.string_attributes(message.attributes),
+        }
+        if fifo:
+            entry["MessageGroupId"] = render_template(config["message_group_id"], message)
+            entry["MessageDeduplicationId"] = message.event_id
+        entries.append(entry)
+    try:
+        answer = client.publish_batch(
+            TopicArn=config["topic_arn"], PublishBatchRequestEntries=entries
+        )
+    except EndpointConnectionError as exc:
+        raise ConnectionLost("sns: cannot connect to the endpoint") from exc
+    except ClientError as exc:
+        text, code = _aws.client_error("sns", exc)
+        return [Answer(ok=False, error=text, code=code) for _ in messages]
+    except BotoCoreError as exc:
+        raise ConnectionLost(f"sns: {exc.__class__.__name__}") from exc
+    return batch_answers("sns", answer, len(messages))
+
+
+destinations.kind_register(
+    Kind(
+        name="sns",
+        label="Amazon SNS (publish to a topic)",
+        options=(
+            Option("topic_arn", str, "The topic's ARN (a FIFO topic's ends in .fifo).", True),
+            *_aws.common_options(),
+            Option(
+                "message_group_id",
+                str,
+                "A FIFO topic's group id; may use {event_type}, {event_id}, {tenant}, {date}.",
+                default="{tenant}",
+            ),
+        ),
+        package="boto3",
+        module="boto3",
+        check=_check,
+        address=_aws.address,
+        adapter=SNSAdapter(),
+    )
+)

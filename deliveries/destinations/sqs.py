@@ -1,0 +1,120 @@
+"""Amazon SQS, standard and FIFO queues: each delivery is a message whose body is the webhook's
+and whose attributes are its signature headers; a batch is one ``SendMessageBatch`` (10 at most).
+A FIFO queue (its name ends in ``.fifo``) takes a ``MessageGroupId`` from a template (one group
+keeps the order; ``ordered`` sends one at a time) and the event id as ``MessageDeduplicationId``,
+so a retry within SQS's five minutes is not a second message. The answer is the message id (and
+the sequence number of a FIFO queue).
+
+boto3, which is synchronous: every call runs in the sender's bounded thread pool, off its event
+loop. An ``endpoint_url`` (a VPC endpoint, a local stand-in) is checked by the SSRF rules."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from endpoints import destinations
+from endpoints.destinations import DestinationInvalid, Kind, Option
+
+from . import _aws
+from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .sender import sender
+from .templates import template_check
+
+
+def _check(config: dict[str, Any]) -> str:
+    queue_url = config["queue_url"]
+    try:
+        parts = urlsplit(queue_url)
+    except ValueError as exc:
+        raise DestinationInvalid("queue_url", f"The URL is malformed: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.count("/") != 2:
+        raise DestinationInvalid(
+            "queue_url",
+            "Give the queue's URL, https://sqs.<region>.amazonaws.com/<account>/<name>.",
+        )
+    _aws.common_check(config)
+    if _fifo(config):
+        template_check(config["message_group_id"], "message_group_id")
+    return queue_url
+
+
+def _fifo(config: dict[str, Any]) -> bool:
+    return config["queue_url"].rstrip("/").endswith(".fifo")
+
+
+class SQSAdapter(Adapter):
+    batch_size = 10
+
+    async def connect(self, target: Target, address: str | None) -> Any:
+        return await sender().run_blocking(_aws.client, "sqs", target.config, address)
+
+    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
+        return await sender().run_blocking(_send_batch, client, target.config, messages)
+
+
+def _send_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    fifo = _fifo(config)
+    entries = []
+    for i, message in enumerate(messages):
+        entry: dict[str, Any] = {
+            "Id": str(i),
+            "MessageBody": message.body.decode("utf-8"),
+            "MessageAttributes": _aws.string_attributes(message.attributes),
+        }
+        if fifo:
+            entry["MessageGroupId"] = render_template(config["message_group_id"], message)
+            entry["MessageDeduplicationId"] = message.event_id
+        entries.append(entry)
+    try:
+        answer = client.send_message_batch(QueueUrl=config["queue_url"], Entries=entries)
+    except EndpointConnectionError as exc:
+        raise ConnectionLost("sqs: cannot connect to the endpoint") from exc
+    except ClientError as exc:
+        text, code = _aws.client_error("sqs", exc)
+        return [Answer(ok=False, error=text, code=code) for _ in messages]
+    except BotoCoreError as exc:
+        raise ConnectionLost(f"sqs: {exc.__class__.__name__}") from exc
+    return batch_answers("sqs", answer, len(messages))
+
+
+def batch_answers(service: str, answer: dict[str, Any], count: int) -> list[Answer]:
+    """One answer per entry of a ``…Batch`` call's ``Successful`` and ``Failed`` lists."""
+    answers = [Answer(ok=False, error=f"{service}: no answer for the message")] * count
+    for ok in answer.get("Successful", []):
+        answers[int(ok["Id"])] = Answer(
+            ok=True,
+            message_id=ok.get("MessageId", ""),
+            sequence_number=ok.get("SequenceNumber", ""),
+        )
+    for failed in answer.get("Failed", []):
+        code = str(failed.get("Code", ""))
+        answers[int(failed["Id"])] = Answer(
+            ok=False, error=f"{service}: {code}: {str(failed.get('Message', ''))[:300]}", code=code
+        )
+    return answers
+
+
+destinations.kind_register(
+    Kind(
+        name="sqs",
+        label="Amazon SQS (standard or FIFO queue)",
+        options=(
+            Option("queue_url", str, "The queue's URL (a FIFO queue's name ends in .fifo).", True),
+            *_aws.common_options(),
+            Option(
+                "message_group_id",
+                str,
+                "A FIFO queue's group id; may use {event_type}, {event_id}, {tenant}, {date}.",
+                default="{tenant}",
+            ),
+        ),
+        package="boto3",
+        module="boto3",
+        check=_check,
+        address=_aws.address,
+        adapter=SQSAdapter(),
+    )
+)
