@@ -371,7 +371,7 @@ class Bench:
         workers: int,
         concurrency: int,
         profile: bool = False,
-        drain_workers: tuple[int, ...] = (1, 2),
+        drain_workers: tuple[str, ...] = ("readme", "frontier", "1", "2"),
     ) -> None:
         self.sizes = sizes
         self.profile = profile
@@ -382,6 +382,7 @@ class Bench:
         self.concurrency = concurrency
         self.results: dict[str, dict[str, Any]] = {}
         self.s1_rate: float | None = None
+        self.drains = 0
 
     def start(self) -> None:
         infra.VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -769,12 +770,20 @@ class Bench:
         return logload.run(self.sizes.s5_attempts, self.sizes.s5_requests, self.receiver.base)
 
     def scenario_6(self) -> dict[str, Any]:
-        """A backlog to one endpoint, published while no worker runs, drained by 1 then 2 workers.
+        """A backlog to one endpoint, published while no worker runs, then drained: by the
+        README's worker command (``readme``; ``readme@REV`` runs that revision's), by the
+        bare-bones frontier engine with one process per core (``frontier``), and by N plain
+        Celery workers (a number), in the order of ``--drain-workers``.
 
         Published with ``publish_events`` (1,000 a call). The clock starts when the workers are
         ready; the baseline is measured just before each drain. Worker RSS is sampled throughout.
         """
-        runs = {str(n): self.drain(workers=n) for n in self.drain_workers}
+        runs: dict[str, dict[str, Any]] = {}
+        for token in self.drain_workers:
+            key = token
+            while key in runs:
+                key += "'"
+            runs[key] = self.drain(workers=token)
         result = dict(next(iter(runs.values())))
         result["scenario"] = "6"
         result["title"] = f"backlog of {self.sizes.s6_events:,} events to 1 endpoint, drained"
@@ -789,19 +798,26 @@ class Bench:
                     "http_ceiling_per_s",
                     "ceiling_ratio",
                     "fraction_of_ceiling",
+                    "worker_processes",
                 )
             }
             | {"worker_rss_mb_max": r["worker_rss_mb_max"], "cpu_s_per_1000": r["cpu_s_per_1000"]}
             for n, r in runs.items()
         }
+        frontier = [r["deliveries_per_s"] for n, r in runs.items() if n.startswith("frontier")]
+        if frontier:
+            best = max(frontier)
+            for n, r in runs.items():
+                result["by_workers"][n]["of_frontier"] = round(r["deliveries_per_s"] / best, 3)
         return result
 
-    def drain(self, *, workers: int) -> dict[str, Any]:
+    def drain(self, *, workers: str) -> dict[str, Any]:
         from deliveries import publish_events
 
         events = self.sizes.s6_events
         self.workers.stop()
-        slug = f"s6w{workers}"
+        self.drains += 1
+        slug = f"s6d{self.drains}"
         tenant, endpoint_ids = self.fixtures.tenant(slug, [f"/ok/{slug}"])
         for start in range(0, events, 1000):
             batch = range(start, min(start + 1000, events))
@@ -812,15 +828,34 @@ class Bench:
         ceiling = http_ceiling(self.receiver, self.fixtures, 4 * self.sizes.baseline_posts)
         self.receiver.reset()
         progress = Progress(endpoint_ids, events, self.receiver.total)
-        self.workers = infra.Workers(
-            self.logs,
-            count=workers,
-            concurrency=self.concurrency,
-            extra_env={},
-            profile=self.out / f"profile-6-{workers}w" if self.profile else None,
+        running: Any
+        if workers.startswith("readme"):
+            _, _, rev = workers.partition("@")
+            root = infra.tree_at(rev) if rev else infra.ROOT
+            running = infra.ReadmeWorkers(self.logs, root=root, label=f"readme-{slug}")
+        elif workers == "frontier":
+            running = infra.Frontier(
+                self.logs,
+                count=len(os.sched_getaffinity(0)),
+                tenant=tenant.pk,
+                endpoint=endpoint_ids[0],
+                secret=self.fixtures.secret,
+                url=f"{self.receiver.base}/ok/{slug}",
+            )
+        else:
+            running = infra.Workers(
+                self.logs,
+                count=int(workers),
+                concurrency=self.concurrency,
+                extra_env={},
+                profile=self.out / f"profile-6-{workers}w" if self.profile else None,
+            )
+        self.workers = running
+        worker_pids = (
+            running.worker_pids() if hasattr(running, "worker_pids") else running.pids()[:-1]
         )
-        self.cpu = infra.CpuMeter(self.workers, self.receiver, self.publishers.pids)
-        rss = infra.RssSampler(self.workers.pids()[:workers])
+        self.cpu = infra.CpuMeter(running, self.receiver, self.publishers.pids)
+        rss = infra.RssSampler(worker_pids)
         self.cpu.start()
         t0 = time.time()
         done_at = progress.wait(t0, self.sizes.timeout)
@@ -830,10 +865,11 @@ class Bench:
         delivered = progress.timeline[-1][1] if progress.timeline else 0
         elapsed = (done_at or time.time()) - t0
         result = {
-            "scenario": f"6-{workers}w",
-            "title": f"backlog of {events:,} events to 1 endpoint, {workers} worker(s)",
+            "scenario": f"6-{workers}",
+            "title": f"backlog of {events:,} events to 1 endpoint, {workers}",
             "complete": done_at is not None,
             "workers": workers,
+            "worker_processes": len(worker_pids),
             "events": events,
             "deliveries_expected": events,
             "deliveries_done": delivered,
@@ -844,7 +880,7 @@ class Bench:
             "fraction_of_ceiling": round(delivered / elapsed / ceiling, 3) if ceiling else None,
         }
         self.quiesce(endpoint_ids)
-        self.workers.stop()
+        running.stop()
         self.workers = infra.Workers(
             self.logs, count=self.worker_count, concurrency=self.concurrency, extra_env={}
         )
@@ -880,8 +916,9 @@ def one_line(r: dict[str, Any]) -> str:
         return "; ".join(f"{p['name']} p50 {p['p50_ms']} p99 {p['p99_ms']} ms" for p in r["pages"])
     if r["scenario"] == "6":
         return "; ".join(
-            f"{n} worker(s): {w['deliveries_per_s']}/s, baseline {w['baseline_per_s']}/s, "
-            f"ratio {w['ratio']}, HTTP ceiling {w['http_ceiling_per_s']}/s "
+            f"{n} ({w['worker_processes']} processes): {w['deliveries_per_s']}/s, baseline "
+            f"{w['baseline_per_s']}/s, ratio {w['ratio']}, of frontier {w.get('of_frontier')}, "
+            f"HTTP ceiling {w['http_ceiling_per_s']}/s "
             f"({w['ceiling_ratio']}x baseline; ours {w['fraction_of_ceiling']} of it), "
             f"worker RSS max {w['worker_rss_mb_max']} MB, CPU ms/delivery "
             + ", ".join(f"{k} {v}" for k, v in w["cpu_s_per_1000"].items())
@@ -953,8 +990,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--drain-workers",
-        default="1,2",
-        help="scenario 6: the worker counts to drain the backlog with, comma-separated",
+        default="readme,frontier,1,2",
+        help="scenario 6, comma-separated drains in order: readme (the README's worker "
+        "command), readme@REV (that git revision's), frontier (the bare-bones engine, one "
+        "process per core), N (N plain Celery workers)",
     )
     parser.add_argument(
         "--backlog",
@@ -972,7 +1011,7 @@ def main(argv: list[str] | None = None) -> int:
         out = RESULTS / f"backlog-{args.backlog}"
     out.mkdir(parents=True, exist_ok=True)
     wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8"]
-    drain_workers = tuple(int(n) for n in args.drain_workers.split(","))
+    drain_workers = tuple(n.strip() for n in args.drain_workers.split(",") if n.strip())
     bench = Bench(sizes, out, args.workers, args.concurrency, args.profile, drain_workers)
     started = time.monotonic()
     status = 0
