@@ -1,5 +1,6 @@
-"""What the harness starts and tears down: the bench database, Redis db 14, the receiver and the
-platform's Celery workers. Everything listens on or connects to 127.0.0.1 only.
+"""What the harness starts and tears down: the bench database, Redis db 14 (or
+``BENCH_BROKER_URL``), the receiver and the platform's Celery workers. Everything listens on or
+connects to 127.0.0.1 only.
 
 Every child process gets its own session (process group) and is killed with it on exit, on error
 and on SIGINT/SIGTERM, so a failed run leaves nothing behind.
@@ -26,7 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_webhooks")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-BROKER_URL = "redis://127.0.0.1:6379/14"
+# Two benches on one Redis db take each other's messages (a fan-out of an event the other's
+# database does not hold): give each its own with BENCH_BROKER_URL.
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 VAR_DIR = Path(os.environ.get("BENCH_VAR_DIR", "/tmp/webhooks-bench-var"))  # noqa: S108
 
 
