@@ -1,5 +1,6 @@
-"""What the harness starts and tears down: the bench database, Redis db 14, the receiver and the
-platform's Celery workers. Everything listens on or connects to 127.0.0.1 only.
+"""What the harness starts and tears down: the bench database, Redis db 14 (or
+``BENCH_BROKER_URL``), the receiver and the platform's Celery workers. Everything listens on or
+connects to 127.0.0.1 only.
 
 Every child process gets its own session (process group) and is killed with it on exit, on error
 and on SIGINT/SIGTERM, so a failed run leaves nothing behind.
@@ -26,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_webhooks")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-# Its own Redis database: a bench flushes it, and its workers take every message in it.
+# Two benches on one Redis db take each other's messages (a fan-out of an event the other's
+# database does not hold): give each its own with BENCH_BROKER_URL.
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 VAR_DIR = Path(os.environ.get("BENCH_VAR_DIR", "/tmp/webhooks-bench-var"))  # noqa: S108
 
@@ -38,6 +40,22 @@ def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def tree_at(rev: str) -> Path:
+    """The project's files at git revision ``rev``, exported once under ``VAR_DIR`` (to run an
+    earlier version's workers in the same run as this one's)."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    out = VAR_DIR / f"tree-{sha}"
+    if not out.exists():
+        out.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "archive", sha], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out
 
 
 def platform_env(**extra: str) -> dict[str, str]:
@@ -135,12 +153,14 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
-def spawn(args: list[str], *, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str], *, log: Path, env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             args,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -287,6 +307,78 @@ class Workers:
             stop(proc)
 
 
+class ReadmeWorkers:
+    """The README's worker command, ``python manage.py run_worker`` as it stands (one Celery
+    worker per core, supervised), and ``celery -A webhooks_platform beat`` beside it; ``root``: a
+    tree of another revision (``tree_at``) to run instead of this one."""
+
+    def __init__(self, logs: Path, *, root: Path = ROOT, label: str = "readme") -> None:
+        env = platform_env(PYTHONPATH=str(root))
+        self.log = logs / f"{label}.log"
+        self.proc = spawn(
+            [sys.executable, "manage.py", "run_worker"], log=self.log, env=env, cwd=root
+        )
+        self.beat = spawn(
+            [sys.executable, "-m", "celery", "-A", "webhooks_platform", "beat", "--loglevel"]
+            + ["INFO", "--schedule", str(VAR_DIR / "bench-beat-schedule")],
+            log=logs / f"{label}-beat.log",
+            env=env,
+            cwd=root,
+        )
+        self.count = len(os.sched_getaffinity(0))
+        deadline = time.monotonic() + 90
+        while self._ready() < self.count:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"run_worker not ready\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.05)
+
+    def _ready(self) -> int:
+        return self.log.read_text(errors="replace").count(" ready.") if self.log.exists() else 0
+
+    def worker_pids(self) -> list[int]:
+        try:
+            return [c.pid for c in psutil.Process(self.proc.pid).children()]
+        except psutil.NoSuchProcess:
+            return []
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid, self.beat.pid]
+
+    def stop(self) -> None:
+        # run_worker's warm shutdown can take the attempt timeout and 10 s more.
+        for proc in (self.proc, self.beat):
+            stop(proc, timeout=40)
+
+
+class Frontier:
+    """``count`` processes of the bare-bones engine (``bench.frontier``), the first fanning the
+    tenant's backlog out."""
+
+    def __init__(
+        self, logs: Path, *, count: int, tenant: int, endpoint: str, secret: str, url: str
+    ) -> None:
+        env = platform_env()
+        self.procs = []
+        self.logs = []
+        for i in range(count):
+            log = logs / f"frontier{i}.log"
+            args = [sys.executable, "-m", "bench.frontier", str(tenant), endpoint, secret, url]
+            self.procs.append(spawn(args + (["--fan-out"] if i == 0 else []), log=log, env=env))
+            self.logs.append(log)
+        for proc, log in zip(self.procs, self.logs, strict=True):
+            wait_for_text(log, "frontier ready", proc, timeout=60)
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def pids(self) -> list[int]:
+        return self.worker_pids()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            stop(proc)
+
+
 # --- CPU accounting ------------------------------------------------------------------------------
 
 
@@ -364,7 +456,12 @@ class CpuMeter:
     """CPU seconds used between ``start`` and ``stop`` by the workers, PostgreSQL, Redis, the
     receiver and this process (the publisher)."""
 
-    def __init__(self, workers: Workers, receiver: Receiver, publisher_pids: list[int]) -> None:
+    def __init__(
+        self,
+        workers: Workers | ReadmeWorkers | Frontier,
+        receiver: Receiver,
+        publisher_pids: list[int],
+    ) -> None:
         self.workers = workers
         self.receiver = receiver
         self.publisher_pids = publisher_pids

@@ -115,16 +115,21 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             "HTTP ceiling: aiohttp with 64 requests in flight, same bodies and receiver, no "
             "database, measured beside the baseline.",
             "",
-            "| workers | our /s | baseline /s | ratio | HTTP ceiling /s (× baseline) "
-            "| ours ÷ ceiling | seconds | worker RSS max MB "
+            "`readme`: the README's worker command (`manage.py run_worker`, one Celery worker per "
+            "core); `frontier`: the bare-bones engine (`bench/frontier.py`), one process per "
+            "core; a number: that many plain Celery workers.",
+            "",
+            "| workers (processes) | our /s | baseline /s | ratio | of frontier "
+            "| HTTP ceiling /s (× baseline) | ours ÷ ceiling | seconds | worker RSS max MB "
             "| CPU s per 1,000 (workers / pg / pg backends / redis) | × 1 worker (rate, ratio) |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for n, w in s6["by_workers"].items():
             cpu = w["cpu_s_per_1000"]
             lines.append(
-                f"| {n} | {_fmt(w['deliveries_per_s'])} | {_fmt(w['baseline_per_s'])} "
-                f"| {_fmt(w['ratio'])} | {_fmt(w.get('http_ceiling_per_s'))} "
+                f"| {n} ({w.get('worker_processes', '–')}) | {_fmt(w['deliveries_per_s'])} "
+                f"| {_fmt(w['baseline_per_s'])} | {_fmt(w['ratio'])} "
+                f"| {_fmt(w.get('of_frontier'))} | {_fmt(w.get('http_ceiling_per_s'))} "
                 f"({_fmt(w.get('ceiling_ratio'))}) | {_fmt(w.get('fraction_of_ceiling'))} "
                 f"| {_fmt(w['seconds'])} | {_fmt(w['worker_rss_mb_max'])} "
                 f"| {_fmt(cpu['workers'])} / {_fmt(cpu['postgres'])} / "

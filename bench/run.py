@@ -383,7 +383,7 @@ class Bench:
         workers: int,
         concurrency: int,
         profile: bool = False,
-        drain_workers: tuple[int, ...] = (1, 2),
+        drain_workers: tuple[str, ...] = ("readme", "frontier", "1", "2"),
     ) -> None:
         self.sizes = sizes
         self.profile = profile
@@ -394,6 +394,7 @@ class Bench:
         self.concurrency = concurrency
         self.results: dict[str, dict[str, Any]] = {}
         self.s1_rate: float | None = None
+        self.drains = 0
 
     def start(self) -> None:
         infra.VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -790,28 +791,31 @@ class Bench:
         return logload.run(self.sizes.s5_attempts, self.sizes.s5_requests, self.receiver.base)
 
     def scenario_6(self) -> dict[str, Any]:
-        """A backlog to one endpoint, published while no worker runs, drained by 1, 2, ...
-        worker processes (``--drain-workers``; a count may repeat, e.g. ``1,2,4,4,2,1``: each
-        figure is then the median of its runs).
+        """A backlog to one endpoint, published while no worker runs, then drained: by the
+        README's worker command (``readme``; ``readme@REV`` runs that revision's), by the
+        bare-bones frontier engine with one process per core (``frontier``), and by N plain
+        Celery workers (a number), in the order of ``--drain-workers``. A drain may repeat
+        (``1,2,4,4,2,1`` interleaves two rounds): each figure is then the median of its runs.
 
         Published with ``publish_events`` (1,000 a call). The clock starts when the workers are
-        ready; the baseline is measured just before each drain. Worker RSS is sampled throughout.
-        A worker process is one ``celery worker --pool threads`` as ``infra.Workers`` starts it.
-        ``vs_1_worker`` is the median rate of n workers over the median rate of one, and the same
-        for the ratios to each run's own baseline (which takes out a machine that got busier).
+        ready; the baseline is measured just before each backlog is published. Worker RSS is
+        sampled throughout. ``vs_1_worker`` is the median rate of a drain over that of one plain
+        worker, and the same for the ratios to each run's own baseline (which takes out a
+        machine that got busier); ``of_frontier``: its rate over the frontier's best.
         """
-        runs = [(n, self.drain(workers=n)) for n in self.drain_workers]
+        runs = [(token, self.drain(workers=token)) for token in self.drain_workers]
         result = dict(runs[0][1])
         result["scenario"] = "6"
         result["title"] = f"backlog of {self.sizes.s6_events:,} events to 1 endpoint, drained"
-        counts = sorted({n for n, _ in runs})
-        per_n = {n: [r for m, r in runs if m == n] for n in counts}
+        per_token: dict[str, list[dict[str, Any]]] = {}
+        for token, r in runs:
+            per_token.setdefault(token, []).append(r)
 
         def med(values: list[float]) -> float:
             return round(statistics.median(values), 3)
 
         by_workers: dict[str, dict[str, Any]] = {}
-        for n, rs in per_n.items():
+        for token, rs in per_token.items():
             keys = (
                 "deliveries_per_s",
                 "baseline_per_s",
@@ -821,7 +825,7 @@ class Bench:
                 "ceiling_ratio",
                 "fraction_of_ceiling",
                 "worker_rss_mb_max",
-                "delivered_before_all_ready",
+                "worker_processes",
             )
             figures: dict[str, Any] = {k: med([r[k] or 0 for r in rs]) for k in keys}
             figures["cpu_s_per_1000"] = {
@@ -830,50 +834,75 @@ class Bench:
             figures["runs"] = [
                 {"deliveries_per_s": r["deliveries_per_s"], "ratio": r["ratio"]} for r in rs
             ]
-            by_workers[str(n)] = figures
-        if 1 in per_n:
+            by_workers[token] = figures
+        if "1" in by_workers:
             one = by_workers["1"]
             for figures in by_workers.values():
                 figures["vs_1_worker"] = {
                     "rate": round(figures["deliveries_per_s"] / one["deliveries_per_s"], 3),
                     "ratio": round(figures["ratio"] / one["ratio"], 3),
                 }
+        frontier = [f["deliveries_per_s"] for t, f in by_workers.items() if t == "frontier"]
+        if frontier and frontier[0]:
+            for figures in by_workers.values():
+                figures["of_frontier"] = round(figures["deliveries_per_s"] / frontier[0], 3)
         result["by_workers"] = by_workers
         result["drain_order"] = list(self.drain_workers)
         return result
 
-    def drain(self, *, workers: int) -> dict[str, Any]:
+    def drain(self, *, workers: str) -> dict[str, Any]:
         from deliveries import publish_events
 
         events = self.sizes.s6_events
         self.workers.stop()
-        self._drains = getattr(self, "_drains", 0) + 1
-        slug = f"s6w{workers}r{self._drains}"
+        self.drains += 1
+        slug = f"s6d{self.drains}"
+        # Baseline and ceiling first: measured after publishing, on a busy machine they took
+        # longer than WEBHOOKS_FANOUT_GRACE, and the sweeper then fanned the backlog out one
+        # event per message ahead of the publish's own batched fan-out.
+        base = baseline(self.receiver, self.fixtures, self.sizes.baseline_posts)
+        ceiling = http_ceiling(self.receiver, self.fixtures, 4 * self.sizes.baseline_posts)
         tenant, endpoint_ids = self.fixtures.tenant(slug, [f"/ok/{slug}"])
         for start in range(0, events, 1000):
             batch = range(start, min(start + 1000, events))
             publish_events(
                 tenant, [{"event_type": EVENT_TYPE, "payload": {"n": n, "pad": PAD}} for n in batch]
             )
-        base = baseline(self.receiver, self.fixtures, self.sizes.baseline_posts)
-        ceiling = http_ceiling(self.receiver, self.fixtures, 4 * self.sizes.baseline_posts)
         self.receiver.reset()
         progress = Progress(endpoint_ids, events, self.receiver.total)
-        self.workers = infra.Workers(
-            self.logs,
-            count=workers,
-            concurrency=self.concurrency,
-            # The backlog is older than the fan-out grace by the time the baselines are taken
-            # on a busy machine: the sweeper would then fan out every event on its own, beside
-            # the tenant's bulk drain, and the scenario would measure that recovery path.
-            extra_env={"WEBHOOKS_FANOUT_GRACE": "3600"},
-            profile=self.out / f"profile-6-{workers}w" if self.profile else None,
+        running: Any
+        if workers.startswith("readme"):
+            _, _, rev = workers.partition("@")
+            root = infra.tree_at(rev) if rev else infra.ROOT
+            running = infra.ReadmeWorkers(self.logs, root=root, label=f"readme-{slug}")
+        elif workers == "frontier":
+            running = infra.Frontier(
+                self.logs,
+                count=len(os.sched_getaffinity(0)),
+                tenant=tenant.pk,
+                endpoint=endpoint_ids[0],
+                secret=self.fixtures.secret,
+                url=f"{self.receiver.base}/ok/{slug}",
+            )
+        else:
+            running = infra.Workers(
+                self.logs,
+                count=int(workers),
+                concurrency=self.concurrency,
+                # The backlog may be older than the fan-out grace when the workers start on a
+                # busy machine: the sweeper would then fan out every event on its own, beside the
+                # tenant's bulk drain, and the scenario would measure that recovery path.
+                extra_env={"WEBHOOKS_FANOUT_GRACE": "3600"},
+                profile=self.out / f"profile-6-{workers}w" if self.profile else None,
+            )
+        self.workers = running
+        worker_pids = (
+            running.worker_pids() if hasattr(running, "worker_pids") else running.pids()[:-1]
         )
-        self.cpu = infra.CpuMeter(self.workers, self.receiver, self.publishers.pids)
-        rss = infra.RssSampler(self.workers.pids()[:workers])
+        self.cpu = infra.CpuMeter(running, self.receiver, self.publishers.pids)
+        rss = infra.RssSampler(worker_pids)
         # The workers start one after another: the first drains while the last starts. Count
-        # only what is delivered once all of them are ready (clock and CPU alike), so n workers
-        # are measured as n.
+        # only what is delivered once all of them are ready (clock and CPU alike).
         before = succeeded_count(endpoint_ids)
         self.cpu.start()
         t0 = time.time()
@@ -884,10 +913,11 @@ class Bench:
         delivered = (progress.timeline[-1][1] if progress.timeline else 0) - before
         elapsed = (done_at or time.time()) - t0
         result = {
-            "scenario": f"6-{workers}w",
-            "title": f"backlog of {events:,} events to 1 endpoint, {workers} worker(s)",
+            "scenario": f"6-{workers}",
+            "title": f"backlog of {events:,} events to 1 endpoint, {workers}",
             "complete": done_at is not None,
             "workers": workers,
+            "worker_processes": len(worker_pids),
             "events": events,
             "deliveries_expected": events,
             "deliveries_done": delivered,
@@ -899,7 +929,7 @@ class Bench:
             "fraction_of_ceiling": round(delivered / elapsed / ceiling, 3) if ceiling else None,
         }
         self.quiesce(endpoint_ids)
-        self.workers.stop()
+        running.stop()
         self.workers = infra.Workers(
             self.logs, count=self.worker_count, concurrency=self.concurrency, extra_env={}
         )
@@ -941,8 +971,9 @@ def one_line(r: dict[str, Any]) -> str:
         return "; ".join(f"{p['name']} p50 {p['p50_ms']} p99 {p['p99_ms']} ms" for p in r["pages"])
     if r["scenario"] == "6":
         return "; ".join(
-            f"{n} worker(s): {w['deliveries_per_s']}/s, baseline {w['baseline_per_s']}/s, "
-            f"ratio {w['ratio']}, HTTP ceiling {w['http_ceiling_per_s']}/s "
+            f"{n} ({w['worker_processes']} processes): {w['deliveries_per_s']}/s, baseline "
+            f"{w['baseline_per_s']}/s, ratio {w['ratio']}, of frontier {w.get('of_frontier')}, "
+            f"HTTP ceiling {w['http_ceiling_per_s']}/s "
             f"({w['ceiling_ratio']}x baseline; ours {w['fraction_of_ceiling']} of it), "
             f"worker RSS max {w['worker_rss_mb_max']} MB, CPU ms/delivery "
             + ", ".join(f"{k} {v}" for k, v in w["cpu_s_per_1000"].items())
@@ -1021,9 +1052,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--drain-workers",
-        default="1,2,4",
-        help="scenario 6: the worker counts to drain the backlog with, comma-separated; a "
-        "count may repeat (1,2,4,4,2,1 interleaves two rounds; figures are medians)",
+        default="readme,frontier,1,2,4",
+        help="scenario 6, comma-separated drains in order: readme (the README's worker "
+        "command), readme@REV (that git revision's), frontier (the bare-bones engine, one "
+        "process per core), N (N plain Celery workers); a drain may repeat (1,2,4,4,2,1 "
+        "interleaves two rounds; figures are medians)",
     )
     parser.add_argument(
         "--backlog",
@@ -1049,7 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out
     out.mkdir(parents=True, exist_ok=True)
     wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
-    drain_workers = tuple(int(n) for n in args.drain_workers.split(","))
+    drain_workers = tuple(n.strip() for n in args.drain_workers.split(",") if n.strip())
     bench = Bench(sizes, out, args.workers, args.concurrency, args.profile, drain_workers)
     started = time.monotonic()
     status = 0

@@ -28,9 +28,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from endpoints import url_safety
+
+from .transport_dns import PinnedResolver as _PinnedResolver
 
 USER_AGENT = "webhooks-platform/0.1 (+https://www.standardwebhooks.com/)"
 
@@ -61,163 +63,6 @@ class AttemptResult:
     @property
     def retry_after(self) -> str | None:
         return self.response_headers.get("retry-after")
-
-
-class _Slots:
-    """At most ``limit`` holders per key (an endpoint, a tenant); a key's semaphore lives only
-    while someone holds or waits for it."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._by_key: dict[str, list[Any]] = {}  # key -> [semaphore, holders and waiters]
-
-    async def acquire(self, key: str) -> None:
-        entry = self._by_key.get(key)
-        if entry is None:
-            entry = self._by_key[key] = [asyncio.Semaphore(self.limit), 0]
-        entry[1] += 1
-        try:
-            await entry[0].acquire()
-        except BaseException:
-            self._leave(key, entry)
-            raise
-
-    def release(self, key: str) -> None:
-        entry = self._by_key[key]
-        entry[0].release()
-        self._leave(key, entry)
-
-    def _leave(self, key: str, entry: list[Any]) -> None:
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self._by_key[key]
-
-
-class _PinnedResolver(AbstractResolver):
-    """Answers only with addresses that ``_send_one`` resolved and checked for that host.
-
-    Lookups (``lookup``) go through ``url_safety.resolve_async`` (c-ares): they wait on the
-    event loop and hold no thread, so slow names cost a pending query each and nothing that
-    other endpoints need. Still, each is bounded three ways: at most ``PER_ENDPOINT`` lookups
-    in flight for one endpoint, ``PER_TENANT`` for one tenant and ``TOTAL`` in all; requests to
-    the same host share the lookup in progress. A lookup that outlives its attempt's timeout is
-    abandoned by the attempt (recorded as a DNS timeout) and ends on its own within one more
-    timeout.
-
-    A name that failed to resolve (no such name, no answer in time) is remembered for the
-    options' ``dns_failure_ttl`` seconds: attempts in that window fail at once with the same
-    error instead of waiting again. Answers are never kept past their attempt: every attempt
-    checks the addresses of a lookup of its own (DNS rebinding).
-    """
-
-    PER_ENDPOINT = 4
-    PER_TENANT = 32
-    TOTAL = 512
-    MAX_REMEMBERED_FAILURES = 10_000
-
-    def __init__(self) -> None:
-        self.pinned: dict[str, list[url_safety.IPAddress]] = {}
-        self._failures: dict[str, tuple[float, type[OSError]]] = {}  # host -> (until, kind)
-        self.forget_lookups()
-
-    def forget_lookups(self) -> None:
-        """Drop what belongs to an event loop (a new loop cannot await the old one's)."""
-        self._lookups: dict[tuple[str, int], asyncio.Future[list[url_safety.IPAddress]]] = {}
-        self._endpoint_slots = _Slots(self.PER_ENDPOINT)
-        self._tenant_slots = _Slots(self.PER_TENANT)
-        self._total_slots = _Slots(self.TOTAL)
-
-    def forget_failures(self) -> None:
-        self._failures.clear()
-
-    async def lookup(
-        self,
-        host: str,
-        port: int,
-        *,
-        endpoint: str,
-        tenant: str,
-        timeout: float,
-        failure_ttl: float,
-    ) -> list[url_safety.IPAddress]:
-        failed = self._failures.get(host)
-        if failed is not None and failed[0] > time.monotonic():
-            raise failed[1](f"{host}: failed to resolve moments ago")
-        key = (host, port)
-        future = self._lookups.get(key)
-        if future is None:
-            future = asyncio.ensure_future(
-                self._bounded_lookup(host, port, endpoint, tenant, timeout, failure_ttl)
-            )
-            self._lookups[key] = future
-            future.add_done_callback(functools.partial(self._lookup_done, key))
-        # One waiter giving up (its timeout) must not cancel the lookup the others share.
-        return await asyncio.shield(future)
-
-    def _lookup_done(
-        self, key: tuple[str, int], future: asyncio.Future[list[url_safety.IPAddress]]
-    ) -> None:
-        if self._lookups.get(key) is future:
-            del self._lookups[key]
-        if not future.cancelled():
-            future.exception()  # retrieved: its waiters may all have given up already
-
-    async def _bounded_lookup(
-        self, host: str, port: int, endpoint: str, tenant: str, timeout: float, failure_ttl: float
-    ) -> list[url_safety.IPAddress]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        held: list[tuple[_Slots, str]] = []
-        try:
-            # Waiting for a slot is bounded by the attempt's timeout, and is no failure of the
-            # name's: it is not remembered.
-            bounds = ((self._endpoint_slots, endpoint), (self._tenant_slots, tenant))
-            for slots, slot_key in (*((b, k) for b, k in bounds if k), (self._total_slots, "")):
-                await asyncio.wait_for(slots.acquire(slot_key), max(0.0, deadline - loop.time()))
-                held.append((slots, slot_key))
-            try:
-                return await asyncio.wait_for(url_safety.resolve_async(host, port), timeout)
-            except TimeoutError:
-                self._remember_failure(host, TimeoutError, failure_ttl)
-                raise
-            except (OSError, UnicodeError):
-                self._remember_failure(host, url_safety.DNSLookupError, failure_ttl)
-                raise
-        finally:
-            for slots, slot_key in held:
-                slots.release(slot_key)
-
-    def _remember_failure(self, host: str, kind: type[OSError], ttl: float) -> None:
-        if ttl <= 0:
-            return
-        now = time.monotonic()
-        if len(self._failures) >= self.MAX_REMEMBERED_FAILURES:
-            self._failures = {h: f for h, f in self._failures.items() if f[0] > now}
-            while len(self._failures) >= self.MAX_REMEMBERED_FAILURES:
-                self._failures.pop(next(iter(self._failures)))
-        self._failures.pop(host, None)
-        self._failures[host] = (now + ttl, kind)
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        addresses = self.pinned.get(host)
-        if not addresses:
-            raise OSError(f"{host} was not checked before connecting")
-        return [
-            ResolveResult(
-                hostname=host,
-                host=str(a),
-                port=port,
-                family=socket.AF_INET if a.version == 4 else socket.AF_INET6,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for a in addresses
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -289,15 +134,28 @@ async def _resolve_checked(
     )
     if not addresses:
         raise OSError("no addresses")
-    url_safety.check_addresses(host, addresses, allowed)
+    _addresses_checked(host, tuple(addresses), allowed)
     return addresses
 
 
 @functools.lru_cache(maxsize=4096)
-def _url_shape(url: str, require_https: bool) -> tuple[str, str, int]:
-    """``check_url_shape`` once per URL (it depends on nothing else); the addresses the host
-    resolves to are still checked on every attempt."""
-    return url_safety.check_url_shape(url, require_https=require_https)
+def _target(url: str, require_https: bool) -> tuple[str, int, url_safety.IPAddress | None, URL]:
+    """Host, port, the host's address when it is an IP literal, and the parsed URL: worked out
+    once per URL (``check_url_shape`` depends on nothing else), not on every request. The
+    addresses the host resolves to are still checked on every attempt."""
+    _, host, port = url_safety.check_url_shape(url, require_https=require_https)
+    return host, port, url_safety.parse_ip_literal(host), URL(url)
+
+
+@functools.lru_cache(maxsize=4096)
+def _addresses_checked(
+    host: str,
+    addresses: tuple[url_safety.IPAddress, ...],
+    allowed: tuple[url_safety.Network, ...],
+) -> None:
+    """``check_addresses``, remembered for the same host, addresses and allowed ranges (its
+    answer depends on nothing else). A refusal raises, and is never remembered."""
+    url_safety.check_addresses(host, addresses, allowed)
 
 
 async def _connect_and_post(
@@ -306,22 +164,25 @@ async def _connect_and_post(
     resolver: _PinnedResolver,
     options: TransportOptions,
     result: AttemptResult,
-    t0: float,
 ) -> None:
     try:
-        _, host, port = _url_shape(request.url, options.require_https)
+        host, port, literal, url = _target(request.url, options.require_https)
         allowed = (
             options.allowed_subnets if request.allowed_subnets is None else request.allowed_subnets
         )
-        literal = url_safety.parse_ip_literal(host)
         if literal is not None:  # nothing to look up, so no timer to arm
             addresses = [literal]
-            url_safety.check_addresses(host, addresses, allowed)
+            _addresses_checked(host, (literal,), allowed)
         else:
-            addresses = await asyncio.wait_for(
-                _resolve_checked(host, port, request, options, allowed, resolver),
-                timeout=options.timeout,
-            )
+            try:
+                addresses = await asyncio.wait_for(
+                    _resolve_checked(host, port, request, options, allowed, resolver),
+                    timeout=options.timeout,
+                )
+            except asyncio.CancelledError:
+                # Ended at the attempt's deadline (or the loop is closing): still looking up.
+                result.error = "timeout: dns lookup"
+                raise
     except url_safety.UnsafeURL as exc:
         result.error = f"blocked: {exc}"
         return
@@ -332,14 +193,10 @@ async def _connect_and_post(
         result.error = "dns error: host not found"
         return
     resolver.pinned[host] = addresses
-    remaining = max(0.001, options.timeout - (time.perf_counter() - t0))
+    # No timeout of aiohttp's here: the sender's deadline sweep (``Sender._expire``) ends the
+    # request at the attempt's timeout without a timer per request.
     async with session.request(
-        request.method,
-        request.url,
-        data=request.body,
-        headers=request.headers,
-        allow_redirects=False,
-        timeout=aiohttp.ClientTimeout(total=remaining),
+        request.method, url, data=request.body, headers=request.headers, allow_redirects=False
     ) as response:
         result.status = response.status
         result.response_headers = stored_headers(response.headers.items())
@@ -369,7 +226,9 @@ def stored_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
     size = dropped = 0
     for raw_name, raw_value in items:
-        key, value = _clean_text(raw_name).lower(), _clean_text(raw_value)
+        # ASCII (nearly every header) holds no lone surrogate: nothing to clean.
+        key = (raw_name if raw_name.isascii() else _clean_text(raw_name)).lower()
+        value = raw_value if raw_value.isascii() else _clean_text(raw_value)
         if len(value) > MAX_STORED_HEADER_VALUE:
             value = value[:MAX_STORED_HEADER_VALUE] + "…"
         previous = out.get(key)
@@ -391,11 +250,23 @@ async def _send_one(
     session: aiohttp.ClientSession,
     resolver: _PinnedResolver,
     options: TransportOptions,
+    expired: set[asyncio.Task[Any]],
 ) -> AttemptResult:
+    """Send one request. ``expired``: tasks the sender cancelled at their deadline; such a
+    cancellation is this attempt's timeout, any other propagates."""
     t0 = time.perf_counter()
     result = AttemptResult(key=request.key, started_at=datetime.now(UTC), duration_ms=0)
     try:
-        await _connect_and_post(request, session, resolver, options, result, t0)
+        await _connect_and_post(request, session, resolver, options, result)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is None or task not in expired:
+            raise
+        expired.discard(task)
+        task.uncancel()
+        if not result.error:
+            # The status arrived; a body cut short does not change the outcome.
+            result.error = "response body incomplete: timeout" if result.status else "timeout"
     except Exception as exc:  # noqa: BLE001  every failure becomes a recorded attempt
         result.error = _error_text(exc)
     finally:
@@ -419,6 +290,10 @@ class Sender:
         self._start_lock = threading.Lock()
         self._session: aiohttp.ClientSession | None = None
         self._resolver = _PinnedResolver()
+        # Requests in flight by deadline (loop time), swept by one timer instead of one per
+        # request; those cancelled at their deadline wait in ``_expired`` for their result.
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
 
     # --- the loop ---------------------------------------------------------------------------
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
@@ -439,8 +314,26 @@ class Sender:
         self._resolver.forget_lookups()  # futures of a previous loop cannot be awaited here
         self._session = loop.run_until_complete(self._open_session())
         self._loop = loop
+        self._deadlines.clear()
+        self._expired.clear()
+        loop.call_later(self.EXPIRE_EVERY, self._expire)
         self._started.set()
         loop.run_forever()
+
+    #: How often requests past their deadline are ended: an attempt's timeout is kept to within
+    #: this much, for one timer in all rather than one armed and cancelled per request.
+    EXPIRE_EVERY = 0.05
+
+    def _expire(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        for task, deadline in list(self._deadlines.items()):
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+        loop.call_later(self.EXPIRE_EVERY, self._expire)
 
     async def _open_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -452,6 +345,8 @@ class Sender:
         )
         return aiohttp.ClientSession(
             connector=connector,
+            # Timeouts are the sender's (``_expire``), not a timer per request in aiohttp.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
             headers={"User-Agent": USER_AGENT},
             skip_auto_headers=("Accept-Encoding",),
             auto_decompress=False,
@@ -493,13 +388,20 @@ class Sender:
     async def _launched(
         self, request: OutboundRequest, options: TransportOptions, out: queue.Queue[Any]
     ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._deadlines[task] = asyncio.get_running_loop().time() + options.timeout
         try:
             assert self._session is not None  # noqa: S101
-            result = await _send_one(request, self._session, self._resolver, options)
+            result = await _send_one(request, self._session, self._resolver, options, self._expired)
         except BaseException as exc:  # noqa: BLE001  a result is owed for every request
             result = AttemptResult(
                 key=request.key, started_at=datetime.now(UTC), duration_ms=0, error=_error_text(exc)
             )
+        finally:
+            if task is not None:
+                self._deadlines.pop(task, None)
+                self._expired.discard(task)
         out.put(result)
 
 

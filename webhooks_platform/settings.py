@@ -296,6 +296,9 @@ WEBHOOKS_DESTINATION_PACKAGES = ["deliveries.destinations"]
 # most it lets it grow to.
 WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=10)
 WEBHOOKS_ENDPOINT_CONCURRENCY_MAX = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY_MAX", default=128)
+# Celery worker processes `manage.py run_worker` (and run_platform) starts, each with its own
+# delivery engine. 0: one per core the process may run on (one on the embedded SQLite database).
+WEBHOOKS_WORKER_PROCESSES = env.int("WEBHOOKS_WORKER_PROCESSES", default=0)
 # Requests one worker process holds in flight or queued, across endpoints.
 WEBHOOKS_SENDER_MAX_PENDING = env.int("WEBHOOKS_SENDER_MAX_PENDING", default=1000)
 # While a tenant publishes a stream, its fan-out waits this long to take the burst in one go.
