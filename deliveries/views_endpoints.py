@@ -178,8 +178,13 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
             "catalogue": catalogue,
             "test_default": subscribed[0] if subscribed else "",
             "recent": recent,
-            "charts": endpoint_charts(endpoint=endpoint),
-            "latency_charts": endpoint_latency_charts(endpoint=endpoint),
+            # A poll endpoint makes no attempts: its page has no attempt charts.
+            "charts": []
+            if endpoint.kind == Endpoint.Kind.POLL
+            else endpoint_charts(endpoint=endpoint),
+            "latency_charts": []
+            if endpoint.kind == Endpoint.Kind.POLL
+            else endpoint_latency_charts(endpoint=endpoint),
             "grace_choices": ROTATION_GRACE_CHOICES,
             "old_secret_until": services.endpoint_secret_old_until(endpoint=endpoint),
             "verify_snippets": verify_snippets(tenant.message_format, endpoint.signature_style),
