@@ -20,7 +20,7 @@ from endpoints.services import is_platform_header
 from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
 from webhooks_platform.pagination import InvalidCursor, keyset_page
 
-from . import selectors
+from . import selectors, signing
 from .models import Attempt, Delivery, Job
 from .services.jobs import job_outcomes, job_recover_create, job_scope
 from .services.lifecycle import delivery_replay
@@ -99,6 +99,22 @@ def _pretty_json(text: str) -> str:
         return text
 
 
+def body_sent(attempt: Attempt) -> str:
+    """The body as the attempt sent and signed it, byte for byte: the event's stored body, or
+    Stripe's event object around it when the request was signed Stripe's way (its recorded
+    ``stripe-signature`` header says so, whatever the endpoint's style is now)."""
+    event = attempt.delivery.event
+    if event.body and "stripe-signature" in {h.lower() for h in attempt.request_headers}:
+        return signing.stripe_event_body(
+            body=event.body.encode("utf-8"),
+            body_is_payload=event.body_is_payload,
+            event_id=event.pk,
+            event_type=attempt.delivery.event_type.name,
+            created=int(event.created_at.timestamp()),
+        ).decode("utf-8")
+    return event.body
+
+
 MASKED = "•••••• (hidden from viewers)"
 
 
@@ -113,7 +129,7 @@ def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -
     if attempt.response_body_encoding == Attempt.BodyEncoding.BASE64:
         raw = base64.b64decode(body)
         note = f"Binary response ({len(raw)} bytes), shown as base64."
-    request_body = _pretty_json(attempt.delivery.event.body)
+    sent = body_sent(attempt)
     return {
         "attempt": attempt,
         "request_headers": sorted(
@@ -121,7 +137,9 @@ def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -
             for name, value in attempt.request_headers.items()
         ),
         "response_headers": sorted(attempt.response_headers.items()),
-        "request_body": request_body,
+        "request_body": sent,
+        "request_body_pretty": _pretty_json(sent),
+        "request_body_size": len(sent.encode("utf-8")),
         "response_body": body,
         "response_note": note,
     }
