@@ -112,7 +112,13 @@ def build_scene(tenant: Tenant, event_type: Any, staff: Any) -> Scene:
         description="Billing: invoices and refunds",
         event_types=[event_type.name],
     )
-    endpoint_create(tenant=tenant, url=LONG_URL.replace("v=2", "v=3"), description="Staging")
+    staging, _ = endpoint_create(
+        tenant=tenant, url=LONG_URL.replace("v=2", "v=3"), description="Staging"
+    )
+    # An open circuit: support's "needs attention" row and its Retry now button.
+    Endpoint.objects.filter(pk=staging.pk).update(
+        circuit_state="open", circuit_opened_at=timezone.now(), failing_since=timezone.now()
+    )
     poll, _ = endpoint_create(tenant=tenant, kind=Endpoint.Kind.POLL, description="Ledger feed")
     failed = make_delivery(push, event_type, status=Delivery.Status.FAILED)
     succeeded = make_delivery(
