@@ -23,7 +23,7 @@ from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, te
 from webhooks_platform.pagination import InvalidCursor, keyset_page
 from webhooks_platform.replica import reads_may_lag
 
-from . import selectors
+from . import selectors, signing
 from .models import Attempt, Delivery, Job
 from .search import SEARCH_MIN_PREFIX, search_prefix
 from .services.jobs import job_outcomes, job_recover_create, job_scope, job_state
@@ -103,6 +103,22 @@ def _pretty_json(text: str) -> str:
         return text
 
 
+def body_sent(attempt: Attempt) -> str:
+    """The body as the attempt sent and signed it, byte for byte: the event's stored body, or
+    Stripe's event object around it when the request was signed Stripe's way (its recorded
+    ``stripe-signature`` header says so, whatever the endpoint's style is now)."""
+    event = attempt.delivery.event
+    if event.body and "stripe-signature" in {h.lower() for h in attempt.request_headers}:
+        return signing.stripe_event_body(
+            body=event.body.encode("utf-8"),
+            body_is_payload=event.body_is_payload,
+            event_id=event.pk,
+            event_type=attempt.delivery.event_type.name,
+            created=int(event.created_at.timestamp()),
+        ).decode("utf-8")
+    return event.body
+
+
 MASKED = "•••••• (hidden from viewers)"
 
 
@@ -117,10 +133,10 @@ def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -
     if attempt.response_body_encoding == Attempt.BodyEncoding.BASE64:
         raw = base64.b64decode(body)
         note = f"Binary response ({len(raw)} bytes), shown as base64."
-    request_body = _pretty_json(attempt.delivery.event.body)
+    sent = body_sent(attempt)
     shaped = attempt.delivery.transformed
     if attempt.transformation_version is not None and shaped and "body" in shaped:
-        request_body = _pretty_json(shaped["body"])  # what its transformation made and sent
+        sent = shaped["body"]  # what its transformation made and sent
     return {
         "attempt": attempt,
         "request_headers": sorted(
@@ -128,7 +144,9 @@ def attempt_view_model(attempt: Attempt, *, mask_custom_headers: bool = False) -
             for name, value in attempt.request_headers.items()
         ),
         "response_headers": sorted(attempt.response_headers.items()),
-        "request_body": request_body,
+        "request_body": sent,
+        "request_body_pretty": _pretty_json(sent),
+        "request_body_size": len(sent.encode("utf-8")),
         "response_body": body,
         "response_note": note,
     }

@@ -15,11 +15,14 @@ from endpoints.models import Endpoint
 
 from .selectors import attempt_buckets, attempt_latency_buckets
 
-WIDTH = 720
-HEIGHT = 180
-PAD_LEFT = 36
+# Drawn about as wide as it is shown (a card of 320-560 px), so that 12-unit text reads as
+# 11-18 px, never shrunk to a few pixels.
+WIDTH = 360
+HEIGHT = 170
+PAD_LEFT = 52
 PAD_BOTTOM = 22
-PAD_TOP = 10
+PAD_TOP = 12
+FONT = 12
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class Chart:
     pad_left: int = PAD_LEFT
     baseline: int = HEIGHT - PAD_BOTTOM
     top: int = PAD_TOP
+    font: int = FONT
+
+    @property
+    def total(self) -> int:
+        return self.ok_total + self.failed_total
 
 
 def _starts(now: datetime, unit: str) -> list[datetime]:
@@ -89,7 +97,7 @@ def attempts_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None
         ok_h = plot_h * ok / max_value
         fail_h = plot_h * failed / max_value
         base = HEIGHT - PAD_BOTTOM
-        every = 3 if unit == "hour" else 1
+        every = 6 if unit == "hour" else 1
         bars.append(
             Bar(
                 x=round(PAD_LEFT + i * slot + slot * 0.15, 2),
@@ -101,7 +109,7 @@ def attempts_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None
                 ok=ok,
                 failed=failed,
                 label=_axis_label(start, unit) if i % every == 0 else "",
-                title=f"{_bucket_name(start, unit)}: {ok} delivered, {failed} failed",
+                title=f"{_bucket_name(start, unit)}: {ok} attempts succeeded, {failed} failed",
             )
         )
     return Chart(
@@ -119,6 +127,10 @@ class LatencyPoint:
     y50: float
     y95: float
     title: str
+    #: No answered bucket beside it: drawn as a level across its slot, not a lone dot.
+    alone: bool = False
+    x1: float = 0
+    x2: float = 0
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,8 @@ class LatencyChart:
     pad_left: int = PAD_LEFT
     baseline: int = HEIGHT - PAD_BOTTOM
     top: int = PAD_TOP
+    font: int = FONT
+    latest: str = ""  # the last bucket's figures, in words
 
 
 def latency_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None) -> LatencyChart:
@@ -148,7 +162,7 @@ def latency_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None)
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     base = HEIGHT - PAD_BOTTOM
     slot = (WIDTH - PAD_LEFT) / len(starts)
-    every = 3 if unit == "hour" else 1
+    every = 6 if unit == "hour" else 1
     points, labels = [], []
     for i, start in enumerate(starts):
         x = round(PAD_LEFT + i * slot + slot * 0.5, 2)
@@ -158,12 +172,17 @@ def latency_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None)
         if value is None:
             continue
         p50, p95 = value
+        beside = [starts[j] for j in (i - 1, i + 1) if 0 <= j < len(starts)]
+        alone = all(int(s.timestamp()) not in found for s in beside)
         points.append(
             LatencyPoint(
                 x=x,
                 y50=round(base - plot_h * p50 / max_ms, 2),
                 y95=round(base - plot_h * p95 / max_ms, 2),
                 title=f"{_bucket_name(start, unit)}: p50 {p50:.0f} ms, p95 {p95:.0f} ms",
+                alone=alone,
+                x1=round(PAD_LEFT + i * slot + slot * 0.1, 2),
+                x2=round(PAD_LEFT + (i + 1) * slot - slot * 0.1, 2),
             )
         )
     span = _span_title(unit, now)
@@ -174,6 +193,7 @@ def latency_chart(*, endpoint: Endpoint, unit: str, now: datetime | None = None)
         max_ms=max_ms,
         p50_line=" ".join(f"{p.x},{p.y50}" for p in points),
         p95_line=" ".join(f"{p.x},{p.y95}" for p in points),
+        latest=points[-1].title if points else "",
     )
 
 

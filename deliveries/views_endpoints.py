@@ -179,8 +179,10 @@ def endpoint_detail(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> H
     endpoint = endpoint_or_404(tenant, endpoint_id)
     with lagging_reads(request):  # the log and the charts may lag; the endpoint itself may not
         recent = list(deliveries_filter(tenant=tenant, endpoint=endpoint).order_by("-id")[:15])
-        charts = endpoint_charts(endpoint=endpoint)
-        latency_charts = endpoint_latency_charts(endpoint=endpoint)
+        # A poll endpoint makes no attempts: its page has no attempt charts.
+        poll = endpoint.kind == Endpoint.Kind.POLL
+        charts = [] if poll else endpoint_charts(endpoint=endpoint)
+        latency_charts = [] if poll else endpoint_latency_charts(endpoint=endpoint)
         lag = replica_notice(request)
     subscribed = [t.name for t in endpoint.event_types.all()]
     catalogue = list(selectors.event_types_list())

@@ -233,6 +233,12 @@ class Endpoint(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def address(self) -> str:
+        """What the dashboard names it by: its URL, or for a poll endpoint (which has none) its
+        feed, so that its links and rows are never empty."""
+        return self.url or f"Poll feed {self.pk}"
+
+    @property
     def circuit_probe_in_flight(self) -> bool:
         """An open circuit's probe is out now (its next is decided by its result)."""
         return (

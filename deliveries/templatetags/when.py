@@ -37,3 +37,11 @@ def when(moment: datetime | None, style: str = "") -> SafeString | str:
         "short" if short else "long",
         when_text(moment, short=short),
     )
+
+
+@register.filter
+def sentence(text: str) -> str:
+    """``text`` closing a sentence: a full stop added unless it ends in one already
+    ("Acme Inc." stays "Acme Inc.", never "Acme Inc..")."""
+    text = str(text)
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."

@@ -44,10 +44,29 @@
     return Promise.resolve();
   }
 
+  // Every code block (a snippet, the bytes sent, a response) gets a Copy button that copies it
+  // exactly as shown: the signed bytes must reach a verifier unchanged.
+  document.querySelectorAll("main pre").forEach(function (pre, i) {
+    if (pre.hasAttribute("data-no-copy")) return;
+    if (!pre.id) pre.id = "code-" + (i + 1);
+    var bar = document.createElement("div");
+    bar.className = "copy-bar";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn small";
+    button.textContent = "Copy";
+    button.dataset.copyTarget = "#" + pre.id;
+    button.dataset.copyExact = "";
+    if (pre.getAttribute("aria-label")) button.setAttribute("aria-label", "Copy " + pre.getAttribute("aria-label"));
+    bar.appendChild(button);
+    pre.parentNode.insertBefore(bar, pre);
+  });
+
   document.querySelectorAll("[data-copy-target]").forEach(function (button) {
     button.addEventListener("click", function () {
       var source = document.querySelector(button.dataset.copyTarget);
-      copyText(source.textContent.trim()).then(function () {
+      var text = source.textContent;
+      copyText(button.hasAttribute("data-copy-exact") ? text : text.trim()).then(function () {
         var label = button.textContent;
         button.textContent = "Copied";
         setTimeout(function () { button.textContent = label; }, 1500);
@@ -94,6 +113,25 @@
     tick();
   });
 
+  // On a phone a table is a card a row: each cell is labelled with its column's name.
+  function labelTables() {
+    document.querySelectorAll("main table:not(.stack)").forEach(function (table) {
+      var heads = table.tHead ? table.tHead.rows[0].cells : [];
+      if (!heads.length) return;
+      Array.prototype.forEach.call(table.tBodies, function (body) {
+        Array.prototype.forEach.call(body.rows, function (row) {
+          Array.prototype.forEach.call(row.cells, function (cell, i) {
+            if (!cell.hasAttribute("data-label") && heads[i] && cell.colSpan === 1) {
+              cell.setAttribute("data-label", heads[i].textContent.trim());
+            }
+          });
+        });
+      });
+      table.classList.add("stack");
+    });
+  }
+  labelTables();
+
   // Live log: re-fetch a fragment while something in it is still moving (or for a while
   // after a test event was sent, before its delivery row exists).
   document.querySelectorAll("[data-refresh-url]").forEach(function (box) {
@@ -105,6 +143,7 @@
         .then(function (r) { return r.text(); })
         .then(function (html) {
           box.innerHTML = html;
+          labelTables();
           // A fragment may carry the new state of something elsewhere on the page (the
           // delivery's status badge, the endpoint's circuit): <template data-sync="#id">.
           box.querySelectorAll("template[data-sync]").forEach(function (t) {

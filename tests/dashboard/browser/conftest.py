@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from ..conftest import PASSWORD
+from .axe_check import axe_js  # noqa: F401  (a fixture for every browser test)
 
 # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse ORM
 # calls from the test body ("you cannot call this from an async context").

@@ -3,26 +3,17 @@ the form behaviour a screen-reader user needs (errors tied to their fields, focu
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deliveries.models import Attempt, Delivery
-
-from ..conftest import make_delivery, make_user
+from ..conftest import make_user
+from .axe_check import violations as _violations
 from .conftest import open_page
+from .site_pages import build_scene, pages_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-AXE_DIR = Path(__file__).resolve().parent / "axe"
-AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
-# What WCAG 2.1 A and AA ask; a "serious" or "critical" finding fails the page.
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-BLOCKING = {"serious", "critical"}
 
 
 @pytest.fixture
@@ -32,69 +23,14 @@ def page(browser, live_server):  # type: ignore[no-untyped-def]
     yield from open_page(browser, live_server, bypass_csp=True)
 
 
-@pytest.fixture(scope="session")
-def axe_js() -> Path:
-    """axe-core as the lock file pins it (``npm ci`` on first use)."""
-    if not AXE_JS.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            reason = "npm is missing (apt-get install npm); the accessibility check needs axe-core"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=AXE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-    return AXE_JS
-
-
-def _violations(page: Any, axe_js: Path) -> list[str]:
-    page.add_script_tag(path=str(axe_js))
-    found = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:3])
-        for v in found["violations"]
-        if v["impact"] in BLOCKING
-    ]
+@pytest.fixture
+def scene(tenant, invoice_paid):  # type: ignore[no-untyped-def]
+    return build_scene(tenant, invoice_paid, make_user("sue", is_staff=True))
 
 
 @pytest.fixture
-def pages(tenant, invoice_paid):  # type: ignore[no-untyped-def]
-    from endpoints.services import endpoint_create
-
-    endpoint, _ = endpoint_create(
-        tenant=tenant, url="http://127.0.0.1:9/hook", event_types=["invoice.paid"]
-    )
-    failed = make_delivery(endpoint, invoice_paid, status=Delivery.Status.FAILED)
-    done = make_delivery(endpoint, invoice_paid, status=Delivery.Status.SUCCEEDED)
-    attempt = Attempt.objects.filter(delivery=failed).first()
-    tenant_pages = [
-        "/endpoints/",
-        "/endpoints/new/",
-        f"/endpoints/{endpoint.pk}/",
-        f"/endpoints/{endpoint.pk}/edit/",
-        "/deliveries/",
-        "/deliveries/?status=failed",
-        f"/deliveries/{failed.pk}/",
-        f"/deliveries/{done.pk}/",
-        f"/events/{failed.event_id}/",
-        "/catalogue/",
-        "/settings/",
-        "/settings/portal-links/",
-        "/search/?q=nothing",
-        "/settings/api-keys/",
-        "/events/scheduled/",
-    ]
-    if attempt is not None:
-        tenant_pages.append(f"/attempts/{attempt.pk}/")
-    return tenant_pages
+def pages(scene):  # type: ignore[no-untyped-def]
+    return [p.url(scene) for p in pages_for("tenant")]
 
 
 def _check(page: Any, axe_js: Path, paths: list[str]) -> dict[str, list[str]]:
@@ -118,14 +54,14 @@ def test_tenant_pages_have_no_serious_violations(page, sign_in, tenant, pages, a
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
-def test_read_only_member_pages_have_no_serious_violations(page, sign_in, tenant, pages, axe_js):
+def test_read_only_member_pages_have_no_serious_violations(page, sign_in, tenant, scene, axe_js):
     from endpoints.models import Membership
 
     user = make_user("rita", tenants=(tenant,))
     Membership.objects.filter(user=user).update(role=Membership.Role.VIEWER)
     sign_in("rita")
 
-    readable = [p for p in pages if not p.endswith(("/new/", "/edit/"))]
+    readable = [p.url(scene) for p in pages_for("tenant", read_only=True)]
     failures = _check(page, axe_js, readable)
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
@@ -146,15 +82,13 @@ def test_a_themed_portal_has_no_serious_violations(
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
-def test_support_and_sign_in_pages_have_no_serious_violations(page, sign_in, tenant, pages, axe_js):
+def test_support_and_sign_in_pages_have_no_serious_violations(page, sign_in, scene, axe_js):
     page.goto("/login/")
     assert _violations(page, axe_js) == []
     make_user("sam", is_staff=True)
     sign_in("sam")
 
-    paths = ["/support/", "/support/deliveries/?status=failed", "/support/jobs/", "/support/audit/"]
-    paths.append(f"/support/tenants/{tenant.slug}/")
-    paths += ["/support/stuck/", f"/support/tenants/{tenant.slug}/members/"]
+    paths = [p.url(scene) for p in pages_for("support")]
     failures = _check(page, axe_js, paths)
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in failures.items())
 

@@ -77,7 +77,7 @@ def test_reveal_copy_and_rotate_the_secret(page, sign_in, shot, tenant, invoice_
 
     secret_box = page.locator("#secret-value")
     expect(secret_box).not_to_contain_text(secret)
-    expect(page.locator("button[data-copy-target]")).to_be_hidden()
+    expect(page.locator("#secret button[data-copy-target]")).to_be_hidden()
     page.click("#secret >> text=Reveal")
     expect(secret_box).to_have_text(secret)
     page.click("#secret >> button:has-text('Copy')")
@@ -129,7 +129,7 @@ def test_send_a_test_event_and_watch_the_attempt_arrive(
     page.click("text=Attempt 1")
     expect(page.locator("#attempt-status")).to_have_text("HTTP 200")
     expect(page.locator("#request")).to_contain_text(receiver.url("/ok"))
-    expect(page.locator("#request pre")).to_contain_text('"type": "invoice.paid"')
+    expect(page.locator("#body-sent")).to_contain_text('"type":"invoice.paid"')
     expect(page.locator("#response")).to_contain_text("x-receiver")
     shot("attempt-detail")
 
