@@ -23,7 +23,8 @@ from ..conftest import make_delivery, make_user
 
 # The accessibility suite's fixtures (the CSP bypassed for axe's script only, axe-core from
 # npm); pytest finds a fixture by its name here, so the tests' parameters redefine them (F811).
-from .test_accessibility import _violations, axe_js, page  # noqa: F401
+from .axe_check import violations as _violations
+from .test_accessibility import page  # noqa: F401  (axe injected past the CSP)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
