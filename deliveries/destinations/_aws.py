@@ -3,10 +3,13 @@ and a boto3 client made in the sender's thread pool (boto3 is synchronous)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from endpoints.destinations import DestinationInvalid, Option
+
+from .base import Answer, ConnectionLost
 
 
 def common_options() -> tuple[Option, ...]:
@@ -96,3 +99,22 @@ def string_attributes(attributes: dict[str, str], limit: int = 10) -> dict[str, 
         name: {"DataType": "String", "StringValue": value}
         for name, value in list(attributes.items())[:limit]
     }
+
+
+def called(
+    service: str, count: int, send: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], list[Answer] | None]:
+    """One AWS call for a batch of ``count``: (its answer, None), or ({}, one refusal per
+    message) when AWS refused the call; a lost connection raises ``ConnectionLost`` (the sender
+    drops the client and the next try reconnects)."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    try:
+        return send(), None
+    except EndpointConnectionError as exc:
+        raise ConnectionLost(f"{service}: cannot connect to the endpoint") from exc
+    except ClientError as exc:
+        text, code = client_error(service, exc)
+        return {}, [Answer(ok=False, error=text, code=code) for _ in range(count)]
+    except BotoCoreError as exc:
+        raise ConnectionLost(f"{service}: {exc.__class__.__name__}") from exc

@@ -12,7 +12,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, ConnectionLost, Message, Target
+from .base import Adapter, Answer, Message, Target
 from .kinesis import record_data
 from .sender import sender
 
@@ -35,8 +35,6 @@ class EventBridgeAdapter(Adapter):
 
 
 def _put_events(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-
     entries = [
         {
             "Source": config["source"],
@@ -46,15 +44,11 @@ def _put_events(client: Any, config: dict[str, Any], messages: list[Message]) ->
         }
         for m in messages
     ]
-    try:
-        answer = client.put_events(Entries=entries)
-    except EndpointConnectionError as exc:
-        raise ConnectionLost("eventbridge: cannot connect to the endpoint") from exc
-    except ClientError as exc:
-        text, code = _aws.client_error("eventbridge", exc)
-        return [Answer(ok=False, error=text, code=code) for _ in messages]
-    except BotoCoreError as exc:
-        raise ConnectionLost(f"eventbridge: {exc.__class__.__name__}") from exc
+    answer, refused = _aws.called(
+        "eventbridge", len(messages), lambda: client.put_events(Entries=entries)
+    )
+    if refused is not None:
+        return refused
     answers = []
     for entry in answer.get("Entries", []):
         if entry.get("ErrorCode"):

@@ -13,7 +13,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .base import Adapter, Answer, Message, Target, render_template
 from .sender import sender
 from .templates import template_check
 
@@ -45,8 +45,6 @@ class KinesisAdapter(Adapter):
 
 
 def _put_records(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-
     records = [
         {
             "Data": record_data(m),
@@ -54,15 +52,13 @@ def _put_records(client: Any, config: dict[str, Any], messages: list[Message]) -
         }
         for m in messages
     ]
-    try:
-        answer = client.put_records(StreamName=config["stream_name"], Records=records)
-    except EndpointConnectionError as exc:
-        raise ConnectionLost("kinesis: cannot connect to the endpoint") from exc
-    except ClientError as exc:
-        text, code = _aws.client_error("kinesis", exc)
-        return [Answer(ok=False, error=text, code=code) for _ in messages]
-    except BotoCoreError as exc:
-        raise ConnectionLost(f"kinesis: {exc.__class__.__name__}") from exc
+    answer, refused = _aws.called(
+        "kinesis",
+        len(messages),
+        lambda: client.put_records(StreamName=config["stream_name"], Records=records),
+    )
+    if refused is not None:
+        return refused
     answers = []
     for record in answer.get("Records", []):
         if record.get("ErrorCode"):

@@ -12,7 +12,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .base import Adapter, Answer, Message, Target, render_template
 from .sender import sender
 from .sqs import batch_answers
 from .templates import template_check
@@ -45,8 +45,6 @@ class SNSAdapter(Adapter):
 
 
 def _publish_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-
     fifo = _fifo(config)
     entries = []
     for i, message in enumerate(messages):
@@ -59,17 +57,15 @@ def _publish_batch(client: Any, config: dict[str, Any], messages: list[Message])
             entry["MessageGroupId"] = render_template(config["message_group_id"], message)
             entry["MessageDeduplicationId"] = message.event_id
         entries.append(entry)
-    try:
-        answer = client.publish_batch(
+    answer, refused = _aws.called(
+        "sns",
+        len(messages),
+        lambda: client.publish_batch(
             TopicArn=config["topic_arn"], PublishBatchRequestEntries=entries
-        )
-    except EndpointConnectionError as exc:
-        raise ConnectionLost("sns: cannot connect to the endpoint") from exc
-    except ClientError as exc:
-        text, code = _aws.client_error("sns", exc)
-        return [Answer(ok=False, error=text, code=code) for _ in messages]
-    except BotoCoreError as exc:
-        raise ConnectionLost(f"sns: {exc.__class__.__name__}") from exc
+        ),
+    )
+    if refused is not None:
+        return refused
     return batch_answers("sns", answer, len(messages))
 
 

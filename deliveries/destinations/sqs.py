@@ -17,7 +17,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .base import Adapter, Answer, Message, Target, render_template
 from .sender import sender
 from .templates import template_check
 
@@ -54,8 +54,6 @@ class SQSAdapter(Adapter):
 
 
 def _send_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-
     fifo = _fifo(config)
     entries = []
     for i, message in enumerate(messages):
@@ -68,15 +66,13 @@ def _send_batch(client: Any, config: dict[str, Any], messages: list[Message]) ->
             entry["MessageGroupId"] = render_template(config["message_group_id"], message)
             entry["MessageDeduplicationId"] = message.event_id
         entries.append(entry)
-    try:
-        answer = client.send_message_batch(QueueUrl=config["queue_url"], Entries=entries)
-    except EndpointConnectionError as exc:
-        raise ConnectionLost("sqs: cannot connect to the endpoint") from exc
-    except ClientError as exc:
-        text, code = _aws.client_error("sqs", exc)
-        return [Answer(ok=False, error=text, code=code) for _ in messages]
-    except BotoCoreError as exc:
-        raise ConnectionLost(f"sqs: {exc.__class__.__name__}") from exc
+    answer, refused = _aws.called(
+        "sqs",
+        len(messages),
+        lambda: client.send_message_batch(QueueUrl=config["queue_url"], Entries=entries),
+    )
+    if refused is not None:
+        return refused
     return batch_answers("sqs", answer, len(messages))
 
 

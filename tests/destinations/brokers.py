@@ -5,6 +5,7 @@ run's broker URL, a stream of a name unique to each test) and the RabbitMQ on 12
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import uuid
@@ -62,7 +63,10 @@ class Rabbit:
     url: str
 
     def run(self, coro: Any) -> Any:
-        return asyncio.run(coro)
+        # On a thread of its own: a browser test earlier in the session may have left an event
+        # loop running on this one (Playwright's sync API), where asyncio.run refuses to start.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
 
     async def _connect(self) -> Any:
         import aio_pika

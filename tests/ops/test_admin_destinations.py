@@ -24,6 +24,17 @@ def admin_client() -> Client:
     return client
 
 
+def _inlines_unchanged(client: Client, url: str) -> dict[str, str]:
+    """The management form of every inline on the page (its transformation versions), as the
+    browser posts it back untouched."""
+    formsets = client.get(url).context["inline_admin_formsets"]
+    data: dict[str, str] = {}
+    for inline in formsets:
+        form = inline.formset.management_form
+        data.update({form.add_prefix(k): str(v) for k, v in form.initial.items()})
+    return data
+
+
 def test_the_password_is_never_shown_and_redacted_keeps_it(admin_client, tenant):
     endpoint, _ = endpoint_create(
         tenant=tenant,
@@ -44,6 +55,7 @@ def test_the_password_is_never_shown_and_redacted_keeps_it(admin_client, tenant)
             "headers": "{}",
             "signature_style": "standard",
             "destination": json.dumps(options),
+            **_inlines_unchanged(admin_client, url),
         },
     )
 
