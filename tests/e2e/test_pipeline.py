@@ -152,6 +152,9 @@ def test_a_killed_worker_costs_a_try_only_for_requests_it_had_started(
 ):
     """The engine claims only what it can start: after kill -9, the lease recovery charges a
     try to the requests that were in flight, and nothing else of the backlog."""
+    # Held requests must not reach the attempt timeout before the kill: a timed-out one would be
+    # recorded and sent again, and the count of requests would no longer be the count in flight.
+    e2e_settings.WEBHOOKS_ATTEMPT_TIMEOUT = 120
     endpoint_create(tenant=tenant, url=receiver.url("/hold"))
     events = [publish_event(tenant, "invoice.paid", {"n": i}) for i in range(40)]
     doomed = start_worker(tmp_path, name="doomed")
