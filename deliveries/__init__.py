@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import PayloadTooLarge, PublishError
+from .errors import PayloadTooLarge, PublishError, TenantGone
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -58,4 +58,4 @@ def publish_events(tenant: Tenant | str, items: Sequence[Mapping[str, Any]]) -> 
     return events_publish(tenant=tenant, items=items)
 
 
-__all__ = ["PayloadTooLarge", "PublishError", "publish_event", "publish_events"]
+__all__ = ["PayloadTooLarge", "PublishError", "TenantGone", "publish_event", "publish_events"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webhooks_platform.errors import InputRejected, InputTooLarge
+from webhooks_platform.errors import Gone, InputRejected, InputTooLarge
 
 
 class PublishError(InputRejected):
@@ -11,3 +11,8 @@ class PublishError(InputRejected):
 
 class PayloadTooLarge(PublishError, InputTooLarge):
     """The encoded event body is over ``WEBHOOKS_MAX_PAYLOAD_BYTES``."""
+
+
+class TenantGone(Gone):
+    """The tenant was deleted between its lookup and the event's INSERT (an app delete racing
+    the publish): nothing was stored. The APIs answer 404."""

@@ -11,3 +11,8 @@ class InputRejected(ValueError):
 
 class InputTooLarge(InputRejected):
     """Input over a size limit: 413 ``payload_too_large``."""
+
+
+class Gone(LookupError):
+    """What the request named was deleted while the request ran (a tenant deleted during a
+    publish, say): both APIs answer 404, as if the request had come a moment later."""

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ import jsonschema
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from deliveries.errors import PayloadTooLarge, PublishError
+from deliveries.errors import PayloadTooLarge, PublishError, TenantGone
 from deliveries.models import Event
 from endpoints.channels import InvalidChannels
 from endpoints.channels import channels_validate as channel_names_validate
@@ -239,14 +240,15 @@ def event_publish(
     name = event_type.name if isinstance(event_type, EventType) else str(event_type)
     fast = idempotency_key is None and only_endpoint is None and not test
     if fast and connection.vendor == "postgresql":
-        event = _publish_with_type_seen(
-            tenant=tenant_obj,
-            name=name,
-            payload=payload,
-            channels=channels,
-            tags=tags,
-            deliver_at=deliver_at,
-        )
+        with tenant_kept(tenant_obj):
+            event = _publish_with_type_seen(
+                tenant=tenant_obj,
+                name=name,
+                payload=payload,
+                channels=channels,
+                tags=tags,
+                deliver_at=deliver_at,
+            )
         if event is not None:
             return _published(event, only_endpoint=None)
     if idempotency_key is not None:
@@ -273,18 +275,42 @@ def event_publish(
     )
     if idempotency_key is None:
         # Nothing can conflict: a plain INSERT, without the savepoint's two extra round trips.
-        event.save(force_insert=True)
+        with tenant_kept(tenant_obj):
+            event.save(force_insert=True)
     else:
         try:
             with transaction.atomic():
                 event.save(force_insert=True)
         except IntegrityError:
-            # Another caller published the same key between our check and our insert.
-            first = Event.objects.get(tenant=tenant_obj, idempotency_key=idempotency_key)
+            # Another caller published the same key between our check and our insert, or the
+            # tenant was deleted meanwhile.
+            first = Event.objects.filter(tenant=tenant_obj, idempotency_key=idempotency_key)
+            if (found := first.first()) is None:
+                _tenant_kept_check(tenant_obj)
+                raise
             if repeat_raises:
-                raise EventExists(first) from None
-            return first
+                raise EventExists(found) from None
+            return found
     return _published(event, only_endpoint=only_endpoint)
+
+
+@contextmanager
+def tenant_kept(tenant: Tenant) -> Iterator[None]:
+    """Around a publish's INSERT, or the transaction that commits it (the foreign key is checked
+    at commit): an IntegrityError because the tenant was deleted meanwhile becomes
+    ``TenantGone`` (404 from the APIs) instead of a server error."""
+    try:
+        yield
+    except IntegrityError:
+        if connection.in_atomic_block and connection.needs_rollback:
+            raise  # the enclosing transaction is broken: the caller's own ``tenant_kept`` asks
+        _tenant_kept_check(tenant)
+        raise
+
+
+def _tenant_kept_check(tenant: Tenant) -> None:
+    if not Tenant.objects.filter(pk=tenant.pk).exists():
+        raise TenantGone(f"tenant {tenant.slug!r} was deleted while the event was published")
 
 
 def _published(event: Event, *, only_endpoint: Endpoint | None) -> Event:

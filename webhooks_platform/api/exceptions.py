@@ -19,7 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from webhooks_platform.errors import InputRejected, InputTooLarge
+from webhooks_platform.errors import Gone, InputRejected, InputTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _translate(exc: Exception) -> Exception:
         return exceptions.ValidationError({"non_field_errors": [str(exc)]})
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | Gone):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()

@@ -33,6 +33,7 @@ from deliveries.services.retention import IDEMPOTENCY_TTL
 from endpoints.models import IdempotentResponse, Tenant
 from endpoints.services import AlreadyExists
 from webhooks_platform.api.views import ApiView
+from webhooks_platform.errors import Gone
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def svix_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return svix_exception_handler(
             invalid("body", "", str(exc.detail), "value_error.jsondecode"), context
         )
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | Gone):
         exc = exceptions.NotFound()
     if isinstance(exc, SvixError):
         return _error(exc.status_code, exc.svix_code, str(exc.detail))

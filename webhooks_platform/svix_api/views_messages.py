@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from deliveries.errors import PublishError
 from deliveries.models import Attempt, Delivery, Event
 from deliveries.services.lifecycle import delivery_replay
-from deliveries.services.publishing import deliver_at_validate, event_publish
+from deliveries.services.publishing import deliver_at_validate, event_publish, tenant_kept
 from deliveries.services.retention import attempt_expunge, event_expunge
 from endpoints import selectors, services
 from endpoints.models import Endpoint, EventType, Tenant
@@ -133,7 +133,7 @@ class MessageListView(AppScopedView):
         payload = data.get("payload", data.get("data"))
         if payload is None:
             raise invalid("body", "payload", "payload is required (a JSON object).")
-        with transaction.atomic():
+        with tenant_kept(tenant), transaction.atomic():
             event = event_publish(
                 tenant=tenant,
                 event_type=_event_type_ensure(
