@@ -100,11 +100,20 @@ def ordered_release_and_dispatch(endpoint_ids: Iterable[str], *, now: datetime) 
     return released
 
 
-def fan_out_enqueue(*, event_ids: Sequence[str]) -> None:
-    """Mark events as queued for fan-out; enqueue them once the transaction commits."""
+def fan_out_tenants_enqueue(*, event_ids: Sequence[str], tenant_ids: Sequence[int]) -> None:
+    """Mark events as queued for fan-out; once the transaction commits, send one drain per
+    tenant (``events_fan_out_pending`` takes each tenant's waiting events in bulk)."""
     until = timezone.now() + timedelta(seconds=webhooks_settings().dispatch_timeout)
     Event.objects.filter(id__in=list(event_ids)).update(fanout_dispatched_until=until)
-    transaction.on_commit(lambda: fan_out_send(list(event_ids)))
+    transaction.on_commit(lambda: fan_out_tenants_send(list(tenant_ids)))
+
+
+def fan_out_tenants_send(tenant_ids: list[int]) -> None:
+    for tenant_id in tenant_ids:
+        try:
+            task_send(TASK_FAN_OUT_TENANT, tenant_id, queue=QUEUE_DELIVER)
+        except Exception:  # noqa: BLE001  the event rows are the truth; the sweeper re-sends
+            logger.warning("broker unavailable; the sweeper will fan out tenant %s", tenant_id)
 
 
 def fan_out_send(event_ids: list[str]) -> None:
@@ -121,7 +130,8 @@ def fan_out_send(event_ids: list[str]) -> None:
 # flag; only the publish that raises it sends a message, and the task that answers it drops the
 # flag, then fans out every event of the tenant still waiting, in bulk. An event committed before
 # the flag is dropped is seen by that drain; one committed after raises the flag again. A lost
-# message only delays: the flag expires, and the sweeper fans out overdue events one by one.
+# message only delays: the flag expires, and the sweeper sends each tenant with overdue events
+# one drain message.
 
 FANOUT_FLAG_SECONDS = 30
 _redis_client: Any = None

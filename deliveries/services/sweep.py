@@ -28,7 +28,7 @@ from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
-from .dispatch import deliveries_dispatch, fan_out_enqueue, ordered_release_and_dispatch
+from .dispatch import deliveries_dispatch, fan_out_tenants_enqueue, ordered_release_and_dispatch
 from .jobs import jobs_recover_stalled, jobs_send
 from .operational import delivery_exhausted
 
@@ -120,7 +120,7 @@ def _cancel_orphans(now: datetime) -> int:
 def _fan_out_stragglers(now: datetime) -> int:
     ws = webhooks_settings()
     with transaction.atomic():
-        ids = list(
+        rows = list(
             skip_locked(
                 Event.objects.filter(
                     fanned_out_at__isnull=True,
@@ -130,12 +130,17 @@ def _fan_out_stragglers(now: datetime) -> int:
                     Q(fanout_dispatched_until__isnull=True) | Q(fanout_dispatched_until__lt=now)
                 )
                 .order_by("created_at")
-                .values_list("id", flat=True)
+                .values_list("id", "tenant_id")
             )[:SWEEP_LIMIT]
         )
-        if ids:
-            fan_out_enqueue(event_ids=ids)
-    return len(ids)
+        if rows:
+            # One drain per tenant, not one message per event: after workers were down past
+            # the grace, a backlog then fans out in bulk instead of one event at a time.
+            fan_out_tenants_enqueue(
+                event_ids=[event_id for event_id, _ in rows],
+                tenant_ids=sorted({tenant_id for _, tenant_id in rows}),
+            )
+    return len(rows)
 
 
 #: A running job whose worker has not written a heartbeat for this long is taken to be dead.

@@ -2,12 +2,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from celery.signals import before_task_publish
 from django.utils import timezone
 
 from deliveries import publish_event
 from deliveries.models import Attempt, Delivery, Event
 from deliveries.services.endpoint_lifecycle import endpoint_disable, endpoint_enable
-from deliveries.services.fanout import event_fan_out
+from deliveries.services.fanout import event_fan_out, fan_out_tenant_drain
 from deliveries.services.sweep import LEASE_LOST_ERROR, sweep
 from endpoints.services import endpoint_create
 from tests.engine import deliver_due
@@ -61,6 +62,39 @@ def test_event_whose_fan_out_never_ran_is_fanned_out_again(tenant, invoice_paid)
     later = sweep(now=timezone.now() + timedelta(minutes=5))
     assert later.fan_outs == 1
     assert Event.objects.get(pk=event.pk).fanout_dispatched_until > timezone.now()
+
+
+def test_overdue_events_are_fanned_out_by_one_drain_per_tenant(
+    tenant, other_tenant, invoice_paid, django_capture_on_commit_callbacks
+):
+    """Workers down past the grace left a backlog: the sweeper sends one message per tenant,
+    whose drain takes the tenant's events in bulk, not one message (and one fan-out) per event."""
+    for n in range(5):
+        publish_event(tenant, "invoice.paid", {"n": n})
+    for n in range(3):
+        publish_event(other_tenant, "invoice.paid", {"n": n})
+    sent: list[tuple[str, list[object]]] = []
+
+    def published(sender: str, body: tuple, **_: object) -> None:
+        sent.append((sender, list(body[0])))
+
+    before_task_publish.connect(published, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            report = sweep(now=timezone.now() + timedelta(minutes=5))
+    finally:
+        before_task_publish.disconnect(published)
+
+    assert report.fan_outs == 8
+    assert sorted(sent) == sorted(
+        [
+            ("deliveries.fan_out_tenant", [tenant.pk]),
+            ("deliveries.fan_out_tenant", [other_tenant.pk]),
+        ]
+    )
+    assert fan_out_tenant_drain(tenant_id=tenant.pk) == 5
+    assert fan_out_tenant_drain(tenant_id=other_tenant.pk) == 3
+    assert not Event.objects.filter(fanned_out_at__isnull=True).exists()
 
 
 def test_disable_cancels_and_enable_resumes(delivery):
