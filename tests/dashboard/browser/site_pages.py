@@ -1,7 +1,7 @@
 """Every page of the portal and the support console, in one registry the browser tests walk.
 
-A page is a URL builder over a :class:`Scene` (a tenant with an endpoint of each kind, push and
-poll, deliveries, an attempt, a job, a portal link and audit entries). A new page is one line in
+A page is a URL builder over a :class:`Scene` (a tenant with a push, a poll and a RabbitMQ
+endpoint, deliveries, attempts, a job, a portal link and audit entries). A new page is one line in
 ``PAGES``; a test that needs more data adds it to :func:`build_scene`.
 """
 
@@ -25,10 +25,13 @@ class Scene:
     tenant: Tenant
     push: Endpoint
     poll: Endpoint
+    queue: Endpoint
     failed: Delivery
     succeeded: Delivery
     polled: Delivery
+    queued: Delivery
     attempt: Attempt
+    queued_attempt: Attempt
     job: Job
 
 
@@ -55,6 +58,10 @@ PAGES: list[SitePage] = [
     SitePage("endpoint-new", "tenant", _fixed("/endpoints/new/"), writes=True),
     SitePage("endpoint-push", "tenant", lambda s: f"/endpoints/{s.push.pk}/"),
     SitePage("endpoint-poll", "tenant", lambda s: f"/endpoints/{s.poll.pk}/"),
+    SitePage("endpoint-queue", "tenant", lambda s: f"/endpoints/{s.queue.pk}/"),
+    SitePage(
+        "endpoint-queue-edit", "tenant", lambda s: f"/endpoints/{s.queue.pk}/edit/", writes=True
+    ),
     SitePage("endpoint-edit", "tenant", lambda s: f"/endpoints/{s.push.pk}/edit/", writes=True),
     SitePage(
         "endpoint-poll-edit", "tenant", lambda s: f"/endpoints/{s.poll.pk}/edit/", writes=True
@@ -72,6 +79,8 @@ PAGES: list[SitePage] = [
     SitePage("delivery-failed", "tenant", lambda s: f"/deliveries/{s.failed.pk}/"),
     SitePage("delivery-succeeded", "tenant", lambda s: f"/deliveries/{s.succeeded.pk}/"),
     SitePage("delivery-polled", "tenant", lambda s: f"/deliveries/{s.polled.pk}/"),
+    SitePage("delivery-queued", "tenant", lambda s: f"/deliveries/{s.queued.pk}/"),
+    SitePage("attempt-queued", "tenant", lambda s: f"/attempts/{s.queued_attempt.pk}/"),
     SitePage("event", "tenant", lambda s: f"/events/{s.failed.event_id}/"),
     SitePage("attempt", "tenant", lambda s: f"/attempts/{s.attempt.pk}/"),
     SitePage("catalogue", "tenant", _fixed("/catalogue/")),
@@ -109,7 +118,8 @@ LONG_URL = "https://127.0.0.1:8443/hooks/" + "billing-service/" * 3 + "invoice-e
 
 
 def build_scene(tenant: Tenant, event_type: Any, staff: Any) -> Scene:
-    """The data every page shows something of: both endpoint kinds, each delivery state that
+    """The data every page shows something of: a push, a poll and a queue (RabbitMQ) endpoint,
+    each delivery state that
     has its own panels, a read of the feed, a bulk job, a portal link and audit entries."""
     from deliveries.services.jobs import job_bulk_replay_create, job_recover_create
     from endpoints.portal import portal_link_create
@@ -136,6 +146,18 @@ def build_scene(tenant: Tenant, event_type: Any, staff: Any) -> Scene:
     )
     polled = make_delivery(poll, event_type, status=Delivery.Status.SUCCEEDED, response_status=None)
     FeedFetch.objects.create(endpoint=poll, consumer="ledger", after=0, count=1, last_position=1)
+    # A destination beyond HTTP: its options (the password redacted) and its attempts' answers.
+    queue, _ = endpoint_create(
+        tenant=tenant,
+        kind="rabbitmq",
+        description="Invoices to the ledger queue",
+        destination={
+            "url": "amqp://ledger@127.0.0.1:5672/billing-vhost",
+            "password": "guest",
+            "exchange": "billing.invoices",
+        },
+    )
+    queued = make_delivery(queue, event_type, status=Delivery.Status.SUCCEEDED, response_status=202)
     attempt = Attempt.objects.get(delivery=failed)
     job = job_bulk_replay_create(
         tenant=tenant,
@@ -158,6 +180,9 @@ def build_scene(tenant: Tenant, event_type: Any, staff: Any) -> Scene:
         failed=failed,
         succeeded=succeeded,
         polled=polled,
+        queue=queue,
+        queued=queued,
         attempt=attempt,
+        queued_attempt=Attempt.objects.get(delivery=queued),
         job=job,
     )
