@@ -1,4 +1,5 @@
-"""Why a delivery waits, in words: ``{{ delivery|waiting }}`` for a pending delivery."""
+"""Why a delivery waits, in words: ``{{ delivery|waiting }}`` for a pending delivery; and what
+an attempt was answered: ``{{ attempt.response_status|answer:attempt.endpoint }}``."""
 
 from __future__ import annotations
 
@@ -60,3 +61,15 @@ def waiting(delivery: Any) -> str:
     elif schedule is not ws.retry_schedule:
         whose = " (the event type's retry schedule)"
     return f"retry {delivery.scheduled_attempts + 1} of {len(schedule) + 1} at {_at(due)}{whose}"
+
+
+@register.filter
+def answer(status: int | None, endpoint: Any = None) -> str:
+    """An attempt's answer as the log shows it. A webhook's is its HTTP status ("HTTP 200") or
+    "no response"; a destination (a broker, a stream, AWS) answers no HTTP status — its sender
+    records an accepted message as 202 and a refused one as 0 — so it reads "accepted" or
+    "not accepted" (the error and the broker's code sit beside it)."""
+    kind = getattr(endpoint, "kind", "push")
+    if kind not in ("push", "poll"):
+        return "accepted" if status == 202 else "not accepted"
+    return f"HTTP {status}" if status else "no response"

@@ -12,7 +12,10 @@ from deliveries.models import Attempt, Event
 from deliveries.services.fanout import event_fan_out
 from endpoints import destinations
 from endpoints.models import Endpoint
+from endpoints.services import endpoint_create
 from tests.engine import deliver_due
+
+from .conftest import make_delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +93,41 @@ def test_editing_keeps_the_redacted_password(client_for, member, tenant, invoice
     endpoint.refresh_from_db()
     assert endpoint.url.endswith("#b")
     assert destinations.config_open("rabbitmq", endpoint.destination)["password"] == "hunter2-long"
+
+
+def test_a_destination_attempt_reads_accepted_not_an_http_status(
+    client_for, member, tenant, invoice_paid
+):
+    """A broker answers no HTTP status: the log said "HTTP 202" for an accepted message and "no
+    response" for a refused one. Every page that shows the answer says what happened instead."""
+    queue, _ = endpoint_create(
+        tenant=tenant,
+        kind="rabbitmq",
+        destination={"url": "amqp://127.0.0.1:5672/", "exchange": "billing"},
+    )
+    push, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/hook")
+    accepted = make_delivery(queue, invoice_paid, status="succeeded", response_status=202)
+    refused = make_delivery(queue, invoice_paid, status="failed", response_status=0)
+    webhook = make_delivery(push, invoice_paid, status="succeeded", response_status=202)
+    client = client_for(member)
+
+    def text(url: str) -> str:
+        response = client.get(url)
+        assert response.status_code == 200
+        return " ".join(response.content.decode().split())
+
+    for delivery, expected in ((accepted, ">accepted<"), (refused, ">not accepted<")):
+        attempt = Attempt.objects.get(delivery=delivery)
+        for page in (
+            text(reverse("attempt-detail", args=[attempt.pk])),
+            text(reverse("delivery-detail", args=[delivery.pk])),
+            text(reverse("event-detail", args=[delivery.event_id])),
+        ):
+            assert expected in page
+            assert "HTTP 202" not in page
+            assert "no response" not in page
+    log = text(reverse("endpoint-delivery-log", args=[queue.pk]))
+    assert log.count(">accepted<") == 1
+    assert log.count(">not accepted<") == 1
+    webhook_attempt = Attempt.objects.get(delivery=webhook)
+    assert "HTTP 202" in text(reverse("attempt-detail", args=[webhook_attempt.pk]))
