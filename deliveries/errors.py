@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webhooks_platform.errors import InputRejected, InputTooLarge
+from platform_core.errors import InputRejected, InputTooLarge
 
 
 class PublishError(InputRejected):

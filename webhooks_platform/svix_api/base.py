@@ -32,7 +32,7 @@ from deliveries.services.publishing import EventExists
 from deliveries.services.retention import IDEMPOTENCY_TTL
 from endpoints.models import IdempotentResponse, Tenant
 from endpoints.services import AlreadyExists
-from webhooks_platform.api.views import ApiView
+from platform_core.api.views import ApiView
 
 logger = logging.getLogger(__name__)
 
