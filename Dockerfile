@@ -2,6 +2,7 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml ./
+COPY platform_core ./platform_core
 COPY webhooks_platform ./webhooks_platform
 COPY endpoints ./endpoints
 COPY deliveries ./deliveries

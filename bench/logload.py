@@ -136,7 +136,7 @@ def run(attempts: int, requests: int, receiver_base: str) -> dict[str, Any]:
     from django.utils import timezone
 
     from deliveries.models import Delivery
-    from webhooks_platform.pagination import encode_cursor
+    from platform_core.pagination import encode_cursor
 
     data = load(attempts, receiver_base)
     tenant, endpoint = data["tenant"], data["endpoint"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webhooks_platform.errors import Gone, InputRejected, InputTooLarge
+from platform_core.errors import Gone, InputRejected, InputTooLarge
 
 
 class PublishError(InputRejected):

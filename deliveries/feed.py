@@ -38,7 +38,7 @@ from deliveries.long_poll import poll_wait_reserve
 from deliveries.models import Event, FeedConsumer, FeedFetch, FeedItem
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_secrets_live, headers_redacted
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 MAX_LIMIT = 250
 MAX_WAIT_SECONDS = 30.0

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from django.core.cache import cache
 
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 logger = logging.getLogger(__name__)
 

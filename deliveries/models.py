@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from endpoints.models import Endpoint, EventType, Tenant
-from webhooks_platform.ids import new_event_id
+from platform_core.ids import new_event_id
 
 
 class Event(models.Model):

@@ -12,7 +12,7 @@ events due before it go first, and it goes when due, before those due after it. 
 it waits for a retry, later ones stay held; nor is one released while an earlier event of the
 tenant waits for its fan-out (fan-outs of single events may finish out of order).
 
-Publish order is event id order: a process's ids only grow (``webhooks_platform.ids``), and
+Publish order is event id order: a process's ids only grow (``platform_core.ids``), and
 ids from several processes follow their clocks. An event whose publishing transaction commits
 after a later event of the same endpoint was sent goes out after it: the sender cannot wait
 for what it cannot see.
@@ -43,7 +43,7 @@ from django.db.models.functions import Coalesce
 
 from deliveries.models import Delivery, Event
 from endpoints.models import Endpoint
-from webhooks_platform.db import bound_cursor
+from platform_core.db import bound_cursor
 
 _BUSY = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 

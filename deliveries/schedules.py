@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from endpoints.selectors import event_type_retry_schedules
-from webhooks_platform.conf import WebhooksSettings
+from platform_core.conf import WebhooksSettings
 
 
 def retry_schedule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 from .services.engines import engine, engine_wake_deliveries
 from .services.fanout import event_fan_out, fan_out_tenant_drain

@@ -16,12 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from endpoints.dashboard import audit, endpoint_or_404, tenant_view
 from endpoints.models import Tenant
 from endpoints.selectors import endpoints_push_choices, event_types_list
 from endpoints.services import is_platform_header
-from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
-from webhooks_platform.pagination import InvalidCursor, keyset_page
-from webhooks_platform.replica import reads_may_lag
+from platform_core.dashboard import flat_message
+from platform_core.pagination import InvalidCursor, keyset_page
+from platform_core.replica import reads_may_lag
 
 from . import selectors, signing
 from .models import Attempt, Delivery, Job

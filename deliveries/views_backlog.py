@@ -10,7 +10,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from webhooks_platform.dashboard import audit, flat_message, staff_view
+from endpoints.dashboard import audit
+from platform_core.dashboard import flat_message, staff_view
 
 from . import selectors
 from .backlog import COUNTED_VIEWS, WAITING_VIEWS, endpoints_backlog, waiting_totals

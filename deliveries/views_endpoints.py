@@ -16,14 +16,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from endpoints import selectors, services, url_safety
+from endpoints.dashboard import audit, endpoint_or_404, tenant_view
 from endpoints.forms import EndpointForm, endpoint_form_initial, service_kwargs
 from endpoints.models import Endpoint, Tenant
 from endpoints.retry_schedule import schedule_text
 from endpoints.verify_snippets import verify_snippets
 from endpoints.views_secrets import ROTATION_GRACE_CHOICES
-from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.dashboard import audit, endpoint_or_404, tenant_view
-from webhooks_platform.replica import lagging_reads, replica_notice
+from platform_core.conf import webhooks_settings
+from platform_core.replica import lagging_reads, replica_notice
 
 from . import PublishError
 from .feed import consumers_lag

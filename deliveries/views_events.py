@@ -9,8 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from endpoints.dashboard import audit, endpoint_or_404, tenant_view
 from endpoints.models import Tenant
-from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
+from platform_core.dashboard import flat_message
 
 from . import selectors
 from .backlog import events_scheduled

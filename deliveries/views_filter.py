@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET
 from django_ratelimit.core import is_ratelimited
 
 from endpoints import payload_filter
+from endpoints.dashboard import endpoint_or_404, tenant_view
 from endpoints.models import Tenant
-from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.dashboard import endpoint_or_404, tenant_view
+from platform_core.conf import webhooks_settings
 
 from .selectors import endpoint_recent_bodies
 

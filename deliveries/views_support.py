@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from endpoints.dashboard import audit
 from endpoints.models import Endpoint, Tenant
 from endpoints.portal import portal_links_expire_all
 from endpoints.selectors import (
@@ -25,8 +26,8 @@ from endpoints.selectors import (
     tenant_get,
 )
 from endpoints.views_portal import links_context
-from webhooks_platform.dashboard import audit, flat_message, staff_view
-from webhooks_platform.replica import reads_may_lag
+from platform_core.dashboard import flat_message, staff_view
+from platform_core.replica import reads_may_lag
 
 from . import selectors
 from .backlog import WAITING_VIEWS

@@ -18,10 +18,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
+from endpoints.dashboard import endpoint_or_404, tenant_view
 from endpoints.models import Tenant
 from endpoints.services import transformations
-from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.dashboard import endpoint_or_404, flat_message, tenant_view
+from platform_core.conf import webhooks_settings
+from platform_core.dashboard import flat_message
 
 from .selectors import endpoint_recent_bodies
 

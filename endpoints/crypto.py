@@ -14,7 +14,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 
 class SecretDecryptionError(RuntimeError):

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from webhooks_platform.dashboard import validation_messages
+from platform_core.dashboard import validation_messages
 
 from . import destinations, payload_filter, retry_schedule, selectors, services
 from .models import Endpoint

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from endpoints.destinations import kind_choices
-from webhooks_platform.ids import new_app_id, new_endpoint_id, new_portal_link_id
+from platform_core.ids import new_app_id, new_endpoint_id, new_portal_link_id
 
 EVENT_TYPE_NAME_RE = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 # The platform's internal tenant whose endpoints are the operators' URLs (operational webhooks).

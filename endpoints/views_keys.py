@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from webhooks_platform.dashboard import audit, tenant_view
+from endpoints.dashboard import audit, tenant_view
 
 from . import selectors, services
 from .models import Tenant

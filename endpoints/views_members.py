@@ -12,7 +12,8 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from webhooks_platform.dashboard import audit, staff_view
+from endpoints.dashboard import audit
+from platform_core.dashboard import staff_view
 
 from .models import Membership, Tenant
 from .selectors import tenant_get

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webhooks_platform.dashboard import (
+from endpoints.dashboard import (
     PORTAL_LINK_KEY,
     PORTAL_SESSION_KEY,
     SELECTED_TENANT_KEY,
@@ -20,7 +20,7 @@ from webhooks_platform.dashboard import (
     tenant_view,
     viewer_resolve,
 )
-from webhooks_platform.embedding import entry_frame_origins
+from endpoints.embedding import entry_frame_origins
 
 from . import portal
 from .models import Tenant

@@ -12,7 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
+from endpoints.dashboard import audit, endpoint_or_404, tenant_view
+from platform_core.dashboard import flat_message
 
 from . import services
 from .models import Tenant

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from webhooks_platform import ids
+from platform_core import ids
 
 
 def test_ids_made_in_a_burst_only_grow_and_never_repeat():

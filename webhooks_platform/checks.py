@@ -97,7 +97,7 @@ def check_webhooks_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
 
 @register()
 def check_operations_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
-    from webhooks_platform.conf import webhooks_settings
+    from platform_core.conf import webhooks_settings
 
     problems: list[Error] = []
     ws = webhooks_settings()

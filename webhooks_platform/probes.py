@@ -1,4 +1,5 @@
-"""What load balancers, compose and Prometheus call: readiness and metrics.
+"""What load balancers, compose and Prometheus call: readiness and metrics (with the gauges read
+from the apps' tables at each scrape, ``DatabaseCollector``).
 
 ``/healthz`` (in urls.py) only says the process answers; ``/readyz`` also checks the database and
 the broker, each with a short timeout, so a probe never hangs on a dead dependency.
@@ -8,12 +9,18 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Iterator
 
 from django.db import connections
+from django.db.models import Count, Min, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
-from webhooks_platform.conf import webhooks_settings
+from platform_core import metrics
+from platform_core.conf import webhooks_settings
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +41,7 @@ def database_check(alias: str) -> str | None:
 
 def broker_check(timeout: float) -> str | None:
     """None when the broker accepts a connection within ``timeout`` seconds."""
-    from webhooks_platform.celery import app
+    from platform_core.celery import app
 
     try:
         with app.connection_for_write(connect_timeout=timeout) as conn:
@@ -90,8 +97,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     With no token configured and no staff session the page answers 404, so an unconfigured
     deployment does not even reveal that it exports metrics.
     """
-    from webhooks_platform import metrics
-
     token = webhooks_settings().metrics_token
     presented = _bearer(request)
     allowed = bool(token) and hmac.compare_digest(presented.encode(), token.encode())
@@ -100,5 +105,47 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         if not token:
             raise Http404
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
-    body, content_type = metrics.render()
+    body, content_type = metrics.render(DatabaseCollector())
     return HttpResponse(body, content_type=content_type)
+
+
+class DatabaseCollector(Collector):
+    """Backlog and endpoint health, read from the database at each scrape.
+
+    Three small queries, each served by an index (``delivery_due_idx``) or by the endpoints table,
+    which is small next to the delivery tables.
+    """
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from deliveries.models import Delivery
+        from endpoints.models import Endpoint
+
+        now = timezone.now()
+        due = Delivery.objects.filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lte=now
+        ).aggregate(count=Count("id"), oldest=Min("next_attempt_at"))
+        endpoints = Endpoint.objects.filter(deleted_at__isnull=True).aggregate(
+            disabled=Count("id", filter=Q(enabled=False)),
+            circuit_open=Count("id", filter=Q(circuit_state="open")),
+        )
+        oldest = due["oldest"]
+        yield GaugeMetricFamily(
+            f"{metrics.PREFIX}_deliveries_due",
+            "Deliveries due for an attempt now and not yet sent (the backlog).",
+            value=due["count"] or 0,
+        )
+        yield GaugeMetricFamily(
+            f"{metrics.PREFIX}_deliveries_due_oldest_age_seconds",
+            "How long the oldest due delivery has been waiting past its due time (0: none).",
+            value=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        )
+        yield GaugeMetricFamily(
+            f"{metrics.PREFIX}_endpoints_disabled",
+            "Endpoints disabled (by a user, by 410 Gone or after failing too long).",
+            value=endpoints["disabled"] or 0,
+        )
+        yield GaugeMetricFamily(
+            f"{metrics.PREFIX}_endpoints_circuit_open",
+            "Endpoints whose circuit breaker is open.",
+            value=endpoints["circuit_open"] or 0,
+        )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import environ
 
-from webhooks_platform.proxies import client_ip_settings
+from platform_core.proxies import client_ip_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outside the session middleware, so a session saved on the way out counts as a write.
-    "webhooks_platform.replica.ReadYourWritesMiddleware",
+    "platform_core.replica.ReadYourWritesMiddleware",
     "webhooks_platform.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,7 +66,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Inside the two above (it runs before them on the way out): lets a tenant's portal be
     # framed by the origins it lists, and its logo load.
-    "webhooks_platform.embedding.PortalFrameMiddleware",
+    "endpoints.embedding.PortalFrameMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into a 429.
     "axes.middleware.AxesMiddleware",
 ]
@@ -84,7 +84,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 # Behind a proxy, the client's address is in X-Forwarded-For: say how many proxies to trust
-# (webhooks_platform.proxies: counted from the right, so a forged entry is never taken).
+# (platform_core.proxies: counted from the right, so a forged entry is never taken).
 WEBHOOKS_TRUSTED_PROXY_COUNT = env.int("WEBHOOKS_TRUSTED_PROXY_COUNT", default=0)
 _client_ip = client_ip_settings(trusted_proxies=WEBHOOKS_TRUSTED_PROXY_COUNT)
 AXES_IPWARE_PROXY_COUNT = _client_ip["AXES_IPWARE_PROXY_COUNT"]
@@ -137,8 +137,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "webhooks_platform.embedding.portal_look",
-                "webhooks_platform.replica.replica_notice",
+                "endpoints.embedding.portal_look",
+                "platform_core.replica.replica_notice",
             ],
         },
     },
@@ -183,7 +183,7 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.contrib.gis.db.b
         _db["CONN_HEALTH_CHECKS"] = True
 
 # A read replica (streaming, PostgreSQL) for the reads that may lag: the delivery log, search,
-# charts (webhooks_platform/replica.py says which, and why nothing else). Same options as the
+# charts (platform_core/replica.py says which, and why nothing else). Same options as the
 # primary; never migrated; in tests, a mirror of the test database unless a test says otherwise.
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
@@ -193,7 +193,7 @@ if env.str("DATABASE_REPLICA_URL", default=""):
                 dict(_db[_key]) if isinstance(_db[_key], dict) else _db[_key]
             )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
-DATABASE_ROUTERS = ["webhooks_platform.replica.ReplicaRouter"]
+DATABASE_ROUTERS = ["platform_core.replica.ReplicaRouter"]
 # After a request that wrote, that browser reads from the primary for this long (its own write
 # must show on the page it is sent to); a page read from a replica this far behind says so.
 DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=30)
@@ -227,7 +227,7 @@ LOGIN_URL = "/login/"
 
 # --- Celery ---------------------------------------------------------------------------------
 # The embedded default keeps its queues in a SQLite file beside the database
-# (webhooks_platform/sqlite_broker.py says why not kombu's filesystem transport).
+# (platform_core/sqlite_broker.py says why not kombu's filesystem transport).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="sqlite://")
 if CELERY_BROKER_URL.startswith("sqlite://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -255,7 +255,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# --- The platform's own settings (read through webhooks_platform.conf.webhooks_settings) -----
+# --- The platform's own settings (read through platform_core.conf.webhooks_settings) -----
 WEBHOOKS_RETRY_SCHEDULE = env.list(
     "WEBHOOKS_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
 )
@@ -361,8 +361,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"()": "webhooks_platform.logging.TextFormatter"},
-        "json": {"()": "webhooks_platform.logging.JsonFormatter"},
+        "text": {"()": "platform_core.logging.TextFormatter"},
+        "json": {"()": "platform_core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
@@ -393,11 +393,11 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["webhooks_platform.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["webhooks_platform.api.permissions.HasApiKey"],
-    "DEFAULT_PARSER_CLASSES": ["webhooks_platform.api.parsers.JSONParser"],
+    "DEFAULT_PERMISSION_CLASSES": ["platform_core.api.permissions.HasApiKey"],
+    "DEFAULT_PARSER_CLASSES": ["platform_core.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "webhooks_platform.api.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["webhooks_platform.api.throttling.ApiKeyThrottle"],
+    "EXCEPTION_HANDLER": "platform_core.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["platform_core.api.throttling.ApiKeyThrottle"],
     # The API has keys, not users: no AnonymousUser (and no auth app lookups) for keyless calls.
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -11,8 +11,8 @@ from deliveries.errors import PublishError
 from deliveries.models import Delivery, Event, Job
 from deliveries.services.jobs import job_outcomes, job_scope
 from deliveries.services.publishing import payload_check
-from webhooks_platform.api.pagination import PageQuerySerializer
-from webhooks_platform.api.serializers import AwareDateTimeField, StrictCharField
+from platform_core.api.pagination import PageQuerySerializer
+from platform_core.api.serializers import AwareDateTimeField, StrictCharField
 
 
 class _WindowSerializer(serializers.Serializer):

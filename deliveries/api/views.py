@@ -16,12 +16,13 @@ from deliveries.services.jobs import job_recover_create
 from deliveries.services.lifecycle import delivery_replay
 from deliveries.services.publishing import event_publish, event_send_test
 from deliveries.services.publishing_batch import PublishResult, events_publish
+from endpoints.api.base import TenantView
 from endpoints.api.views import TENANT_PARAM, EndpointView
 from endpoints.services import audit_record
-from webhooks_platform.api.exceptions import error_body, validation_error_body
-from webhooks_platform.api.pagination import PageQuerySerializer, page_response, paginated
-from webhooks_platform.api.permissions import HasApiKey
-from webhooks_platform.api.views import TenantView, responses, unknown_fields
+from platform_core.api.exceptions import error_body, validation_error_body
+from platform_core.api.pagination import PageQuerySerializer, page_response, paginated
+from platform_core.api.permissions import HasApiKey
+from platform_core.api.views import responses, unknown_fields
 
 from .serializers import (
     DETAIL_ATTEMPTS,

@@ -18,7 +18,7 @@ from endpoints.api.serializers import (
     EndpointUpdateInSerializer,
 )
 from endpoints.api.views import NO_CONTENT, TENANT_PARAM, EndpointView
-from webhooks_platform.api.views import responses
+from platform_core.api.views import responses
 
 
 class EndpointDetailView(EndpointView):

@@ -26,9 +26,9 @@ from deliveries.feed import (
 from deliveries.long_poll import RETRY_AFTER_SECONDS
 from endpoints.api.views import TENANT_PARAM, EndpointView
 from endpoints.models import Endpoint
-from webhooks_platform.api.exceptions import error_body
-from webhooks_platform.api.throttling import ApiKeyThrottle, PollThrottle
-from webhooks_platform.api.views import responses
+from platform_core.api.exceptions import error_body
+from platform_core.api.throttling import ApiKeyThrottle, PollThrottle
+from platform_core.api.views import responses
 
 
 class FeedQuerySerializer(serializers.Serializer):

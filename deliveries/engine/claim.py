@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from deliveries.models import Delivery, Event
-from webhooks_platform.db import bound_cursor
+from platform_core.db import bound_cursor
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from django.db.models import OuterRef, Q, Subquery
 from endpoints import crypto, destinations
 from endpoints.models import OPERATIONS_TENANT_SLUG, Endpoint, EndpointSecret, Transformation
 from endpoints.services import headers_open
-from webhooks_platform.conf import Network, WebhooksSettings
+from platform_core.conf import Network, WebhooksSettings
 
 from .health import CIRCUIT_OPEN
 

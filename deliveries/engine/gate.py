@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from endpoints.models import Endpoint
-from webhooks_platform.conf import WebhooksSettings
+from platform_core.conf import WebhooksSettings
 
 from .claim import Want
 from .endpoint_cache import EndpointView

@@ -15,7 +15,7 @@ from django.db.models import Case, DateTimeField, F, Value, When
 from deliveries import policy
 from deliveries.models import Delivery
 from endpoints.models import Endpoint
-from webhooks_platform.conf import WebhooksSettings
+from platform_core.conf import WebhooksSettings
 
 from .effects import Effects
 

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from deliveries import transport
 from deliveries.destinations import sender as destination_sender
-from webhooks_platform.conf import WebhooksSettings, webhooks_settings
+from platform_core.conf import WebhooksSettings, webhooks_settings
 
 from . import register_local
 from .claim import Claimed, claim, discover

@@ -25,8 +25,8 @@ from deliveries import policy, transport
 from deliveries.models import Attempt, Delivery
 from deliveries.ordering import ordered_release_rows
 from deliveries.schedules import retry_schedule
-from webhooks_platform import metrics
-from webhooks_platform.conf import WebhooksSettings
+from platform_core import metrics
+from platform_core.conf import WebhooksSettings
 
 from .claim import Claimed, claimed_released
 from .effects import Effects

@@ -12,7 +12,7 @@ from deliveries.destinations.sender import DestinationRequest
 from endpoints import destinations
 from endpoints.models import EventType
 from endpoints.services import headers_redacted
-from webhooks_platform.conf import WebhooksSettings
+from platform_core.conf import WebhooksSettings
 
 from .claim import Claimed
 from .endpoint_cache import EndpointView

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from webhooks_platform.conf import WebhooksSettings
+from platform_core.conf import WebhooksSettings
 
 from .handover import Reservations
 

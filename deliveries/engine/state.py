@@ -14,8 +14,8 @@ from django.db import connection
 
 from deliveries import policy
 from deliveries.models import Attempt, Delivery
-from webhooks_platform.conf import WebhooksSettings
-from webhooks_platform.db import bound_cursor
+from platform_core.conf import WebhooksSettings
+from platform_core.db import bound_cursor
 
 ERROR_MAX = 500
 

@@ -28,7 +28,7 @@ from deliveries import transport
 from deliveries.destinations import sender as destination_sender
 from deliveries.models import Delivery
 from endpoints import transformation
-from webhooks_platform.conf import WebhooksSettings
+from platform_core.conf import WebhooksSettings
 
 from .claim import Claimed
 from .endpoint_cache import EndpointView

@@ -2,9 +2,10 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import webhooks_platform.ids
 from django.conf import settings
 from django.db import migrations, models
+
+import platform_core.ids
 
 
 class Migration(migrations.Migration):
@@ -20,7 +21,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Event',
             fields=[
-                ('id', models.CharField(default=webhooks_platform.ids.new_event_id, editable=False, max_length=40, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=platform_core.ids.new_event_id, editable=False, max_length=40, primary_key=True, serialize=False)),
                 ('body', models.TextField()),
                 ('idempotency_key', models.CharField(blank=True, max_length=255, null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),

@@ -17,8 +17,8 @@ from django.utils import timezone
 from deliveries.engine import has_local, wake_local
 from deliveries.models import Delivery, Event
 from deliveries.ordering import ordered_release
-from webhooks_platform.celery import QUEUE_DELIVER, QUEUE_RETRY, app
-from webhooks_platform.conf import webhooks_settings
+from platform_core.celery import QUEUE_DELIVER, QUEUE_RETRY, app
+from platform_core.conf import webhooks_settings
 
 logger = logging.getLogger(__name__)
 

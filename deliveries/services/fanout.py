@@ -8,8 +8,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deliveries.models import Delivery, Event, FeedItem
-from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.db import skip_locked
+from platform_core.conf import webhooks_settings
+from platform_core.db import skip_locked
 
 from .dispatch import deliveries_dispatch, fanout_flag_clear, fanout_flag_hold
 from .fanout_insert import deliveries_insert, first_try, held, ordered_release

@@ -16,7 +16,7 @@ from deliveries.engine import adopt_local, has_local, reserve_local, wake_local
 from deliveries.engine.claim import Claimed
 from deliveries.engine.handover import Adopted, Handover, deliveries_hand_back
 from deliveries.models import Delivery, Event
-from webhooks_platform.db import bound_cursor
+from platform_core.db import bound_cursor
 
 from .dispatch import deliveries_dispatch, ordered_release_and_dispatch
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 from deliveries.models import Attempt, Delivery, Event
 from deliveries.ordering import ordered_lock
 from endpoints.models import Endpoint
-from webhooks_platform import metrics
-from webhooks_platform.conf import webhooks_settings
+from platform_core import metrics
+from platform_core.conf import webhooks_settings
 
 from .dispatch import deliveries_dispatch, ordered_release_and_dispatch
 

@@ -31,7 +31,7 @@ from endpoints.services import (
     endpoint_secret_current,
     endpoint_secret_rotate,
 )
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 from .lifecycle import deliveries_cancel_for_endpoint
 from .publishing import event_publish

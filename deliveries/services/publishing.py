@@ -15,9 +15,9 @@ from deliveries.models import Event
 from endpoints.channels import InvalidChannels
 from endpoints.channels import channels_validate as channel_names_validate
 from endpoints.models import Endpoint, EventType, Tenant
-from webhooks_platform import metrics
-from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.db import bound_cursor
+from platform_core import metrics
+from platform_core.conf import webhooks_settings
+from platform_core.db import bound_cursor
 
 from .dispatch import fan_out_send, fan_out_signal
 

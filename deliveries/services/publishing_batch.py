@@ -13,7 +13,7 @@ from django.utils import timezone
 from deliveries.errors import PayloadTooLarge, PublishError
 from deliveries.models import Event
 from endpoints.models import EventType, Tenant
-from webhooks_platform import metrics
+from platform_core import metrics
 
 from .dispatch import fan_out_signal
 from .publishing import _event_build, _idempotency_key_check, _tenant_resolve

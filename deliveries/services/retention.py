@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from deliveries.models import Attempt, Delivery, Event, FeedConsumer, FeedFetch, FeedItem
 from endpoints.models import Endpoint, IdempotentResponse, PortalLink
-from webhooks_platform import metrics
-from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.db import skip_locked
+from platform_core import metrics
+from platform_core.conf import webhooks_settings
+from platform_core.db import skip_locked
 
 logger = logging.getLogger(__name__)
 

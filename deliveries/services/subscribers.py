@@ -13,7 +13,7 @@ from django.db.models import Q
 from deliveries.models import Event
 from endpoints.models import Endpoint
 from endpoints.payload_filter import FilterOverBudget, FilterUnevaluable, filter_matches
-from webhooks_platform import metrics
+from platform_core import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from deliveries.engine.state import delivery_next_state
 from deliveries.models import Attempt, Delivery, Event, Job
 from deliveries.ordering import ordered_repair
 from deliveries.schedules import retry_schedule
-from webhooks_platform import metrics
-from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.db import skip_locked
+from platform_core import metrics
+from platform_core.conf import webhooks_settings
+from platform_core.db import skip_locked
 
 from .dispatch import deliveries_dispatch, fan_out_tenants_enqueue, ordered_release_and_dispatch
 from .jobs import jobs_recover_stalled, jobs_send

@@ -11,7 +11,7 @@ from django.utils.dateformat import format as date_format
 
 from deliveries.ordering import blocking_delivery
 from deliveries.schedules import retry_schedule
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 register = template.Library()
 

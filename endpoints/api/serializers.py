@@ -12,8 +12,8 @@ from endpoints import destinations
 from endpoints.models import Endpoint, Tenant
 from endpoints.portal import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN
 from endpoints.services import MAX_CUSTOM_HEADERS, MAX_ROTATION_GRACE_SECONDS, headers_redacted
-from webhooks_platform.api.pagination import PageQuerySerializer
-from webhooks_platform.api.serializers import StrictCharField
+from platform_core.api.pagination import PageQuerySerializer
+from platform_core.api.serializers import StrictCharField
 
 _RETRY_HELP = (
     "Seconds between tries when a delivery fails, e.g. [5, 300, 3600] (at most 30, each from "

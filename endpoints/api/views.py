@@ -15,10 +15,11 @@ from rest_framework.response import Response
 
 from endpoints import portal, selectors, services
 from endpoints.models import Endpoint, EventType
-from webhooks_platform.api.pagination import PageQuerySerializer, page_response, paginated
-from webhooks_platform.api.permissions import HasApiKey, IsPlatformKey, PlatformKeyForWrites
-from webhooks_platform.api.views import ApiView, TenantView, responses
+from platform_core.api.pagination import PageQuerySerializer, page_response, paginated
+from platform_core.api.permissions import HasApiKey, IsPlatformKey, PlatformKeyForWrites
+from platform_core.api.views import ApiView, responses
 
+from .base import TenantView
 from .serializers import (
     EndpointCreatedOutSerializer,
     EndpointCreateInSerializer,

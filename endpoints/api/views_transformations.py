@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from endpoints.models import Endpoint
 from endpoints.services import transformations
-from webhooks_platform.api.views import responses
+from platform_core.api.views import responses
 
 from .views import TENANT_PARAM, EndpointView
 

@@ -2,9 +2,10 @@
 
 import django.core.validators
 import django.db.models.deletion
-import webhooks_platform.ids
 from django.conf import settings
 from django.db import migrations, models
+
+import platform_core.ids
 
 
 class Migration(migrations.Migration):
@@ -62,7 +63,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Endpoint',
             fields=[
-                ('id', models.CharField(default=webhooks_platform.ids.new_endpoint_id, editable=False, max_length=40, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=platform_core.ids.new_endpoint_id, editable=False, max_length=40, primary_key=True, serialize=False)),
                 ('url', models.CharField(max_length=2048)),
                 ('description', models.CharField(blank=True, max_length=500)),
                 ('enabled', models.BooleanField(default=True)),

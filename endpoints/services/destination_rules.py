@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 from .. import destinations
 

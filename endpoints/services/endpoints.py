@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 from .. import crypto, destinations, signing_secrets
 from ..models import Endpoint, EndpointSecret, EventType, Tenant

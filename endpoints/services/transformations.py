@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 from .. import transformation
 from ..models import Endpoint, Transformation

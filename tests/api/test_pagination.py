@@ -3,7 +3,7 @@
 import pytest
 
 from endpoints.services import tenant_create
-from webhooks_platform.pagination import encode_cursor
+from platform_core.pagination import encode_cursor
 
 from .support import assert_error
 

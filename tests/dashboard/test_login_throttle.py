@@ -3,7 +3,7 @@ address for a while, right password or not, on the dashboard and the admin alike
 
 import pytest
 
-from webhooks_platform.proxies import client_ip_settings
+from platform_core.proxies import client_ip_settings
 
 from .conftest import PASSWORD, make_user
 

@@ -7,8 +7,8 @@ from django.core import signing
 from django.urls import reverse
 
 from endpoints import portal
+from endpoints.dashboard import PORTAL_SESSION_KEY
 from endpoints.models import AuditEntry
-from webhooks_platform.dashboard import PORTAL_SESSION_KEY
 
 pytestmark = pytest.mark.django_db
 

@@ -88,7 +88,7 @@ def test_an_unknown_tenant_is_404(client_for, staff):
 
 def test_support_sees_a_tenants_portal_links_and_ends_them(client, client_for, staff, tenant):
     from endpoints import portal
-    from webhooks_platform.dashboard import PORTAL_SESSION_KEY
+    from endpoints.dashboard import PORTAL_SESSION_KEY
 
     link = portal.portal_link(tenant, read_only=True)
     path, _, token = link.partition("#")

@@ -156,7 +156,7 @@ def test_a_stale_probe_result_counts_for_nothing(opened, tenant, receiver):
     current probe's, so it does not move the schedule (the row says which probe is out)."""
     from deliveries.engine.health import EndpointTally, endpoint_health
     from deliveries.services.engines import ENGINE_EFFECTS
-    from webhooks_platform.conf import webhooks_settings
+    from platform_core.conf import webhooks_settings
 
     endpoint = opened
     stale = timezone.now() - timedelta(minutes=5)

@@ -184,7 +184,7 @@ def test_nothing_is_reserved_while_older_deliveries_of_the_endpoint_are_due(
 
     from django.utils import timezone
 
-    from webhooks_platform.conf import webhooks_settings
+    from platform_core.conf import webhooks_settings
 
     monkeypatch.setattr(Engine, "running", property(lambda self: True))
     endpoint, _ = endpoint_create(tenant=tenant, url="http://127.0.0.1:9/a")

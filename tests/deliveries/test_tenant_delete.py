@@ -24,7 +24,7 @@ from deliveries.services.fanout import events_fan_out_pending
 from deliveries.transport import AttemptResult
 from endpoints.models import Endpoint, Tenant
 from endpoints.services import api_key_create, endpoint_create, tenant_create
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 postgresql_only = pytest.mark.skipif(

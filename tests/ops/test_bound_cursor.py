@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from webhooks_platform.db import bound_cursor
+from platform_core.db import bound_cursor
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

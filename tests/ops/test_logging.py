@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from webhooks_platform.logging import REDACTED, JsonFormatter, TextFormatter
+from platform_core.logging import REDACTED, JsonFormatter, TextFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 

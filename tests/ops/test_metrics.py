@@ -20,8 +20,8 @@ from deliveries.services.endpoint_lifecycle import endpoint_disable
 from deliveries.services.fanout import event_fan_out
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_create, event_type_create
+from platform_core import metrics
 from tests.engine import deliver_due
-from webhooks_platform import metrics
 
 pytestmark = pytest.mark.django_db
 

@@ -131,7 +131,7 @@ def _texts(node: ast.AST) -> Iterator[str]:
 def _sql_in_code() -> list[tuple[str, str]]:
     """Every string in the platform's code (migrations aside), with its file."""
     found = []
-    for app in ("deliveries", "endpoints", "webhooks_platform"):
+    for app in ("deliveries", "endpoints", "webhooks_platform", "platform_core"):
         for path in sorted((ROOT / app).rglob("*.py")):
             if "migrations" in path.parts:
                 continue

@@ -1,7 +1,7 @@
 """Bad delivery settings stop the platform at start-up with a clear message."""
 
+from platform_core.conf import webhooks_settings
 from webhooks_platform.checks import check_retired_settings, check_webhooks_settings
-from webhooks_platform.conf import webhooks_settings
 
 
 def _ids(settings_problems):

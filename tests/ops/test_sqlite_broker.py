@@ -1,4 +1,4 @@
-"""The embedded broker (webhooks_platform/sqlite_broker.py) as kombu clients use it."""
+"""The embedded broker (platform_core/sqlite_broker.py) as kombu clients use it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from webhooks_platform.sqlite_broker import register
+from platform_core.sqlite_broker import register
 
 register()
 

@@ -1,2 +1,2 @@
-"""The REST API's shared machinery: API-key authentication, permissions, the one error shape,
-cursor pagination and the URL map. Views and serializers live in each app's ``api`` package."""
+"""The REST API's wiring: API-key authentication and the URL map. The base classes are in
+``platform_core.api``; views and serializers live in each app's ``api`` package."""

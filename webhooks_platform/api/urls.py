@@ -1,12 +1,15 @@
-"""The REST API's URL map: ``/api/v1/...``, the OpenAPI document and its browsable docs."""
+"""The REST API's URL map: ``/api/v1/...``, the OpenAPI document and its browsable docs.
+
+Each table lists (path under its prefix, view class, URL name) in resolution order."""
 
 from __future__ import annotations
 
 from csp.decorators import csp_update
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path, re_path
+from django.urls import URLPattern, include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.views import APIView
 
 from deliveries.api import views as deliveries_views
 from deliveries.api import views_endpoints, views_feed
@@ -16,88 +19,73 @@ from endpoints.api import views_transformations
 # Registers the Bearer scheme with drf-spectacular before the schema is generated.
 from . import authentication  # noqa: F401
 
-T = "tenants/<str:tenant>"
-EP = f"{T}/endpoints/<str:endpoint>"
+T = "tenants/<str:tenant>/"
+EP = f"{T}endpoints/<str:endpoint>/"
+POLLER = f"{T}pollers/<str:endpoint>/"
+
+Route = tuple[str, type[APIView], str | None]
+
+
+def routes(prefix: str, *table: Route) -> list[URLPattern]:
+    return [path(prefix + route, view.as_view(), name=name) for route, view, name in table]
+
 
 v1 = [
-    path("event-types/", endpoints_views.EventTypeListView.as_view(), name="event-types"),
-    path(
-        "event-types/<str:name>/",
-        endpoints_views.EventTypeDetailView.as_view(),
-        name="event-type-detail",
+    *routes(
+        "",
+        ("event-types/", endpoints_views.EventTypeListView, "event-types"),
+        ("event-types/<str:name>/", endpoints_views.EventTypeDetailView, "event-type-detail"),
+        ("tenants/", endpoints_views.TenantListView, "tenants"),
     ),
-    path("tenants/", endpoints_views.TenantListView.as_view(), name="tenants"),
-    path(f"{T}/", endpoints_views.TenantDetailView.as_view(), name="tenant-detail"),
-    path(f"{T}/portal-links/", endpoints_views.PortalLinkView.as_view(), name="portal-links"),
-    path(
-        f"{T}/portal-links/<str:link>/",
-        endpoints_views.PortalLinkDetailView.as_view(),
-        name="portal-link-detail",
+    *routes(
+        T,
+        ("", endpoints_views.TenantDetailView, "tenant-detail"),
+        ("portal-links/", endpoints_views.PortalLinkView, "portal-links"),
+        ("portal-links/<str:link>/", endpoints_views.PortalLinkDetailView, "portal-link-detail"),
+        ("endpoints/", endpoints_views.EndpointListView, "endpoints"),
     ),
-    path(f"{T}/endpoints/", endpoints_views.EndpointListView.as_view(), name="endpoints"),
-    path(f"{EP}/", views_endpoints.EndpointDetailView.as_view(), name="endpoint-detail"),
-    path(f"{EP}/secret/", endpoints_views.EndpointSecretView.as_view(), name="endpoint-secret"),
-    path(
-        f"{EP}/secret/rotate/",
-        endpoints_views.EndpointSecretRotateView.as_view(),
-        name="endpoint-secret-rotate",
+    *routes(
+        EP,
+        ("", views_endpoints.EndpointDetailView, "endpoint-detail"),
+        ("secret/", endpoints_views.EndpointSecretView, "endpoint-secret"),
+        ("secret/rotate/", endpoints_views.EndpointSecretRotateView, "endpoint-secret-rotate"),
+        ("circuit-reset/", views_endpoints.EndpointCircuitResetView, "endpoint-circuit-reset"),
+        ("transformation/", views_transformations.TransformationView, "endpoint-transformation"),
+        (
+            "transformation/simulate/",
+            views_transformations.TransformationSimulateView,
+            "endpoint-transformation-simulate",
+        ),
+        ("test/", deliveries_views.EndpointTestView, "endpoint-test"),
+        ("recover/", deliveries_views.EndpointRecoverView, "endpoint-recover"),
+        ("stats/", deliveries_views.EndpointStatsView, "endpoint-stats"),
     ),
-    path(
-        f"{EP}/circuit-reset/",
-        views_endpoints.EndpointCircuitResetView.as_view(),
-        name="endpoint-circuit-reset",
+    *routes(
+        POLLER,
+        ("", views_feed.FeedView, "poller"),
+        ("consumers/", views_feed.ConsumerListView, "poller-consumers"),
+        ("consumers/<str:consumer>/", views_feed.ConsumerView, "poller-consumer"),
+        ("consumers/<str:consumer>/seek", views_feed.ConsumerSeekView, "poller-consumer-seek"),
     ),
-    path(
-        f"{EP}/transformation/",
-        views_transformations.TransformationView.as_view(),
-        name="endpoint-transformation",
-    ),
-    path(
-        f"{EP}/transformation/simulate/",
-        views_transformations.TransformationSimulateView.as_view(),
-        name="endpoint-transformation-simulate",
-    ),
-    path(f"{EP}/test/", deliveries_views.EndpointTestView.as_view(), name="endpoint-test"),
-    path(f"{EP}/recover/", deliveries_views.EndpointRecoverView.as_view(), name="endpoint-recover"),
-    path(f"{EP}/stats/", deliveries_views.EndpointStatsView.as_view(), name="endpoint-stats"),
-    path(f"{T}/pollers/<str:endpoint>/", views_feed.FeedView.as_view(), name="poller"),
-    path(
-        f"{T}/pollers/<str:endpoint>/consumers/",
-        views_feed.ConsumerListView.as_view(),
-        name="poller-consumers",
-    ),
-    path(
-        f"{T}/pollers/<str:endpoint>/consumers/<str:consumer>/",
-        views_feed.ConsumerView.as_view(),
-        name="poller-consumer",
-    ),
-    path(
-        f"{T}/pollers/<str:endpoint>/consumers/<str:consumer>/seek",
-        views_feed.ConsumerSeekView.as_view(),
-        name="poller-consumer-seek",
-    ),
-    path(f"{T}/jobs/<str:job>/", deliveries_views.JobDetailView.as_view(), name="job-detail"),
-    path(f"{T}/events/", deliveries_views.EventListView.as_view(), name="events"),
-    path(f"{T}/events/batch", deliveries_views.EventBatchView.as_view(), name="events-batch"),
-    path(f"{T}/events/batch/", deliveries_views.EventBatchSlashView.as_view()),
-    path(
-        f"{T}/events/<str:event>/", deliveries_views.EventDetailView.as_view(), name="event-detail"
-    ),
-    path(f"{T}/deliveries/", deliveries_views.DeliveryListView.as_view(), name="deliveries"),
-    path(
-        f"{T}/deliveries/<str:delivery>/",
-        deliveries_views.DeliveryDetailView.as_view(),
-        name="delivery-detail",
-    ),
-    path(
-        f"{T}/deliveries/<str:delivery>/attempts/",
-        deliveries_views.DeliveryAttemptsView.as_view(),
-        name="delivery-attempts",
-    ),
-    path(
-        f"{T}/deliveries/<str:delivery>/replay/",
-        deliveries_views.DeliveryReplayView.as_view(),
-        name="delivery-replay",
+    *routes(
+        T,
+        ("jobs/<str:job>/", deliveries_views.JobDetailView, "job-detail"),
+        ("events/", deliveries_views.EventListView, "events"),
+        ("events/batch", deliveries_views.EventBatchView, "events-batch"),
+        ("events/batch/", deliveries_views.EventBatchSlashView, None),
+        ("events/<str:event>/", deliveries_views.EventDetailView, "event-detail"),
+        ("deliveries/", deliveries_views.DeliveryListView, "deliveries"),
+        ("deliveries/<str:delivery>/", deliveries_views.DeliveryDetailView, "delivery-detail"),
+        (
+            "deliveries/<str:delivery>/attempts/",
+            deliveries_views.DeliveryAttemptsView,
+            "delivery-attempts",
+        ),
+        (
+            "deliveries/<str:delivery>/replay/",
+            deliveries_views.DeliveryReplayView,
+            "delivery-replay",
+        ),
     ),
 ]
 

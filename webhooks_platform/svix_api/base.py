@@ -32,8 +32,8 @@ from deliveries.services.publishing import EventExists
 from deliveries.services.retention import IDEMPOTENCY_TTL
 from endpoints.models import IdempotentResponse, Tenant
 from endpoints.services import AlreadyExists
-from webhooks_platform.api.views import ApiView
-from webhooks_platform.errors import Gone
+from platform_core.api.views import ApiView
+from platform_core.errors import Gone
 
 logger = logging.getLogger(__name__)
 

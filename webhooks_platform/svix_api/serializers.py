@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from deliveries.models import Attempt, Delivery, Event
 from endpoints.models import Endpoint
-from webhooks_platform.api.serializers import AwareDateTimeField
+from platform_core.api.serializers import AwareDateTimeField
 
 S = serializers
 # ISO 8601 the way every DRF DateTimeField here renders it (one field, not one per value).

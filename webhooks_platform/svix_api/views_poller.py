@@ -24,7 +24,7 @@ from deliveries.feed import (
 )
 from endpoints import selectors
 from endpoints.models import Endpoint
-from webhooks_platform.api.throttling import ApiKeyThrottle, PollThrottle
+from platform_core.api.throttling import ApiKeyThrottle, PollThrottle
 
 from .base import SvixError, SvixView, invalid, parse_limit, parse_time
 from .serializers import _time

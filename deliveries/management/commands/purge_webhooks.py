@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from deliveries.services.retention import retention_purge
-from webhooks_platform.conf import webhooks_settings
+from platform_core.conf import webhooks_settings
 
 
 class Command(BaseCommand):

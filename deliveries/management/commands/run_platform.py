@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from webhooks_platform.supervisor import Child, supervise
+from platform_core.supervisor import Child, supervise
 
 from .run_worker import worker_children, worker_stop_timeout
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default=f"127.0.0.1:{port}", help="host:port (or PORT=)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from webhooks_platform.metrics import multiprocess_dir_reset
+        from platform_core.metrics import multiprocess_dir_reset
 
         # Samples of a previous run's processes would otherwise be added to this run's counters.
         multiprocess_dir_reset()

@@ -6,7 +6,7 @@ machine with several cores it leaves all but one idle. This command starts
 process may run on, one on the embedded SQLite database, whose single writer gains nothing from
 more), each a threads-pool worker with its own engine, and supervises them:
 
-- a child that dies is started again (``webhooks_platform.supervisor``); the deliveries it had
+- a child that dies is started again (``platform_core.supervisor``); the deliveries it had
   claimed come back when their lease expires, as after any crash;
 - SIGTERM or Ctrl-C stops them all with Celery's warm shutdown: requests in flight finish and are
   recorded, for up to the attempt timeout and 10 s more, before what is left is killed;
@@ -26,8 +26,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from webhooks_platform.conf import webhooks_settings
-from webhooks_platform.supervisor import Child, supervise
+from platform_core.conf import webhooks_settings
+from platform_core.supervisor import Child, supervise
 
 
 def worker_processes() -> int:

@@ -1,7 +1,7 @@
 """The one error shape: ``{"error": {"code": ..., "message": ..., "fields": {...}}}``.
 
 Services raise Django's ``ValidationError`` (with a ``message_dict`` naming fields) or an
-``InputRejected`` (``webhooks_platform.errors``; ``deliveries.PublishError`` is one): both are
+``InputRejected`` (``platform_core.errors``; ``deliveries.PublishError`` is one): both are
 the caller's mistake and answer 400 ``validation_error``, as DRF's own serializer errors do, so
 a client handles one status for every rejected input.
 """
@@ -19,7 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from webhooks_platform.errors import Gone, InputRejected, InputTooLarge
+from platform_core.errors import Gone, InputRejected, InputTooLarge
 
 logger = logging.getLogger(__name__)
 

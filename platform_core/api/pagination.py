@@ -1,6 +1,6 @@
 """Cursor pagination for every list: ``{"data": [...], "next_cursor": "..." | null}``.
 
-Glue between the query string, ``webhooks_platform.pagination.keyset_page`` and an output
+Glue between the query string, ``platform_core.pagination.keyset_page`` and an output
 serializer; the keyset logic itself stays in that module.
 """
 
@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
-from webhooks_platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page
+from platform_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page
 
 
 class PageQuerySerializer(serializers.Serializer):

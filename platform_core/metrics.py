@@ -4,7 +4,8 @@ database when /metrics is scraped.
 Multiprocess mode: settings set ``PROMETHEUS_MULTIPROC_DIR`` before prometheus_client is first
 imported, so every gunicorn worker and every Celery process writes its samples to its own file
 there, and a scrape adds them up. Gauges are never kept in those files: they are computed from the
-database at scrape time (``DatabaseCollector``), so they are right whichever process answers.
+database at scrape time (``webhooks_platform.probes.DatabaseCollector``, which /metrics passes to
+``render``), so they are right whichever process answers.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from django.db.models import Count, Min, Q
-from django.utils import timezone
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,7 +24,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -168,48 +165,6 @@ def deliveries_cancelled(*, count: int) -> None:
 # --- Scrape-time gauges ---------------------------------------------------------------------
 
 
-class DatabaseCollector(Collector):
-    """Backlog and endpoint health, read from the database at each scrape.
-
-    Three small queries, each served by an index (``delivery_due_idx``) or by the endpoints table,
-    which is small next to the delivery tables.
-    """
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from deliveries.models import Delivery
-        from endpoints.models import Endpoint
-
-        now = timezone.now()
-        due = Delivery.objects.filter(
-            status=Delivery.Status.PENDING, next_attempt_at__lte=now
-        ).aggregate(count=Count("id"), oldest=Min("next_attempt_at"))
-        endpoints = Endpoint.objects.filter(deleted_at__isnull=True).aggregate(
-            disabled=Count("id", filter=Q(enabled=False)),
-            circuit_open=Count("id", filter=Q(circuit_state="open")),
-        )
-        oldest = due["oldest"]
-        yield GaugeMetricFamily(
-            f"{PREFIX}_deliveries_due",
-            "Deliveries due for an attempt now and not yet sent (the backlog).",
-            value=due["count"] or 0,
-        )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_deliveries_due_oldest_age_seconds",
-            "How long the oldest due delivery has been waiting past its due time (0: none).",
-            value=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
-        )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_endpoints_disabled",
-            "Endpoints disabled (by a user, by 410 Gone or after failing too long).",
-            value=endpoints["disabled"] or 0,
-        )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_endpoints_circuit_open",
-            "Endpoints whose circuit breaker is open.",
-            value=endpoints["circuit_open"] or 0,
-        )
-
-
 def multiprocess_dir() -> Path | None:
     value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     return Path(value) if value else None
@@ -227,8 +182,9 @@ def multiprocess_dir_reset() -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def render() -> tuple[bytes, str]:
-    """The exposition text of every process's samples plus the database gauges."""
+def render(*collectors: Collector) -> tuple[bytes, str]:
+    """The exposition text of every process's samples plus ``collectors``' (the database
+    gauges: ``webhooks_platform.probes.DatabaseCollector``)."""
     registry = CollectorRegistry(auto_describe=False)
     folder = multiprocess_dir()
     if folder is not None:
@@ -245,7 +201,8 @@ def render() -> tuple[bytes, str]:
             _feed_dropped,
         ):
             registry.register(metric)
-    registry.register(DatabaseCollector())
+    for collector in collectors:
+        registry.register(collector)
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 

@@ -11,9 +11,6 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from endpoints.models import ApiKey, Tenant
-from endpoints.selectors import tenant_get
-
 from .exceptions import PayloadTooLarge
 from .permissions import request_api_key
 from .serializers import ErrorSerializer
@@ -69,7 +66,8 @@ class ApiView(APIView):
                 )
 
     @property
-    def api_key(self) -> ApiKey:
+    def api_key(self) -> Any:
+        """The request's key (an ``endpoints.models.ApiKey``); 401 without one."""
         api_key = request_api_key(self.request)
         if api_key is None:  # permissions have run; this is a programming error
             raise exceptions.NotAuthenticated()
@@ -140,28 +138,3 @@ def unknown_fields(serializer: serializers.Serializer, data: dict[str, Any]) -> 
             if nested:
                 errors[name] = nested
     return errors
-
-
-class TenantView(ApiView):
-    """A view under ``/tenants/{tenant}/``: the tenant is resolved once, with isolation.
-
-    A tenant key naming any tenant but its own gets the same 404 as a tenant that does not
-    exist, so ids and slugs of other tenants cannot be probed.
-    """
-
-    _tenant: Tenant | None = None
-
-    @property
-    def tenant(self) -> Tenant:
-        if self._tenant is None:
-            found = tenant_get(key=self.kwargs["tenant"])
-            api_key = self.api_key
-            if found is None or (not api_key.is_platform and found.pk != api_key.tenant_id):
-                raise exceptions.NotFound(f"No tenant {self.kwargs['tenant']!r}.")
-            self._tenant = found
-        return self._tenant
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        # Resolve after the permission checks, so that 401 and 403 come before 404.
-        _ = self.tenant

@@ -5,6 +5,9 @@ visitor who came through a portal link, whose session holds one tenant and no Dj
 tenant page goes through ``tenant_view``, which resolves the tenant from the session alone — never
 from the URL — so the tenant in a URL cannot be chosen by the visitor, and every object a view
 loads is then filtered by that tenant (another tenant's id gives 404).
+
+The helpers that know no tenant (the support console's ``staff_view``, ``flat_message``) are in
+``platform_core.dashboard``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -104,20 +107,6 @@ def tenant_view(view: Callable[..., HttpResponse] | None = None, *, write: bool 
     return decorate(view) if view is not None else decorate
 
 
-def staff_view(fn: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Support console pages: anonymous visitors go to the login page, non-staff get 403."""
-
-    @functools.wraps(fn)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied("The support console is for staff.")
-        return fn(request, *args, **kwargs)
-
-    return wrapper
-
-
 def audit(
     request: HttpRequest,
     *,
@@ -132,17 +121,6 @@ def audit(
     if viewer is not None and viewer.portal:
         extra["via"] = "portal link"
     audit_record(action=action, actor=request.user, tenant=tenant, target=target, details=extra)
-
-
-def validation_messages(exc: ValidationError) -> dict[str | None, list[str]]:
-    """A service's ValidationError as field -> messages (None for errors not tied to a field)."""
-    if hasattr(exc, "error_dict"):
-        return {key: list(msgs) for key, msgs in exc.message_dict.items()}
-    return {None: list(exc.messages)}
-
-
-def flat_message(exc: ValidationError) -> str:
-    return " ".join(m for msgs in validation_messages(exc).values() for m in msgs)
 
 
 def endpoint_or_404(tenant: Tenant, endpoint_id: str) -> Endpoint:

@@ -17,8 +17,8 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from webhooks_platform import metrics
-from webhooks_platform.conf import webhooks_settings
+from platform_core import metrics
+from platform_core.conf import webhooks_settings
 
 logger = logging.getLogger(__name__)
 

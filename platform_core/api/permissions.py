@@ -1,4 +1,10 @@
-"""Who may call what: any live key, or only platform keys."""
+"""Who may call what: any live key, or only platform keys.
+
+An API key is ``request.auth`` when it is of a type registered with ``api_key_type_register``:
+the endpoints app's ``ApiKey``, registered by the project at start-up
+(``webhooks_platform.apps``), since this package imports no app. Until one is registered no
+request has a key, so every permission here refuses.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,19 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from endpoints.models import ApiKey
+_api_key_types: tuple[type, ...] = ()
 
 
-def request_api_key(request: Request) -> ApiKey | None:
-    return request.auth if isinstance(request.auth, ApiKey) else None
+def api_key_type_register(api_key_type: type) -> None:
+    """Count ``request.auth`` of this type as the request's API key."""
+    global _api_key_types  # noqa: PLW0603  (set once, at start-up)
+    if api_key_type not in _api_key_types:
+        _api_key_types = (*_api_key_types, api_key_type)
+
+
+def request_api_key(request: Request) -> Any | None:
+    """The request's API key (an ``endpoints.models.ApiKey``), None without one."""
+    return request.auth if isinstance(request.auth, _api_key_types) else None
 
 
 class HasApiKey(BasePermission):
