@@ -1,5 +1,6 @@
 """What the AWS kinds share: their common options, the address rules for an ``endpoint_url``,
-and a boto3 client made in the sender's thread pool (boto3 is synchronous)."""
+a boto3 client made in the sender's thread pool (boto3 is synchronous), one call's refusal, and the
+SQS/SNS batch entries and answers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from endpoints.destinations import DestinationInvalid, Option
 
-from .base import Answer, ConnectionLost
+from .base import Answer, ConnectionLost, Message, render_template
 
 
 def common_options() -> tuple[Option, ...]:
@@ -118,3 +119,50 @@ def called(
         return {}, [Answer(ok=False, error=text, code=code) for _ in range(count)]
     except BotoCoreError as exc:
         raise ConnectionLost(f"{service}: {exc.__class__.__name__}") from exc
+
+
+def batch_sent(
+    service: str,
+    config: dict[str, Any],
+    messages: list[Message],
+    *,
+    body_field: str,
+    fifo: bool,
+    send: Callable[[list[dict[str, Any]]], dict[str, Any]],
+) -> list[Answer]:
+    """One SQS ``SendMessageBatch`` or SNS ``PublishBatch``: an entry per message (the body in
+    ``body_field``, the attributes as string attributes; a FIFO queue or topic's group id from the
+    ``message_group_id`` template and the event id as its deduplication id), ``send(entries)``
+    called once, and an answer per message."""
+    entries = []
+    for i, message in enumerate(messages):
+        entry: dict[str, Any] = {
+            "Id": str(i),
+            body_field: message.body.decode("utf-8"),
+            "MessageAttributes": string_attributes(message.attributes),
+        }
+        if fifo:
+            entry["MessageGroupId"] = render_template(config["message_group_id"], message)
+            entry["MessageDeduplicationId"] = message.event_id
+        entries.append(entry)
+    answer, refused = called(service, len(messages), lambda: send(entries))
+    if refused is not None:
+        return refused
+    return batch_answers(service, answer, len(messages))
+
+
+def batch_answers(service: str, answer: dict[str, Any], count: int) -> list[Answer]:
+    """One answer per entry of a ``…Batch`` call's ``Successful`` and ``Failed`` lists."""
+    answers = [Answer(ok=False, error=f"{service}: no answer for the message")] * count
+    for ok in answer.get("Successful", []):
+        answers[int(ok["Id"])] = Answer(
+            ok=True,
+            message_id=ok.get("MessageId", ""),
+            sequence_number=ok.get("SequenceNumber", ""),
+        )
+    for failed in answer.get("Failed", []):
+        code = str(failed.get("Code", ""))
+        answers[int(failed["Id"])] = Answer(
+            ok=False, error=f"{service}: {code}: {str(failed.get('Message', ''))[:300]}", code=code
+        )
+    return answers

@@ -12,9 +12,8 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target, render_template
+from .base import Adapter, Answer, Message, Target
 from .sender import sender
-from .sqs import batch_answers
 from .templates import template_check
 
 
@@ -45,28 +44,16 @@ class SNSAdapter(Adapter):
 
 
 def _publish_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    fifo = _fifo(config)
-    entries = []
-    for i, message in enumerate(messages):
-        entry: dict[str, Any] = {
-            "Id": str(i),
-            "Message": message.body.decode("utf-8"),
-            "MessageAttributes": _aws.string_attributes(message.attributes),
-        }
-        if fifo:
-            entry["MessageGroupId"] = render_template(config["message_group_id"], message)
-            entry["MessageDeduplicationId"] = message.event_id
-        entries.append(entry)
-    answer, refused = _aws.called(
+    return _aws.batch_sent(
         "sns",
-        len(messages),
-        lambda: client.publish_batch(
+        config,
+        messages,
+        body_field="Message",
+        fifo=_fifo(config),
+        send=lambda entries: client.publish_batch(
             TopicArn=config["topic_arn"], PublishBatchRequestEntries=entries
         ),
     )
-    if refused is not None:
-        return refused
-    return batch_answers("sns", answer, len(messages))
 
 
 destinations.kind_register(

@@ -17,7 +17,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target, render_template
+from .base import Adapter, Answer, Message, Target
 from .sender import sender
 from .templates import template_check
 
@@ -54,43 +54,16 @@ class SQSAdapter(Adapter):
 
 
 def _send_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    fifo = _fifo(config)
-    entries = []
-    for i, message in enumerate(messages):
-        entry: dict[str, Any] = {
-            "Id": str(i),
-            "MessageBody": message.body.decode("utf-8"),
-            "MessageAttributes": _aws.string_attributes(message.attributes),
-        }
-        if fifo:
-            entry["MessageGroupId"] = render_template(config["message_group_id"], message)
-            entry["MessageDeduplicationId"] = message.event_id
-        entries.append(entry)
-    answer, refused = _aws.called(
+    return _aws.batch_sent(
         "sqs",
-        len(messages),
-        lambda: client.send_message_batch(QueueUrl=config["queue_url"], Entries=entries),
+        config,
+        messages,
+        body_field="MessageBody",
+        fifo=_fifo(config),
+        send=lambda entries: client.send_message_batch(
+            QueueUrl=config["queue_url"], Entries=entries
+        ),
     )
-    if refused is not None:
-        return refused
-    return batch_answers("sqs", answer, len(messages))
-
-
-def batch_answers(service: str, answer: dict[str, Any], count: int) -> list[Answer]:
-    """One answer per entry of a ``…Batch`` call's ``Successful`` and ``Failed`` lists."""
-    answers = [Answer(ok=False, error=f"{service}: no answer for the message")] * count
-    for ok in answer.get("Successful", []):
-        answers[int(ok["Id"])] = Answer(
-            ok=True,
-            message_id=ok.get("MessageId", ""),
-            sequence_number=ok.get("SequenceNumber", ""),
-        )
-    for failed in answer.get("Failed", []):
-        code = str(failed.get("Code", ""))
-        answers[int(failed["Id"])] = Answer(
-            ok=False, error=f"{service}: {code}: {str(failed.get('Message', ''))[:300]}", code=code
-        )
-    return answers
 
 
 destinations.kind_register(
