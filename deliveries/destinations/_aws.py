@@ -1,6 +1,6 @@
 """What the AWS kinds share: their common options, the address rules for an ``endpoint_url``,
-a boto3 client made in the sender's thread pool (boto3 is synchronous), one call's refusal, and the
-SQS/SNS batch entries and answers."""
+a boto3 client made in the sender's thread pool (boto3 is synchronous), one call's refusal, the
+SQS/SNS batch entries and answers, and the per-record answers of Kinesis and EventBridge."""
 
 from __future__ import annotations
 
@@ -165,4 +165,28 @@ def batch_answers(service: str, answer: dict[str, Any], count: int) -> list[Answ
         answers[int(failed["Id"])] = Answer(
             ok=False, error=f"{service}: {code}: {str(failed.get('Message', ''))[:300]}", code=code
         )
+    return answers
+
+
+def record_answers(
+    service: str,
+    records: list[dict[str, Any]],
+    count: int,
+    *,
+    missing: str,
+    accepted: Callable[[dict[str, Any]], Answer],
+) -> list[Answer]:
+    """One answer per record of a Kinesis ``PutRecords`` or EventBridge ``PutEvents`` answer (in
+    the order sent): a record with an ``ErrorCode`` is refused, any other ``accepted(record)``; an
+    answer that does not count ``count`` records refuses them all (``missing``: "the record")."""
+    answers = []
+    for record in records:
+        if record.get("ErrorCode"):
+            code = str(record["ErrorCode"])
+            text = f"{service}: {code}: {str(record.get('ErrorMessage', ''))[:300]}"
+            answers.append(Answer(ok=False, error=text, code=code))
+        else:
+            answers.append(accepted(record))
+    if len(answers) != count:
+        return [Answer(ok=False, error=f"{service}: no answer for {missing}")] * count
     return answers

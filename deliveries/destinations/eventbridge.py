@@ -49,17 +49,13 @@ def _put_events(client: Any, config: dict[str, Any], messages: list[Message]) ->
     )
     if refused is not None:
         return refused
-    answers = []
-    for entry in answer.get("Entries", []):
-        if entry.get("ErrorCode"):
-            code = str(entry["ErrorCode"])
-            text = f"eventbridge: {code}: {str(entry.get('ErrorMessage', ''))[:300]}"
-            answers.append(Answer(ok=False, error=text, code=code))
-        else:
-            answers.append(Answer(ok=True, message_id=str(entry.get("EventId", ""))))
-    if len(answers) != len(messages):
-        return [Answer(ok=False, error="eventbridge: no answer for the event")] * len(messages)
-    return answers
+    return _aws.record_answers(
+        "eventbridge",
+        answer.get("Entries", []),
+        len(messages),
+        missing="the event",
+        accepted=lambda entry: Answer(ok=True, message_id=str(entry.get("EventId", ""))),
+    )
 
 
 destinations.kind_register(

@@ -59,24 +59,18 @@ def _put_records(client: Any, config: dict[str, Any], messages: list[Message]) -
     )
     if refused is not None:
         return refused
-    answers = []
-    for record in answer.get("Records", []):
-        if record.get("ErrorCode"):
-            code = str(record["ErrorCode"])
-            text = f"kinesis: {code}: {str(record.get('ErrorMessage', ''))[:300]}"
-            answers.append(Answer(ok=False, error=text, code=code))
-        else:
-            answers.append(
-                Answer(
-                    ok=True,
-                    message_id=str(record.get("SequenceNumber", "")),
-                    sequence_number=str(record.get("SequenceNumber", "")),
-                    details={"shard": str(record.get("ShardId", ""))},
-                )
-            )
-    if len(answers) != len(messages):
-        return [Answer(ok=False, error="kinesis: no answer for the record")] * len(messages)
-    return answers
+    return _aws.record_answers(
+        "kinesis",
+        answer.get("Records", []),
+        len(messages),
+        missing="the record",
+        accepted=lambda record: Answer(
+            ok=True,
+            message_id=str(record.get("SequenceNumber", "")),
+            sequence_number=str(record.get("SequenceNumber", "")),
+            details={"shard": str(record.get("ShardId", ""))},
+        ),
+    )
 
 
 destinations.kind_register(
