@@ -5,33 +5,25 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from endpoints.models import Tenant
 from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
 
-from . import selectors
 from .backlog import events_scheduled
-from .models import Event
+from .lookups import event_or_404
 from .services.by_hand import event_resend, event_scheduled_cancel
 
 SCHEDULED_SHOWN = 200
-
-
-def _event_or_404(tenant: Tenant, event_id: str) -> Event:
-    event = selectors.event_get(tenant=tenant, event_id=event_id)
-    if event is None:
-        raise Http404("No such event.")
-    return event
 
 
 @require_POST
 @tenant_view(write=True)
 def event_resend_view(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpResponse:
     """Send the event to the chosen endpoint now (its delivery there replayed, or a new one)."""
-    event = _event_or_404(tenant, event_id)
+    event = event_or_404(tenant, event_id)
     endpoint = endpoint_or_404(tenant, request.POST.get("endpoint", ""))
     try:
         delivery = event_resend(event=event, endpoint=endpoint)
@@ -64,7 +56,7 @@ def scheduled_events(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @tenant_view(write=True)
 def scheduled_event_cancel(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpResponse:
     """GET asks to confirm; POST cancels the scheduled event's deliveries."""
-    event = _event_or_404(tenant, event_id)
+    event = event_or_404(tenant, event_id)
     if request.method == "GET":
         return render(
             request,
