@@ -1,0 +1,44 @@
+"""What the dashboard's views share across both apps (``deliveries``' views use it too: shared
+view code lives here, below them, as ``endpoints`` never imports ``deliveries``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django_ratelimit.core import is_ratelimited
+
+from .models import Tenant
+
+
+def tenant_run_limited(
+    request: HttpRequest,
+    tenant: Tenant,
+    *,
+    group: str,
+    limit: int,
+    ran: str,
+    template: str,
+    context: dict[str, Any],
+) -> HttpResponse | None:
+    """Counts a costly run (a filter test, a transformation run) against the tenant's ``limit``
+    a minute (0: no limit): None while within it, else ``template`` with the error, as a 429
+    with ``Retry-After``. ``ran`` says what was done, e.g. "tested filters"."""
+    if limit <= 0:
+        return None
+    if not is_ratelimited(
+        request,
+        group=group,
+        key=lambda _group, _request: str(tenant.pk),
+        rate=f"{limit}/m",
+        increment=True,
+    ):
+        return None
+    context["error"] = (
+        f"This tenant has {ran} {limit} times in the last minute, the most allowed: "
+        "try again in a minute."
+    )
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = "60"
+    return response
