@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from endpoints.models import Tenant
 from endpoints.selectors import endpoints_push_choices, event_types_list
 from endpoints.services import is_platform_header
+from endpoints.views_shared import action_done, action_refused
 from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
 from webhooks_platform.pagination import InvalidCursor, keyset_page
 from webhooks_platform.replica import reads_may_lag
@@ -315,18 +316,15 @@ def endpoint_recover(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> 
     try:
         job = job_recover_create(endpoint=endpoint, since=since, user=request.user)
     except ValidationError as exc:
-        messages.error(request, flat_message(exc))
-        return redirect("endpoint-detail", endpoint_id=endpoint.pk)
-    audit(
+        return action_refused(request, exc, redirect("endpoint-detail", endpoint_id=endpoint.pk))
+    return action_done(
         request,
+        redirect(reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}&watch=1#recover"),
+        message=f"Recovering failed deliveries since {since:%Y-%m-%d %H:%M}.",
         action="endpoint.recover",
         tenant=tenant,
         target=endpoint,
         details={"since": since.isoformat(), "job_id": job.pk, "hours": form.cleaned_data["hours"]},
-    )
-    messages.success(request, f"Recovering failed deliveries since {since:%Y-%m-%d %H:%M}.")
-    return redirect(
-        reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}&watch=1#recover"
     )
 
 

@@ -3,14 +3,14 @@ Thin: the services in ``services.by_hand`` decide; every action is audited."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from endpoints.models import Tenant
-from webhooks_platform.dashboard import audit, endpoint_or_404, flat_message, tenant_view
+from endpoints.views_shared import action_done, action_refused
+from webhooks_platform.dashboard import endpoint_or_404, tenant_view
 
 from .backlog import events_scheduled
 from .lookups import event_or_404
@@ -28,17 +28,16 @@ def event_resend_view(request: HttpRequest, tenant: Tenant, event_id: str) -> Ht
     try:
         delivery = event_resend(event=event, endpoint=endpoint)
     except ValidationError as exc:
-        messages.error(request, flat_message(exc))
-        return redirect("event-detail", event_id=event.pk)
-    audit(
+        return action_refused(request, exc, redirect("event-detail", event_id=event.pk))
+    return action_done(
         request,
+        redirect("delivery-detail", delivery_id=delivery.pk),
+        message=f"Sent again to {endpoint.url}; the new attempt appears below.",
         action="event.resend",
         tenant=tenant,
         target=delivery,
         details={"event": event.pk, "endpoint": endpoint.pk},
     )
-    messages.success(request, f"Sent again to {endpoint.url}; the new attempt appears below.")
-    return redirect("delivery-detail", delivery_id=delivery.pk)
 
 
 @require_GET
@@ -66,16 +65,13 @@ def scheduled_event_cancel(request: HttpRequest, tenant: Tenant, event_id: str) 
     try:
         cancelled = event_scheduled_cancel(event=event)
     except ValidationError as exc:
-        messages.error(request, flat_message(exc))
-        return redirect("scheduled-events")
-    audit(
+        return action_refused(request, exc, redirect("scheduled-events"))
+    return action_done(
         request,
+        redirect("scheduled-events"),
+        message=f"Event {event.pk} cancelled: {cancelled} waiting deliveries will not go out.",
         action="event.schedule_cancel",
         tenant=tenant,
         target=event,
         details={"deliveries": cancelled},
     )
-    messages.success(
-        request, f"Event {event.pk} cancelled: {cancelled} waiting deliveries will not go out."
-    )
-    return redirect("scheduled-events")

@@ -5,11 +5,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import is_ratelimited
 
+from webhooks_platform.dashboard import audit, flat_message
+
 from .models import Tenant
+
+
+def action_done(
+    request: HttpRequest,
+    then: HttpResponse,
+    *,
+    message: str,
+    action: str,
+    tenant: Tenant,
+    target: Any,
+    details: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """A manual action that went through: audited, said in a success message, then ``then``
+    (a redirect)."""
+    audit(request, action=action, tenant=tenant, target=target, details=details)
+    messages.success(request, message)
+    return then
+
+
+def action_refused(request: HttpRequest, exc: ValidationError, then: HttpResponse) -> HttpResponse:
+    """A manual action the service refused: its reasons as an error message, then ``then``."""
+    messages.error(request, flat_message(exc))
+    return then
 
 
 def tenant_run_limited(
