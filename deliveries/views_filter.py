@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from endpoints import payload_filter
 from endpoints.models import Tenant
-from endpoints.views_shared import tenant_run_limited
+from endpoints.views_shared import RunLimit
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.dashboard import endpoint_or_404, tenant_view
 
@@ -30,6 +30,8 @@ _LIMITS = {
     "events": payload_filter.TEST_EVENTS,
     "chars": f"{payload_filter.TEST_MAX_CHARS:,}",
 }
+#: Each test counts against the tenant's ``WEBHOOKS_FILTER_TEST_RATE_LIMIT`` a minute.
+RUNS = RunLimit("endpoint-filter-test", "tested filters", "portal/filter_test.html")
 
 
 @require_GET
@@ -47,15 +49,7 @@ def endpoint_filter_test(request: HttpRequest, tenant: Tenant, endpoint_id: str)
         "section": "endpoints",
         "limits": _LIMITS,
     }
-    limited = tenant_run_limited(
-        request,
-        tenant,
-        group="endpoint-filter-test",
-        limit=webhooks_settings().filter_test_rate_limit,
-        ran="tested filters",
-        template="portal/filter_test.html",
-        context=context,
-    )
+    limited = RUNS.refused(request, tenant, webhooks_settings().filter_test_rate_limit, context)
     if limited is not None:
         return limited
     spec = None

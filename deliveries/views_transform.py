@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from endpoints.models import Tenant
 from endpoints.services import transformations
-from endpoints.views_shared import tenant_run_limited
+from endpoints.views_shared import RunLimit
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.dashboard import endpoint_or_404, flat_message, tenant_view
 
@@ -33,6 +33,8 @@ EXAMPLE = """function handler(webhook) {
   return webhook;
 }
 """
+#: Each run counts against the tenant's ``WEBHOOKS_TRANSFORM_TEST_RATE_LIMIT`` a minute.
+RUNS = RunLimit("endpoint-transformation-test", "run transformations", "portal/transformation.html")
 
 
 @require_http_methods(["GET", "POST"])
@@ -70,15 +72,8 @@ def endpoint_transformation(request: HttpRequest, tenant: Tenant, endpoint_id: s
         messages.success(request, "Transformation saved.")
         return redirect("endpoint-transformation", endpoint.pk)
     if request.method == "POST" and request.POST.get("action") == "run":
-        limited = tenant_run_limited(
-            request,
-            tenant,
-            group="endpoint-transformation-test",
-            limit=webhooks_settings().transform_test_rate_limit,
-            ran="run transformations",
-            template="portal/transformation.html",
-            context=context,
-        )
+        limit = webhooks_settings().transform_test_rate_limit
+        limited = RUNS.refused(request, tenant, limit, context)
         if limited is not None:
             return limited
         sample = next((e for e in context["events"] if e[0] == context["chosen"]), None)

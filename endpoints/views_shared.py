@@ -3,6 +3,7 @@ view code lives here, below them, as ``endpoints`` never imports ``deliveries``)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -39,33 +40,35 @@ def action_refused(request: HttpRequest, exc: ValidationError, then: HttpRespons
     return then
 
 
-def tenant_run_limited(
-    request: HttpRequest,
-    tenant: Tenant,
-    *,
-    group: str,
-    limit: int,
-    ran: str,
-    template: str,
-    context: dict[str, Any],
-) -> HttpResponse | None:
-    """Counts a costly run (a filter test, a transformation run) against the tenant's ``limit``
-    a minute (0: no limit): None while within it, else ``template`` with the error, as a 429
-    with ``Retry-After``. ``ran`` says what was done, e.g. "tested filters"."""
-    if limit <= 0:
-        return None
-    if not is_ratelimited(
-        request,
-        group=group,
-        key=lambda _group, _request: str(tenant.pk),
-        rate=f"{limit}/m",
-        increment=True,
-    ):
-        return None
-    context["error"] = (
-        f"This tenant has {ran} {limit} times in the last minute, the most allowed: "
-        "try again in a minute."
-    )
-    response = render(request, template, context, status=429)
-    response["Retry-After"] = "60"
-    return response
+@dataclass(frozen=True)
+class RunLimit:
+    """A costly run (a filter test, a transformation run) counted per tenant, ``limit`` a minute
+    (0: no limit). ``ran`` says what was done ("tested filters"); ``template`` is the page that
+    shows the refusal."""
+
+    group: str
+    ran: str
+    template: str
+
+    def refused(
+        self, request: HttpRequest, tenant: Tenant, limit: int, context: dict[str, Any]
+    ) -> HttpResponse | None:
+        """Counts this run: None while within ``limit``, else the page with the error, as a 429
+        with ``Retry-After``."""
+        if limit <= 0:
+            return None
+        if not is_ratelimited(
+            request,
+            group=self.group,
+            key=lambda _group, _request: str(tenant.pk),
+            rate=f"{limit}/m",
+            increment=True,
+        ):
+            return None
+        context["error"] = (
+            f"This tenant has {self.ran} {limit} times in the last minute, the most allowed: "
+            "try again in a minute."
+        )
+        response = render(request, self.template, context, status=429)
+        response["Retry-After"] = "60"
+        return response
