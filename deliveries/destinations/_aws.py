@@ -10,7 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from endpoints.destinations import DestinationInvalid, Option
 
-from .base import Answer, ConnectionLost, Message, render_template
+from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .sender import sender
 
 
 def common_options() -> tuple[Option, ...]:
@@ -25,6 +26,23 @@ def common_options() -> tuple[Option, ...]:
         Option("access_key_id", str, "Static credentials; none: the environment's chain."),
         Option("secret_access_key", str, "Its secret (stored encrypted).", secret=True),
     )
+
+
+class BotoAdapter(Adapter):
+    """An AWS kind: a boto3 client of ``service`` per endpoint and configuration, and every call
+    (``send``, blocking) run in the sender's bounded thread pool, off its event loop."""
+
+    service = ""
+
+    async def connect(self, target: Target, address: str | None) -> Any:
+        return await sender().run_blocking(client, self.service, target.config, address)
+
+    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
+        return await sender().run_blocking(self.send, client, target.config, messages)
+
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        """One answer per message, in order (blocking: runs in the pool)."""
+        raise NotImplementedError
 
 
 def endpoint_parts(config: dict[str, Any]) -> tuple[str, str, int] | None:

@@ -13,8 +13,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target, render_template
-from .sender import sender
+from .base import Answer, Message, render_template
 from .templates import template_check
 
 
@@ -34,43 +33,37 @@ def record_data(message: Message) -> bytes:
     ).encode()
 
 
-class KinesisAdapter(Adapter):
+class KinesisAdapter(_aws.BotoAdapter):
     batch_size = 500
+    service = "kinesis"
 
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "kinesis", target.config, address)
-
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
-        return await sender().run_blocking(_put_records, client, target.config, messages)
-
-
-def _put_records(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    records = [
-        {
-            "Data": record_data(m),
-            "PartitionKey": render_template(config["partition_key"], m)[:256] or "-",
-        }
-        for m in messages
-    ]
-    answer, refused = _aws.called(
-        "kinesis",
-        len(messages),
-        lambda: client.put_records(StreamName=config["stream_name"], Records=records),
-    )
-    if refused is not None:
-        return refused
-    return _aws.record_answers(
-        "kinesis",
-        answer.get("Records", []),
-        len(messages),
-        missing="the record",
-        accepted=lambda record: Answer(
-            ok=True,
-            message_id=str(record.get("SequenceNumber", "")),
-            sequence_number=str(record.get("SequenceNumber", "")),
-            details={"shard": str(record.get("ShardId", ""))},
-        ),
-    )
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        records = [
+            {
+                "Data": record_data(m),
+                "PartitionKey": render_template(config["partition_key"], m)[:256] or "-",
+            }
+            for m in messages
+        ]
+        answer, refused = _aws.called(
+            "kinesis",
+            len(messages),
+            lambda: client.put_records(StreamName=config["stream_name"], Records=records),
+        )
+        if refused is not None:
+            return refused
+        return _aws.record_answers(
+            "kinesis",
+            answer.get("Records", []),
+            len(messages),
+            missing="the record",
+            accepted=lambda record: Answer(
+                ok=True,
+                message_id=str(record.get("SequenceNumber", "")),
+                sequence_number=str(record.get("SequenceNumber", "")),
+                details={"shard": str(record.get("ShardId", ""))},
+            ),
+        )
 
 
 destinations.kind_register(

@@ -13,7 +13,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .base import Answer, ConnectionLost, Message, Target, render_template
 from .sender import sender
 from .templates import template_check
 
@@ -29,11 +29,9 @@ def _check(config: dict[str, Any]) -> str:
     return f"s3://{bucket}/{key}"
 
 
-class S3Adapter(Adapter):
+class S3Adapter(_aws.BotoAdapter):
     batch_size = 10  # objects written at once per endpoint (one request each)
-
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "s3", target.config, address)
+    service = "s3"
 
     async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
         return list(

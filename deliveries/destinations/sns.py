@@ -12,8 +12,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target
-from .sender import sender
+from .base import Answer, Message
 from .templates import template_check
 
 
@@ -33,27 +32,21 @@ def _check(config: dict[str, Any]) -> str:
     return arn
 
 
-class SNSAdapter(Adapter):
+class SNSAdapter(_aws.BotoAdapter):
     batch_size = 10
+    service = "sns"
 
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "sns", target.config, address)
-
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
-        return await sender().run_blocking(_publish_batch, client, target.config, messages)
-
-
-def _publish_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    return _aws.batch_sent(
-        "sns",
-        config,
-        messages,
-        body_field="Message",
-        fifo=_fifo(config),
-        send=lambda entries: client.publish_batch(
-            TopicArn=config["topic_arn"], PublishBatchRequestEntries=entries
-        ),
-    )
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        return _aws.batch_sent(
+            "sns",
+            config,
+            messages,
+            body_field="Message",
+            fifo=_fifo(config),
+            send=lambda entries: client.publish_batch(
+                TopicArn=config["topic_arn"], PublishBatchRequestEntries=entries
+            ),
+        )
 
 
 destinations.kind_register(

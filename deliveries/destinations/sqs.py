@@ -17,8 +17,7 @@ from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target
-from .sender import sender
+from .base import Answer, Message
 from .templates import template_check
 
 
@@ -43,27 +42,21 @@ def _fifo(config: dict[str, Any]) -> bool:
     return config["queue_url"].rstrip("/").endswith(".fifo")
 
 
-class SQSAdapter(Adapter):
+class SQSAdapter(_aws.BotoAdapter):
     batch_size = 10
+    service = "sqs"
 
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "sqs", target.config, address)
-
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
-        return await sender().run_blocking(_send_batch, client, target.config, messages)
-
-
-def _send_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    return _aws.batch_sent(
-        "sqs",
-        config,
-        messages,
-        body_field="MessageBody",
-        fifo=_fifo(config),
-        send=lambda entries: client.send_message_batch(
-            QueueUrl=config["queue_url"], Entries=entries
-        ),
-    )
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        return _aws.batch_sent(
+            "sqs",
+            config,
+            messages,
+            body_field="MessageBody",
+            fifo=_fifo(config),
+            send=lambda entries: client.send_message_batch(
+                QueueUrl=config["queue_url"], Entries=entries
+            ),
+        )
 
 
 destinations.kind_register(
