@@ -20,9 +20,6 @@ from webhooks_platform.api.permissions import HasApiKey, IsPlatformKey, Platform
 from webhooks_platform.api.views import ApiView, TenantView, responses
 
 from .serializers import (
-    EndpointCreatedOutSerializer,
-    EndpointCreateInSerializer,
-    EndpointOutSerializer,
     EventTypeCreateInSerializer,
     EventTypeListQuerySerializer,
     EventTypeOutSerializer,
@@ -30,11 +27,16 @@ from .serializers import (
     PortalLinkInSerializer,
     PortalLinkOutSerializer,
     PortalLinkSerializer,
-    SecretOutSerializer,
-    SecretRotateInSerializer,
     TenantCreateInSerializer,
     TenantOutSerializer,
     TenantUpdateInSerializer,
+)
+from .serializers_endpoints import (
+    EndpointCreatedOutSerializer,
+    EndpointCreateInSerializer,
+    EndpointOutSerializer,
+    SecretOutSerializer,
+    SecretRotateInSerializer,
 )
 
 NO_CONTENT = {204: OpenApiResponse(description="Done.")}
