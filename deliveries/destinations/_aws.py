@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from endpoints.destinations import DestinationInvalid, Option
+from endpoints import destinations
+from endpoints.destinations import DestinationInvalid, Kind, Option
 
 from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
 from .sender import sender
@@ -43,6 +44,63 @@ class BotoAdapter(Adapter):
     def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
         """One answer per message, in order (blocking: runs in the pool)."""
         raise NotImplementedError
+
+
+class MessageBatchAdapter(BotoAdapter):
+    """SQS and SNS: a batch is one ``…Batch`` call of up to ten entries (``batch_sent``); a kind
+    gives its body field, whether a configuration is FIFO, and the call."""
+
+    batch_size = 10
+    body_field = ""
+
+    def fifo(self, config: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def call(self, client: Any, config: dict[str, Any], entries: list[dict[str, Any]]) -> Any:
+        raise NotImplementedError
+
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        return batch_sent(
+            self.service,
+            config,
+            messages,
+            body_field=self.body_field,
+            fifo=self.fifo(config),
+            send=lambda entries: self.call(client, config, entries),
+        )
+
+
+def kind_register(
+    *,
+    name: str,
+    label: str,
+    options: tuple[Option, ...],
+    check: Callable[[dict[str, Any]], str],
+    adapter: BotoAdapter,
+) -> None:
+    """Register an AWS kind: boto3, and the address of its ``endpoint_url`` (``address``)."""
+    destinations.kind_register(
+        Kind(
+            name=name,
+            label=label,
+            options=options,
+            package="boto3",
+            module="boto3",
+            check=check,
+            address=address,
+            adapter=adapter,
+        )
+    )
+
+
+def group_option(holder: str) -> Option:
+    """A FIFO queue's or topic's ``message_group_id`` template (``holder``: "queue", "topic")."""
+    return Option(
+        "message_group_id",
+        str,
+        f"A FIFO {holder}'s group id; may use {{event_type}}, {{event_id}}, {{tenant}}, {{date}}.",
+        default="{tenant}",
+    )
 
 
 def endpoint_parts(config: dict[str, Any]) -> tuple[str, str, int] | None:

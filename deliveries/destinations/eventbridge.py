@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
 from .base import Answer, Message
@@ -51,19 +50,14 @@ class EventBridgeAdapter(_aws.BotoAdapter):
         )
 
 
-destinations.kind_register(
-    Kind(
-        name="eventbridge",
-        label="Amazon EventBridge (an event on a bus)",
-        options=(
-            Option("event_bus", str, "The bus's name or ARN.", default="default"),
-            Option("source", str, "The events' source, e.g. com.example.webhooks.", True),
-            *_aws.common_options(),
-        ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=EventBridgeAdapter(),
-    )
+_aws.kind_register(
+    name="eventbridge",
+    label="Amazon EventBridge (an event on a bus)",
+    options=(
+        Option("event_bus", str, "The bus's name or ARN.", default="default"),
+        Option("source", str, "The events' source, e.g. com.example.webhooks.", True),
+        *_aws.common_options(),
+    ),
+    check=_check,
+    adapter=EventBridgeAdapter(),
 )

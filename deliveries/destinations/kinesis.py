@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
 from .base import Answer, Message, render_template
@@ -66,24 +65,19 @@ class KinesisAdapter(_aws.BotoAdapter):
         )
 
 
-destinations.kind_register(
-    Kind(
-        name="kinesis",
-        label="Amazon Kinesis Data Streams (a record per event)",
-        options=(
-            Option("stream_name", str, "The stream's name.", True),
-            Option(
-                "partition_key",
-                str,
-                "The partition key; may use {event_type}, {event_id}, {tenant}, {date}.",
-                default="{tenant}",
-            ),
-            *_aws.common_options(),
+_aws.kind_register(
+    name="kinesis",
+    label="Amazon Kinesis Data Streams (a record per event)",
+    options=(
+        Option("stream_name", str, "The stream's name.", True),
+        Option(
+            "partition_key",
+            str,
+            "The partition key; may use {event_type}, {event_id}, {tenant}, {date}.",
+            default="{tenant}",
         ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=KinesisAdapter(),
-    )
+        *_aws.common_options(),
+    ),
+    check=_check,
+    adapter=KinesisAdapter(),
 )

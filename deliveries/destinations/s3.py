@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
 from .base import Answer, ConnectionLost, Message, Target, render_template
@@ -68,25 +67,20 @@ def _put(client: Any, config: dict[str, Any], message: Message) -> Answer:
     )
 
 
-destinations.kind_register(
-    Kind(
-        name="s3",
-        label="Amazon S3 (one object per event)",
-        options=(
-            Option("bucket", str, "The bucket's name.", True),
-            Option(
-                "key",
-                str,
-                "The object key; must use {event_id}, may use {event_type}, {tenant}, {date} "
-                "(the event's day, YYYY-MM-DD).",
-                default="webhooks/{date}/{event_id}.json",
-            ),
-            *_aws.common_options(),
+_aws.kind_register(
+    name="s3",
+    label="Amazon S3 (one object per event)",
+    options=(
+        Option("bucket", str, "The bucket's name.", True),
+        Option(
+            "key",
+            str,
+            "The object key; must use {event_id}, may use {event_type}, {tenant}, {date} "
+            "(the event's day, YYYY-MM-DD).",
+            default="webhooks/{date}/{event_id}.json",
         ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=S3Adapter(),
-    )
+        *_aws.common_options(),
+    ),
+    check=_check,
+    adapter=S3Adapter(),
 )

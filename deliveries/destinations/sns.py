@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
-from .base import Answer, Message
 from .templates import template_check
 
 
@@ -32,41 +30,25 @@ def _check(config: dict[str, Any]) -> str:
     return arn
 
 
-class SNSAdapter(_aws.BotoAdapter):
-    batch_size = 10
+class SNSAdapter(_aws.MessageBatchAdapter):
     service = "sns"
+    body_field = "Message"
+    fifo = staticmethod(_fifo)
 
-    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-        return _aws.batch_sent(
-            "sns",
-            config,
-            messages,
-            body_field="Message",
-            fifo=_fifo(config),
-            send=lambda entries: client.publish_batch(
-                TopicArn=config["topic_arn"], PublishBatchRequestEntries=entries
-            ),
+    def call(self, client: Any, config: dict[str, Any], entries: list[dict[str, Any]]) -> Any:
+        return client.publish_batch(
+            TopicArn=config["topic_arn"], PublishBatchRequestEntries=entries
         )
 
 
-destinations.kind_register(
-    Kind(
-        name="sns",
-        label="Amazon SNS (publish to a topic)",
-        options=(
-            Option("topic_arn", str, "The topic's ARN (a FIFO topic's ends in .fifo).", True),
-            *_aws.common_options(),
-            Option(
-                "message_group_id",
-                str,
-                "A FIFO topic's group id; may use {event_type}, {event_id}, {tenant}, {date}.",
-                default="{tenant}",
-            ),
-        ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=SNSAdapter(),
-    )
+_aws.kind_register(
+    name="sns",
+    label="Amazon SNS (publish to a topic)",
+    options=(
+        Option("topic_arn", str, "The topic's ARN (a FIFO topic's ends in .fifo).", True),
+        *_aws.common_options(),
+        _aws.group_option("topic"),
+    ),
+    check=_check,
+    adapter=SNSAdapter(),
 )

@@ -13,11 +13,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
-from .base import Answer, Message
 from .templates import template_check
 
 
@@ -42,41 +40,23 @@ def _fifo(config: dict[str, Any]) -> bool:
     return config["queue_url"].rstrip("/").endswith(".fifo")
 
 
-class SQSAdapter(_aws.BotoAdapter):
-    batch_size = 10
+class SQSAdapter(_aws.MessageBatchAdapter):
     service = "sqs"
+    body_field = "MessageBody"
+    fifo = staticmethod(_fifo)
 
-    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-        return _aws.batch_sent(
-            "sqs",
-            config,
-            messages,
-            body_field="MessageBody",
-            fifo=_fifo(config),
-            send=lambda entries: client.send_message_batch(
-                QueueUrl=config["queue_url"], Entries=entries
-            ),
-        )
+    def call(self, client: Any, config: dict[str, Any], entries: list[dict[str, Any]]) -> Any:
+        return client.send_message_batch(QueueUrl=config["queue_url"], Entries=entries)
 
 
-destinations.kind_register(
-    Kind(
-        name="sqs",
-        label="Amazon SQS (standard or FIFO queue)",
-        options=(
-            Option("queue_url", str, "The queue's URL (a FIFO queue's name ends in .fifo).", True),
-            *_aws.common_options(),
-            Option(
-                "message_group_id",
-                str,
-                "A FIFO queue's group id; may use {event_type}, {event_id}, {tenant}, {date}.",
-                default="{tenant}",
-            ),
-        ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=SQSAdapter(),
-    )
+_aws.kind_register(
+    name="sqs",
+    label="Amazon SQS (standard or FIFO queue)",
+    options=(
+        Option("queue_url", str, "The queue's URL (a FIFO queue's name ends in .fifo).", True),
+        *_aws.common_options(),
+        _aws.group_option("queue"),
+    ),
+    check=_check,
+    adapter=SQSAdapter(),
 )
