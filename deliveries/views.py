@@ -20,11 +20,13 @@ from endpoints.dashboard import audit, endpoint_or_404, tenant_view
 from endpoints.models import Tenant
 from endpoints.selectors import endpoints_push_choices, event_types_list
 from endpoints.services import is_platform_header
+from endpoints.views_shared import action_done, action_refused
 from platform_core.dashboard import flat_message
 from platform_core.pagination import InvalidCursor, keyset_page
 from platform_core.replica import reads_may_lag
 
 from . import selectors, signing
+from .lookups import attempt_or_404, delivery_or_404, event_or_404, job_or_404
 from .models import Attempt, Delivery, Job
 from .search import SEARCH_MIN_PREFIX, search_prefix
 from .services.jobs import job_outcomes, job_recover_create, job_scope, job_state
@@ -207,9 +209,7 @@ def search(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @reads_may_lag
 def event_detail(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpResponse:
     """One event and every delivery made of it (one per endpoint it went to)."""
-    event = selectors.event_get(tenant=tenant, event_id=event_id)
-    if event is None:
-        raise Http404("No such event.")
+    event = event_or_404(tenant, event_id)
     deliveries = list(selectors.event_deliveries(event=event))
     context = {
         "event": event,
@@ -222,18 +222,11 @@ def event_detail(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpRes
     return render(request, "deliveries/event_detail.html", context)
 
 
-def _delivery_or_404(tenant: Tenant | None, delivery_id: int) -> Delivery:
-    delivery = selectors.delivery_get(tenant=tenant, delivery_id=delivery_id)
-    if delivery is None:
-        raise Http404("No such delivery.")
-    return delivery
-
-
 @require_GET
 @tenant_view
 @reads_may_lag
 def delivery_detail(request: HttpRequest, tenant: Tenant, delivery_id: int) -> HttpResponse:
-    delivery = _delivery_or_404(tenant, delivery_id)
+    delivery = delivery_or_404(tenant, delivery_id)
     return render(request, delivery_template(request), delivery_context(delivery))
 
 
@@ -265,7 +258,7 @@ def delivery_context(delivery: Delivery, *, support: bool = False) -> dict[str, 
 @require_POST
 @tenant_view(write=True)
 def delivery_replay_view(request: HttpRequest, tenant: Tenant, delivery_id: int) -> HttpResponse:
-    delivery = _delivery_or_404(tenant, delivery_id)
+    delivery = delivery_or_404(tenant, delivery_id)
     try:
         delivery_replay(delivery=delivery)
     except ValidationError as exc:
@@ -280,9 +273,7 @@ def delivery_replay_view(request: HttpRequest, tenant: Tenant, delivery_id: int)
 @tenant_view
 @reads_may_lag
 def attempt_detail(request: HttpRequest, tenant: Tenant, attempt_id: int) -> HttpResponse:
-    attempt = selectors.attempt_get(tenant=tenant, attempt_id=attempt_id)
-    if attempt is None:
-        raise Http404("No such attempt.")
+    attempt = attempt_or_404(tenant, attempt_id)
     context = attempt_view_model(
         attempt,
         mask_custom_headers=not request.viewer.can_write,  # type: ignore[attr-defined]
@@ -326,18 +317,15 @@ def endpoint_recover(request: HttpRequest, tenant: Tenant, endpoint_id: str) -> 
     try:
         job = job_recover_create(endpoint=endpoint, since=since, user=request.user)
     except ValidationError as exc:
-        messages.error(request, flat_message(exc))
-        return redirect("endpoint-detail", endpoint_id=endpoint.pk)
-    audit(
+        return action_refused(request, exc, redirect("endpoint-detail", endpoint_id=endpoint.pk))
+    return action_done(
         request,
+        redirect(reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}&watch=1#recover"),
+        message=f"Recovering failed deliveries since {since:%Y-%m-%d %H:%M}.",
         action="endpoint.recover",
         tenant=tenant,
         target=endpoint,
         details={"since": since.isoformat(), "job_id": job.pk, "hours": form.cleaned_data["hours"]},
-    )
-    messages.success(request, f"Recovering failed deliveries since {since:%Y-%m-%d %H:%M}.")
-    return redirect(
-        reverse("endpoint-detail", args=[endpoint.pk]) + f"?job={job.pk}&watch=1#recover"
     )
 
 
@@ -364,10 +352,7 @@ def job_json(job: Job) -> JsonResponse:
 @require_GET
 @tenant_view
 def job_status(request: HttpRequest, tenant: Tenant, job_id: int) -> HttpResponse:
-    job = selectors.job_get(tenant=tenant, job_id=job_id)
-    if job is None:
-        raise Http404("No such job.")
-    return job_json(job)
+    return job_json(job_or_404(tenant, job_id))
 
 
 def disable_confirm(

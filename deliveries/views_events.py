@@ -3,51 +3,41 @@ Thin: the services in ``services.by_hand`` decide; every action is audited."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from endpoints.dashboard import audit, endpoint_or_404, tenant_view
+from endpoints.dashboard import endpoint_or_404, tenant_view
 from endpoints.models import Tenant
-from platform_core.dashboard import flat_message
+from endpoints.views_shared import action_done, action_refused
 
-from . import selectors
 from .backlog import events_scheduled
-from .models import Event
+from .lookups import event_or_404
 from .services.by_hand import event_resend, event_scheduled_cancel
 
 SCHEDULED_SHOWN = 200
-
-
-def _event_or_404(tenant: Tenant, event_id: str) -> Event:
-    event = selectors.event_get(tenant=tenant, event_id=event_id)
-    if event is None:
-        raise Http404("No such event.")
-    return event
 
 
 @require_POST
 @tenant_view(write=True)
 def event_resend_view(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpResponse:
     """Send the event to the chosen endpoint now (its delivery there replayed, or a new one)."""
-    event = _event_or_404(tenant, event_id)
+    event = event_or_404(tenant, event_id)
     endpoint = endpoint_or_404(tenant, request.POST.get("endpoint", ""))
     try:
         delivery = event_resend(event=event, endpoint=endpoint)
     except ValidationError as exc:
-        messages.error(request, flat_message(exc))
-        return redirect("event-detail", event_id=event.pk)
-    audit(
+        return action_refused(request, exc, redirect("event-detail", event_id=event.pk))
+    return action_done(
         request,
+        redirect("delivery-detail", delivery_id=delivery.pk),
+        message=f"Sent again to {endpoint.url}; the new attempt appears below.",
         action="event.resend",
         tenant=tenant,
         target=delivery,
         details={"event": event.pk, "endpoint": endpoint.pk},
     )
-    messages.success(request, f"Sent again to {endpoint.url}; the new attempt appears below.")
-    return redirect("delivery-detail", delivery_id=delivery.pk)
 
 
 @require_GET
@@ -65,7 +55,7 @@ def scheduled_events(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @tenant_view(write=True)
 def scheduled_event_cancel(request: HttpRequest, tenant: Tenant, event_id: str) -> HttpResponse:
     """GET asks to confirm; POST cancels the scheduled event's deliveries."""
-    event = _event_or_404(tenant, event_id)
+    event = event_or_404(tenant, event_id)
     if request.method == "GET":
         return render(
             request,
@@ -75,16 +65,13 @@ def scheduled_event_cancel(request: HttpRequest, tenant: Tenant, event_id: str) 
     try:
         cancelled = event_scheduled_cancel(event=event)
     except ValidationError as exc:
-        messages.error(request, flat_message(exc))
-        return redirect("scheduled-events")
-    audit(
+        return action_refused(request, exc, redirect("scheduled-events"))
+    return action_done(
         request,
+        redirect("scheduled-events"),
+        message=f"Event {event.pk} cancelled: {cancelled} waiting deliveries will not go out.",
         action="event.schedule_cancel",
         tenant=tenant,
         target=event,
         details={"deliveries": cancelled},
     )
-    messages.success(
-        request, f"Event {event.pk} cancelled: {cancelled} waiting deliveries will not go out."
-    )
-    return redirect("scheduled-events")

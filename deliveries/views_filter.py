@@ -12,11 +12,11 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
-from django_ratelimit.core import is_ratelimited
 
 from endpoints import payload_filter
 from endpoints.dashboard import endpoint_or_404, tenant_view
 from endpoints.models import Tenant
+from endpoints.views_shared import RunLimit
 from platform_core.conf import webhooks_settings
 
 from .selectors import endpoint_recent_bodies
@@ -30,20 +30,8 @@ _LIMITS = {
     "events": payload_filter.TEST_EVENTS,
     "chars": f"{payload_filter.TEST_MAX_CHARS:,}",
 }
-
-
-def _rate_limited(request: HttpRequest, tenant: Tenant) -> bool:
-    """Counts this run against the tenant's ``WEBHOOKS_FILTER_TEST_RATE_LIMIT`` a minute."""
-    limit = webhooks_settings().filter_test_rate_limit
-    if limit <= 0:
-        return False
-    return is_ratelimited(
-        request,
-        group="endpoint-filter-test",
-        key=lambda _group, _request: str(tenant.pk),
-        rate=f"{limit}/m",
-        increment=True,
-    )
+#: Each test counts against the tenant's ``WEBHOOKS_FILTER_TEST_RATE_LIMIT`` a minute.
+RUNS = RunLimit("endpoint-filter-test", "tested filters", "portal/filter_test.html")
 
 
 @require_GET
@@ -61,15 +49,9 @@ def endpoint_filter_test(request: HttpRequest, tenant: Tenant, endpoint_id: str)
         "section": "endpoints",
         "limits": _LIMITS,
     }
-    if _rate_limited(request, tenant):
-        limit = webhooks_settings().filter_test_rate_limit
-        context["error"] = (
-            f"This tenant has tested filters {limit} times in the last minute, the most allowed: "
-            "try again in a minute."
-        )
-        response = render(request, "portal/filter_test.html", context, status=429)
-        response["Retry-After"] = "60"
-        return response
+    limited = RUNS.refused(request, tenant, webhooks_settings().filter_test_rate_limit, context)
+    if limited is not None:
+        return limited
     spec = None
     if len(text) > MAX_TEXT:
         context["error"] = f"A filter is at most {payload_filter.MAX_BYTES} bytes of JSON."

@@ -16,11 +16,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.core import is_ratelimited
 
 from endpoints.dashboard import endpoint_or_404, tenant_view
 from endpoints.models import Tenant
 from endpoints.services import transformations
+from endpoints.views_shared import RunLimit
 from platform_core.conf import webhooks_settings
 from platform_core.dashboard import flat_message
 
@@ -34,19 +34,8 @@ EXAMPLE = """function handler(webhook) {
   return webhook;
 }
 """
-
-
-def _rate_limited(request: HttpRequest, tenant: Tenant) -> bool:
-    limit = webhooks_settings().transform_test_rate_limit
-    if limit <= 0:
-        return False
-    return is_ratelimited(
-        request,
-        group="endpoint-transformation-test",
-        key=lambda _group, _request: str(tenant.pk),
-        rate=f"{limit}/m",
-        increment=True,
-    )
+#: Each run counts against the tenant's ``WEBHOOKS_TRANSFORM_TEST_RATE_LIMIT`` a minute.
+RUNS = RunLimit("endpoint-transformation-test", "run transformations", "portal/transformation.html")
 
 
 @require_http_methods(["GET", "POST"])
@@ -84,15 +73,10 @@ def endpoint_transformation(request: HttpRequest, tenant: Tenant, endpoint_id: s
         messages.success(request, "Transformation saved.")
         return redirect("endpoint-transformation", endpoint.pk)
     if request.method == "POST" and request.POST.get("action") == "run":
-        if _rate_limited(request, tenant):
-            limit = webhooks_settings().transform_test_rate_limit
-            context["error"] = (
-                f"This tenant has run transformations {limit} times in the last minute, the most "
-                "allowed: try again in a minute."
-            )
-            response = render(request, "portal/transformation.html", context, status=429)
-            response["Retry-After"] = "60"
-            return response
+        limit = webhooks_settings().transform_test_rate_limit
+        limited = RUNS.refused(request, tenant, limit, context)
+        if limited is not None:
+            return limited
         sample = next((e for e in context["events"] if e[0] == context["chosen"]), None)
         if sample is None:
             context["error"] = "Choose one of the recent events."

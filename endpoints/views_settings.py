@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from endpoints.dashboard import audit, tenant_view
+from endpoints.dashboard import tenant_view
 
 from . import selectors, services
 from .models import Tenant
+from .views_shared import action_done, action_refused
 
 # --- Catalogue -------------------------------------------------------------------------------
 
@@ -53,16 +53,13 @@ def tenant_settings_update(request: HttpRequest, tenant: Tenant) -> HttpResponse
     try:
         services.tenant_update(tenant=tenant, message_format=wanted)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("tenant-settings")
-    audit(
+        return action_refused(request, exc, redirect("tenant-settings"))
+    return action_done(
         request,
+        redirect("tenant-settings"),
+        message=f"Message format set to {tenant.get_message_format_display()} for new events.",
         action="tenant.update",
         tenant=tenant,
         target=tenant,
         details={"message_format": wanted},
     )
-    messages.success(
-        request, f"Message format set to {tenant.get_message_format_display()} for new events."
-    )
-    return redirect("tenant-settings")

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from deliveries.services import endpoint_lifecycle
 from endpoints import services
-from endpoints.api.serializers import (
+from endpoints.api.serializers_endpoints import (
     CircuitResetOutSerializer,
     EndpointOutSerializer,
     EndpointUpdateInSerializer,

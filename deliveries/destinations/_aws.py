@@ -1,5 +1,6 @@
 """What the AWS kinds share: their common options, the address rules for an ``endpoint_url``,
-and a boto3 client made in the sender's thread pool (boto3 is synchronous)."""
+a boto3 client made in the sender's thread pool (boto3 is synchronous), one call's refusal, the
+SQS/SNS batch entries and answers, and the per-record answers of Kinesis and EventBridge."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from endpoints.destinations import DestinationInvalid, Option
+from endpoints import destinations
+from endpoints.destinations import DestinationInvalid, Kind, Option
 
-from .base import Answer, ConnectionLost
+from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .sender import sender
 
 
 def common_options() -> tuple[Option, ...]:
@@ -23,6 +26,80 @@ def common_options() -> tuple[Option, ...]:
         ),
         Option("access_key_id", str, "Static credentials; none: the environment's chain."),
         Option("secret_access_key", str, "Its secret (stored encrypted).", secret=True),
+    )
+
+
+class BotoAdapter(Adapter):
+    """An AWS kind: a boto3 client of ``service`` per endpoint and configuration, and every call
+    (``send``, blocking) run in the sender's bounded thread pool, off its event loop."""
+
+    service = ""
+
+    async def connect(self, target: Target, address: str | None) -> Any:
+        return await sender().run_blocking(client, self.service, target.config, address)
+
+    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
+        return await sender().run_blocking(self.send, client, target.config, messages)
+
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        """One answer per message, in order (blocking: runs in the pool)."""
+        raise NotImplementedError
+
+
+class MessageBatchAdapter(BotoAdapter):
+    """SQS and SNS: a batch is one ``…Batch`` call of up to ten entries (``batch_sent``); a kind
+    gives its body field, whether a configuration is FIFO, and the call."""
+
+    batch_size = 10
+    body_field = ""
+
+    def fifo(self, config: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def call(self, client: Any, config: dict[str, Any], entries: list[dict[str, Any]]) -> Any:
+        raise NotImplementedError
+
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        return batch_sent(
+            self.service,
+            config,
+            messages,
+            body_field=self.body_field,
+            fifo=self.fifo(config),
+            send=lambda entries: self.call(client, config, entries),
+        )
+
+
+def kind_register(
+    *,
+    name: str,
+    label: str,
+    options: tuple[Option, ...],
+    check: Callable[[dict[str, Any]], str],
+    adapter: BotoAdapter,
+) -> None:
+    """Register an AWS kind: boto3, and the address of its ``endpoint_url`` (``address``)."""
+    destinations.kind_register(
+        Kind(
+            name=name,
+            label=label,
+            options=options,
+            package="boto3",
+            module="boto3",
+            check=check,
+            address=address,
+            adapter=adapter,
+        )
+    )
+
+
+def group_option(holder: str) -> Option:
+    """A FIFO queue's or topic's ``message_group_id`` template (``holder``: "queue", "topic")."""
+    return Option(
+        "message_group_id",
+        str,
+        f"A FIFO {holder}'s group id; may use {{event_type}}, {{event_id}}, {{tenant}}, {{date}}.",
+        default="{tenant}",
     )
 
 
@@ -118,3 +195,74 @@ def called(
         return {}, [Answer(ok=False, error=text, code=code) for _ in range(count)]
     except BotoCoreError as exc:
         raise ConnectionLost(f"{service}: {exc.__class__.__name__}") from exc
+
+
+def batch_sent(
+    service: str,
+    config: dict[str, Any],
+    messages: list[Message],
+    *,
+    body_field: str,
+    fifo: bool,
+    send: Callable[[list[dict[str, Any]]], dict[str, Any]],
+) -> list[Answer]:
+    """One SQS ``SendMessageBatch`` or SNS ``PublishBatch``: an entry per message (the body in
+    ``body_field``, the attributes as string attributes; a FIFO queue or topic's group id from the
+    ``message_group_id`` template and the event id as its deduplication id), ``send(entries)``
+    called once, and an answer per message."""
+    entries = []
+    for i, message in enumerate(messages):
+        entry: dict[str, Any] = {
+            "Id": str(i),
+            body_field: message.body.decode("utf-8"),
+            "MessageAttributes": string_attributes(message.attributes),
+        }
+        if fifo:
+            entry["MessageGroupId"] = render_template(config["message_group_id"], message)
+            entry["MessageDeduplicationId"] = message.event_id
+        entries.append(entry)
+    answer, refused = called(service, len(messages), lambda: send(entries))
+    if refused is not None:
+        return refused
+    return batch_answers(service, answer, len(messages))
+
+
+def batch_answers(service: str, answer: dict[str, Any], count: int) -> list[Answer]:
+    """One answer per entry of a ``…Batch`` call's ``Successful`` and ``Failed`` lists."""
+    answers = [Answer(ok=False, error=f"{service}: no answer for the message")] * count
+    for ok in answer.get("Successful", []):
+        answers[int(ok["Id"])] = Answer(
+            ok=True,
+            message_id=ok.get("MessageId", ""),
+            sequence_number=ok.get("SequenceNumber", ""),
+        )
+    for failed in answer.get("Failed", []):
+        code = str(failed.get("Code", ""))
+        answers[int(failed["Id"])] = Answer(
+            ok=False, error=f"{service}: {code}: {str(failed.get('Message', ''))[:300]}", code=code
+        )
+    return answers
+
+
+def record_answers(
+    service: str,
+    records: list[dict[str, Any]],
+    count: int,
+    *,
+    missing: str,
+    accepted: Callable[[dict[str, Any]], Answer],
+) -> list[Answer]:
+    """One answer per record of a Kinesis ``PutRecords`` or EventBridge ``PutEvents`` answer (in
+    the order sent): a record with an ``ErrorCode`` is refused, any other ``accepted(record)``; an
+    answer that does not count ``count`` records refuses them all (``missing``: "the record")."""
+    answers = []
+    for record in records:
+        if record.get("ErrorCode"):
+            code = str(record["ErrorCode"])
+            text = f"{service}: {code}: {str(record.get('ErrorMessage', ''))[:300]}"
+            answers.append(Answer(ok=False, error=text, code=code))
+        else:
+            answers.append(accepted(record))
+    if len(answers) != count:
+        return [Answer(ok=False, error=f"{service}: no answer for {missing}")] * count
+    return answers

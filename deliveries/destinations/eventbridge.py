@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target
+from .base import Answer, Message
 from .kinesis import record_data
-from .sender import sender
 
 
 def _check(config: dict[str, Any]) -> str:
@@ -24,57 +22,42 @@ def _check(config: dict[str, Any]) -> str:
     return f"eventbridge://{config['region']}/{config['event_bus']}"
 
 
-class EventBridgeAdapter(Adapter):
+class EventBridgeAdapter(_aws.BotoAdapter):
     batch_size = 10
+    service = "events"
 
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "events", target.config, address)
-
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
-        return await sender().run_blocking(_put_events, client, target.config, messages)
-
-
-def _put_events(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    entries = [
-        {
-            "Source": config["source"],
-            "DetailType": m.event_type or "webhook",
-            "Detail": record_data(m).decode(),
-            "EventBusName": config["event_bus"],
-        }
-        for m in messages
-    ]
-    answer, refused = _aws.called(
-        "eventbridge", len(messages), lambda: client.put_events(Entries=entries)
-    )
-    if refused is not None:
-        return refused
-    answers = []
-    for entry in answer.get("Entries", []):
-        if entry.get("ErrorCode"):
-            code = str(entry["ErrorCode"])
-            text = f"eventbridge: {code}: {str(entry.get('ErrorMessage', ''))[:300]}"
-            answers.append(Answer(ok=False, error=text, code=code))
-        else:
-            answers.append(Answer(ok=True, message_id=str(entry.get("EventId", ""))))
-    if len(answers) != len(messages):
-        return [Answer(ok=False, error="eventbridge: no answer for the event")] * len(messages)
-    return answers
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        entries = [
+            {
+                "Source": config["source"],
+                "DetailType": m.event_type or "webhook",
+                "Detail": record_data(m).decode(),
+                "EventBusName": config["event_bus"],
+            }
+            for m in messages
+        ]
+        answer, refused = _aws.called(
+            "eventbridge", len(messages), lambda: client.put_events(Entries=entries)
+        )
+        if refused is not None:
+            return refused
+        return _aws.record_answers(
+            "eventbridge",
+            answer.get("Entries", []),
+            len(messages),
+            missing="the event",
+            accepted=lambda entry: Answer(ok=True, message_id=str(entry.get("EventId", ""))),
+        )
 
 
-destinations.kind_register(
-    Kind(
-        name="eventbridge",
-        label="Amazon EventBridge (an event on a bus)",
-        options=(
-            Option("event_bus", str, "The bus's name or ARN.", default="default"),
-            Option("source", str, "The events' source, e.g. com.example.webhooks.", True),
-            *_aws.common_options(),
-        ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=EventBridgeAdapter(),
-    )
+_aws.kind_register(
+    name="eventbridge",
+    label="Amazon EventBridge (an event on a bus)",
+    options=(
+        Option("event_bus", str, "The bus's name or ARN.", default="default"),
+        Option("source", str, "The events' source, e.g. com.example.webhooks.", True),
+        *_aws.common_options(),
+    ),
+    check=_check,
+    adapter=EventBridgeAdapter(),
 )

@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target, render_template
-from .sender import sender
+from .base import Answer, Message, render_template
 from .templates import template_check
 
 
@@ -34,69 +32,52 @@ def record_data(message: Message) -> bytes:
     ).encode()
 
 
-class KinesisAdapter(Adapter):
+class KinesisAdapter(_aws.BotoAdapter):
     batch_size = 500
+    service = "kinesis"
 
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "kinesis", target.config, address)
-
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
-        return await sender().run_blocking(_put_records, client, target.config, messages)
-
-
-def _put_records(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    records = [
-        {
-            "Data": record_data(m),
-            "PartitionKey": render_template(config["partition_key"], m)[:256] or "-",
-        }
-        for m in messages
-    ]
-    answer, refused = _aws.called(
-        "kinesis",
-        len(messages),
-        lambda: client.put_records(StreamName=config["stream_name"], Records=records),
-    )
-    if refused is not None:
-        return refused
-    answers = []
-    for record in answer.get("Records", []):
-        if record.get("ErrorCode"):
-            code = str(record["ErrorCode"])
-            text = f"kinesis: {code}: {str(record.get('ErrorMessage', ''))[:300]}"
-            answers.append(Answer(ok=False, error=text, code=code))
-        else:
-            answers.append(
-                Answer(
-                    ok=True,
-                    message_id=str(record.get("SequenceNumber", "")),
-                    sequence_number=str(record.get("SequenceNumber", "")),
-                    details={"shard": str(record.get("ShardId", ""))},
-                )
-            )
-    if len(answers) != len(messages):
-        return [Answer(ok=False, error="kinesis: no answer for the record")] * len(messages)
-    return answers
-
-
-destinations.kind_register(
-    Kind(
-        name="kinesis",
-        label="Amazon Kinesis Data Streams (a record per event)",
-        options=(
-            Option("stream_name", str, "The stream's name.", True),
-            Option(
-                "partition_key",
-                str,
-                "The partition key; may use {event_type}, {event_id}, {tenant}, {date}.",
-                default="{tenant}",
+    def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
+        records = [
+            {
+                "Data": record_data(m),
+                "PartitionKey": render_template(config["partition_key"], m)[:256] or "-",
+            }
+            for m in messages
+        ]
+        answer, refused = _aws.called(
+            "kinesis",
+            len(messages),
+            lambda: client.put_records(StreamName=config["stream_name"], Records=records),
+        )
+        if refused is not None:
+            return refused
+        return _aws.record_answers(
+            "kinesis",
+            answer.get("Records", []),
+            len(messages),
+            missing="the record",
+            accepted=lambda record: Answer(
+                ok=True,
+                message_id=str(record.get("SequenceNumber", "")),
+                sequence_number=str(record.get("SequenceNumber", "")),
+                details={"shard": str(record.get("ShardId", ""))},
             ),
-            *_aws.common_options(),
+        )
+
+
+_aws.kind_register(
+    name="kinesis",
+    label="Amazon Kinesis Data Streams (a record per event)",
+    options=(
+        Option("stream_name", str, "The stream's name.", True),
+        Option(
+            "partition_key",
+            str,
+            "The partition key; may use {event_type}, {event_id}, {tenant}, {date}.",
+            default="{tenant}",
         ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=KinesisAdapter(),
-    )
+        *_aws.common_options(),
+    ),
+    check=_check,
+    adapter=KinesisAdapter(),
 )

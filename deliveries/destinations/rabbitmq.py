@@ -15,14 +15,9 @@ from urllib.parse import unquote
 from endpoints import destinations
 from endpoints.destinations import Kind, Option
 
-from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from ._server import ServerAdapter
+from .base import Answer, ConnectionLost, Message, render_template
 from .templates import template_check
-
-SCHEMES = {"amqp": 5672}
-
-
-def _parts(config: dict[str, Any]) -> tuple[str, str, int, str, str]:
-    return destinations.server_url(config["url"], schemes=SCHEMES)
 
 
 def _vhost(path: str) -> str:
@@ -30,57 +25,48 @@ def _vhost(path: str) -> str:
 
 
 def _check(config: dict[str, Any]) -> str:
-    scheme, host, port, user, path = _parts(config)
+    scheme, host, port, user, path = RabbitMQAdapter.parts(config)
     template_check(config["routing_key"], "routing_key", required=False)
     exchange = config.get("exchange", "")
     return f"{scheme}://{user + '@' if user else ''}{host}:{port}{path or '/'}#{exchange}"
 
 
-def _address(config: dict[str, Any]) -> tuple[str, int]:
-    _, host, port, _, _ = _parts(config)
-    return host, port
+class RabbitMQAdapter(ServerAdapter):
+    name = "rabbitmq"
+    schemes = {"amqp": 5672}
+    refused_marks = ("refused", "connect call failed")
 
-
-class RabbitMQAdapter(Adapter):
-    batch_size = 100
-
-    async def connect(self, target: Target, address: str | None) -> Any:
+    async def open(self, config: dict[str, Any], host: str, port: int, user: str, path: str) -> Any:
         import aio_pika
 
-        config = target.config
-        _, host, port, user, path = _parts(config)
-        try:
-            connection = await aio_pika.connect(
-                host=address or host,
-                port=port,
-                login=user or "guest",
-                password=config.get("password") or "",
-                virtualhost=_vhost(path),
-                timeout=10,
-            )
-        except Exception as exc:
-            raise ConnectionLost(_error_text(exc), _code(exc)) from exc
-        try:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            name = config.get("exchange", "")
-            exchange = (
-                await channel.get_exchange(name, ensure=True) if name else channel.default_exchange
-            )
-        except Exception as exc:
-            await connection.close()
-            raise ConnectionLost(_error_text(exc), _code(exc)) from exc
-        return (connection, channel, exchange)
+        return await aio_pika.connect(
+            host=host,
+            port=port,
+            login=user or "guest",
+            password=config.get("password") or "",
+            virtualhost=_vhost(path),
+            timeout=10,
+        )
 
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
+    async def ready(self, client: Any, config: dict[str, Any]) -> Any:
+        channel = await client.channel(publisher_confirms=True, on_return_raises=True)
+        name = config.get("exchange", "")
+        exchange = (
+            await channel.get_exchange(name, ensure=True) if name else channel.default_exchange
+        )
+        return (client, channel, exchange)
+
+    async def discard(self, opened: Any) -> None:
+        await opened.close()
+
+    async def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Any]:
         import asyncio
 
         import aio_pika
-        from aio_pika import exceptions
 
         connection, channel, exchange = client
         if connection.is_closed or channel.is_closed:
             raise ConnectionLost("rabbitmq: connection closed", "CONNECTION_CLOSED")
-        config = target.config
         mode = (
             aio_pika.DeliveryMode.PERSISTENT
             if config.get("persistent", True)
@@ -101,29 +87,29 @@ class RabbitMQAdapter(Adapter):
             )
             for m in messages
         ]
-        results = await asyncio.gather(*sends, return_exceptions=True)
-        answers: list[Answer] = []
-        for message, result in zip(messages, results, strict=True):
-            if isinstance(result, exceptions.PublishError):
-                answers.append(
-                    Answer(ok=False, error="rabbitmq: message returned unroutable", code="NO_ROUTE")
-                )
-            elif isinstance(result, exceptions.DeliveryError):
-                answers.append(
-                    Answer(ok=False, error="rabbitmq: nacked by the broker", code="NACK")
-                )
-            elif isinstance(result, BaseException):
-                answers.append(Answer(ok=False, error=_error_text(result), code=_code(result)))
-            else:
-                tag = getattr(result, "delivery_tag", None)
-                answers.append(
-                    Answer(
-                        ok=True,
-                        message_id=message.event_id,
-                        sequence_number="" if tag is None else str(tag),
-                    )
-                )
-        return answers
+        return await asyncio.gather(*sends, return_exceptions=True)
+
+    def sent(self, message: Message, result: Any) -> Answer:
+        tag = getattr(result, "delivery_tag", None)
+        return Answer(
+            ok=True, message_id=message.event_id, sequence_number="" if tag is None else str(tag)
+        )
+
+    def refused(self, exc: BaseException) -> Answer:
+        from aio_pika import exceptions
+
+        if isinstance(exc, exceptions.PublishError):
+            return Answer(ok=False, error="rabbitmq: message returned unroutable", code="NO_ROUTE")
+        if isinstance(exc, exceptions.DeliveryError):
+            return Answer(ok=False, error="rabbitmq: nacked by the broker", code="NACK")
+        return super().refused(exc)
+
+    def code(self, exc: BaseException) -> str:
+        text = str(exc)
+        for code in ("NOT_FOUND", "ACCESS_REFUSED", "PRECONDITION_FAILED", "NOT_ALLOWED"):
+            if code in text:
+                return code
+        return super().code(exc)
 
     def usable(self, client: Any) -> bool:
         # A channel the broker closed (an exchange deleted) or a lost connection: connect again.
@@ -132,26 +118,6 @@ class RabbitMQAdapter(Adapter):
 
     async def close(self, client: Any) -> None:
         await client[0].close()
-
-
-def _code(exc: BaseException) -> str:
-    text = str(exc)
-    for code in ("NOT_FOUND", "ACCESS_REFUSED", "PRECONDITION_FAILED", "NOT_ALLOWED"):
-        if code in text:
-            return code
-    return exc.__class__.__name__
-
-
-def _error_text(exc: BaseException) -> str:
-    text = str(exc).lower()
-    if (
-        isinstance(exc, ConnectionRefusedError)
-        or "refused" in text
-        or "connect call failed" in text
-    ):
-        return "rabbitmq: connection refused"
-    text = str(exc)[:300] or exc.__class__.__name__
-    return f"rabbitmq: {text}"
 
 
 destinations.kind_register(
@@ -180,7 +146,7 @@ destinations.kind_register(
         package="aio-pika",
         module="aio_pika",
         check=_check,
-        address=_address,
+        address=RabbitMQAdapter.address,
         adapter=RabbitMQAdapter(),
     )
 )

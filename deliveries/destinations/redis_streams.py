@@ -10,18 +10,13 @@ from typing import Any
 from endpoints import destinations
 from endpoints.destinations import DestinationInvalid, Kind, Option
 
-from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from ._server import ServerAdapter
+from .base import Answer, Message, render_template
 from .templates import template_check
-
-SCHEMES = {"redis": 6379}
-
-
-def _parts(config: dict[str, Any]) -> tuple[str, str, int, str, str]:
-    return destinations.server_url(config["url"], schemes=SCHEMES)
 
 
 def _check(config: dict[str, Any]) -> str:
-    scheme, host, port, user, path = _parts(config)
+    scheme, host, port, user, path = RedisStreamsAdapter.parts(config)
     db = path.strip("/") or "0"
     if not db.isdigit():
         raise DestinationInvalid("url", "The URL's path is the database number (redis://host/0).")
@@ -29,23 +24,17 @@ def _check(config: dict[str, Any]) -> str:
     return f"{scheme}://{user + '@' if user else ''}{host}:{port}/{int(db)}"
 
 
-def _address(config: dict[str, Any]) -> tuple[str, int]:
-    _, host, port, _, _ = _parts(config)
-    return host, port
+class RedisStreamsAdapter(ServerAdapter):
+    name = "redis"
+    schemes = {"redis": 6379}
 
-
-class RedisStreamsAdapter(Adapter):
-    batch_size = 100
-
-    async def connect(self, target: Target, address: str | None) -> Any:
+    async def open(self, config: dict[str, Any], host: str, port: int, user: str, path: str) -> Any:
         import redis.asyncio as aioredis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        config = target.config
-        _, host, port, user, path = _parts(config)
-        client = aioredis.Redis(
-            host=address or host,
+        return aioredis.Redis(
+            host=host,
             port=port,
             db=int(path.strip("/") or 0),
             username=user or None,
@@ -55,17 +44,12 @@ class RedisStreamsAdapter(Adapter):
             # No retries inside the client: a failed try is the engine's to retry.
             retry=Retry(NoBackoff(), 0),
         )
-        try:
-            await client.ping()
-        except Exception as exc:
-            await client.aclose()
-            raise ConnectionLost(_error_text(exc), _code(exc)) from exc
+
+    async def ready(self, client: Any, config: dict[str, Any]) -> Any:
+        await client.ping()
         return client
 
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
-        import redis.exceptions
-
-        config = target.config
+    async def send(self, client: Any, config: dict[str, Any], messages: list[Message]) -> list[Any]:
         pipe = client.pipeline(transaction=False)
         for message in messages:
             fields = {"body": message.body, **message.attributes}
@@ -75,32 +59,23 @@ class RedisStreamsAdapter(Adapter):
                 maxlen=config["maxlen"],
                 approximate=config["approximate"],
             )
-        try:
-            results = await pipe.execute(raise_on_error=False)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
-            raise ConnectionLost(_error_text(exc), _code(exc)) from exc
-        answers = []
-        for result in results:
-            if isinstance(result, Exception):
-                answers.append(Answer(ok=False, error=_error_text(result), code=_code(result)))
-            else:
-                entry = result.decode() if isinstance(result, bytes) else str(result)
-                answers.append(Answer(ok=True, message_id=entry, sequence_number=entry))
-        return answers
+        return await pipe.execute(raise_on_error=False)
+
+    def lost_errors(self) -> tuple[type[BaseException], ...]:
+        import redis.exceptions
+
+        return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+    def sent(self, message: Message, result: Any) -> Answer:
+        entry = result.decode() if isinstance(result, bytes) else str(result)
+        return Answer(ok=True, message_id=entry, sequence_number=entry)
+
+    def code(self, exc: BaseException) -> str:
+        first = str(exc).split(" ", 1)[0]
+        return first if first.isupper() and first.isalpha() else super().code(exc)
 
     async def close(self, client: Any) -> None:
         await client.aclose()
-
-
-def _code(exc: BaseException) -> str:
-    first = str(exc).split(" ", 1)[0]
-    return first if first.isupper() and first.isalpha() else exc.__class__.__name__
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
-        return "redis: connection refused"
-    return f"redis: {str(exc)[:300] or exc.__class__.__name__}"
 
 
 destinations.kind_register(
@@ -122,7 +97,7 @@ destinations.kind_register(
         package="redis",
         module="redis",
         check=_check,
-        address=_address,
+        address=RedisStreamsAdapter.address,
         adapter=RedisStreamsAdapter(),
     )
 )

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
-from .base import Adapter, Answer, ConnectionLost, Message, Target, render_template
+from .base import Answer, ConnectionLost, Message, Target, render_template
 from .sender import sender
 from .templates import template_check
 
@@ -29,11 +28,9 @@ def _check(config: dict[str, Any]) -> str:
     return f"s3://{bucket}/{key}"
 
 
-class S3Adapter(Adapter):
+class S3Adapter(_aws.BotoAdapter):
     batch_size = 10  # objects written at once per endpoint (one request each)
-
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "s3", target.config, address)
+    service = "s3"
 
     async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
         return list(
@@ -70,25 +67,20 @@ def _put(client: Any, config: dict[str, Any], message: Message) -> Answer:
     )
 
 
-destinations.kind_register(
-    Kind(
-        name="s3",
-        label="Amazon S3 (one object per event)",
-        options=(
-            Option("bucket", str, "The bucket's name.", True),
-            Option(
-                "key",
-                str,
-                "The object key; must use {event_id}, may use {event_type}, {tenant}, {date} "
-                "(the event's day, YYYY-MM-DD).",
-                default="webhooks/{date}/{event_id}.json",
-            ),
-            *_aws.common_options(),
+_aws.kind_register(
+    name="s3",
+    label="Amazon S3 (one object per event)",
+    options=(
+        Option("bucket", str, "The bucket's name.", True),
+        Option(
+            "key",
+            str,
+            "The object key; must use {event_id}, may use {event_type}, {tenant}, {date} "
+            "(the event's day, YYYY-MM-DD).",
+            default="webhooks/{date}/{event_id}.json",
         ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=S3Adapter(),
-    )
+        *_aws.common_options(),
+    ),
+    check=_check,
+    adapter=S3Adapter(),
 )

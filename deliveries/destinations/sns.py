@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target, render_template
-from .sender import sender
-from .sqs import batch_answers
 from .templates import template_check
 
 
@@ -34,59 +30,25 @@ def _check(config: dict[str, Any]) -> str:
     return arn
 
 
-class SNSAdapter(Adapter):
-    batch_size = 10
+class SNSAdapter(_aws.MessageBatchAdapter):
+    service = "sns"
+    body_field = "Message"
+    fifo = staticmethod(_fifo)
 
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "sns", target.config, address)
-
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
-        return await sender().run_blocking(_publish_batch, client, target.config, messages)
-
-
-def _publish_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    fifo = _fifo(config)
-    entries = []
-    for i, message in enumerate(messages):
-        entry: dict[str, Any] = {
-            "Id": str(i),
-            "Message": message.body.decode("utf-8"),
-            "MessageAttributes": _aws.string_attributes(message.attributes),
-        }
-        if fifo:
-            entry["MessageGroupId"] = render_template(config["message_group_id"], message)
-            entry["MessageDeduplicationId"] = message.event_id
-        entries.append(entry)
-    answer, refused = _aws.called(
-        "sns",
-        len(messages),
-        lambda: client.publish_batch(
+    def call(self, client: Any, config: dict[str, Any], entries: list[dict[str, Any]]) -> Any:
+        return client.publish_batch(
             TopicArn=config["topic_arn"], PublishBatchRequestEntries=entries
-        ),
-    )
-    if refused is not None:
-        return refused
-    return batch_answers("sns", answer, len(messages))
+        )
 
 
-destinations.kind_register(
-    Kind(
-        name="sns",
-        label="Amazon SNS (publish to a topic)",
-        options=(
-            Option("topic_arn", str, "The topic's ARN (a FIFO topic's ends in .fifo).", True),
-            *_aws.common_options(),
-            Option(
-                "message_group_id",
-                str,
-                "A FIFO topic's group id; may use {event_type}, {event_id}, {tenant}, {date}.",
-                default="{tenant}",
-            ),
-        ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=SNSAdapter(),
-    )
+_aws.kind_register(
+    name="sns",
+    label="Amazon SNS (publish to a topic)",
+    options=(
+        Option("topic_arn", str, "The topic's ARN (a FIFO topic's ends in .fifo).", True),
+        *_aws.common_options(),
+        _aws.group_option("topic"),
+    ),
+    check=_check,
+    adapter=SNSAdapter(),
 )

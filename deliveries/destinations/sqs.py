@@ -13,12 +13,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from endpoints import destinations
-from endpoints.destinations import DestinationInvalid, Kind, Option
+from endpoints.destinations import DestinationInvalid, Option
 
 from . import _aws
-from .base import Adapter, Answer, Message, Target, render_template
-from .sender import sender
 from .templates import template_check
 
 
@@ -43,74 +40,23 @@ def _fifo(config: dict[str, Any]) -> bool:
     return config["queue_url"].rstrip("/").endswith(".fifo")
 
 
-class SQSAdapter(Adapter):
-    batch_size = 10
+class SQSAdapter(_aws.MessageBatchAdapter):
+    service = "sqs"
+    body_field = "MessageBody"
+    fifo = staticmethod(_fifo)
 
-    async def connect(self, target: Target, address: str | None) -> Any:
-        return await sender().run_blocking(_aws.client, "sqs", target.config, address)
-
-    async def publish(self, client: Any, target: Target, messages: list[Message]) -> list[Answer]:
-        return await sender().run_blocking(_send_batch, client, target.config, messages)
-
-
-def _send_batch(client: Any, config: dict[str, Any], messages: list[Message]) -> list[Answer]:
-    fifo = _fifo(config)
-    entries = []
-    for i, message in enumerate(messages):
-        entry: dict[str, Any] = {
-            "Id": str(i),
-            "MessageBody": message.body.decode("utf-8"),
-            "MessageAttributes": _aws.string_attributes(message.attributes),
-        }
-        if fifo:
-            entry["MessageGroupId"] = render_template(config["message_group_id"], message)
-            entry["MessageDeduplicationId"] = message.event_id
-        entries.append(entry)
-    answer, refused = _aws.called(
-        "sqs",
-        len(messages),
-        lambda: client.send_message_batch(QueueUrl=config["queue_url"], Entries=entries),
-    )
-    if refused is not None:
-        return refused
-    return batch_answers("sqs", answer, len(messages))
+    def call(self, client: Any, config: dict[str, Any], entries: list[dict[str, Any]]) -> Any:
+        return client.send_message_batch(QueueUrl=config["queue_url"], Entries=entries)
 
 
-def batch_answers(service: str, answer: dict[str, Any], count: int) -> list[Answer]:
-    """One answer per entry of a ``…Batch`` call's ``Successful`` and ``Failed`` lists."""
-    answers = [Answer(ok=False, error=f"{service}: no answer for the message")] * count
-    for ok in answer.get("Successful", []):
-        answers[int(ok["Id"])] = Answer(
-            ok=True,
-            message_id=ok.get("MessageId", ""),
-            sequence_number=ok.get("SequenceNumber", ""),
-        )
-    for failed in answer.get("Failed", []):
-        code = str(failed.get("Code", ""))
-        answers[int(failed["Id"])] = Answer(
-            ok=False, error=f"{service}: {code}: {str(failed.get('Message', ''))[:300]}", code=code
-        )
-    return answers
-
-
-destinations.kind_register(
-    Kind(
-        name="sqs",
-        label="Amazon SQS (standard or FIFO queue)",
-        options=(
-            Option("queue_url", str, "The queue's URL (a FIFO queue's name ends in .fifo).", True),
-            *_aws.common_options(),
-            Option(
-                "message_group_id",
-                str,
-                "A FIFO queue's group id; may use {event_type}, {event_id}, {tenant}, {date}.",
-                default="{tenant}",
-            ),
-        ),
-        package="boto3",
-        module="boto3",
-        check=_check,
-        address=_aws.address,
-        adapter=SQSAdapter(),
-    )
+_aws.kind_register(
+    name="sqs",
+    label="Amazon SQS (standard or FIFO queue)",
+    options=(
+        Option("queue_url", str, "The queue's URL (a FIFO queue's name ends in .fifo).", True),
+        *_aws.common_options(),
+        _aws.group_option("queue"),
+    ),
+    check=_check,
+    adapter=SQSAdapter(),
 )

@@ -21,9 +21,6 @@ from platform_core.api.views import ApiView, responses
 
 from .base import TenantView
 from .serializers import (
-    EndpointCreatedOutSerializer,
-    EndpointCreateInSerializer,
-    EndpointOutSerializer,
     EventTypeCreateInSerializer,
     EventTypeListQuerySerializer,
     EventTypeOutSerializer,
@@ -31,11 +28,16 @@ from .serializers import (
     PortalLinkInSerializer,
     PortalLinkOutSerializer,
     PortalLinkSerializer,
-    SecretOutSerializer,
-    SecretRotateInSerializer,
     TenantCreateInSerializer,
     TenantOutSerializer,
     TenantUpdateInSerializer,
+)
+from .serializers_endpoints import (
+    EndpointCreatedOutSerializer,
+    EndpointCreateInSerializer,
+    EndpointOutSerializer,
+    SecretOutSerializer,
+    SecretRotateInSerializer,
 )
 
 NO_CONTENT = {204: OpenApiResponse(description="Done.")}

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -72,17 +73,28 @@ def transformation_out(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-class TransformationView(EndpointView):
-    @extend_schema(
-        operation_id="endpoint_transformation_get",
+def _schema(method: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """The schema of the transformation route's ``method`` (its operation id, tag, tenant)."""
+    return extend_schema(
+        operation_id=f"endpoint_transformation_{method}",
         tags=TAG,
         parameters=[TENANT_PARAM],
-        responses=responses({200: TransformationOutSerializer}, 404),
+        **kwargs,
     )
-    def get(self, request: Request, tenant: str, endpoint: str) -> Response:
-        return Response(transformation_out(self.get_endpoint()))
 
-    def _write(self, data: dict[str, Any]) -> Response:
+
+def _writer(method: str, summary: str, serializer: type[serializers.Serializer]) -> Any:
+    """PUT or PATCH: ``serializer`` checks the body, ``transformation_update`` saves it (a new
+    version when there is code), and the answer is the transformation as GET shows it."""
+
+    @_schema(
+        method,
+        summary=summary,
+        request=serializer,
+        responses=responses({200: TransformationOutSerializer}, 400, 404),
+    )
+    def write(self: TransformationView, request: Request, tenant: str, endpoint: str) -> Response:
+        data = self.parse(serializer, request.data)
         target = self.get_endpoint()
         transformations.transformation_update(
             endpoint=target,
@@ -93,34 +105,23 @@ class TransformationView(EndpointView):
         target.refresh_from_db()
         return Response(transformation_out(target))
 
-    @extend_schema(
-        operation_id="endpoint_transformation_put",
-        tags=TAG,
-        parameters=[TENANT_PARAM],
-        summary="Save the transformation's code as a new version",
-        request=TransformationPutInSerializer,
-        responses=responses({200: TransformationOutSerializer}, 400, 404),
-    )
-    def put(self, request: Request, tenant: str, endpoint: str) -> Response:
-        return self._write(self.parse(TransformationPutInSerializer, request.data))
+    return write
 
-    @extend_schema(
-        operation_id="endpoint_transformation_patch",
-        tags=TAG,
-        parameters=[TENANT_PARAM],
-        summary="Enable, disable, or save new code",
-        request=TransformationPatchInSerializer,
-        responses=responses({200: TransformationOutSerializer}, 400, 404),
+
+class TransformationView(EndpointView):
+    @_schema("get", responses=responses({200: TransformationOutSerializer}, 404))
+    def get(self, request: Request, tenant: str, endpoint: str) -> Response:
+        return Response(transformation_out(self.get_endpoint()))
+
+    put = _writer(
+        "put", "Save the transformation's code as a new version", TransformationPutInSerializer
     )
-    def patch(self, request: Request, tenant: str, endpoint: str) -> Response:
-        return self._write(self.parse(TransformationPatchInSerializer, request.data))
+    patch = _writer("patch", "Enable, disable, or save new code", TransformationPatchInSerializer)
 
 
 class TransformationSimulateView(EndpointView):
-    @extend_schema(
-        operation_id="endpoint_transformation_simulate",
-        tags=TAG,
-        parameters=[TENANT_PARAM],
+    @_schema(
+        "simulate",
         summary="Run code on a sample payload, sending nothing",
         request=SimulateInSerializer,
         responses=responses({200: SimulateOutSerializer}, 400, 404),

@@ -1,6 +1,7 @@
 """Writes to tenants, event types and endpoints. Every rule about them lives here:
-``rules`` (what every write checks), ``tenants``, ``event_types``, ``endpoints`` (with signing
-secrets) and ``keys`` (API keys and the audit log). Callers import from this package.
+``rules`` (what every write checks), ``tenants``, ``event_types``, ``endpoints``, ``secrets``
+(endpoints' signing secrets) and ``keys`` (API keys and the audit log). Callers import from
+this package.
 
 Changes whose effects reach deliveries (update, disable, enable, circuit reset, delete) are
 ``deliveries.services.endpoint_lifecycle``'s: this package writes only the endpoint's row."""
@@ -17,12 +18,6 @@ from .endpoints import (
     endpoint_mark_deleted,
     endpoint_mark_disabled,
     endpoint_mark_enabled,
-    endpoint_secret_current,
-    endpoint_secret_old_until,
-    endpoint_secret_rotate,
-    endpoint_secrets_live,
-    secret_grace_validate,
-    secrets_reencrypt,
 )
 from .event_types import (
     event_type_archive,
@@ -64,6 +59,14 @@ from .rules import (
     retry_schedule_validate,
     signature_style_validate,
     uid_validate,
+)
+from .secrets import (
+    endpoint_secret_current,
+    endpoint_secret_old_until,
+    endpoint_secret_rotate,
+    endpoint_secrets_live,
+    secret_grace_validate,
+    secrets_reencrypt,
 )
 from .tenants import (
     tenant_create,

@@ -1,10 +1,10 @@
-"""Writes to endpoints and their signing secrets."""
+"""Writes to endpoints: create, change, disable, enable, close the circuit, delete (their signing
+secrets are ``secrets``')."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -13,13 +13,12 @@ from django.utils import timezone
 
 from platform_core.conf import webhooks_settings
 
-from .. import crypto, destinations, signing_secrets
-from ..models import Endpoint, EndpointSecret, EventType, Tenant
+from .. import destinations, signing_secrets
+from ..models import Endpoint, EventType, Tenant
 from .destination_rules import DESTINATION_TWILIO_REFUSED, destination_validate, kind_validate
-from .header_seal import headers_reseal, headers_seal
+from .header_seal import headers_seal
 from .rules import (
     _UNSET,
-    MAX_ROTATION_GRACE_SECONDS,
     AlreadyExists,
     channels_validate_field,
     endpoint_headers_validate,
@@ -31,6 +30,7 @@ from .rules import (
     signature_style_validate,
     uid_validate,
 )
+from .secrets import endpoint_secret_rotate, secret_or_new, secret_shown, secret_store
 
 # --- Endpoints -------------------------------------------------------------------------------
 
@@ -69,36 +69,6 @@ POLL_TWILIO_REFUSED = (
     "The twilio style signs over the endpoint's URL, and a poll endpoint has none: choose "
     "another style."
 )
-
-
-def _secret_or_new(secret: str | None, style: str = signing_secrets.STANDARD) -> str:
-    """A caller's own secret, validated, or a freshly generated one: a ``whsk_`` Ed25519
-    signing key for the ed25519 style, a ``whsec_`` secret for the others."""
-    asymmetric = style == signing_secrets.ED25519
-    if secret is None:
-        return (
-            signing_secrets.signing_key_generate()
-            if asymmetric
-            else signing_secrets.secret_generate()
-        )
-    try:
-        if asymmetric:
-            signing_secrets.signing_key_check(secret)
-        else:
-            signing_secrets.secret_key(secret)
-    except signing_secrets.InvalidSecret as exc:
-        raise ValidationError({"secret": str(exc)}) from exc
-    return secret
-
-
-def secret_shown(secret: str) -> str:
-    """What the tenant sees of a stored secret: a ``whsec_`` secret as is, a ``whsk_`` signing
-    key only as its ``whpk_`` public key."""
-    return signing_secrets.public_key(secret) if signing_secrets.is_signing_key(secret) else secret
-
-
-def _secret_store(*, endpoint: Endpoint, secret: str) -> EndpointSecret:
-    return EndpointSecret.objects.create(endpoint=endpoint, encrypted=crypto.encrypt(secret))
 
 
 @transaction.atomic
@@ -165,7 +135,7 @@ def endpoint_create(
     clean_schedule = retry_schedule_validate(retry_schedule)
     clean_headers = headers_seal(endpoint_headers_validate(headers), {})
     types = _event_types_resolve(event_types, tenant=tenant)
-    secret = _secret_or_new(secret, signature_style)
+    secret = secret_or_new(secret, signature_style)
     cap = webhooks_settings().max_endpoints_per_tenant
     # Locks the tenant row, so that concurrent creations cannot both pass the count.
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
@@ -198,7 +168,7 @@ def endpoint_create(
         disabled_at=None if enabled else timezone.now(),
     )
     endpoint.event_types.set(types)
-    _secret_store(endpoint=endpoint, secret=secret)
+    secret_store(endpoint=endpoint, secret=secret)
     return endpoint, secret_shown(secret)
 
 
@@ -358,101 +328,3 @@ def endpoint_mark_deleted(*, endpoint: Endpoint) -> None:
     Endpoint.objects.filter(pk=endpoint.pk).update(
         enabled=False, deleted_at=now, disabled_at=now, disabled_reason="deleted", updated_at=now
     )
-
-
-def endpoint_secrets_live(*, endpoint_ids: Iterable[str]) -> dict[str, list[str]]:
-    """Decrypted live secrets per endpoint, newest first."""
-    from django.db.models import Q
-
-    now = timezone.now()
-    rows = (
-        EndpointSecret.objects.filter(endpoint_id__in=list(endpoint_ids))
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .order_by("endpoint_id", "-created_at", "-id")
-        .values_list("endpoint_id", "encrypted")
-    )
-    out: dict[str, list[str]] = {}
-    for endpoint_id, encrypted in rows:
-        out.setdefault(endpoint_id, []).append(crypto.decrypt(encrypted))
-    return out
-
-
-def endpoint_secret_current(*, endpoint: Endpoint) -> str:
-    """The newest live secret of the kind the endpoint signs with, as the tenant may see it
-    (``secret_shown``); "" when there is none."""
-    live = endpoint_secrets_live(endpoint_ids=[endpoint.pk]).get(endpoint.pk, [])
-    usable = signing_secrets.keys_for(endpoint.signature_style, live)
-    return secret_shown(usable[0]) if usable else ""
-
-
-def secret_grace_validate(grace: Any) -> int:
-    """How long a rotated-out secret keeps signing: 0 to seven days, in seconds."""
-    if (
-        not isinstance(grace, int)
-        or isinstance(grace, bool)
-        or not 0 <= grace <= MAX_ROTATION_GRACE_SECONDS
-    ):
-        raise ValidationError(
-            {"grace_period_seconds": f"Give 0 to {MAX_ROTATION_GRACE_SECONDS} seconds."}
-        )
-    return grace
-
-
-def endpoint_secret_old_until(*, endpoint: Endpoint) -> datetime | None:
-    """Until when a rotated-out secret of ``endpoint`` still signs (the latest), or None."""
-    return (
-        EndpointSecret.objects.filter(endpoint=endpoint, expires_at__gt=timezone.now())
-        .order_by("-expires_at")
-        .values_list("expires_at", flat=True)
-        .first()
-    )
-
-
-@transaction.atomic
-def endpoint_secret_rotate(
-    *, endpoint: Endpoint, grace_period_seconds: int | None = None, secret: str | None = None
-) -> str:
-    """Make a new current secret (of the kind the endpoint's style signs with); the old ones
-    keep signing for the grace period. Returns it as the tenant may see it."""
-    grace = secret_grace_validate(
-        webhooks_settings().secret_rotation_grace
-        if grace_period_seconds is None
-        else grace_period_seconds
-    )
-    secret = _secret_or_new(secret, endpoint.signature_style)
-    # Lock the endpoint so two rotations at once cannot both leave a "current" secret.
-    Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
-    now = timezone.now()
-    expires = now + timedelta(seconds=grace)
-    EndpointSecret.objects.filter(endpoint=endpoint, expires_at__isnull=True).update(
-        expires_at=expires
-    )
-    EndpointSecret.objects.filter(endpoint=endpoint, expires_at__gt=expires).update(
-        expires_at=expires
-    )
-    _secret_store(endpoint=endpoint, secret=secret)
-    return secret_shown(secret)
-
-
-def secrets_reencrypt() -> int:
-    """Rewrite every stored secret, and every endpoint's sealed credential headers and
-    destination options, under the newest encryption key; returns how many values were rewritten."""
-    count = 0
-    for row in EndpointSecret.objects.only("id", "encrypted").iterator(chunk_size=500):
-        rotated = crypto.rotate(row.encrypted)
-        if rotated != row.encrypted:
-            EndpointSecret.objects.filter(pk=row.pk).update(encrypted=rotated)
-            count += 1
-    for pk, headers in Endpoint.objects.exclude(headers={}).values_list("id", "headers"):
-        resealed = headers_reseal(headers or {})
-        changed = sum(1 for k, v in resealed.items() if headers.get(k) != v)
-        if changed:
-            Endpoint.objects.filter(pk=pk).update(headers=resealed)
-            count += changed
-    for pk, stored in Endpoint.objects.exclude(destination={}).values_list("id", "destination"):
-        resealed = destinations.config_reseal(stored or {})
-        changed = sum(1 for k, v in resealed.items() if stored.get(k) != v)
-        if changed:
-            Endpoint.objects.filter(pk=pk).update(destination=resealed)
-            count += changed
-    return count

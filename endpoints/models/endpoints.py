@@ -1,82 +1,21 @@
+"""Event types, endpoints, their signing secrets and their transformations."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from endpoints.destinations import kind_choices
-from platform_core.ids import new_app_id, new_endpoint_id, new_portal_link_id
+from platform_core.ids import new_endpoint_id
+
+from .tenants import Tenant
 
 EVENT_TYPE_NAME_RE = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
-# The platform's internal tenant whose endpoints are the operators' URLs (operational webhooks).
-OPERATIONS_TENANT_SLUG = "_operations"
-
-
-class Tenant(models.Model):
-    """A customer of the product; owns endpoints and receives events."""
-
-    class MessageFormat(models.TextChoices):
-        # Body {"type", "timestamp", "data"}, headers webhook-id/-timestamp/-signature.
-        STANDARD = "standard", "Standard Webhooks (envelope, webhook-* headers)"
-        # Body = the payload as published, headers svix-id/-timestamp/-signature (what Svix sends).
-        SVIX = "svix", "Svix (payload as the body, svix-* headers)"
-
-    slug = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    # The id of the Svix-compatible API (``app_…``) and the caller's own key for it.
-    public_id = models.CharField(max_length=40, unique=True, default=new_app_id, editable=False)
-    uid = models.CharField(max_length=256, null=True, blank=True, unique=True)  # noqa: DJ001  (NULL: no uid; unique only when set)
-    metadata = models.JSONField(default=dict, blank=True)
-    message_format = models.CharField(
-        max_length=16, choices=MessageFormat.choices, default=MessageFormat.STANDARD
-    )
-    # The portal's look and where it may be embedded (endpoints.portal_look; set by the product).
-    portal_embed_origins = models.JSONField(default=list, blank=True)
-    portal_logo_url = models.CharField(max_length=500, blank=True, default="")
-    portal_accent_color = models.CharField(max_length=7, blank=True, default="")
-    portal_theme = models.CharField(
-        max_length=8,
-        default="auto",
-        choices=[("auto", "Browser's choice"), ("light", "Light"), ("dark", "Dark")],
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["slug"]
-
-    def __str__(self) -> str:
-        return self.slug
-
-    @property
-    def is_operations(self) -> bool:
-        return self.slug == OPERATIONS_TENANT_SLUG
-
-
-class Membership(models.Model):
-    class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        VIEWER = "viewer", "Viewer"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ADMIN)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "tenant"], name="membership_user_tenant_uniq")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id}@{self.tenant_id}"
 
 
 class EventType(models.Model):
@@ -272,38 +211,6 @@ class EndpointSecret(models.Model):
         return f"secret of {self.endpoint_id} (expires {self.expires_at or 'never'})"
 
 
-class ApiKey(models.Model):
-    """A bearer key for the REST API, stored hashed.
-
-    Platform keys (no tenant) act on every tenant and manage the event catalogue; tenant keys act
-    on one tenant. Keys carry 256 random bits, so a plain SHA-256 is a safe hash (no password
-    stretching needed); ``prefix`` identifies a key in lists and logs without revealing it.
-    """
-
-    name = models.CharField(max_length=200, blank=True)
-    tenant = models.ForeignKey(
-        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
-    )
-    prefix = models.CharField(max_length=32, unique=True)
-    key_hash = models.CharField(max_length=64, unique=True)
-    # Reads only: for dashboards, exporters and support tooling that must not change anything.
-    read_only = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        scope = self.tenant_id and f"tenant {self.tenant_id}" or "platform"
-        return f"{self.prefix}… ({scope})"
-
-    @property
-    def is_platform(self) -> bool:
-        return self.tenant_id is None
-
-
 class Transformation(models.Model):
     """One saved version of an endpoint's transformation (endpoints.transformation).
 
@@ -323,80 +230,3 @@ class Transformation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint_id} v{self.version}"
-
-
-class AuditEntry(models.Model):
-    """Who did what by hand: replays, rotations, enables and disables, bulk jobs."""
-
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    api_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    tenant = models.ForeignKey(
-        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
-    )
-    action = models.CharField(max_length=64)
-    target_type = models.CharField(max_length=32, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-id"]
-        verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["tenant", "-id"], name="audit_tenant_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_type} {self.target_id}"
-
-
-class IdempotentResponse(models.Model):
-    """The first answer to a POST that carried an ``Idempotency-Key``, replayed to repeats.
-
-    ``key_hash`` is SHA-256 of the API key's hash, the idempotency key and the full path with its
-    query: a key only ever replays to the caller that sent it, for the same request.
-    """
-
-    key_hash = models.CharField(max_length=64, unique=True)
-    status = models.PositiveSmallIntegerField()
-    body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["created_at"], name="idempotent_created_idx")]
-
-    def __str__(self) -> str:
-        return f"idempotent response {self.status} at {self.created_at}"
-
-
-class PortalLink(models.Model):
-    """A portal link as it was handed out: the token names this row, so a link can be revoked
-    (and with it every session it opened) and can be read-only. The token itself is not stored:
-    it is signed, and carries this row's id."""
-
-    id = models.CharField(
-        primary_key=True, max_length=40, default=new_portal_link_id, editable=False
-    )
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="portal_links")
-    read_only = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    # The caller's own name for the session (Svix's ``sessionId``), to expire links by it.
-    session_id = models.CharField(max_length=256, blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="portal_link_tenant_idx")]
-
-    def __str__(self) -> str:
-        return f"portal link {self.pk} ({self.tenant_id})"
-
-    def is_live(self, now: datetime) -> bool:
-        return self.revoked_at is None and self.expires_at > now
