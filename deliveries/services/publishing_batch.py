@@ -16,7 +16,7 @@ from endpoints.models import EventType, Tenant
 from platform_core import metrics
 
 from .dispatch import fan_out_signal
-from .publishing import _event_build, _idempotency_key_check, _tenant_resolve
+from .event_build import _event_build, _idempotency_key_check, _tenant_resolve
 
 MAX_BATCH = 1000
 
