@@ -35,6 +35,13 @@ from webhooks_platform import metrics
 from webhooks_platform.conf import webhooks_settings
 from webhooks_platform.db import skip_locked
 
+from .partitions import (
+    partitions_drop_older_than,
+    partitions_droppable,
+    partitions_ensure,
+    partitions_left_detached,
+)
+
 logger = logging.getLogger(__name__)
 
 FINISHED = (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED, Delivery.Status.CANCELLED)
@@ -52,6 +59,8 @@ class PurgeReport:
     portal_links_deleted: int = 0
     feed_items_deleted: int = 0
     feed_fetches_deleted: int = 0
+    # PostgreSQL: attempt partitions wholly older than the retention, detached and dropped.
+    attempt_partitions_dropped: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -291,6 +300,7 @@ def retention_purge(
             report.events_deleted = doomed_events.count()
             report.feed_items_deleted = FeedItem.objects.filter(created_at__lt=row_cutoff).count()
             report.feed_fetches_deleted = FeedFetch.objects.filter(at__lt=row_cutoff).count()
+            report.attempt_partitions_dropped = len(partitions_droppable(row_cutoff))
         if payload_cutoff is not None:
             # What would be blanked among the rows the row pass leaves.
             bodies = _old_response_bodies(payload_cutoff)
@@ -304,9 +314,16 @@ def retention_purge(
 
     # Rows first, so the payload pass does not blank what is about to be deleted.
     if row_cutoff is not None:
-        report.deliveries_deleted, report.attempts_deleted = _delete_deliveries(
-            row_cutoff, batch_size
-        )
+        # Whole attempt partitions first (PostgreSQL): what is left of the attempts of the
+        # finished deliveries below is then deleted with them, row by row.
+        partitions_ensure(now=now)
+        report.attempt_partitions_dropped = len(partitions_drop_older_than(row_cutoff))
+        # A week table detached but not dropped (its drop timed out) still holds foreign keys
+        # to its deliveries: those wait for the next run, which drops it first.
+        if not partitions_left_detached():
+            report.deliveries_deleted, report.attempts_deleted = _delete_deliveries(
+                row_cutoff, batch_size
+            )
         report.feed_items_deleted = _delete_feed_items(row_cutoff)
         report.feed_fetches_deleted = FeedFetch.objects.filter(at__lt=row_cutoff).delete()[0]
         report.events_deleted = _delete_events(row_cutoff, batch_size)
