@@ -6,7 +6,11 @@ stopped on the next run (nothing is remembered between runs: the conditions sele
 
 1. Rows (``WEBHOOKS_RETENTION_DAYS``, default 30): finished deliveries (succeeded, failed,
    cancelled) created before the cutoff are deleted with their attempts, then the old events left
-   with no delivery. A pending or sending delivery is never deleted, nor its event and attempts.
+   with no delivery. A pending or sending delivery is never deleted, nor its event. On
+   PostgreSQL the attempts are partitioned by week (``partitions``): every week wholly older
+   than the cutoff is detached and dropped first, whatever its attempts' deliveries (an attempt
+   is history; a delivery's state lives on its row), and only what is left of the attempts goes
+   with their deliveries, row by row.
 2. Payloads (``WEBHOOKS_PAYLOAD_RETENTION_DAYS``, default the same as the retention): attempts'
    response bodies are blanked, and so are the bodies of events whose deliveries are all finished.
    An event body still needed by a pending or sending delivery is never touched. Attempt metadata
