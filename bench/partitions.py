@@ -9,7 +9,8 @@
    (its slowest and 99th-percentile round trip: the lock waits the purge caused).
 2. Delivery throughput with the table plain and partitioned (5 weeks behind, 8 ahead, as a
    30-day retention keeps it): a backlog drained by one in-process engine to a local receiver,
-   the two layouts alternated, the median of each.
+   and the engine's writes alone (its attempt ``COPY`` and delivery update, no HTTP), the two
+   layouts alternated, the median of each.
 
 Run on its own: ``python -m bench.partitions [--quick]`` (BENCH_DB_NAME, BENCH_BROKER_URL,
 BENCH_VAR_DIR as for bench/run.py); ``bench/run.py --scenario 11`` runs it among the others.
@@ -33,7 +34,7 @@ FULL_ATTEMPTS = 1_000_000
 QUICK_ATTEMPTS = 50_000
 FULL_BACKLOG = 10_000
 QUICK_BACKLOG = 3_000
-ROUNDS = 3
+ROUNDS = 5
 
 
 def _layout(partitioned: bool, behind_weeks: int = 5) -> None:
@@ -272,6 +273,60 @@ def throughput(*, partitioned: bool, backlog: int, base: str, round_no: int) -> 
     }
 
 
+RECORD_BATCHES = 400
+RECORD_BATCH = 50
+
+
+def record_path(*, partitioned: bool, round_no: int) -> dict[str, Any]:
+    """The engine's writes alone, no HTTP: ``RECORD_BATCHES`` transactions, each the engine's
+    attempt ``COPY`` of ``RECORD_BATCH`` rows and an update of their deliveries (what a
+    partitioned table could make slower, without the receiver's and the machine's noise)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from deliveries.engine.record import attempts_insert
+    from deliveries.models import Delivery
+
+    _layout(partitioned)
+    tenant, endpoint, event_type = _fixtures(
+        "http://127.0.0.1:9", f"rp-{int(partitioned)}-{round_no}"
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO deliveries_event (id, body, created_at, event_type_id, tenant_id, "
+            "body_is_payload, channels, tags, is_test) SELECT 'evt_rp_' || g, '{}', now(), %s, "
+            "%s, false, '[]', '[]', false FROM generate_series(1, %s) g",
+            [event_type.pk, tenant.pk, RECORD_BATCH],
+        )
+        cur.execute(
+            "INSERT INTO deliveries_delivery (status, attempt_count, scheduled_attempts, "
+            "manual_requested, last_error, cancel_reason, created_at, endpoint_id, "
+            "event_type_id, tenant_id, event_id) SELECT 'sending', 0, 0, false, '', '', now(), "
+            "%s, %s, %s, 'evt_rp_' || g FROM generate_series(1, %s) g",
+            [endpoint.pk, event_type.pk, tenant.pk, RECORD_BATCH],
+        )
+    ids = list(Delivery.objects.filter(endpoint=endpoint).values_list("pk", flat=True))
+    headers = {"content-type": "application/json"}
+    t = time.perf_counter()
+    for n in range(RECORD_BATCHES):
+        now = timezone.now()
+        rows = [
+            (d, endpoint.pk, n + 1, "scheduled", now, 5, endpoint.url, headers, 200, {}, "ok")
+            + ("utf-8", "", "POST", None)
+            for d in ids
+        ]
+        with transaction.atomic():
+            attempts_insert(rows)
+            Delivery.objects.filter(pk__in=ids).update(attempt_count=n + 1, last_attempt_at=now)
+    seconds = time.perf_counter() - t
+    return {
+        "layout": "partitioned" if partitioned else "plain",
+        "attempts": RECORD_BATCHES * len(ids),
+        "seconds": round(seconds, 2),
+        "attempts_per_s": round(RECORD_BATCHES * len(ids) / seconds, 1),
+    }
+
+
 def run(out: Path, *, quick: bool, logs: Path | None = None) -> dict[str, Any]:
     """Both measurements; leaves the bench database partitioned (as migrated)."""
     import os
@@ -286,7 +341,7 @@ def run(out: Path, *, quick: bool, logs: Path | None = None) -> dict[str, Any]:
             purge(partitioned=False, attempts=attempts, base=receiver.base),
             purge(partitioned=True, attempts=attempts, base=receiver.base),
         ]
-        rounds = []
+        rounds, records = [], []
         for r in range(ROUNDS):
             for partitioned in (False, True) if r % 2 == 0 else (True, False):
                 rounds.append(
@@ -294,12 +349,15 @@ def run(out: Path, *, quick: bool, logs: Path | None = None) -> dict[str, Any]:
                         partitioned=partitioned, backlog=backlog, base=receiver.base, round_no=r
                     )
                 )
+                records.append(record_path(partitioned=partitioned, round_no=r))
     finally:
         infra.stop(receiver.proc)
         _layout(True)
 
-    def median(layout: str) -> float:
-        return statistics.median(x["deliveries_per_s"] for x in rounds if x["layout"] == layout)
+    def median(layout: str, runs: list[dict[str, Any]] | None = None) -> float:
+        runs = rounds if runs is None else runs
+        key = "deliveries_per_s" if runs is rounds else "attempts_per_s"
+        return statistics.median(x[key] for x in runs if x["layout"] == layout)
 
     plain, parted = purges
     return {
@@ -316,6 +374,8 @@ def run(out: Path, *, quick: bool, logs: Path | None = None) -> dict[str, Any]:
         "throughput_plain_per_s": median("plain"),
         "throughput_partitioned_per_s": median("partitioned"),
         "throughput_ratio": round(median("partitioned") / median("plain"), 3),
+        "record_path_rounds": records,
+        "record_path_ratio": round(median("partitioned", records) / median("plain", records), 3),
         "load_average": os.getloadavg(),
     }
 
@@ -330,7 +390,8 @@ def one_line(r: dict[str, Any]) -> str:
         f"whole retention run plain {plain['seconds']} s / partitioned {parted['seconds']} s; "
         f"throughput plain "
         f"{r['throughput_plain_per_s']}/s, partitioned {r['throughput_partitioned_per_s']}/s, "
-        f"ratio {r['throughput_ratio']}"
+        f"ratio {r['throughput_ratio']}; the engine's writes alone (no HTTP) partitioned vs plain "
+        f"{r['record_path_ratio']}"
     )
 
 
