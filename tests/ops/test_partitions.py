@@ -222,6 +222,28 @@ def test_a_dry_run_counts_partitions_and_changes_nothing(weekly, make_delivery, 
 
 
 @postgres_only
+def test_inside_a_transaction_weeks_are_detached_plainly(weekly, make_delivery):
+    """DETACH CONCURRENTLY cannot run in a transaction block: a caller's atomic block (as a
+    test's) gets the plain detach, same outcome."""
+    now = timezone.now()
+    old = make_delivery(age=timedelta(weeks=8), attempts=2)
+    kept = make_delivery(age=timedelta(days=1), attempts=1)
+    cutoff = partitions.span_start(now - timedelta(weeks=6))
+    with connection.cursor() as cursor:
+        # The rows above were written in this same transaction: their deferred key checks
+        # would keep their table from being dropped ("pending trigger events").
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    dropped = partitions.partitions_drop_older_than(cutoff)
+
+    assert partitions.partition_name(partitions.span_start(now - timedelta(weeks=8))) in dropped
+    assert not set(dropped) & set(_names())
+    assert not Attempt.objects.filter(delivery=old).exists()
+    assert Attempt.objects.filter(delivery=kept).count() == 1
+    assert partitions.partitions_left_detached() == []
+
+
+@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_draining_while_partitions_are_detached_loses_nothing(
     weekly_committed, make_delivery, settings, receiver, tenant, invoice_paid, tmp_path
