@@ -300,9 +300,10 @@ def record_path(*, partitioned: bool, round_no: int) -> dict[str, Any]:
         )
         cur.execute(
             "INSERT INTO deliveries_delivery (status, attempt_count, scheduled_attempts, "
-            "manual_requested, last_error, cancel_reason, created_at, endpoint_id, "
-            "event_type_id, tenant_id, event_id) SELECT 'sending', 0, 0, false, '', '', now(), "
-            "%s, %s, %s, 'evt_rp_' || g FROM generate_series(1, %s) g",
+            "manual_requested, last_error, cancel_reason, created_at, lease_expires_at, "
+            "endpoint_id, event_type_id, tenant_id, event_id) SELECT 'sending', 0, 0, false, "
+            "'', '', now(), now() + interval '1 day', %s, %s, %s, 'evt_rp_' || g "
+            "FROM generate_series(1, %s) g",
             [endpoint.pk, event_type.pk, tenant.pk, RECORD_BATCH],
         )
     ids = list(Delivery.objects.filter(endpoint=endpoint).values_list("pk", flat=True))
