@@ -119,7 +119,11 @@ def _parse_bound(bound: str) -> tuple[datetime | None, datetime]:
     return value(from_part), end
 
 
-def _lock(cursor: object, timeout: str = "5s") -> None:
+def _lock(cursor: object, timeout: str = "") -> None:
+    """Serialize partition changes; bound how long they may wait for (and so hold up) others.
+    Creating a partition locks the parent table too: a creation that cannot get it within the
+    timeout is retried by the next run, weeks ahead of need."""
+    timeout = timeout or LOCK_TIMEOUT
     cursor.execute("SET LOCAL lock_timeout = %s", [timeout])  # type: ignore[attr-defined]
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])  # type: ignore[attr-defined]
 
@@ -216,7 +220,7 @@ def _drop(conn: BaseDatabaseWrapper, name: str) -> bool:
     for _ in range(DROP_TRIES):
         try:
             with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
-                _lock(cursor, LOCK_TIMEOUT)
+                _lock(cursor)
                 _lock_referenced(cursor, name)
                 cursor.execute(f'LOCK TABLE "{name}" IN ACCESS EXCLUSIVE MODE')
                 cursor.execute(f'DROP TABLE "{name}"')
@@ -247,7 +251,7 @@ def partitions_drop_older_than(
                 cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{p.name}" FINALIZE')
         elif conn.in_atomic_block:
             with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
-                _lock(cursor, LOCK_TIMEOUT)
+                _lock(cursor)
                 _lock_referenced(cursor, p.name)
                 cursor.execute(f'LOCK TABLE "{TABLE}" IN ACCESS EXCLUSIVE MODE')
                 cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{p.name}"')
