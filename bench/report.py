@@ -34,7 +34,7 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---|---|---|",
     ]
     for key, r in results.items():
-        if key in ("5", "6", "9"):
+        if key in ("5", "6", "9", "11"):
             continue
         cpu = r["cpu_s_per_1000"]
         pub = r["publish_latency_ms"]
@@ -76,6 +76,10 @@ def table(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             f"filtered-out endpoints got "
             f"{s7['filtered_out_requests']} requests."
         )
+    if results.get("11"):
+        from bench import partitions
+
+        extra.append(f"- Scenario 11: {partitions.one_line(results['11'])}.")
     s9 = results.get("9")
     if s9:
         extra.append(
@@ -168,7 +172,7 @@ def plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    flows = {k: r for k, r in results.items() if k not in ("5", "6", "9")}
+    flows = {k: r for k, r in results.items() if k not in ("5", "6", "9", "11")}
     if flows:
         keys = list(flows)
         fig, ax = plt.subplots(figsize=(8, 4))

@@ -34,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import infra, transformations
+from bench import infra, partitions, transformations
 from bench.harness import (
     FULL,
     QUICK,
@@ -218,6 +218,8 @@ class Bench(LoadScenarios, MixedScenarios, BacklogScenarios):
             "8": self.scenario_8,
             "9": self.scenario_9,
             "10": lambda: transformations.scenario_10(self),
+            # Last: it switches the schema and empties the database (bench/partitions.py).
+            "11": lambda: partitions.scenario_11(self, quick=self.sizes is QUICK),
         }
         for key, fn in plan.items():
             if key.split("-")[0] not in wanted:
@@ -232,6 +234,8 @@ class Bench(LoadScenarios, MixedScenarios, BacklogScenarios):
 
 
 def one_line(r: dict[str, Any]) -> str:
+    if r["scenario"] == "11":
+        return partitions.one_line(r)
     if r["scenario"] == "9":
         from bench import ordered
 
@@ -350,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+    wanted = args.scenario or ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
     drain_workers = tuple(n.strip() for n in args.drain_workers.split(",") if n.strip())
     bench = Bench(sizes, out, args.workers, args.concurrency, args.profile, drain_workers)
     started = time.monotonic()

@@ -10,6 +10,7 @@ from platform_core.conf import webhooks_settings
 from .services.engines import engine, engine_wake_deliveries
 from .services.fanout import event_fan_out, fan_out_tenant_drain
 from .services.jobs import job_run
+from .services.partitions import partitions_ensure as partitions_ensure_service
 from .services.retention import retention_purge
 from .services.sweep import sweep as sweep_service
 
@@ -73,3 +74,9 @@ def run_job(job_id: int) -> None:
 @shared_task(name="deliveries.purge", ignore_result=True)
 def purge() -> dict[str, int | bool]:
     return retention_purge().as_dict()
+
+
+@shared_task(name="deliveries.partitions_ensure", ignore_result=True)
+def partitions_ensure() -> list[str]:
+    """Keep the attempt partitions created ahead (PostgreSQL; a no-op elsewhere)."""
+    return partitions_ensure_service()

@@ -254,6 +254,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Attempt partitions created weeks ahead on PostgreSQL (deliveries.services.partitions).
+CELERY_BEAT_SCHEDULE = {
+    "attempt-partitions": {"task": "deliveries.partitions_ensure", "schedule": 3600.0}
+}
 
 # --- The platform's own settings (read through platform_core.conf.webhooks_settings) -----
 WEBHOOKS_RETRY_SCHEDULE = env.list(

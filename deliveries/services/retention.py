@@ -6,7 +6,11 @@ stopped on the next run (nothing is remembered between runs: the conditions sele
 
 1. Rows (``WEBHOOKS_RETENTION_DAYS``, default 30): finished deliveries (succeeded, failed,
    cancelled) created before the cutoff are deleted with their attempts, then the old events left
-   with no delivery. A pending or sending delivery is never deleted, nor its event and attempts.
+   with no delivery. A pending or sending delivery is never deleted, nor its event. On
+   PostgreSQL the attempts are partitioned by week (``partitions``): every week wholly older
+   than the cutoff is detached and dropped first, whatever its attempts' deliveries (an attempt
+   is history; a delivery's state lives on its row), and only what is left of the attempts goes
+   with their deliveries, row by row.
 2. Payloads (``WEBHOOKS_PAYLOAD_RETENTION_DAYS``, default the same as the retention): attempts'
    response bodies are blanked, and so are the bodies of events whose deliveries are all finished.
    An event body still needed by a pending or sending delivery is never touched. Attempt metadata
@@ -35,6 +39,13 @@ from platform_core import metrics
 from platform_core.conf import webhooks_settings
 from platform_core.db import skip_locked
 
+from .partitions import (
+    partitions_drop_older_than,
+    partitions_droppable,
+    partitions_ensure,
+    partitions_left_detached,
+)
+
 logger = logging.getLogger(__name__)
 
 FINISHED = (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED, Delivery.Status.CANCELLED)
@@ -52,6 +63,8 @@ class PurgeReport:
     portal_links_deleted: int = 0
     feed_items_deleted: int = 0
     feed_fetches_deleted: int = 0
+    # PostgreSQL: attempt partitions wholly older than the retention, detached and dropped.
+    attempt_partitions_dropped: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -291,6 +304,7 @@ def retention_purge(
             report.events_deleted = doomed_events.count()
             report.feed_items_deleted = FeedItem.objects.filter(created_at__lt=row_cutoff).count()
             report.feed_fetches_deleted = FeedFetch.objects.filter(at__lt=row_cutoff).count()
+            report.attempt_partitions_dropped = len(partitions_droppable(row_cutoff))
         if payload_cutoff is not None:
             # What would be blanked among the rows the row pass leaves.
             bodies = _old_response_bodies(payload_cutoff)
@@ -304,9 +318,16 @@ def retention_purge(
 
     # Rows first, so the payload pass does not blank what is about to be deleted.
     if row_cutoff is not None:
-        report.deliveries_deleted, report.attempts_deleted = _delete_deliveries(
-            row_cutoff, batch_size
-        )
+        # Whole attempt partitions first (PostgreSQL): what is left of the attempts of the
+        # finished deliveries below is then deleted with them, row by row.
+        partitions_ensure(now=now)
+        report.attempt_partitions_dropped = len(partitions_drop_older_than(row_cutoff))
+        # A week table detached but not dropped (its drop timed out) still holds foreign keys
+        # to its deliveries: those wait for the next run, which drops it first.
+        if not partitions_left_detached():
+            report.deliveries_deleted, report.attempts_deleted = _delete_deliveries(
+                row_cutoff, batch_size
+            )
         report.feed_items_deleted = _delete_feed_items(row_cutoff)
         report.feed_fetches_deleted = FeedFetch.objects.filter(at__lt=row_cutoff).delete()[0]
         report.events_deleted = _delete_events(row_cutoff, batch_size)

@@ -31,6 +31,8 @@ class Command(BaseCommand):
         self.stdout.write(f"events deleted: {report.events_deleted}")
         self.stdout.write(f"deliveries deleted: {report.deliveries_deleted}")
         self.stdout.write(f"attempts deleted: {report.attempts_deleted}")
+        if report.attempt_partitions_dropped:
+            self.stdout.write(f"attempt partitions dropped: {report.attempt_partitions_dropped}")
         self.stdout.write(f"response bodies blanked: {report.response_bodies_blanked}")
         self.stdout.write(f"event bodies blanked: {report.event_bodies_blanked}")
         self.stdout.write(f"ended portal links deleted: {report.portal_links_deleted}")
