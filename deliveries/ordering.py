@@ -86,7 +86,7 @@ def ordered_release_rows(
     ``claims``: endpoint -> (claim token, lease) of an engine with room for that endpoint's
     next delivery now. Its head is released already claimed (``sending`` under that token and
     lease, as the engine's claim writes it) for that engine to send without a wake-up or a
-    claim statement; the caller hands it over after commit (``deliveries.engine.record``).
+    claim statement; the caller hands it over after commit (``deliveries.engine.ordered``).
     On PostgreSQL: the endpoints' locks in one statement, then every check and release in one
     more, returning the rows joined to their events (the recorder's transaction waits on it)."""
     claims = claims or {}
