@@ -20,16 +20,24 @@ logger = logging.getLogger(__name__)
 
 class RecorderThread:
     """Writes what ``put`` hands it with ``write``, everything waiting at once (``MAX_BULK``
-    results at most per call)."""
+    results at most per call), after waiting up to ``linger`` seconds for a bulk of
+    ``MIN_BULK``."""
 
     MAX_BULK = 1000
+    # A bulk smaller than this waits up to ``linger`` seconds for more: each transaction costs
+    # its statements whatever its size (scenario 6: PostgreSQL's CPU per delivery 0.165 ms with
+    # 20 ms of linger, 0.194 ms without, bulks of 20-40 results).
+    MIN_BULK = 64
+    LINGER = 0.02
 
     def __init__(
         self,
         write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None],
         name: str = "webhooks-recorder",
+        linger: float = 0.0,
     ):
         self._write = write
+        self._linger = linger
         # None: close (``close``).
         self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]] | None] = (
             queue.Queue()
@@ -67,9 +75,11 @@ class RecorderThread:
             if bulk is None:
                 connection.close()
                 return
+            linger_until = time.monotonic() + self._linger
             while len(bulk) < self.MAX_BULK:
                 try:
-                    more = self._queue.get_nowait()
+                    wait = linger_until - time.monotonic() if len(bulk) < self.MIN_BULK else 0
+                    more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
@@ -90,7 +100,9 @@ class Recorders:
     one for the rest."""
 
     def __init__(self, write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None]):
-        self._plain = RecorderThread(write)
+        # The plain results wait for a fuller bulk; an ordered endpoint's next delivery waits
+        # for its record, so those are written at once.
+        self._plain = RecorderThread(write, linger=RecorderThread.LINGER)
         self._ordered = RecorderThread(write, name="webhooks-recorder-ordered")
 
     @property
