@@ -20,8 +20,8 @@ logger = logging.getLogger(__name__)
 
 class RecorderThread:
     """Writes what ``put`` hands it with ``write``, everything waiting at once (``MAX_BULK``
-    results at most per call), after waiting up to ``linger`` seconds for a bulk of
-    ``MIN_BULK``."""
+    results at most per call). While results stream in (``STREAM`` or more at once), it first
+    waits up to ``linger`` seconds for a bulk of ``MIN_BULK``; fewer are written at once."""
 
     MAX_BULK = 1000
     # A bulk smaller than this waits up to ``linger`` seconds for more: each transaction costs
@@ -29,6 +29,7 @@ class RecorderThread:
     # 20 ms of linger, 0.194 ms without, bulks of 20-40 results).
     MIN_BULK = 64
     LINGER = 0.02
+    STREAM = 8
 
     def __init__(
         self,
@@ -75,23 +76,32 @@ class RecorderThread:
             if bulk is None:
                 connection.close()
                 return
-            linger_until = time.monotonic() + self._linger
-            while len(bulk) < self.MAX_BULK:
-                try:
-                    wait = linger_until - time.monotonic() if len(bulk) < self.MIN_BULK else 0
-                    more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # close after this bulk
-                    break
-                bulk = bulk + more
+            bulk, closing = self._more(bulk, until=None)
+            if not closing and self.STREAM <= len(bulk) < self.MIN_BULK and self._linger:
+                bulk, _ = self._more(bulk, until=time.monotonic() + self._linger)
             try:
                 self._write(bulk)
             except Exception:  # noqa: BLE001  logged; the sweeper settles what was not written
                 logger.exception("recorder lost %d results", len(bulk))
             with self._lock:
                 self._rows -= len(bulk)
+
+    def _more(
+        self, bulk: list[tuple[Flight, transport.AttemptResult]], *, until: float | None
+    ) -> tuple[list[tuple[Flight, transport.AttemptResult]], bool]:
+        """``bulk`` with what is queued (waiting until ``until`` for a bulk of ``MIN_BULK``, or
+        nothing more); True: the queue is closing after it."""
+        while len(bulk) < (self.MAX_BULK if until is None else self.MIN_BULK):
+            wait = 0.0 if until is None else until - time.monotonic()
+            try:
+                more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._queue.put(None)  # close after this bulk
+                return bulk, True
+            bulk = bulk + more
+        return bulk, False
 
 
 class Recorders:
