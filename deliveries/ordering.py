@@ -86,7 +86,7 @@ def ordered_release_rows(
     ``claims``: endpoint -> (claim token, lease) of an engine with room for that endpoint's
     next delivery now. Its head is released already claimed (``sending`` under that token and
     lease, as the engine's claim writes it) for that engine to send without a wake-up or a
-    claim statement; the caller hands it over after commit (``deliveries.engine.record``).
+    claim statement; the caller hands it over after commit (``deliveries.engine.ordered``).
     On PostgreSQL: the endpoints' locks in one statement, then every check and release in one
     more, returning the rows joined to their events (the recorder's transaction waits on it)."""
     claims = claims or {}
@@ -171,13 +171,16 @@ _LOCKS_SQL = (
 )
 # Every endpoint's checks and release at once, as ``_release_one`` makes them one by one: the
 # held delivery due earliest (then of the earliest event), if nothing of the endpoint is pending
-# or sending and no earlier event of the tenant waits for its fan-out. Identifiers come from
-# the models; every value is a parameter.
+# or sending and no earlier event of the tenant waits for its fan-out. ``heads`` is computed
+# once (MATERIALIZED): inlined, with statistics that had not yet seen a burst of held rows, the
+# planner scanned every held delivery and ran the per-endpoint search again for each (10
+# endpoints with 50 held each: 250,000 index probes, 415 ms a statement; 4 ms materialized).
+# Identifiers come from the models; every value is a parameter.
 _RELEASE_SQL = f"""
 WITH w AS (
     SELECT * FROM unnest(%b::varchar[], %b::uuid[], %b::timestamptz[])
         AS w(endpoint_id, token, lease_until)
-), heads AS (
+), heads AS MATERIALIZED (
     SELECT h.id, w.token, w.lease_until FROM w
     CROSS JOIN LATERAL (
         SELECT d.id, d.event_id, d.tenant_id FROM {_D} AS d JOIN {_E} AS e ON e.id = d.event_id

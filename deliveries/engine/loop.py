@@ -14,13 +14,11 @@ is the queue; the broker only carries fan-outs and wake-ups.
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,31 +27,20 @@ from django.db import connection
 from django.utils import timezone
 
 from deliveries import transport
-from deliveries.destinations import sender as destination_sender
 from platform_core.conf import WebhooksSettings, webhooks_settings
 
 from . import register_local
-from .claim import Claimed, claim, discover
+from .claim import Claimed, discover
 from .effects import Effects
 from .endpoint_cache import EndpointCache, EndpointView
-from .gate import gate_round, gate_settle
-from .handover import (
-    Adopted,
-    Handover,
-    adopted_endpoints,
-    adopted_sendable,
-    deliveries_hand_back,
-)
-from .record import (
-    Flight,
-    RecorderThread,
-    RecordReport,
-    ordered_next_wanted,
-    results_record_retrying,
-)
-from .send import flight_new, signed_request, transport_options
+from .flight import Flight, RecordReport
+from .handover import Adopted, Handover, adopted_endpoints, adopted_sendable, deliveries_hand_back
+from .launch import flights_launch
+from .ordered import ordered_reserve_next
+from .record import results_record_retrying
+from .recorder import Recorders
+from .rounds import claim_round, room_worth_claiming
 from .slots import Slots
-from .transform import needs_transform, shape_and_send, transform_runner
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +49,6 @@ _WAKE = object()
 
 class Engine:
     DISCOVER_SECONDS = 1.0
-    HOLD_SECONDS = 5.0
     ERROR_PAUSE_MAX = 5.0
 
     def __init__(self, *, effects: Effects) -> None:
@@ -80,10 +66,7 @@ class Engine:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._recorder: RecorderThread | None = None  # None: record in the turning thread (tests)
-        # Ordered endpoints' successes, whose next delivery waits for their record: never
-        # queued behind a bulk of a thousand other results (started with the recorder).
-        self._ordered_recorder: RecorderThread | None = None
+        self._recorder: Recorders | None = None  # None: record in the turning thread (tests)
         self._ws: WebhooksSettings | None = None
         self._ws_read_at = -1e9
         self._totals_lock = threading.Lock()
@@ -96,13 +79,7 @@ class Engine:
                 return
             self._stopping.clear()
             if self._recorder is None:
-                self._recorder = RecorderThread(
-                    lambda finished: self._write(finished, self._settings())
-                )
-                self._ordered_recorder = RecorderThread(
-                    lambda finished: self._write(finished, self._settings()),
-                    name="webhooks-recorder-ordered",
-                )
+                self._recorder = Recorders(lambda done: self._write(done, self._settings()))
             self._thread = threading.Thread(target=self._run, name="webhooks-engine", daemon=True)
             self._thread.start()
         register_local(self)
@@ -156,18 +133,12 @@ class Engine:
             return True
         deadline = time.monotonic() + timeout
         self._thread.join(timeout)
-        recorded = all(
-            r.join(deadline - time.monotonic())
-            for r in (self._ordered_recorder, self._recorder)
-            if r is not None
-        )
+        recorded = self._recorder is None or self._recorder.join(deadline - time.monotonic())
         if recorded and not self._thread.is_alive():
             self._hand_back_unsent()
         if recorded and self._recorder is not None and not self._thread.is_alive():
-            for recorder in (self._ordered_recorder, self._recorder):
-                if recorder is not None:
-                    recorder.close(max(0.1, deadline - time.monotonic()))
-            self._recorder = self._ordered_recorder = None
+            self._recorder.close(max(0.1, deadline - time.monotonic()))
+            self._recorder = None
         return recorded and not self._thread.is_alive()
 
     def _hand_back_unsent(self) -> None:
@@ -228,7 +199,6 @@ class Engine:
         return max(0.0, min(until_discovery, until_due, self.DISCOVER_SECONDS))
 
     SETTINGS_SECONDS = 1.0
-    PREPARE_RETRY_SECONDS = 30
     MAX_UNRECORDED = 5000  # finished tries waiting for the recorder before claiming pauses
 
     def _settings(self) -> WebhooksSettings:
@@ -296,71 +266,21 @@ class Engine:
 
     # --- claiming ----------------------------------------------------------------------------
     def _room_worth_claiming(self, ws: WebhooksSettings) -> bool:
-        """Free room in the process for a claim: any when idle, else an eighth of the limit (so
-        that with thousands of endpoints due, a turn per finished request does not scan them
-        all for one slot)."""
-        room = self._slots.room(ws, len(self._flying))
-        return room > 0 and (not self._flying or room >= max(1, ws.sender_max_pending // 8))
+        return room_worth_claiming(self._slots.room(ws, len(self._flying)), len(self._flying), ws)
 
     def _claim_round(self, now: datetime, ws: WebhooksSettings) -> None:
-        room = self._slots.room(ws, len(self._flying))
-        candidates = [e for e in self._due_now(now) if self._slots.has_room(e, ws)]
-        if not self._room_worth_claiming(ws):
-            # An ordered endpoint sends one at a time: waiting for an eighth of the room to
-            # free before its next one would hold it to a few deliveries a second. (Endpoints
-            # never read yet are read once to know.)
-            unknown = [e for e in candidates if self._cache.peek(e) is None]
-            if unknown and room > 0:
-                self._cache.load(unknown, now, ws)
-            candidates = [e for e in candidates if (v := self._cache.peek(e)) and v.ordered]
-        if room <= 0 or not candidates:
-            return
-        # Oldest due first, and no more endpoints than the room could serve one delivery each:
-        # with thousands due, a round reads and asks for only those it can start.
-        if len(candidates) > room:
-            candidates = sorted(candidates, key=lambda e: self._due.get(e, now))[:room]
-        views = self._cache.load(candidates, now, ws)
-        for endpoint_id in candidates:
-            if endpoint_id not in views:  # disabled or deleted: the sweeper cancels its work
-                self._due.pop(endpoint_id, None)
-        # Oldest due first. Each endpoint may ask for all its free room; the claim as a whole
-        # takes at most ``room``, so endpoints with one delivery each do not reserve a window.
-        gated = gate_round(
-            [views[e] for e in sorted(views, key=lambda e: self._due.get(e, now))],
-            free=lambda e: min(room, self._slots.free(e, ws)),
-            in_flight=self._slots.in_flight,
+        claimed = claim_round(
+            self._due_now(now),
+            flying=len(self._flying),
+            slots=self._slots,
+            cache=self._cache,
+            due=self._due,
+            held=self._held,
             now=now,
             ws=ws,
         )
-        self._held.update(gated.held)
-        wants = gated.wants
-        if not wants:
-            return
-        token = uuid.uuid4()
-        claimed = claim(
-            wants,
-            now=now,
-            lease_until=now + timedelta(seconds=ws.lease_seconds),
-            token=token,
-            limit=room,
-        )
-        got = Counter(c.endpoint_id for c in claimed)
-        complete = len(claimed) < room  # every endpoint got all it could: none was cut short
-        for want in wants:
-            if complete and got[want.endpoint_id] < want.count:
-                # Nothing more is due there now; discovery or a wake-up brings it back.
-                self._due.pop(want.endpoint_id, None)
-                if want.manual_only:
-                    # Until the next probe, or a wake-up (a person's replay) if sooner; a lost
-                    # wake-up costs a manual try at most HOLD_SECONDS.
-                    probe = views[want.endpoint_id].next_probe_at or now
-                    self._held[want.endpoint_id] = min(
-                        probe, now + timedelta(seconds=self.HOLD_SECONDS)
-                    )
-        gate_settle(gated, got, views, now)
-        if claimed:
-            probes = {w.endpoint_id: w.probe_at for w in wants if w.probe_at is not None}
-            self._launch(claimed, views, token, ws, probes=probes)
+        if claimed is not None:
+            self._launch(claimed.claimed, claimed.views, claimed.token, ws, probes=claimed.probes)
 
     # --- sending -------------------------------------------------------------------------------
     def _launch_adopted(self, now: datetime, ws: WebhooksSettings) -> None:
@@ -376,8 +296,7 @@ class Engine:
         views = self._cache.load(adopted_endpoints(adopted), now, ws)
         for item in adopted:
             sendable, back = adopted_sendable(item, views)
-            for endpoint_id in back:
-                self._due[endpoint_id] = now
+            self._due.update(dict.fromkeys(back, now))
             if sendable:
                 self._launch(sendable, views, item.handover.token, ws)
 
@@ -389,63 +308,16 @@ class Engine:
         ws: WebhooksSettings,
         probes: dict[str, datetime] | None = None,
     ) -> None:
-        """Sign and send ``claimed``; ``probes``: endpoint -> its circuit's probe, taken then
-        (one delivery each), whose result moves the probe schedule."""
-        try:
-            requests = self._requests(claimed, views, probes or {}, ws)
-        except Exception:
-            # Nothing was sent: hand the batch back without using a try, due a little later so
-            # a fault that outlives this turn (a lost encryption key) is not met in a tight loop.
-            deliveries_hand_back(
-                token, due_at=timezone.now() + timedelta(seconds=self.PREPARE_RETRY_SECONDS)
-            )
-            raise
-        http = [r for r in requests if isinstance(r, transport.OutboundRequest)]
-        other = [r for r in requests if not isinstance(r, transport.OutboundRequest)]
-        if http:
-            transport.sender().launch(http, transport_options(ws), self._inbox)
-        if other:
-            destination_sender.sender().launch(other, transport_options(ws), self._inbox)
-
-    def _requests(
-        self,
-        claimed: list[Claimed],
-        views: dict[str, EndpointView],
-        probes: dict[str, datetime],
-        ws: WebhooksSettings,
-    ) -> list[transport.OutboundRequest | destination_sender.DestinationRequest]:
-        timestamp = int(time.time())
-        requests: list[transport.OutboundRequest | destination_sender.DestinationRequest] = []
-        for item in claimed:
-            view = views[item.endpoint_id]
-            if needs_transform(item, view):
-                # Its script runs on a transformation thread, which sends or reports it.
-                flight = flight_new(item, view)
-                flight.probe_at = probes.get(item.endpoint_id)
-                self._flying[item.id] = flight
-                self._slots.started(item.endpoint_id)
-                transform_runner(ws.transform_processes).submit(
-                    item.endpoint_id,
-                    functools.partial(
-                        shape_and_send,
-                        item,
-                        view,
-                        flight,
-                        ws=ws,
-                        timestamp=timestamp,
-                        inbox=self._inbox,
-                    ),
-                )
-                continue
-            flight, request = signed_request(item, view, timestamp=timestamp)
-            flight.probe_at = probes.get(item.endpoint_id)
-            self._flying[item.id] = flight
-            self._slots.started(item.endpoint_id)
-            if isinstance(request, transport.AttemptResult):
-                self._inbox.put(request)  # not sendable: recorded as a failed try, never sent
-            else:
-                requests.append(request)
-        return requests
+        flights_launch(
+            claimed,
+            views,
+            token,
+            ws,
+            flying=self._flying,
+            slots=self._slots,
+            inbox=self._inbox,
+            probes=probes,
+        )
 
     # --- recording -----------------------------------------------------------------------------
     def _finish(self, results: list[transport.AttemptResult], ws: WebhooksSettings) -> None:
@@ -473,35 +345,26 @@ class Engine:
         if not finished:
             return
         self._reserve_next_ordered(finished, ws)
-        if self._recorder is None or self._ordered_recorder is None:
+        if self._recorder is None:
             self._write(finished, ws)
-            return
-        ordered = [(f, r) for f, r in finished if f.handover is not None]
-        rest = [(f, r) for f, r in finished if f.handover is None]
-        if ordered:
-            self._ordered_recorder.put(ordered)
-        if rest:
-            self._recorder.put(rest)
+        else:
+            self._recorder.put(finished)
 
     def _reserve_next_ordered(
         self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings
     ) -> None:
         """Room for the next delivery of each ordered endpoint whose try just succeeded: the
         recorder releases it already claimed under this reservation (``Flight.handover``)."""
-        wanted = {} if self._stopping.is_set() else ordered_next_wanted(finished, self._cache.peek)
-        if not wanted:
+        if self._stopping.is_set():
             return
-        handover = self._slots.reservations.reserve(
-            wanted,
+        ordered_reserve_next(
+            finished,
+            view=self._cache.peek,
+            reservations=self._slots.reservations,
             free=self._slots.free_known,
             room=ws.sender_max_pending - len(self._flying),
             lease_until=timezone.now() + timedelta(seconds=ws.lease_seconds),
         )
-        if handover is None:
-            return
-        for flight, _ in finished:
-            if flight.ordered and flight.claimed.endpoint_id in handover.counts:
-                flight.handover = handover
 
     def _write(
         self, finished: list[tuple[Flight, transport.AttemptResult]], ws: WebhooksSettings

@@ -7,14 +7,8 @@ still holds the claim the try was made under. Endpoint health follows in the sam
 
 from __future__ import annotations
 
-import json
 import logging
-import queue
-import threading
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,52 +16,21 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deliveries import policy, transport
-from deliveries.models import Attempt, Delivery
-from deliveries.ordering import ordered_release_rows
+from deliveries.models import Delivery
 from deliveries.schedules import retry_schedule
 from platform_core import metrics
 from platform_core.conf import WebhooksSettings
 
-from .claim import Claimed, claimed_released
+from .attempts import attempt_row, attempts_insert
 from .effects import Effects
-from .endpoint_cache import EndpointView
-from .handover import Adopted, Handover
+from .flight import Flight, RecordReport
 from .health import EndpointTally, endpoint_health
-from .state import ERROR_MAX, delivery_next_state, states_write, stored_body
+from .ordered import ordered_hand_over
+from .state import delivery_cancelled_state, delivery_next_state, states_write
+
+__all__ = ["Flight", "RecordReport", "results_record", "results_record_retrying"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Flight:
-    """One claimed delivery on its way: what was sent, and what recording needs besides."""
-
-    claimed: Claimed
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    had_failures: bool = False
-    endpoint_schedule: tuple[float, ...] | None = None  # the endpoint's own retry schedule
-    ordered: bool = False  # its endpoint sends one at a time: a finish releases the next
-    probe_at: datetime | None = None  # the open circuit's probe, taken then (gate.probe_take)
-    # Room the engine reserved for its ordered endpoint's next delivery: recording this try
-    # releases that one already claimed under it, to be sent at once (``ordered_release``).
-    handover: Handover | None = None
-    method: str = "POST"
-    transformation_version: int | None = None  # the version that shaped the request
-    # Its transformation cancelled it (the reason): nothing was sent, the delivery ends
-    # cancelled; neither a success nor a failure of the endpoint.
-    cancelled: str = ""
-
-
-@dataclass
-class RecordReport:
-    succeeded: int = 0
-    retrying: int = 0
-    failed: int = 0
-    health_changed: set[str] = field(default_factory=set)  # endpoints whose health was written
-    recovered: set[str] = field(default_factory=set)  # succeeded after failures or a circuit
-    # Ordered endpoints' next deliveries, released already claimed: for the engine to send.
-    adopted: list[Adopted] = field(default_factory=list)
 
 
 def results_record(
@@ -90,8 +53,11 @@ def results_record(
         claimed = flight.claimed
         if flight.cancelled:
             cancelled.append(flight)
-            attempts.append(_cancelled_attempt(flight, result))
-            rows.append((claimed.id, claimed.claim_token, _cancelled_state(claimed, result, now)))
+            fields = delivery_cancelled_state(
+                claimed, started_at=result.started_at, error=result.error, now=now
+            )
+            attempts.append(attempt_row(flight, result, fields["attempt_count"]))
+            rows.append((claimed.id, claimed.claim_token, fields))
             continue
         decision, fields = delivery_next_state(
             claimed,
@@ -103,26 +69,7 @@ def results_record(
             retry_after=policy.parse_retry_after(result.retry_after, now=now),
             schedule=retry_schedule(flight.endpoint_schedule, claimed.event_type_id, ws),
         )
-        body, encoding = stored_body(result.response_body)
-        attempts.append(
-            (
-                claimed.id,
-                claimed.endpoint_id,
-                fields["attempt_count"],
-                Attempt.Trigger.MANUAL if claimed.manual_requested else Attempt.Trigger.SCHEDULED,
-                result.started_at,
-                result.duration_ms,
-                flight.url,
-                flight.headers,
-                result.status,
-                result.response_headers,
-                body,
-                encoding,
-                result.error[:ERROR_MAX],
-                flight.method,
-                flight.transformation_version,
-            )
-        )
+        attempts.append(attempt_row(flight, result, fields["attempt_count"]))
         rows.append((claimed.id, claimed.claim_token, fields))
         decisions.append((flight, result, decision))
         if decision.outcome is policy.Outcome.SUCCEEDED:
@@ -156,34 +103,13 @@ def results_record(
                 Delivery.objects.filter(pk=flight.claimed.id).update(
                     cancel_reason=flight.cancelled[:200]
                 )
-        finished_ordered = {
-            flight.claimed.endpoint_id: flight.handover
-            for flight, _, decision in decisions
-            if flight.ordered
-            and flight.claimed.id in kept
-            and decision.outcome is not policy.Outcome.RETRY
-        }
-        for flight in cancelled:  # a cancelled head lets its next go, by the broker's wake-up
-            if flight.ordered and flight.claimed.id in kept:
-                finished_ordered.setdefault(flight.claimed.endpoint_id, None)
-        released = ordered_release_rows(
-            finished_ordered,
+        report.adopted = ordered_hand_over(
+            [(flight, decision.outcome) for flight, _, decision in decisions],
+            cancelled,
+            kept=kept,
             now=now,
-            claims={
-                endpoint_id: (handover.token, handover.lease_until)
-                for endpoint_id, handover in finished_ordered.items()
-                if handover is not None
-            },
+            effects=effects,
         )
-        adopted: dict[uuid.UUID, Adopted] = {}
-        for row in (r for r in released if r[-1]):
-            handover = finished_ordered[row[1]]
-            assert handover is not None  # noqa: S101  released claimed only under a handover
-            item = adopted.setdefault(handover.token, Adopted(handover, []))
-            item.claimed.append(claimed_released(row, handover.token))
-        report.adopted = list(adopted.values())
-        if pending := [row[0] for row in released if not row[-1]]:
-            effects.deliveries_dispatch(pending)
     report.health_changed = tally.recovered | set(tally.failures) | tally.gone
     report.recovered = set(tally.recovered)
     for flight, result, decision in decisions:
@@ -228,67 +154,6 @@ def _deleted(unwritten: set[int]) -> set[int]:
     return deleted
 
 
-def ordered_next_wanted(
-    finished: list[tuple[Flight, transport.AttemptResult]],
-    view: Callable[[str], EndpointView | None],
-) -> dict[str, int]:
-    """The ordered endpoints whose try just succeeded and whose next delivery the engine would
-    claim now (circuit closed, no rate limit: its slots are the gate's to count; not a probe):
-    the recorder releases that one already claimed, in the transaction that records this one,
-    for the engine to send at once (no wake-up, no claim statement)."""
-    wanted: dict[str, int] = {}
-    for flight, result in finished:
-        endpoint = view(flight.claimed.endpoint_id)
-        if (
-            flight.ordered
-            and 200 <= result.status < 300
-            and flight.probe_at is None
-            and endpoint is not None
-            and not endpoint.circuit_open
-            and not endpoint.rate_limit
-        ):
-            wanted[flight.claimed.endpoint_id] = 1
-    return wanted
-
-
-def _cancelled_attempt(flight: Flight, result: transport.AttemptResult) -> tuple[Any, ...]:
-    """The attempt row of a delivery its transformation cancelled: nothing sent, the reason."""
-    claimed = flight.claimed
-    return (
-        claimed.id,
-        claimed.endpoint_id,
-        claimed.attempt_count + 1,
-        Attempt.Trigger.MANUAL if claimed.manual_requested else Attempt.Trigger.SCHEDULED,
-        result.started_at,
-        result.duration_ms,
-        flight.url,
-        {},
-        0,
-        {},
-        "",
-        Attempt.BodyEncoding.UTF8,
-        flight.cancelled[:ERROR_MAX],
-        flight.method,
-        flight.transformation_version,
-    )
-
-
-def _cancelled_state(claimed: Claimed, result: transport.AttemptResult, now: datetime) -> dict:
-    return {
-        "status": Delivery.Status.CANCELLED,
-        "attempt_count": claimed.attempt_count + 1,
-        "scheduled_attempts": claimed.scheduled_attempts,
-        "manual_requested": False,
-        "claim_token": None,
-        "lease_expires_at": None,
-        "last_attempt_at": result.started_at,
-        "last_status_code": 0,
-        "last_error": result.error[:ERROR_MAX],
-        "next_attempt_at": None,
-        "finished_at": now,
-    }
-
-
 RECORD_TRIES = 5
 
 
@@ -312,47 +177,6 @@ def results_record_retrying(
             if attempt < RECORD_TRIES:
                 time.sleep(min(2**attempt * 0.1, 5))
     return None
-
-
-# The columns of an attempt row, in the order ``results_record`` builds them.
-_ATTEMPT_COLUMNS = (
-    "delivery_id",
-    "endpoint_id",
-    "number",
-    "trigger",
-    "started_at",
-    "duration_ms",
-    "request_url",
-    "request_headers",
-    "response_status",
-    "response_headers",
-    "response_body",
-    "response_body_encoding",
-    "error",
-    "request_method",
-    "transformation_version",
-)
-_JSON_COLUMNS = frozenset({7, 9})
-
-
-def attempts_insert(rows: list[tuple[Any, ...]]) -> None:
-    """Insert attempt rows: ``COPY`` on PostgreSQL (no SQL text to build, no model objects),
-    one multi-row INSERT elsewhere."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(Attempt._meta.db_table)
-        with connection.cursor() as cursor:
-            sql = f"COPY {table} ({', '.join(_ATTEMPT_COLUMNS)}) FROM STDIN"
-            with cursor.cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(
-                        [json.dumps(v) if i in _JSON_COLUMNS else v for i, v in enumerate(row)]
-                    )
-        return
-    Attempt.objects.bulk_create(
-        [Attempt(**dict(zip(_ATTEMPT_COLUMNS, row, strict=True))) for row in rows]
-    )
 
 
 def _count(report: RecordReport, outcome: policy.Outcome) -> None:
@@ -409,68 +233,3 @@ def attempt_observed(
             "duration_ms": result.duration_ms,
         },
     )
-
-
-class RecorderThread:
-    """The engine's second thread: writes finished tries in bulks, on its own connection."""
-
-    MAX_BULK = 1000
-
-    def __init__(
-        self,
-        write: Callable[[list[tuple[Flight, transport.AttemptResult]]], None],
-        name: str = "webhooks-recorder",
-    ):
-        self._write = write
-        # None: close (``close``).
-        self._queue: queue.Queue[list[tuple[Flight, transport.AttemptResult]] | None] = (
-            queue.Queue()
-        )
-        self._rows = 0
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    @property
-    def backlog(self) -> int:
-        """Finished tries not written yet."""
-        return self._rows
-
-    def put(self, finished: list[tuple[Flight, transport.AttemptResult]]) -> None:
-        with self._lock:
-            self._rows += len(finished)
-        self._queue.put(finished)
-
-    def join(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self._rows and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return not self._rows
-
-    def close(self, timeout: float) -> bool:
-        """End the thread once what it holds is written, closing its database connection."""
-        self._queue.put(None)
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        while True:
-            bulk = self._queue.get()
-            if bulk is None:
-                connection.close()
-                return
-            while len(bulk) < self.MAX_BULK:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # close after this bulk
-                    break
-                bulk = bulk + more
-            try:
-                self._write(bulk)
-            except Exception:  # noqa: BLE001  logged; the sweeper settles what was not written
-                logger.exception("recorder lost %d results", len(bulk))
-            with self._lock:
-                self._rows -= len(bulk)

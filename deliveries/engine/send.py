@@ -16,7 +16,7 @@ from platform_core.conf import WebhooksSettings
 
 from .claim import Claimed
 from .endpoint_cache import EndpointView
-from .record import Flight
+from .flight import Flight
 
 
 def transport_options(ws: WebhooksSettings) -> transport.TransportOptions:

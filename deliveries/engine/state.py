@@ -63,16 +63,9 @@ def delivery_next_state(
         retry_after=retry_after,
         retry_after_max=ws.retry_after_max,
     )
-    fields: dict[str, Any] = {
-        "attempt_count": delivery.attempt_count + 1,
-        "scheduled_attempts": scheduled,
-        "manual_requested": False,
-        "claim_token": None,
-        "lease_expires_at": None,
-        "last_attempt_at": started_at,
-        "last_status_code": status,
-        "last_error": error[:ERROR_MAX],
-    }
+    fields = _tried(
+        delivery, scheduled=scheduled, started_at=started_at, status=status, error=error
+    )
     if decision.outcome is policy.Outcome.SUCCEEDED:
         fields.update(status=Delivery.Status.SUCCEEDED, finished_at=now, next_attempt_at=None)
     elif decision.outcome is policy.Outcome.RETRY:
@@ -83,6 +76,39 @@ def delivery_next_state(
     else:
         fields.update(status=Delivery.Status.FAILED, finished_at=now, next_attempt_at=None)
     return decision, fields
+
+
+def delivery_cancelled_state(
+    delivery: TryCounts, *, started_at: datetime, error: str, now: datetime
+) -> dict[str, Any]:
+    """The columns to write for a delivery its transformation cancelled: nothing was sent, so
+    no scheduled try is used, and it ends ``cancelled``."""
+    fields = _tried(
+        delivery,
+        scheduled=delivery.scheduled_attempts,
+        started_at=started_at,
+        status=0,
+        error=error,
+    )
+    fields.update(status=Delivery.Status.CANCELLED, finished_at=now, next_attempt_at=None)
+    return fields
+
+
+def _tried(
+    delivery: TryCounts, *, scheduled: int, started_at: datetime, status: int, error: str
+) -> dict[str, Any]:
+    """The columns every finished try writes, whatever its outcome: one more attempt, the claim
+    given up, the try's answer."""
+    return {
+        "attempt_count": delivery.attempt_count + 1,
+        "scheduled_attempts": scheduled,
+        "manual_requested": False,
+        "claim_token": None,
+        "lease_expires_at": None,
+        "last_attempt_at": started_at,
+        "last_status_code": status,
+        "last_error": error[:ERROR_MAX],
+    }
 
 
 # The columns a finished try writes, with their PostgreSQL types (for the VALUES list).

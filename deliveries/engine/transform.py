@@ -32,7 +32,7 @@ from platform_core.conf import WebhooksSettings
 
 from .claim import Claimed
 from .endpoint_cache import EndpointView
-from .record import Flight
+from .flight import Flight
 from .send import event_type_name, signed_request, transport_options
 
 logger = logging.getLogger(__name__)
