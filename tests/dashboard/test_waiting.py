@@ -32,7 +32,21 @@ def test_a_retry_says_which_try_and_when(pending, settings):
     due = timezone.now() + timedelta(minutes=5)
     delivery = _set(pending, attempt_count=1, scheduled_attempts=1, next_attempt_at=due)
 
-    assert waiting(delivery) == f"retry 2 of 4 at {timezone.localtime(due):%H:%M:%S} UTC"
+    assert waiting(delivery) == f"retry 2 of 4 at {_shown(due)} UTC"
+
+    later = timezone.now() + timedelta(days=2)
+    delivery = _set(pending, next_attempt_at=later)
+    local = timezone.localtime(later)
+    assert waiting(delivery) == f"retry 2 of 4 at {local:%b} {local.day}, {local:%H:%M} UTC"
+
+
+def _shown(moment):
+    """A time today with its seconds; another day's with its date (five minutes ahead is
+    tomorrow when the test runs just before midnight)."""
+    local = timezone.localtime(moment)
+    if local.date() == timezone.localdate():
+        return f"{local:%H:%M:%S}"
+    return f"{local:%b} {local.day}, {local:%H:%M}"
 
 
 def test_an_open_circuit_says_when_the_next_probe_goes(pending):
