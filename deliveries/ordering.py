@@ -212,10 +212,25 @@ RETURNING d.id, d.endpoint_id, d.event_id, d.tenant_id, d.attempt_count, d.sched
 def _release_postgresql(
     endpoint_ids: list[str], *, now: datetime, claims: Mapping[str, tuple[uuid.UUID, datetime]]
 ) -> list[tuple[Any, ...]]:
-    none = (None, None)
+    locks, release = ordered_release_statements(endpoint_ids, now=now, claims=claims)
     with bound_cursor() as cursor:
-        cursor.execute(_LOCKS_SQL, [[_lock_key(e) for e in endpoint_ids]])
-        cursor.execute(
+        cursor.execute(*locks)
+        cursor.execute(*release)
+        return sorted(cursor.fetchall())
+
+
+def ordered_release_statements(
+    endpoint_ids: list[str], *, now: datetime, claims: Mapping[str, tuple[uuid.UUID, datetime]]
+) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
+    """PostgreSQL's release of ``endpoint_ids`` (sorted, as ``ordered_release_rows`` sorts
+    them): the locks' statement and the release's, each (SQL, parameters) for a cursor that
+    binds on the server (``platform_core.db.bound_cursor``). Two statements, in this order:
+    the release's snapshot is taken once the locks are held. The release returns
+    ``RELEASED_COLUMNS``."""
+    none = (None, None)
+    return (
+        (_LOCKS_SQL, [[_lock_key(e) for e in endpoint_ids]]),
+        (
             _RELEASE_SQL,
             [
                 endpoint_ids,
@@ -224,8 +239,8 @@ def _release_postgresql(
                 now,
                 now,
             ],
-        )
-        return sorted(cursor.fetchall())
+        ),
+    )
 
 
 def ordered_repair(*, now: datetime, limit: int = 10_000) -> list[int]:

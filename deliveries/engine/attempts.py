@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection
 
 from deliveries import transport
-from deliveries.models import Attempt
+from deliveries.models import Attempt, Delivery
 
 from .flight import Flight
 from .state import ERROR_MAX, stored_body
@@ -32,6 +32,39 @@ _ATTEMPT_COLUMNS = (
     "transformation_version",
 )
 _JSON_COLUMNS = frozenset({7, 9})
+# Their PostgreSQL types, for ``ATTEMPTS_SQL``'s arrays (JSON travels as text, cast on insert).
+_ATTEMPT_TYPES = (
+    "bigint",
+    "varchar",
+    "integer",
+    "varchar",
+    "timestamptz",
+    "integer",
+    "varchar",
+    "text",
+    "integer",
+    "text",
+    "text",
+    "varchar",
+    "varchar",
+    "varchar",
+    "integer",
+)
+# A bulk of attempt rows in one INSERT of one array per column (PostgreSQL), for a statement
+# that cannot be a COPY (``pipelined``): only those whose delivery still exists, locked so that
+# a delete waits for the attempt (as ``record._deleted`` locks them); returns their deliveries.
+# Identifiers come from the model and the constants above; every value is a parameter.
+_SELECTED = ", ".join(
+    f"v.{name}::jsonb" if i in _JSON_COLUMNS else f"v.{name}"
+    for i, name in enumerate(_ATTEMPT_COLUMNS)
+)
+_ARRAYS = ", ".join(f"%b::{kind}[]" for kind in _ATTEMPT_TYPES)
+ATTEMPTS_SQL = (
+    f"INSERT INTO {Attempt._meta.db_table} ({', '.join(_ATTEMPT_COLUMNS)}) "  # noqa: S608
+    f"SELECT {_SELECTED} FROM unnest({_ARRAYS}) AS v({', '.join(_ATTEMPT_COLUMNS)}) "
+    f"WHERE EXISTS (SELECT 1 FROM {Delivery._meta.db_table} AS d "
+    "WHERE d.id = v.delivery_id FOR KEY SHARE) RETURNING delivery_id"
+)
 
 
 def attempt_row(flight: Flight, result: transport.AttemptResult, number: int) -> tuple[Any, ...]:
@@ -83,3 +116,13 @@ def attempts_insert(rows: list[tuple[Any, ...]]) -> None:
     Attempt.objects.bulk_create(
         [Attempt(**dict(zip(_ATTEMPT_COLUMNS, row, strict=True))) for row in rows]
     )
+
+
+def attempts_params(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """The parameters of ``ATTEMPTS_SQL`` for ``rows``: one array per column."""
+    return [
+        [json.dumps(row[i]) for row in rows]
+        if i in _JSON_COLUMNS
+        else [str(row[i]) if i in (3, 11) else row[i] for row in rows]
+        for i in range(len(_ATTEMPT_COLUMNS))
+    ]

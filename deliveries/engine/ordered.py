@@ -5,8 +5,9 @@ out without a broker wake-up or a claim statement (``deliveries.ordering`` keeps
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from deliveries import policy, transport
 from deliveries.ordering import ordered_release_rows
@@ -15,7 +16,7 @@ from .claim import claimed_released
 from .effects import Effects
 from .endpoint_cache import EndpointView
 from .flight import Flight
-from .handover import Adopted, Reservations
+from .handover import Adopted, Handover, Reservations
 
 
 def ordered_next_wanted(
@@ -85,14 +86,30 @@ def ordered_hand_over(
         if flight.ordered and flight.claimed.id in kept:
             finished_ordered.setdefault(flight.claimed.endpoint_id, None)
     released = ordered_release_rows(
-        finished_ordered,
-        now=now,
-        claims={
-            endpoint_id: (handover.token, handover.lease_until)
-            for endpoint_id, handover in finished_ordered.items()
-            if handover is not None
-        },
+        finished_ordered, now=now, claims=ordered_claims(finished_ordered)
     )
+    return ordered_adopted(released, finished_ordered, effects=effects)
+
+
+def ordered_claims(
+    finished_ordered: Mapping[str, Handover | None],
+) -> dict[str, tuple[uuid.UUID, datetime]]:
+    """Endpoint -> (claim token, lease) of the reservations its next delivery is released under."""
+    return {
+        endpoint_id: (handover.token, handover.lease_until)
+        for endpoint_id, handover in finished_ordered.items()
+        if handover is not None
+    }
+
+
+def ordered_adopted(
+    released: list[tuple[Any, ...]],
+    finished_ordered: Mapping[str, Handover | None],
+    *,
+    effects: Effects,
+) -> list[Adopted]:
+    """Of the rows a release returned (``RELEASED_COLUMNS``): those released claimed, for the
+    engine to send after commit; the rest are dispatched."""
     adopted: dict[uuid.UUID, Adopted] = {}
     for row in (r for r in released if r[-1]):
         handover = finished_ordered[row[1]]

@@ -26,6 +26,7 @@ from .effects import Effects
 from .flight import Flight, RecordReport
 from .health import EndpointTally, endpoint_health
 from .ordered import ordered_hand_over
+from .pipelined import ordered_record_pipelined, pipelined_applies
 from .state import delivery_cancelled_state, delivery_next_state, states_write
 
 __all__ = ["Flight", "RecordReport", "results_record", "results_record_retrying"]
@@ -82,6 +83,53 @@ def results_record(
                 tally.probes_failed[claimed.endpoint_id] = flight.probe_at
         if decision.outcome is policy.Outcome.GONE:
             tally.gone.add(claimed.endpoint_id)
+    if pipelined_applies(decisions, cancelled=cancelled, tally=tally):
+        kept, deleted, report.adopted = ordered_record_pipelined(
+            rows, attempts, decisions, now=now, effects=effects
+        )
+        decisions = [d for d in decisions if d[0].claimed.id not in deleted]
+    else:
+        kept, decisions = _record(
+            rows, attempts, decisions, cancelled, tally, report, now=now, ws=ws, effects=effects
+        )
+    report.health_changed = tally.recovered | set(tally.failures) | tally.gone
+    report.recovered = set(tally.recovered)
+    for flight, result, decision in decisions:
+        _count(report, decision.outcome)
+        attempt_observed(
+            flight.claimed,
+            result,
+            decision.outcome,
+            kept=flight.claimed.id in kept,
+            event_created_at=flight.claimed.event_created_at,
+            now=now,
+        )
+    logger.info(
+        "attempts recorded",
+        extra={
+            "attempts": len(finished),
+            "succeeded": report.succeeded,
+            "retrying": report.retrying,
+            "failed": report.failed,
+        },
+    )
+    return report
+
+
+def _record(
+    rows: list[tuple[int, Any, dict[str, Any]]],
+    attempts: list[tuple[Any, ...]],
+    decisions: list[tuple[Flight, transport.AttemptResult, policy.Decision]],
+    cancelled: list[Flight],
+    tally: EndpointTally,
+    report: RecordReport,
+    *,
+    now: datetime,
+    ws: WebhooksSettings,
+    effects: Effects,
+) -> tuple[set[int], list[tuple[Flight, transport.AttemptResult, policy.Decision]]]:
+    """The bulk's transaction, statement by statement: the states written (their ids) and the
+    decisions of deliveries that still exist."""
     with transaction.atomic():
         kept = states_write(rows)
         if len(kept) < len(rows):
@@ -110,28 +158,7 @@ def results_record(
             now=now,
             effects=effects,
         )
-    report.health_changed = tally.recovered | set(tally.failures) | tally.gone
-    report.recovered = set(tally.recovered)
-    for flight, result, decision in decisions:
-        _count(report, decision.outcome)
-        attempt_observed(
-            flight.claimed,
-            result,
-            decision.outcome,
-            kept=flight.claimed.id in kept,
-            event_created_at=flight.claimed.event_created_at,
-            now=now,
-        )
-    logger.info(
-        "attempts recorded",
-        extra={
-            "attempts": len(finished),
-            "succeeded": report.succeeded,
-            "retrying": report.retrying,
-            "failed": report.failed,
-        },
-    )
-    return report
+    return kept, decisions
 
 
 def _deleted(unwritten: set[int]) -> set[int]:

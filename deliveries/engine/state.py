@@ -129,7 +129,7 @@ _NAMES = ", ".join(name for name, _ in _STATE_COLUMNS)
 # One statement text whatever the bulk's size (each column is one array parameter, sent in
 # binary), so nothing is quoted into the text per delivery.
 # Identifiers come from the model and the constants above; every value is a parameter.
-_STATES_SQL = (
+STATES_SQL = (
     f"UPDATE {Delivery._meta.db_table} AS d SET "  # noqa: S608
     + ", ".join(f"{name} = v.{name}" for name, _ in _STATE_COLUMNS if name != "finished_at")
     + ", finished_at = CASE WHEN v.sets_finished THEN v.finished_at ELSE d.finished_at END, "
@@ -153,11 +153,16 @@ def states_write(rows: list[tuple[int, uuid.UUID | None, dict[str, Any]]]) -> se
             for pk, token, fields in rows
             if Delivery.objects.filter(pk=pk, claim_token=token).update(**fields)
         }
+    with bound_cursor() as cursor:
+        cursor.execute(STATES_SQL, states_params(rows))
+        return {r[0] for r in cursor.fetchall()}
+
+
+def states_params(rows: list[tuple[int, uuid.UUID | None, dict[str, Any]]]) -> list[list[Any]]:
+    """The parameters of ``STATES_SQL`` for ``rows`` (PostgreSQL): one array per column."""
     columns: list[list[Any]] = [[], [], []] + [[] for _ in _STATE_COLUMNS]
     for pk, token, fields in rows:
         values = (pk, token, "finished_at" in fields, *(fields.get(n) for n, _ in _STATE_COLUMNS))
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    with bound_cursor() as cursor:
-        cursor.execute(_STATES_SQL, columns)
-        return {r[0] for r in cursor.fetchall()}
+    return columns
