@@ -202,10 +202,10 @@ def free_port() -> int:
 
 
 class Receiver:
-    def __init__(self, logs: Path) -> None:
+    def __init__(self, logs: Path, name: str = "receiver") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        log = logs / "receiver.log"
+        log = logs / f"{name}.log"
         self.proc = spawn(
             [sys.executable, "-m", "bench.receiver", str(self.port)], log=log, env=platform_env()
         )

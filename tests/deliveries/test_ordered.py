@@ -293,3 +293,64 @@ def test_a_scheduled_event_holds_nothing_back_and_takes_its_place_when_due(tenan
     Delivery.objects.filter(event=third, endpoint=ordered).update(status="succeeded")
     sweep(now=timezone.now() + timedelta(days=29, seconds=1))
     assert status()[later.pk] == "pending"
+
+
+def _claim_round_with_room_for_two(tenant, receiver, settings, plain: int, ordered: int):  # type: ignore[no-untyped-def]
+    """A claim round with room for two: ``plain`` endpoints due since long ago, then
+    ``ordered`` ones due just now (their previous delivery just recorded), each with
+    deliveries pending. Returns the plain and ordered endpoint ids and what it claimed."""
+    from deliveries.engine.endpoint_cache import EndpointCache
+    from deliveries.engine.rounds import claim_round
+    from deliveries.engine.slots import Slots
+    from platform_core.conf import webhooks_settings
+
+    settings.WEBHOOKS_SENDER_MAX_PENDING = 2
+    plains = [
+        endpoint_create(tenant=tenant, url=receiver.url(f"/ok/plain-{i}"))[0].pk
+        for i in range(plain)
+    ]
+    ordereds = [
+        endpoint_create(tenant=tenant, url=receiver.url(f"/ok/ordered-{i}"), ordered=True)[0].pk
+        for i in range(ordered)
+    ]
+    for n in range(3):
+        publish_event(tenant, "invoice.paid", {"n": n})
+    events_fan_out_pending(tenant_id=tenant.pk)
+    now, ws = timezone.now(), webhooks_settings()
+    due = {e: now - timedelta(seconds=10 - i) for i, e in enumerate(plains)}
+    due.update(dict.fromkeys(ordereds, now))
+    cache = EndpointCache()
+    cache.load(list(due), now, ws)  # all known, as in a running engine
+    claimed = claim_round(
+        list(due), flying=0, slots=Slots(), cache=cache, due=due, held={}, now=now, ws=ws
+    )
+    assert claimed is not None
+    return plains, ordereds, [c.endpoint_id for c in claimed.claimed]
+
+
+def test_a_claim_round_short_of_room_serves_an_ordered_endpoint_before_older_plain_ones(
+    tenant, invoice_paid, receiver, settings
+):
+    """Four plain endpoints due since long ago and an ordered one due just now: its head is
+    claimed (it asks for one, and waits for nothing else), not left behind every older plain
+    one."""
+    _, (ordered,), claimed = _claim_round_with_room_for_two(
+        tenant, receiver, settings, plain=4, ordered=1
+    )
+    assert len(claimed) == 2
+    assert ordered in claimed
+    head = Delivery.objects.filter(endpoint_id=ordered).order_by("pk").first()
+    assert head.status == "sending"
+
+
+def test_ordered_endpoints_go_first_for_half_the_room_only(
+    tenant, invoice_paid, receiver, settings
+):
+    """Many ordered endpoints due do not starve plain ones: half the room goes to them first,
+    the rest to the oldest due."""
+    (plain, _), ordereds, claimed = _claim_round_with_room_for_two(
+        tenant, receiver, settings, plain=2, ordered=4
+    )
+    assert len(claimed) == 2
+    assert plain in claimed
+    assert len(set(claimed) & set(ordereds)) == 1
