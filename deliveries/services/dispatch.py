@@ -109,19 +109,21 @@ def fan_out_tenants_enqueue(*, event_ids: Sequence[str], tenant_ids: Sequence[in
 
 
 def fan_out_tenants_send(tenant_ids: list[int]) -> None:
-    for tenant_id in tenant_ids:
-        try:
-            task_send(TASK_FAN_OUT_TENANT, tenant_id, queue=QUEUE_DELIVER)
-        except Exception:  # noqa: BLE001  the event rows are the truth; the sweeper re-sends
-            logger.warning("broker unavailable; the sweeper will fan out tenant %s", tenant_id)
+    _each_sent(TASK_FAN_OUT_TENANT, tenant_ids, what="tenant")
 
 
 def fan_out_send(event_ids: list[str]) -> None:
-    for event_id in event_ids:
+    _each_sent(TASK_FAN_OUT, event_ids, what="event")
+
+
+def _each_sent(task: str, keys: Sequence[Any], *, what: str) -> None:
+    """One fan-out message per key; a broker that is down only delays: the database rows are
+    the truth, and the sweeper sends them again."""
+    for key in keys:
         try:
-            task_send(TASK_FAN_OUT, event_id, queue=QUEUE_DELIVER)
-        except Exception:  # noqa: BLE001  the event row is the truth; the sweeper re-sends
-            logger.warning("broker unavailable; the sweeper will fan out event %s", event_id)
+            task_send(task, key, queue=QUEUE_DELIVER)
+        except Exception:  # noqa: BLE001
+            logger.warning("broker unavailable; the sweeper will fan out %s %s", what, key)
 
 
 # --- Batched fan-out ------------------------------------------------------------------------
